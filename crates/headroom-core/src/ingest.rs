@@ -1,0 +1,516 @@
+//! Finds Claude Code transcripts and brings what is new in them into the ledger.
+//!
+//! Each run stats every transcript and reads only bytes past the offset the ledger committed
+//! for it; a file that shrank, was replaced (another inode, or other first bytes) is read again
+//! from the start, and deduplication keeps the counts right. Offsets advance only past a
+//! newline, so a line Claude Code is still writing is read again once it is complete.
+//!
+//! Reading is streamed in 1 MiB chunks on every core; only lines that contain a `"usage":` key
+//! are parsed (most bytes are tool output), other lines are only checked for the shape of a
+//! JSON object so that garbage is counted. One thread writes to SQLite.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use memchr::memmem;
+
+use crate::ledger::{FileState, Ledger, LedgerError, NewEntry};
+use crate::pricing::PriceTable;
+use crate::transcript::{parse_line, InvalidLine, LineOutcome, USAGE_KEY};
+
+const CHUNK: usize = 1 << 20;
+/// Longest line kept in memory; longer lines (none seen in practice) are skipped and counted.
+const MAX_LINE: usize = 64 << 20;
+/// Bytes of a file's start hashed to notice a file replaced in place.
+const HEAD_BYTES: u64 = 4096;
+/// Responses per transaction during a long ingest.
+const COMMIT_EVERY: u64 = 100_000;
+
+/// One transcript file and where it belongs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TranscriptFile {
+    pub path: PathBuf,
+    /// The project folder's name under `projects/` (Claude Code's encoding of the cwd).
+    pub project: String,
+    /// The session: the file's name without `.jsonl` (or the session folder of a subagent).
+    pub session: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("no Claude Code transcripts found; looked in {}", .looked_in.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    NoTranscripts { looked_in: Vec<PathBuf> },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+/// What one ingest run did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IngestReport {
+    pub files_seen: u64,
+    pub files_read: u64,
+    pub bytes_read: u64,
+    pub new_entries: u64,
+    /// Skipped lines by reason, in the files read this run.
+    pub bad_lines: BTreeMap<String, u64>,
+    /// Files that could not be read, with the reason; the rest were still counted.
+    pub unreadable: Vec<(PathBuf, String)>,
+    /// Models with no known price (their cost counts as zero).
+    pub unknown_models: BTreeSet<String>,
+}
+
+impl IngestReport {
+    pub fn bad_line_total(&self) -> u64 {
+        self.bad_lines.values().sum()
+    }
+}
+
+/// Every `projects/**/*.jsonl` under the given Claude config folders. Folders that do not
+/// exist are passed over; if none has a `projects` folder, that is an error naming them all.
+pub fn discover(roots: &[PathBuf]) -> Result<Vec<TranscriptFile>, IngestError> {
+    let mut files = Vec::new();
+    let mut any_root = false;
+    for root in roots {
+        let projects = root.join("projects");
+        if !projects.is_dir() {
+            continue;
+        }
+        any_root = true;
+        walk(&projects, &projects, &mut files);
+    }
+    if !any_root {
+        return Err(IngestError::NoTranscripts {
+            looked_in: roots.iter().map(|r| r.join("projects")).collect(),
+        });
+    }
+    files.sort();
+    files.dedup_by(|a, b| a.path == b.path);
+    Ok(files)
+}
+
+fn walk(projects: &Path, dir: &Path, out: &mut Vec<TranscriptFile>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        tracing::warn!(dir = %dir.display(), "cannot list transcript folder");
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            walk(projects, &path, out);
+        } else if path.extension().is_some_and(|e| e == "jsonl") {
+            if let Some(file) = classify_path(projects, path) {
+                out.push(file);
+            }
+        }
+    }
+}
+
+fn classify_path(projects: &Path, path: PathBuf) -> Option<TranscriptFile> {
+    let relative = path.strip_prefix(projects).ok()?;
+    let mut parts = relative.iter();
+    let project = parts.next()?.to_string_lossy().into_owned();
+    let next = parts.next()?;
+    let session = Path::new(next)
+        .file_stem()
+        .unwrap_or(next)
+        .to_string_lossy()
+        .into_owned();
+    Some(TranscriptFile {
+        path,
+        project,
+        session,
+    })
+}
+
+/// A file with something new to read.
+struct Task<'f> {
+    file: &'f TranscriptFile,
+    start: u64,
+    device: u64,
+    inode: u64,
+    size: u64,
+    bad_lines_before: u64,
+}
+
+/// What a worker read from one file.
+struct FileResult {
+    task: usize,
+    entries: Vec<Parsed>,
+    cwd: Option<String>,
+    outcome: Result<FileState, String>,
+    bad: HashMap<InvalidLine, u64>,
+    unknown_models: HashSet<String>,
+    bytes: u64,
+}
+
+struct Parsed {
+    key: i64,
+    ts_ms: i64,
+    model: String,
+    tokens: crate::transcript::Tokens,
+    cost_usd: Option<f64>,
+    calc_cost: f64,
+}
+
+/// Brings every new line of `files` into the ledger.
+pub fn ingest(
+    ledger: &mut Ledger,
+    files: &[TranscriptFile],
+    prices: &PriceTable,
+) -> Result<IngestReport, IngestError> {
+    ledger.reprice(prices)?;
+    let states = ledger.file_states()?;
+    let mut report = IngestReport {
+        files_seen: files.len() as u64,
+        ..IngestReport::default()
+    };
+    let mut tasks = Vec::new();
+    for file in files {
+        let meta = match std::fs::metadata(&file.path) {
+            Ok(meta) => meta,
+            Err(err) => {
+                report
+                    .unreadable
+                    .push((file.path.clone(), err.to_string()));
+                continue;
+            }
+        };
+        let (device, inode) = identity(&meta);
+        let size = meta.len();
+        let previous = states.get(&file.path);
+        let start = match previous {
+            Some(s) if s.device == device && s.inode == inode && s.size == size => continue,
+            Some(s) if s.device == device && s.inode == inode && size >= s.offset => s.offset,
+            _ => 0,
+        };
+        tasks.push(Task {
+            file,
+            start,
+            device,
+            inode,
+            size,
+            bad_lines_before: previous
+                .filter(|_| start > 0)
+                .map_or(0, |s| s.bad_lines),
+        });
+    }
+    // Biggest first, so two workers finish together.
+    tasks.sort_by_key(|t| std::cmp::Reverse(t.size - t.start));
+    if tasks.is_empty() {
+        return Ok(report);
+    }
+    let head_hashes: HashMap<&Path, u64> = states
+        .iter()
+        .map(|(path, state)| (path.as_path(), state.head_hash))
+        .collect();
+
+    let workers = std::thread::available_parallelism()
+        .map_or(2, usize::from)
+        .clamp(1, 8)
+        .min(tasks.len());
+    let next = AtomicUsize::new(0);
+    let (sender, receiver) = mpsc::sync_channel::<FileResult>(workers * 4);
+    std::thread::scope(|scope| -> Result<(), IngestError> {
+        for _ in 0..workers {
+            let sender = sender.clone();
+            let (tasks, next, head_hashes) = (&tasks, &next, &head_hashes);
+            scope.spawn(move || loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(task) = tasks.get(index) else {
+                    break;
+                };
+                let expected_head = head_hashes.get(task.file.path.as_path()).copied();
+                let result = read_task(index, task, expected_head, prices);
+                if sender.send(result).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(sender);
+        write_results(ledger, &tasks, receiver, &mut report)
+    })?;
+    Ok(report)
+}
+
+fn write_results(
+    ledger: &mut Ledger,
+    tasks: &[Task<'_>],
+    receiver: mpsc::Receiver<FileResult>,
+    report: &mut IngestReport,
+) -> Result<(), IngestError> {
+    let mut seen: HashSet<i64> = HashSet::new();
+    let mut batch = ledger.batch()?;
+    let mut pending = 0u64;
+    for result in receiver {
+        let task = &tasks[result.task];
+        report.bytes_read += result.bytes;
+        for (kind, count) in &result.bad {
+            *report.bad_lines.entry(kind.to_string()).or_default() += count;
+        }
+        report.unknown_models.extend(result.unknown_models);
+        let state = match result.outcome {
+            Ok(state) => Some(state),
+            Err(reason) => {
+                tracing::warn!(file = %task.file.path.display(), %reason, "cannot read transcript");
+                report.unreadable.push((task.file.path.clone(), reason));
+                // What was read before the error still counts; the offset stays where it was,
+                // so the next run tries the rest again.
+                None
+            }
+        };
+        report.files_read += 1;
+        for parsed in &result.entries {
+            if !seen.insert(parsed.key) {
+                continue;
+            }
+            let inserted = batch.insert(&NewEntry {
+                key: parsed.key,
+                ts_ms: parsed.ts_ms,
+                model: &parsed.model,
+                project: &task.file.project,
+                session: &task.file.session,
+                cwd: result.cwd.as_deref(),
+                tokens: parsed.tokens,
+                cost_usd: parsed.cost_usd,
+                calc_cost: parsed.calc_cost,
+            })?;
+            if inserted {
+                report.new_entries += 1;
+                pending += 1;
+            }
+        }
+        if let Some(state) = state {
+            batch.set_file_state(&task.file.path, &state)?;
+        }
+        if pending >= COMMIT_EVERY {
+            batch.commit()?;
+            batch = ledger.batch()?;
+            pending = 0;
+        }
+    }
+    batch.commit()?;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+#[cfg(not(unix))]
+fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
+    // Without inodes, a file's creation time stands for its identity.
+    let created = meta
+        .created()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as u64);
+    (0, created)
+}
+
+fn read_task(
+    index: usize,
+    task: &Task<'_>,
+    expected_head: Option<u64>,
+    prices: &PriceTable,
+) -> FileResult {
+    let mut result = FileResult {
+        task: index,
+        entries: Vec::new(),
+        cwd: None,
+        outcome: Err(String::new()),
+        bad: HashMap::new(),
+        unknown_models: HashSet::new(),
+        bytes: 0,
+    };
+    result.outcome = read_file(task, expected_head, prices, &mut result).map_err(|e| e.to_string());
+    result
+}
+
+fn read_file(
+    task: &Task<'_>,
+    expected_head: Option<u64>,
+    prices: &PriceTable,
+    out: &mut FileResult,
+) -> io::Result<FileState> {
+    let mut file = File::open(&task.file.path)?;
+    let mut start = task.start;
+    let mut bad_lines = task.bad_lines_before;
+    if start > 0 {
+        let head = read_head(&mut file, start.min(HEAD_BYTES))?;
+        if Some(xxhash_rust::xxh3::xxh3_64(&head)) != expected_head {
+            // Same inode, other content: the file was rewritten. Read it all again.
+            start = 0;
+            bad_lines = 0;
+        }
+    }
+    file.seek(SeekFrom::Start(start))?;
+    let finder = memmem::Finder::new(USAGE_KEY);
+    let path_key = task.file.path.to_string_lossy();
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
+    let mut base = start; // file offset of buf[0]
+    let mut skipping_long_line = false;
+    loop {
+        let filled = buf.len();
+        buf.resize(filled + CHUNK, 0);
+        let n = match file.read(&mut buf[filled..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                buf.truncate(filled);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        buf.truncate(filled + n);
+        out.bytes += n as u64;
+        if n == 0 {
+            break;
+        }
+        let Some(last_newline) = memchr::memrchr(b'\n', &buf) else {
+            if buf.len() > MAX_LINE {
+                // Drop the line's bytes as they come; it ends at the next newline.
+                base += buf.len() as u64;
+                buf.clear();
+                if !skipping_long_line {
+                    *out.bad.entry(InvalidLine::NotJson).or_default() += 1;
+                    bad_lines += 1;
+                }
+                skipping_long_line = true;
+            }
+            continue;
+        };
+        let complete = last_newline + 1;
+        let first_line_end = if skipping_long_line {
+            skipping_long_line = false;
+            memchr::memchr(b'\n', &buf).map_or(0, |p| p + 1)
+        } else {
+            0
+        };
+        bad_lines += scan(
+            &buf[first_line_end..complete],
+            base + first_line_end as u64,
+            &finder,
+            &path_key,
+            prices,
+            out,
+            false,
+        );
+        base += complete as u64;
+        buf.drain(..complete);
+    }
+    // A last line without its newline may still be being written: count it if it is already
+    // a whole valid line (dedup makes that safe when it is read again), but keep the offset.
+    if !buf.is_empty() && !skipping_long_line {
+        scan(&buf, base, &finder, &path_key, prices, out, true);
+    }
+    let head = read_head(&mut file, base.min(HEAD_BYTES))?;
+    Ok(FileState {
+        device: task.device,
+        inode: task.inode,
+        size: base + buf.len() as u64,
+        offset: base,
+        head_hash: xxhash_rust::xxh3::xxh3_64(&head),
+        bad_lines,
+    })
+}
+
+fn read_head(file: &mut File, len: u64) -> io::Result<Vec<u8>> {
+    let mut head = vec![0; len as usize];
+    file.seek(SeekFrom::Start(0))?;
+    file.read_exact(&mut head)?;
+    Ok(head)
+}
+
+/// Parses the usage lines of `region` (whole lines). Returns the number of bad lines.
+fn scan(
+    region: &[u8],
+    base: u64,
+    finder: &memmem::Finder<'_>,
+    path_key: &str,
+    prices: &PriceTable,
+    out: &mut FileResult,
+    tail: bool,
+) -> u64 {
+    let mut bad = 0;
+    let mut line_start = 0;
+    while line_start < region.len() {
+        let line_end = memchr::memchr(b'\n', &region[line_start..])
+            .map_or(region.len(), |p| line_start + p);
+        let line = &region[line_start..line_end];
+        let offset = base + line_start as u64;
+        line_start = line_end + 1;
+        if finder.find(line).is_none() {
+            if !tail {
+                if let Some(kind) = shape_problem(line) {
+                    *out.bad.entry(kind).or_default() += 1;
+                    bad += 1;
+                }
+            }
+            continue;
+        }
+        match parse_line(line) {
+            LineOutcome::Usage(usage) => {
+                let key = match usage.dedup_key() {
+                    Some((message, request)) => hash_key(&[b"id", message.as_bytes(), request.as_bytes()]),
+                    None => hash_key(&[b"line", path_key.as_bytes(), &offset.to_le_bytes()]),
+                };
+                let model = usage.model.as_deref().unwrap_or("unknown");
+                let calc_cost = match prices.cost(model, &usage.tokens) {
+                    Some(cost) => cost,
+                    None => {
+                        if !out.unknown_models.contains(model) {
+                            out.unknown_models.insert(model.to_owned());
+                        }
+                        0.0
+                    }
+                };
+                if out.cwd.is_none() {
+                    out.cwd = usage.cwd.as_deref().map(str::to_owned);
+                }
+                out.entries.push(Parsed {
+                    key,
+                    ts_ms: usage.timestamp_ms,
+                    model: model.to_owned(),
+                    tokens: usage.tokens,
+                    cost_usd: usage.cost_usd,
+                    calc_cost,
+                });
+            }
+            LineOutcome::NoUsage => {}
+            LineOutcome::Invalid(kind) => {
+                if !tail {
+                    *out.bad.entry(kind).or_default() += 1;
+                    bad += 1;
+                }
+            }
+        }
+    }
+    bad
+}
+
+/// Lines without a usage key are not parsed; those that cannot be a JSON object are counted.
+fn shape_problem(line: &[u8]) -> Option<InvalidLine> {
+    let trimmed = line.trim_ascii();
+    match (trimmed.first(), trimmed.last()) {
+        (None, _) => Some(InvalidLine::Empty),
+        (Some(b'{'), Some(b'}')) => None,
+        _ => Some(InvalidLine::NotJson),
+    }
+}
+
+fn hash_key(parts: &[&[u8]]) -> i64 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    for part in parts {
+        hasher.update(&(part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    hasher.digest() as i64
+}

@@ -1,0 +1,943 @@
+//! The ledger: an embedded SQLite database (WAL) that keeps every deduplicated API response
+//! Headroom has seen, so history survives Claude Code deleting old transcripts and later runs
+//! read only what was appended.
+//!
+//! Tables (schema versioned with `PRAGMA user_version`, see [`MIGRATIONS`]):
+//! - `entries`: one row per response, keyed by a 64-bit hash of its dedup key;
+//! - `files`: per-transcript ingest state (identity, size, committed offset);
+//! - `quarter_hours` and `session_totals`: aggregates kept in the same transaction as the
+//!   entries they sum, so reports read a few thousand rows instead of every response.
+//!   Quarter hours (not hours) so that days in any time zone, including +05:30 and +05:45,
+//!   are exact sums of buckets.
+//!
+//! Every write happens in a transaction that also advances the file offsets it consumed: a
+//! process killed at any moment loses nothing committed and never counts a response twice.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction};
+
+use crate::pricing::PriceTable;
+use crate::transcript::Tokens;
+
+/// Width of an aggregate bucket.
+pub const BUCKET_MS: i64 = 15 * 60 * 1000;
+
+/// Schema migrations, in order; `user_version` is the number applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first release.
+    r"
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE models (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY,
+        project TEXT NOT NULL,
+        session TEXT NOT NULL,
+        cwd TEXT,
+        UNIQUE (project, session)
+    );
+    CREATE TABLE files (
+        path TEXT PRIMARY KEY,
+        device INTEGER NOT NULL,
+        inode INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        offset INTEGER NOT NULL,
+        head_hash INTEGER NOT NULL,
+        bad_lines INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE TABLE entries (
+        key INTEGER PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        model INTEGER NOT NULL REFERENCES models (id),
+        session INTEGER NOT NULL REFERENCES sessions (id),
+        input INTEGER NOT NULL,
+        output INTEGER NOT NULL,
+        cache_write INTEGER NOT NULL,
+        cache_write_5m INTEGER NOT NULL,
+        cache_write_1h INTEGER NOT NULL,
+        cache_read INTEGER NOT NULL,
+        cost_usd REAL,
+        calc_cost REAL NOT NULL
+    );
+    CREATE INDEX entries_by_time ON entries (ts);
+    CREATE TABLE quarter_hours (
+        start INTEGER NOT NULL,
+        model INTEGER NOT NULL,
+        entries INTEGER NOT NULL,
+        input INTEGER NOT NULL,
+        output INTEGER NOT NULL,
+        cache_write INTEGER NOT NULL,
+        cache_read INTEGER NOT NULL,
+        calc_cost REAL NOT NULL,
+        auto_cost REAL NOT NULL,
+        display_cost REAL NOT NULL,
+        PRIMARY KEY (start, model)
+    ) WITHOUT ROWID;
+    CREATE TABLE session_totals (
+        session INTEGER NOT NULL,
+        model INTEGER NOT NULL,
+        entries INTEGER NOT NULL,
+        input INTEGER NOT NULL,
+        output INTEGER NOT NULL,
+        cache_write INTEGER NOT NULL,
+        cache_read INTEGER NOT NULL,
+        calc_cost REAL NOT NULL,
+        auto_cost REAL NOT NULL,
+        display_cost REAL NOT NULL,
+        first_ts INTEGER NOT NULL,
+        last_ts INTEGER NOT NULL,
+        PRIMARY KEY (session, model)
+    ) WITHOUT ROWID;
+    ",
+];
+
+/// What can go wrong with the ledger.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("the ledger {path} is damaged ({detail}); run `headroom ledger rebuild` to rebuild it from your transcripts (the damaged file is kept beside it)")]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("the ledger {path} is locked by another process; try again, or stop the other Headroom process")]
+    Locked { path: PathBuf },
+    #[error("the ledger {path} was written by a newer Headroom (schema {found}, this one knows {known}); update Headroom")]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("cannot open the ledger {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("ledger {path}: {source}")]
+    Sql {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+}
+
+/// Identity and progress of one transcript file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileState {
+    pub device: u64,
+    pub inode: u64,
+    pub size: u64,
+    /// Bytes consumed: always just past a newline.
+    pub offset: u64,
+    /// Hash of the file's first bytes (up to 4 KiB), to notice a file replaced in place.
+    pub head_hash: u64,
+    pub bad_lines: u64,
+}
+
+/// One deduplicated response, ready to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEntry<'a> {
+    pub key: i64,
+    pub ts_ms: i64,
+    pub model: &'a str,
+    pub project: &'a str,
+    pub session: &'a str,
+    pub cwd: Option<&'a str>,
+    pub tokens: Tokens,
+    pub cost_usd: Option<f64>,
+    /// Cost at API rates, 0 for an unknown model.
+    pub calc_cost: f64,
+}
+
+/// Sums of a set of responses.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Sums {
+    pub entries: u64,
+    pub input: u64,
+    pub output: u64,
+    pub cache_write: u64,
+    pub cache_read: u64,
+    pub calc_cost: f64,
+    pub auto_cost: f64,
+    pub display_cost: f64,
+}
+
+impl Sums {
+    fn add_entry(&mut self, e: &NewEntry<'_>) {
+        self.entries += 1;
+        self.input += e.tokens.input;
+        self.output += e.tokens.output;
+        self.cache_write += e.tokens.cache_write;
+        self.cache_read += e.tokens.cache_read;
+        self.calc_cost += e.calc_cost;
+        self.auto_cost += e.cost_usd.unwrap_or(e.calc_cost);
+        self.display_cost += e.cost_usd.unwrap_or(0.0);
+    }
+
+    pub fn add(&mut self, other: &Sums) {
+        self.entries += other.entries;
+        self.input += other.input;
+        self.output += other.output;
+        self.cache_write += other.cache_write;
+        self.cache_read += other.cache_read;
+        self.calc_cost += other.calc_cost;
+        self.auto_cost += other.auto_cost;
+        self.display_cost += other.display_cost;
+    }
+
+    pub fn total_tokens(&self) -> u64 {
+        self.input + self.output + self.cache_write + self.cache_read
+    }
+}
+
+/// One quarter hour of one model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketRow {
+    pub start_ms: i64,
+    pub model: String,
+    pub sums: Sums,
+}
+
+/// One session's use of one model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRow {
+    pub project: String,
+    pub session: String,
+    pub cwd: Option<String>,
+    pub model: String,
+    pub sums: Sums,
+    pub first_ms: i64,
+    pub last_ms: i64,
+}
+
+/// One stored response, for block and burn-rate maths.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryRow {
+    pub ts_ms: i64,
+    pub model: String,
+    pub tokens: Tokens,
+    pub cost_usd: Option<f64>,
+    pub calc_cost: f64,
+}
+
+pub struct Ledger {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger").field("path", &self.path).finish()
+    }
+}
+
+impl Ledger {
+    /// Opens (creating if needed) and migrates the ledger at `path`.
+    pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| LedgerError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| classify(path, e))?;
+        let mut ledger = Ledger {
+            conn,
+            path: path.to_owned(),
+        };
+        ledger.configure().map_err(|e| classify(path, e))?;
+        ledger.migrate()?;
+        Ok(ledger)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn configure(&mut self) -> rusqlite::Result<()> {
+        self.conn.busy_timeout(Duration::from_secs(5))?;
+        // WAL: readers (tray, statusline) never block the ingester. NORMAL sync in WAL mode
+        // keeps every committed transaction across a process kill (only power loss can lose
+        // the last ones, never corrupt the file).
+        self.conn.pragma_update(None, "journal_mode", "WAL")?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        self.conn.pragma_update(None, "cache_size", -16_000)?;
+        Ok(())
+    }
+
+    fn migrate(&mut self) -> Result<(), LedgerError> {
+        let path = self.path.clone();
+        let sql = |e| classify(&path, e);
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(sql)?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(LedgerError::TooNew {
+                path: self.path.clone(),
+                found: version,
+                known,
+            });
+        }
+        for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction().map_err(sql)?;
+            tx.execute_batch(migration).map_err(sql)?;
+            tx.pragma_update(None, "user_version", index as i64 + 1)
+                .map_err(sql)?;
+            tx.commit().map_err(sql)?;
+        }
+        Ok(())
+    }
+
+    fn err(&self, e: rusqlite::Error) -> LedgerError {
+        classify(&self.path, e)
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>, LedgerError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
+                row.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Ingest state of every known file.
+    pub fn file_states(&self) -> Result<HashMap<PathBuf, FileState>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path, device, inode, size, offset, head_hash, bad_lines FROM files")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok((
+                    PathBuf::from(row.get::<_, String>(0)?),
+                    FileState {
+                        device: row.get::<_, i64>(1)? as u64,
+                        inode: row.get::<_, i64>(2)? as u64,
+                        size: row.get::<_, i64>(3)? as u64,
+                        offset: row.get::<_, i64>(4)? as u64,
+                        head_hash: row.get::<_, i64>(5)? as u64,
+                        bad_lines: row.get::<_, i64>(6)? as u64,
+                    },
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Starts a write transaction. Dropping the batch without [`Batch::commit`] rolls back.
+    pub fn batch(&mut self) -> Result<Batch<'_>, LedgerError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| classify(&path, e))?;
+        Ok(Batch {
+            tx,
+            path,
+            models: HashMap::new(),
+            sessions: HashMap::new(),
+            buckets: HashMap::new(),
+            session_sums: HashMap::new(),
+            inserted: 0,
+        })
+    }
+
+    /// Number of stored responses.
+    pub fn entry_count(&self) -> Result<u64, LedgerError> {
+        self.conn
+            .query_row("SELECT count(*) FROM entries", [], |row| {
+                row.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Quarter-hour buckets with `from_ms <= start < to_ms`.
+    pub fn buckets(&self, from_ms: i64, to_ms: i64) -> Result<Vec<BucketRow>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT q.start, m.name, q.entries, q.input, q.output, q.cache_write,
+                        q.cache_read, q.calc_cost, q.auto_cost, q.display_cost
+                 FROM quarter_hours q JOIN models m ON m.id = q.model
+                 WHERE q.start >= ?1 AND q.start < ?2 ORDER BY q.start",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([from_ms, to_ms], |row| {
+                Ok(BucketRow {
+                    start_ms: row.get(0)?,
+                    model: row.get(1)?,
+                    sums: sums_from(row, 2)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every session's totals per model.
+    pub fn sessions(&self) -> Result<Vec<SessionRow>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT s.project, s.session, s.cwd, m.name, t.entries, t.input, t.output,
+                        t.cache_write, t.cache_read, t.calc_cost, t.auto_cost, t.display_cost,
+                        t.first_ts, t.last_ts
+                 FROM session_totals t
+                 JOIN sessions s ON s.id = t.session
+                 JOIN models m ON m.id = t.model",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok(SessionRow {
+                    project: row.get(0)?,
+                    session: row.get(1)?,
+                    cwd: row.get(2)?,
+                    model: row.get(3)?,
+                    sums: sums_from(row, 4)?,
+                    first_ms: row.get(12)?,
+                    last_ms: row.get(13)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Stored responses with `from_ms <= ts < to_ms`, oldest first.
+    pub fn entries(&self, from_ms: i64, to_ms: i64) -> Result<Vec<EntryRow>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT e.ts, m.name, e.input, e.output, e.cache_write, e.cache_write_5m,
+                        e.cache_write_1h, e.cache_read, e.cost_usd, e.calc_cost
+                 FROM entries e JOIN models m ON m.id = e.model
+                 WHERE e.ts >= ?1 AND e.ts < ?2 ORDER BY e.ts, e.key",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([from_ms, to_ms], |row| {
+                Ok(EntryRow {
+                    ts_ms: row.get(0)?,
+                    model: row.get(1)?,
+                    tokens: Tokens {
+                        input: row.get::<_, i64>(2)? as u64,
+                        output: row.get::<_, i64>(3)? as u64,
+                        cache_write: row.get::<_, i64>(4)? as u64,
+                        cache_write_5m: row.get::<_, i64>(5)? as u64,
+                        cache_write_1h: row.get::<_, i64>(6)? as u64,
+                        cache_read: row.get::<_, i64>(7)? as u64,
+                    },
+                    cost_usd: row.get(8)?,
+                    calc_cost: row.get(9)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Time of the newest stored response.
+    pub fn latest_entry_ms(&self) -> Result<Option<i64>, LedgerError> {
+        self.conn
+            .query_row("SELECT max(ts) FROM entries", [], |row| row.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Recomputes every stored cost with `prices` when they were computed with other prices,
+    /// then rebuilds the aggregates. Returns whether anything changed.
+    pub fn reprice(&mut self, prices: &PriceTable) -> Result<bool, LedgerError> {
+        const KEY: &str = "price_table";
+        if self.meta(KEY)?.as_deref() == Some(prices.fingerprint()) {
+            return Ok(false);
+        }
+        let path = self.path.clone();
+        let sql = |e| classify(&path, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        {
+            let mut read = tx
+                .prepare(
+                    "SELECT e.key, m.name, e.input, e.output, e.cache_write, e.cache_write_5m,
+                            e.cache_write_1h, e.cache_read
+                     FROM entries e JOIN models m ON m.id = e.model",
+                )
+                .map_err(sql)?;
+            let mut write = tx
+                .prepare("UPDATE entries SET calc_cost = ?2 WHERE key = ?1")
+                .map_err(sql)?;
+            let mut rows = read.query([]).map_err(sql)?;
+            while let Some(row) = rows.next().map_err(sql)? {
+                let key: i64 = row.get(0).map_err(sql)?;
+                let model: String = row.get(1).map_err(sql)?;
+                let tokens = Tokens {
+                    input: row.get::<_, i64>(2).map_err(sql)? as u64,
+                    output: row.get::<_, i64>(3).map_err(sql)? as u64,
+                    cache_write: row.get::<_, i64>(4).map_err(sql)? as u64,
+                    cache_write_5m: row.get::<_, i64>(5).map_err(sql)? as u64,
+                    cache_write_1h: row.get::<_, i64>(6).map_err(sql)? as u64,
+                    cache_read: row.get::<_, i64>(7).map_err(sql)? as u64,
+                };
+                let cost = prices.cost(&model, &tokens).unwrap_or(0.0);
+                write.execute(params![key, cost]).map_err(sql)?;
+            }
+        }
+        rebuild_aggregates(&tx).map_err(sql)?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [KEY, prices.fingerprint()],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(true)
+    }
+
+    /// Recomputes the aggregate tables from `entries`.
+    pub fn rebuild_aggregates(&mut self) -> Result<(), LedgerError> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
+        rebuild_aggregates(&tx).map_err(|e| classify(&path, e))?;
+        tx.commit().map_err(|e| classify(&path, e))
+    }
+
+    /// Forgets every file's progress, so the next ingest reads all transcripts again
+    /// (deduplication keeps counts right).
+    pub fn forget_files(&mut self) -> Result<(), LedgerError> {
+        self.conn
+            .execute("DELETE FROM files", [])
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Runs SQLite's own consistency check.
+    pub fn check(&self) -> Result<(), LedgerError> {
+        let result: String = self
+            .conn
+            .query_row("PRAGMA quick_check", [], |row| row.get(0))
+            .map_err(|e| self.err(e))?;
+        if result == "ok" {
+            Ok(())
+        } else {
+            Err(LedgerError::Corrupt {
+                path: self.path.clone(),
+                detail: result,
+            })
+        }
+    }
+
+    /// The raw connection, for the modules that own other tables.
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+fn rebuild_aggregates(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(&format!(
+        "DELETE FROM quarter_hours;
+         DELETE FROM session_totals;
+         INSERT INTO quarter_hours
+            SELECT ts - (ts % {BUCKET_MS} + {BUCKET_MS}) % {BUCKET_MS} AS start, model, count(*),
+                   sum(input), sum(output), sum(cache_write), sum(cache_read), sum(calc_cost),
+                   sum(coalesce(cost_usd, calc_cost)), sum(coalesce(cost_usd, 0))
+            FROM entries GROUP BY start, model;
+         INSERT INTO session_totals
+            SELECT session, model, count(*), sum(input), sum(output), sum(cache_write),
+                   sum(cache_read), sum(calc_cost), sum(coalesce(cost_usd, calc_cost)),
+                   sum(coalesce(cost_usd, 0)), min(ts), max(ts)
+            FROM entries GROUP BY session, model;"
+    ))
+}
+
+fn sums_from(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Sums> {
+    Ok(Sums {
+        entries: row.get::<_, i64>(first)? as u64,
+        input: row.get::<_, i64>(first + 1)? as u64,
+        output: row.get::<_, i64>(first + 2)? as u64,
+        cache_write: row.get::<_, i64>(first + 3)? as u64,
+        cache_read: row.get::<_, i64>(first + 4)? as u64,
+        calc_cost: row.get(first + 5)?,
+        auto_cost: row.get(first + 6)?,
+        display_cost: row.get(first + 7)?,
+    })
+}
+
+pub(crate) fn classify(path: &Path, e: rusqlite::Error) -> LedgerError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => LedgerError::Corrupt {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        },
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => LedgerError::Locked {
+            path: path.to_owned(),
+        },
+        _ => LedgerError::Sql {
+            path: path.to_owned(),
+            source: e,
+        },
+    }
+}
+
+/// A write transaction: entries, their aggregates and file offsets commit together.
+pub struct Batch<'l> {
+    tx: Transaction<'l>,
+    path: PathBuf,
+    models: HashMap<String, i64>,
+    sessions: HashMap<(String, String), i64>,
+    buckets: HashMap<(i64, i64), Sums>,
+    session_sums: HashMap<(i64, i64), (Sums, i64, i64)>,
+    inserted: u64,
+}
+
+impl Batch<'_> {
+    fn err(&self, e: rusqlite::Error) -> LedgerError {
+        classify(&self.path, e)
+    }
+
+    fn model_id(&mut self, name: &str) -> Result<i64, LedgerError> {
+        if let Some(id) = self.models.get(name) {
+            return Ok(*id);
+        }
+        let id = self
+            .tx
+            .query_row(
+                "INSERT INTO models (name) VALUES (?1)
+                 ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id",
+                [name],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        self.models.insert(name.to_owned(), id);
+        Ok(id)
+    }
+
+    fn session_id(
+        &mut self,
+        project: &str,
+        session: &str,
+        cwd: Option<&str>,
+    ) -> Result<i64, LedgerError> {
+        let key = (project.to_owned(), session.to_owned());
+        if let Some(id) = self.sessions.get(&key) {
+            return Ok(*id);
+        }
+        let id = self
+            .tx
+            .query_row(
+                "INSERT INTO sessions (project, session, cwd) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (project, session)
+                 DO UPDATE SET cwd = coalesce(sessions.cwd, excluded.cwd) RETURNING id",
+                params![project, session, cwd],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        self.sessions.insert(key, id);
+        Ok(id)
+    }
+
+    /// Stores a response unless one with the same key is stored. Returns whether it was new.
+    pub fn insert(&mut self, entry: &NewEntry<'_>) -> Result<bool, LedgerError> {
+        let model = self.model_id(entry.model)?;
+        let session = self.session_id(entry.project, entry.session, entry.cwd)?;
+        let t = &entry.tokens;
+        let changed = {
+            let mut stmt = self
+                .tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO entries (key, ts, model, session, input, output,
+                        cache_write, cache_write_5m, cache_write_1h, cache_read, cost_usd, calc_cost)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )
+                .map_err(|e| classify(&self.path, e))?;
+            stmt.execute(params![
+                entry.key,
+                entry.ts_ms,
+                model,
+                session,
+                t.input as i64,
+                t.output as i64,
+                t.cache_write as i64,
+                t.cache_write_5m as i64,
+                t.cache_write_1h as i64,
+                t.cache_read as i64,
+                entry.cost_usd,
+                entry.calc_cost,
+            ])
+            .map_err(|e| classify(&self.path, e))?
+        };
+        if changed == 0 {
+            return Ok(false);
+        }
+        self.inserted += 1;
+        let start = entry.ts_ms - entry.ts_ms.rem_euclid(BUCKET_MS);
+        self.buckets
+            .entry((start, model))
+            .or_default()
+            .add_entry(entry);
+        let (sums, first, last) =
+            self.session_sums
+                .entry((session, model))
+                .or_insert((Sums::default(), i64::MAX, i64::MIN));
+        sums.add_entry(entry);
+        *first = (*first).min(entry.ts_ms);
+        *last = (*last).max(entry.ts_ms);
+        Ok(true)
+    }
+
+    /// Records how far a file has been consumed.
+    pub fn set_file_state(&mut self, path: &Path, state: &FileState) -> Result<(), LedgerError> {
+        let mut stmt = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO files (path, device, inode, size, offset, head_hash, bad_lines)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (path) DO UPDATE SET device = excluded.device,
+                    inode = excluded.inode, size = excluded.size, offset = excluded.offset,
+                    head_hash = excluded.head_hash, bad_lines = excluded.bad_lines",
+            )
+            .map_err(|e| classify(&self.path, e))?;
+        stmt.execute(params![
+            path.to_string_lossy(),
+            state.device as i64,
+            state.inode as i64,
+            state.size as i64,
+            state.offset as i64,
+            state.head_hash as i64,
+            state.bad_lines as i64,
+        ])
+        .map(|_| ())
+        .map_err(|e| classify(&self.path, e))
+    }
+
+    /// Responses newly stored in this batch.
+    pub fn inserted(&self) -> u64 {
+        self.inserted
+    }
+
+    /// Folds the batch's sums into the aggregates and commits everything at once.
+    pub fn commit(self) -> Result<u64, LedgerError> {
+        let path = self.path;
+        let sql = |e| classify(&path, e);
+        {
+            let mut bucket = self
+                .tx
+                .prepare_cached(
+                    "INSERT INTO quarter_hours VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                     ON CONFLICT (start, model) DO UPDATE SET
+                        entries = entries + excluded.entries, input = input + excluded.input,
+                        output = output + excluded.output,
+                        cache_write = cache_write + excluded.cache_write,
+                        cache_read = cache_read + excluded.cache_read,
+                        calc_cost = calc_cost + excluded.calc_cost,
+                        auto_cost = auto_cost + excluded.auto_cost,
+                        display_cost = display_cost + excluded.display_cost",
+                )
+                .map_err(sql)?;
+            for ((start, model), s) in &self.buckets {
+                bucket
+                    .execute(params![
+                        start,
+                        model,
+                        s.entries as i64,
+                        s.input as i64,
+                        s.output as i64,
+                        s.cache_write as i64,
+                        s.cache_read as i64,
+                        s.calc_cost,
+                        s.auto_cost,
+                        s.display_cost
+                    ])
+                    .map_err(sql)?;
+            }
+            let mut session = self
+                .tx
+                .prepare_cached(
+                    "INSERT INTO session_totals
+                        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                     ON CONFLICT (session, model) DO UPDATE SET
+                        entries = entries + excluded.entries, input = input + excluded.input,
+                        output = output + excluded.output,
+                        cache_write = cache_write + excluded.cache_write,
+                        cache_read = cache_read + excluded.cache_read,
+                        calc_cost = calc_cost + excluded.calc_cost,
+                        auto_cost = auto_cost + excluded.auto_cost,
+                        display_cost = display_cost + excluded.display_cost,
+                        first_ts = min(first_ts, excluded.first_ts),
+                        last_ts = max(last_ts, excluded.last_ts)",
+                )
+                .map_err(sql)?;
+            for ((id, model), (s, first, last)) in &self.session_sums {
+                session
+                    .execute(params![
+                        id,
+                        model,
+                        s.entries as i64,
+                        s.input as i64,
+                        s.output as i64,
+                        s.cache_write as i64,
+                        s.cache_read as i64,
+                        s.calc_cost,
+                        s.auto_cost,
+                        s.display_cost,
+                        first,
+                        last
+                    ])
+                    .map_err(sql)?;
+            }
+        }
+        self.tx.commit().map_err(sql)?;
+        Ok(self.inserted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(key: i64, ts_ms: i64, input: u64) -> NewEntry<'static> {
+        NewEntry {
+            key,
+            ts_ms,
+            model: "claude-sonnet-4-5",
+            project: "-home-dev-api",
+            session: "s1",
+            cwd: Some("/home/dev/api"),
+            tokens: Tokens {
+                input,
+                ..Tokens::default()
+            },
+            cost_usd: None,
+            calc_cost: input as f64 * 3e-6,
+        }
+    }
+
+    #[test]
+    fn duplicates_are_stored_once_and_aggregates_follow() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
+        let mut batch = ledger.batch().unwrap();
+        assert!(batch.insert(&entry(1, 1_000, 10)).unwrap());
+        assert!(!batch.insert(&entry(1, 1_000, 10)).unwrap());
+        assert!(batch.insert(&entry(2, BUCKET_MS + 5, 20)).unwrap());
+        assert_eq!(batch.commit().unwrap(), 2);
+        let mut batch = ledger.batch().unwrap();
+        assert!(!batch.insert(&entry(2, BUCKET_MS + 5, 20)).unwrap());
+        assert!(batch.insert(&entry(3, 2_000, 5)).unwrap());
+        batch.commit().unwrap();
+
+        let buckets = ledger.buckets(i64::MIN, i64::MAX).unwrap();
+        assert_eq!(buckets.len(), 2);
+        assert_eq!((buckets[0].start_ms, buckets[0].sums.input), (0, 15));
+        assert_eq!(buckets[0].sums.entries, 2);
+        assert_eq!((buckets[1].start_ms, buckets[1].sums.input), (BUCKET_MS, 20));
+        let sessions = ledger.sessions().unwrap();
+        assert_eq!(sessions.len(), 1);
+        assert_eq!(sessions[0].sums.input, 35);
+        assert_eq!((sessions[0].first_ms, sessions[0].last_ms), (1_000, BUCKET_MS + 5));
+        assert_eq!(ledger.entry_count().unwrap(), 3);
+
+        // Rebuilding from entries gives the same aggregates as the incremental path.
+        ledger.rebuild_aggregates().unwrap();
+        assert_eq!(ledger.buckets(i64::MIN, i64::MAX).unwrap(), buckets);
+        assert_eq!(ledger.sessions().unwrap(), sessions);
+    }
+
+    #[test]
+    fn an_uncommitted_batch_leaves_no_trace() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite3");
+        let mut ledger = Ledger::open(&path).unwrap();
+        {
+            let mut batch = ledger.batch().unwrap();
+            batch.insert(&entry(1, 1_000, 10)).unwrap();
+            let state = FileState {
+                device: 1,
+                inode: 2,
+                size: 3,
+                offset: 3,
+                head_hash: 4,
+                bad_lines: 0,
+            };
+            batch.set_file_state(Path::new("/x.jsonl"), &state).unwrap();
+        }
+        assert_eq!(ledger.entry_count().unwrap(), 0);
+        assert!(ledger.file_states().unwrap().is_empty());
+    }
+
+    #[test]
+    fn reopening_keeps_history_and_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite3");
+        {
+            let mut ledger = Ledger::open(&path).unwrap();
+            let mut batch = ledger.batch().unwrap();
+            batch.insert(&entry(7, 1_000, 10)).unwrap();
+            batch.commit().unwrap();
+        }
+        let ledger = Ledger::open(&path).unwrap();
+        assert_eq!(ledger.entry_count().unwrap(), 1);
+        ledger.check().unwrap();
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_not_clobbered() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite3");
+        drop(Ledger::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        assert!(matches!(
+            Ledger::open(&path),
+            Err(LedgerError::TooNew { found: 99, .. })
+        ));
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_reported_as_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite3");
+        std::fs::write(&path, vec![b'x'; 8192]).unwrap();
+        let err = Ledger::open(&path).unwrap_err();
+        assert!(matches!(err, LedgerError::Corrupt { .. }), "{err:?}");
+        assert!(err.to_string().contains("headroom ledger rebuild"));
+    }
+
+    #[test]
+    fn repricing_recomputes_costs_and_aggregates() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
+        let mut batch = ledger.batch().unwrap();
+        let mut e = entry(1, 1_000, 100_000);
+        e.calc_cost = 99.0;
+        batch.insert(&e).unwrap();
+        batch.commit().unwrap();
+        assert!(ledger.reprice(&PriceTable::embedded()).unwrap());
+        assert!(!ledger.reprice(&PriceTable::embedded()).unwrap());
+        let buckets = ledger.buckets(i64::MIN, i64::MAX).unwrap();
+        assert!((buckets[0].sums.calc_cost - 0.3).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,13 @@
+//! Headroom's core: everything that can be built and tested without a display.
+//!
+//! Data flows one way: transcripts and account sources → [`ledger`] → reports, blocks and
+//! snapshots → front ends (the `headroom` CLI, the tray app). Paths and clocks come in as
+//! arguments; nothing here reads the environment or the system time on its own.
+
+pub mod blocks;
+pub mod ingest;
+pub mod ledger;
+pub mod paths;
+pub mod pricing;
+pub mod report;
+pub mod transcript;

@@ -1,0 +1,119 @@
+//! Where transcripts are and where Headroom keeps its state.
+//!
+//! The environment is read once, by the front end, into [`Environment`]; nothing deeper in the
+//! core looks at environment variables, so tests pass paths in directly.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// The few environment values that decide paths.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    /// `CLAUDE_CONFIG_DIR`: one folder, or several separated by commas.
+    pub claude_config_dir: Option<OsString>,
+    /// `HEADROOM_HOME`: Headroom's own state folder.
+    pub headroom_home: Option<OsString>,
+    /// The user's home folder.
+    pub home: Option<PathBuf>,
+    /// The platform's data folder for Headroom (from the `directories` crate, at the edge).
+    pub platform_data_dir: Option<PathBuf>,
+}
+
+impl Environment {
+    /// Claude Code's config folders, in order: `$CLAUDE_CONFIG_DIR` (comma-separated) if set,
+    /// else `~/.config/claude` and `~/.claude`.
+    pub fn claude_roots(&self) -> Vec<PathBuf> {
+        if let Some(dirs) = self.claude_config_dir.as_ref().filter(|d| !d.is_empty()) {
+            return dirs
+                .to_string_lossy()
+                .split(',')
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from)
+                .collect();
+        }
+        match &self.home {
+            Some(home) => vec![home.join(".config").join("claude"), home.join(".claude")],
+            None => Vec::new(),
+        }
+    }
+
+    /// The folder Claude Code's `settings.json` and `.credentials.json` live in: the first
+    /// `$CLAUDE_CONFIG_DIR` entry, else `~/.claude`.
+    pub fn claude_settings_dir(&self) -> Option<PathBuf> {
+        if let Some(dirs) = self.claude_config_dir.as_ref().filter(|d| !d.is_empty()) {
+            return dirs
+                .to_string_lossy()
+                .split(',')
+                .map(str::trim)
+                .find(|d| !d.is_empty())
+                .map(PathBuf::from);
+        }
+        self.home.as_ref().map(|h| h.join(".claude"))
+    }
+
+    /// Headroom's state folder: `$HEADROOM_HOME`, else the platform data folder.
+    pub fn headroom_home(&self) -> Option<PathBuf> {
+        self.headroom_home
+            .as_ref()
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| self.platform_data_dir.clone())
+    }
+}
+
+/// The files inside Headroom's state folder.
+#[derive(Debug, Clone)]
+pub struct StateFiles {
+    pub dir: PathBuf,
+}
+
+impl StateFiles {
+    pub fn new(dir: PathBuf) -> Self {
+        StateFiles { dir }
+    }
+    pub fn ledger(&self) -> PathBuf {
+        self.dir.join("ledger.sqlite3")
+    }
+    pub fn settings(&self) -> PathBuf {
+        self.dir.join("settings.json")
+    }
+    pub fn price_overrides(&self) -> PathBuf {
+        self.dir.join("prices.json")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claude_config_dir_may_list_several_folders() {
+        let env = Environment {
+            claude_config_dir: Some("/a, /b,,".into()),
+            home: Some("/home/u".into()),
+            ..Environment::default()
+        };
+        assert_eq!(env.claude_roots(), [PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert_eq!(env.claude_settings_dir(), Some(PathBuf::from("/a")));
+    }
+
+    #[test]
+    fn defaults_are_under_home() {
+        let env = Environment {
+            home: Some("/home/u".into()),
+            platform_data_dir: Some("/home/u/.local/share/headroom".into()),
+            ..Environment::default()
+        };
+        assert_eq!(
+            env.claude_roots(),
+            [PathBuf::from("/home/u/.config/claude"), PathBuf::from("/home/u/.claude")]
+        );
+        assert_eq!(env.headroom_home(), Some(PathBuf::from("/home/u/.local/share/headroom")));
+        let env = Environment {
+            headroom_home: Some("/tmp/h".into()),
+            ..env
+        };
+        assert_eq!(env.headroom_home(), Some(PathBuf::from("/tmp/h")));
+    }
+}

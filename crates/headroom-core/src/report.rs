@@ -1,0 +1,576 @@
+//! Daily, weekly, monthly, per-session and per-project totals from the ledger, in the JSON
+//! shape of ccusage (`daily[]`, `monthly[]`, `weekly[]`, `sessions[]`, `totals`) so that
+//! scripts written for it keep working.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, NaiveDate, TimeZone, Weekday};
+use serde::Serialize;
+
+use crate::ledger::{BucketRow, Ledger, LedgerError, SessionRow, Sums};
+
+/// Which cost to report, as in ccusage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CostMode {
+    /// Claude Code's recorded `costUSD` where present, else calculated.
+    #[default]
+    Auto,
+    /// Always calculated from tokens at API rates.
+    Calculate,
+    /// Only recorded `costUSD` (zero where absent).
+    Display,
+}
+
+impl CostMode {
+    pub fn pick(self, sums: &Sums) -> f64 {
+        match self {
+            CostMode::Auto => sums.auto_cost,
+            CostMode::Calculate => sums.calc_cost,
+            CostMode::Display => sums.display_cost,
+        }
+    }
+}
+
+impl std::str::FromStr for CostMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(CostMode::Auto),
+            "calculate" => Ok(CostMode::Calculate),
+            "display" => Ok(CostMode::Display),
+            other => Err(format!(
+                "unknown cost mode {other:?}: use auto, calculate or display"
+            )),
+        }
+    }
+}
+
+/// The time zone dates are counted in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Zone {
+    /// The machine's zone (honours `TZ`).
+    Local,
+    Named(chrono_tz::Tz),
+}
+
+impl Zone {
+    pub fn parse(name: &str) -> Result<Zone, String> {
+        if name.eq_ignore_ascii_case("local") {
+            return Ok(Zone::Local);
+        }
+        name.parse::<chrono_tz::Tz>()
+            .map(Zone::Named)
+            .map_err(|_| format!("unknown time zone {name:?} (use an IANA name such as Europe/Berlin, or UTC)"))
+    }
+
+    pub fn date_of(self, ms: i64) -> NaiveDate {
+        match self {
+            Zone::Local => chrono::Local
+                .timestamp_millis_opt(ms)
+                .single()
+                .map(|t| t.date_naive()),
+            Zone::Named(tz) => tz.timestamp_millis_opt(ms).single().map(|t| t.date_naive()),
+        }
+        .unwrap_or_default()
+    }
+
+    /// Epoch ms of local midnight starting `date` (the earliest instant of that date).
+    pub fn start_of(self, date: NaiveDate) -> i64 {
+        let midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default();
+        let local = match self {
+            Zone::Local => chrono::Local
+                .from_local_datetime(&midnight)
+                .earliest()
+                .map(|t| t.timestamp_millis()),
+            Zone::Named(tz) => tz
+                .from_local_datetime(&midnight)
+                .earliest()
+                .map(|t| t.timestamp_millis()),
+        };
+        local.unwrap_or_else(|| midnight.and_utc().timestamp_millis())
+    }
+}
+
+/// Parses `20261120` or `2026-11-20`.
+pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y%m%d")
+        .or_else(|_| NaiveDate::parse_from_str(s, "%Y-%m-%d"))
+        .map_err(|_| format!("invalid date {s:?}: use YYYYMMDD or YYYY-MM-DD"))
+}
+
+/// Which rows a report covers and how they are counted.
+#[derive(Debug, Clone, Copy)]
+pub struct Query {
+    pub zone: Zone,
+    pub since: Option<NaiveDate>,
+    pub until: Option<NaiveDate>,
+    pub mode: CostMode,
+    pub start_of_week: Weekday,
+}
+
+impl Default for Query {
+    fn default() -> Self {
+        Query {
+            zone: Zone::Local,
+            since: None,
+            until: None,
+            mode: CostMode::Auto,
+            start_of_week: Weekday::Sun,
+        }
+    }
+}
+
+impl Query {
+    fn contains(&self, date: NaiveDate) -> bool {
+        self.since.is_none_or(|s| date >= s) && self.until.is_none_or(|u| date <= u)
+    }
+
+    /// A generous epoch-ms range for the SQL query; dates are checked exactly afterwards.
+    fn ms_range(&self) -> (i64, i64) {
+        const DAY: i64 = 86_400_000;
+        let from = self
+            .since
+            .map_or(i64::MIN, |d| self.zone.start_of(d) - DAY);
+        let to = self
+            .until
+            .map_or(i64::MAX, |d| self.zone.start_of(d) + 2 * DAY);
+        (from, to)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelBreakdown {
+    pub model_name: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cost: f64,
+}
+
+/// Token and cost totals, as ccusage's `totals`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Totals {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub total_tokens: u64,
+    pub total_cost: f64,
+}
+
+impl Totals {
+    fn add(&mut self, sums: &Sums, mode: CostMode) {
+        self.input_tokens += sums.input;
+        self.output_tokens += sums.output;
+        self.cache_creation_tokens += sums.cache_write;
+        self.cache_read_tokens += sums.cache_read;
+        self.total_tokens += sums.total_tokens();
+        self.total_cost += mode.pick(sums);
+    }
+}
+
+/// One period's usage: a day, week or month.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeriodUsage {
+    /// `2026-11-20`, the week's first day, or `2026-11`.
+    #[serde(skip)]
+    pub period: String,
+    #[serde(flatten)]
+    pub totals: Totals,
+    pub models_used: Vec<String>,
+    pub model_breakdowns: Vec<ModelBreakdown>,
+}
+
+/// Accumulates per-model sums, keeping models in order of first use.
+#[derive(Debug, Default)]
+struct ByModel {
+    order: Vec<String>,
+    sums: BTreeMap<String, Sums>,
+}
+
+impl ByModel {
+    fn add(&mut self, model: &str, sums: &Sums) {
+        match self.sums.get_mut(model) {
+            Some(s) => s.add(sums),
+            None => {
+                self.order.push(model.to_owned());
+                self.sums.insert(model.to_owned(), *sums);
+            }
+        }
+    }
+
+    fn finish(self, period: String, mode: CostMode) -> PeriodUsage {
+        let mut totals = Totals::default();
+        let mut breakdowns: Vec<ModelBreakdown> = self
+            .sums
+            .iter()
+            .map(|(model, s)| {
+                totals.add(s, mode);
+                ModelBreakdown {
+                    model_name: model.clone(),
+                    input_tokens: s.input,
+                    output_tokens: s.output,
+                    cache_creation_tokens: s.cache_write,
+                    cache_read_tokens: s.cache_read,
+                    cost: mode.pick(s),
+                }
+            })
+            .collect();
+        breakdowns.sort_by(|a, b| b.cost.total_cmp(&a.cost));
+        PeriodUsage {
+            period,
+            totals,
+            models_used: self
+                .order
+                .into_iter()
+                .filter(|m| is_real_model(m))
+                .collect(),
+            model_breakdowns: breakdowns,
+        }
+    }
+}
+
+/// `<synthetic>` (Claude Code's own error messages) and a missing model are not models.
+fn is_real_model(model: &str) -> bool {
+    model != "<synthetic>" && model != "unknown"
+}
+
+/// How periods are named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Day,
+    Week,
+    Month,
+}
+
+impl Period {
+    fn key(self, date: NaiveDate, start_of_week: Weekday) -> String {
+        match self {
+            Period::Day => date.format("%Y-%m-%d").to_string(),
+            Period::Week => {
+                let back = (7 + date.weekday().num_days_from_sunday()
+                    - start_of_week.num_days_from_sunday())
+                    % 7;
+                (date - chrono::Days::new(u64::from(back)))
+                    .format("%Y-%m-%d")
+                    .to_string()
+            }
+            Period::Month => date.format("%Y-%m").to_string(),
+        }
+    }
+}
+
+/// Usage per period, oldest first, with the grand total.
+pub fn periods(
+    ledger: &Ledger,
+    period: Period,
+    query: &Query,
+) -> Result<(Vec<PeriodUsage>, Totals), LedgerError> {
+    let (from, to) = query.ms_range();
+    let buckets = ledger.buckets(from, to)?;
+    Ok(group_buckets(&buckets, period, query))
+}
+
+/// Groups buckets (sorted by start) into periods.
+pub fn group_buckets(
+    buckets: &[BucketRow],
+    period: Period,
+    query: &Query,
+) -> (Vec<PeriodUsage>, Totals) {
+    let mut groups: BTreeMap<String, ByModel> = BTreeMap::new();
+    for bucket in buckets {
+        let date = query.zone.date_of(bucket.start_ms);
+        if !query.contains(date) {
+            continue;
+        }
+        groups
+            .entry(period.key(date, query.start_of_week))
+            .or_default()
+            .add(&bucket.model, &bucket.sums);
+    }
+    let mut totals = Totals::default();
+    let usage: Vec<PeriodUsage> = groups
+        .into_iter()
+        .map(|(key, by_model)| {
+            let usage = by_model.finish(key, query.mode);
+            totals.input_tokens += usage.totals.input_tokens;
+            totals.output_tokens += usage.totals.output_tokens;
+            totals.cache_creation_tokens += usage.totals.cache_creation_tokens;
+            totals.cache_read_tokens += usage.totals.cache_read_tokens;
+            totals.total_tokens += usage.totals.total_tokens;
+            totals.total_cost += usage.totals.total_cost;
+            usage
+        })
+        .collect();
+    (usage, totals)
+}
+
+/// One session's usage, as ccusage's `sessions[]`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionUsage {
+    pub session_id: String,
+    pub project_path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    pub first_activity: String,
+    pub last_activity: String,
+    #[serde(skip)]
+    pub last_ms: i64,
+    #[serde(flatten)]
+    pub totals: Totals,
+    pub models_used: Vec<String>,
+    pub model_breakdowns: Vec<ModelBreakdown>,
+}
+
+/// Usage per session, most recent first. `since`/`until` filter on the last activity's date.
+pub fn sessions(ledger: &Ledger, query: &Query) -> Result<(Vec<SessionUsage>, Totals), LedgerError> {
+    let rows = ledger.sessions()?;
+    Ok(group_sessions(rows, query))
+}
+
+fn group_sessions(rows: Vec<SessionRow>, query: &Query) -> (Vec<SessionUsage>, Totals) {
+    let mut by_session: BTreeMap<(String, String), Vec<SessionRow>> = BTreeMap::new();
+    for row in rows {
+        by_session
+            .entry((row.project.clone(), row.session.clone()))
+            .or_default()
+            .push(row);
+    }
+    let mut out = Vec::new();
+    let mut totals = Totals::default();
+    for ((project, session), mut rows) in by_session {
+        rows.sort_by_key(|r| r.first_ms);
+        let first = rows.iter().map(|r| r.first_ms).min().unwrap_or_default();
+        let last = rows.iter().map(|r| r.last_ms).max().unwrap_or_default();
+        if !query.contains(query.zone.date_of(last)) {
+            continue;
+        }
+        let cwd = rows.iter().find_map(|r| r.cwd.clone());
+        let mut by_model = ByModel::default();
+        for row in &rows {
+            by_model.add(&row.model, &row.sums);
+        }
+        let usage = by_model.finish(String::new(), query.mode);
+        totals.input_tokens += usage.totals.input_tokens;
+        totals.output_tokens += usage.totals.output_tokens;
+        totals.cache_creation_tokens += usage.totals.cache_creation_tokens;
+        totals.cache_read_tokens += usage.totals.cache_read_tokens;
+        totals.total_tokens += usage.totals.total_tokens;
+        totals.total_cost += usage.totals.total_cost;
+        out.push(SessionUsage {
+            session_id: session,
+            project_path: project,
+            cwd,
+            first_activity: iso_ms(first),
+            last_activity: iso_ms(last),
+            last_ms: last,
+            totals: usage.totals,
+            models_used: usage.models_used,
+            model_breakdowns: usage.model_breakdowns,
+        });
+    }
+    out.sort_by(|a, b| b.last_ms.cmp(&a.last_ms));
+    (out, totals)
+}
+
+/// One project's usage over all its sessions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectUsage {
+    pub project_path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    pub sessions: u64,
+    pub last_activity: String,
+    #[serde(flatten)]
+    pub totals: Totals,
+    pub models_used: Vec<String>,
+    pub model_breakdowns: Vec<ModelBreakdown>,
+}
+
+/// Usage per project, most expensive first.
+pub fn projects(ledger: &Ledger, query: &Query) -> Result<(Vec<ProjectUsage>, Totals), LedgerError> {
+    let (sessions, totals) = sessions(ledger, query)?;
+    let mut by_project: BTreeMap<String, (Option<String>, u64, i64, ByModel)> = BTreeMap::new();
+    for session in sessions {
+        let entry = by_project
+            .entry(session.project_path.clone())
+            .or_insert_with(|| (None, 0, i64::MIN, ByModel::default()));
+        entry.0 = entry.0.take().or(session.cwd);
+        entry.1 += 1;
+        entry.2 = entry.2.max(session.last_ms);
+        for b in &session.model_breakdowns {
+            // Rebuild sums from the breakdown (cost already picked by mode).
+            let sums = Sums {
+                entries: 0,
+                input: b.input_tokens,
+                output: b.output_tokens,
+                cache_write: b.cache_creation_tokens,
+                cache_read: b.cache_read_tokens,
+                calc_cost: b.cost,
+                auto_cost: b.cost,
+                display_cost: b.cost,
+            };
+            entry.3.add(&b.model_name, &sums);
+        }
+    }
+    let mut out: Vec<ProjectUsage> = by_project
+        .into_iter()
+        .map(|(project, (cwd, count, last, by_model))| {
+            let usage = by_model.finish(String::new(), CostMode::Calculate);
+            ProjectUsage {
+                project_path: project,
+                cwd,
+                sessions: count,
+                last_activity: iso_ms(last),
+                totals: usage.totals,
+                models_used: usage.models_used,
+                model_breakdowns: usage.model_breakdowns,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.totals.total_cost.total_cmp(&a.totals.total_cost));
+    Ok((out, totals))
+}
+
+/// `2026-11-20T14:03:05.123Z`, as ccusage prints times.
+pub fn iso_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bucket(start_ms: i64, model: &str, input: u64, cost: f64) -> BucketRow {
+        BucketRow {
+            start_ms,
+            model: model.into(),
+            sums: Sums {
+                entries: 1,
+                input,
+                calc_cost: cost,
+                auto_cost: cost,
+                display_cost: 0.0,
+                ..Sums::default()
+            },
+        }
+    }
+
+    const H: i64 = 3_600_000;
+
+    #[test]
+    fn days_follow_the_time_zone() {
+        // 2026-11-20 23:00 UTC is the 21st in Berlin and the 20th in New York.
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-20T23:00:00Z")
+            .unwrap()
+            .timestamp_millis();
+        let buckets = vec![bucket(t, "claude-sonnet-4-5", 10, 1.0)];
+        let at = |zone: &str| {
+            let q = Query {
+                zone: Zone::parse(zone).unwrap(),
+                ..Query::default()
+            };
+            group_buckets(&buckets, Period::Day, &q).0[0].period.clone()
+        };
+        assert_eq!(at("UTC"), "2026-11-20");
+        assert_eq!(at("Europe/Berlin"), "2026-11-21");
+        assert_eq!(at("America/New_York"), "2026-11-20");
+        // +05:45: 18:15 UTC is local midnight; the bucket before is the 20th, this one the 21st.
+        let kathmandu = Query {
+            zone: Zone::parse("Asia/Kathmandu").unwrap(),
+            ..Query::default()
+        };
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-20T18:00:00Z")
+            .unwrap()
+            .timestamp_millis();
+        let qh = vec![
+            bucket(t, "m", 1, 0.0),
+            bucket(t + 15 * 60_000, "m", 2, 0.0),
+        ];
+        let days = group_buckets(&qh, Period::Day, &kathmandu).0;
+        assert_eq!(days.len(), 2);
+        assert_eq!((days[0].period.as_str(), days[0].totals.input_tokens), ("2026-11-20", 1));
+        assert_eq!((days[1].period.as_str(), days[1].totals.input_tokens), ("2026-11-21", 2));
+    }
+
+    #[test]
+    fn breakdowns_sort_by_cost_and_filters_apply() {
+        let utc = Zone::parse("UTC").unwrap();
+        let day = |d: u32| utc.start_of(NaiveDate::from_ymd_opt(2026, 11, d).unwrap());
+        let buckets = vec![
+            bucket(day(19), "claude-haiku-4-5", 5, 0.5),
+            bucket(day(20), "claude-haiku-4-5", 10, 1.0),
+            bucket(day(20) + H, "claude-opus-4-5", 1, 2.0),
+            bucket(day(21), "<synthetic>", 0, 0.0),
+        ];
+        let q = Query {
+            zone: utc,
+            since: Some(parse_date("20261120").unwrap()),
+            until: Some(parse_date("2026-11-20").unwrap()),
+            ..Query::default()
+        };
+        let (days, totals) = group_buckets(&buckets, Period::Day, &q);
+        assert_eq!(days.len(), 1);
+        assert_eq!(days[0].models_used, ["claude-haiku-4-5", "claude-opus-4-5"]);
+        assert_eq!(days[0].model_breakdowns[0].model_name, "claude-opus-4-5");
+        assert_eq!(totals.input_tokens, 11);
+        assert!((totals.total_cost - 3.0).abs() < 1e-9);
+        let all = Query {
+            zone: utc,
+            ..Query::default()
+        };
+        let (days, _) = group_buckets(&buckets, Period::Day, &all);
+        assert!(days[2].models_used.is_empty(), "<synthetic> is not a model");
+    }
+
+    #[test]
+    fn weeks_and_months() {
+        let utc = Zone::parse("UTC").unwrap();
+        let date = |m: u32, d: u32| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
+        // 2026-11-25 is a Wednesday.
+        assert_eq!(Period::Week.key(date(11, 25), Weekday::Sun), "2026-11-22");
+        assert_eq!(Period::Week.key(date(11, 25), Weekday::Mon), "2026-11-23");
+        assert_eq!(Period::Week.key(date(11, 22), Weekday::Sun), "2026-11-22");
+        assert_eq!(Period::Month.key(date(11, 25), Weekday::Sun), "2026-11");
+        let buckets = vec![
+            bucket(utc.start_of(date(10, 31)), "m", 1, 0.0),
+            bucket(utc.start_of(date(11, 1)), "m", 2, 0.0),
+        ];
+        let q = Query {
+            zone: utc,
+            ..Query::default()
+        };
+        let (months, _) = group_buckets(&buckets, Period::Month, &q);
+        assert_eq!(months.len(), 2);
+        let (weeks, _) = group_buckets(&buckets, Period::Week, &q);
+        assert_eq!(weeks.len(), 2, "Saturday 31 Oct and Sunday 1 Nov are in two weeks");
+        let monday = Query {
+            start_of_week: Weekday::Mon,
+            ..q
+        };
+        assert_eq!(group_buckets(&buckets, Period::Week, &monday).0.len(), 1);
+    }
+
+    #[test]
+    fn cost_modes() {
+        let sums = Sums {
+            calc_cost: 1.0,
+            auto_cost: 2.0,
+            display_cost: 3.0,
+            ..Sums::default()
+        };
+        assert_eq!(CostMode::Calculate.pick(&sums), 1.0);
+        assert_eq!(CostMode::Auto.pick(&sums), 2.0);
+        assert_eq!(CostMode::Display.pick(&sums), 3.0);
+        assert!("bogus".parse::<CostMode>().is_err());
+    }
+}

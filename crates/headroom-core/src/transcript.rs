@@ -1,0 +1,563 @@
+//! One line of a Claude Code transcript (`projects/**/*.jsonl`) into a usage record.
+//!
+//! Claude Code writes one JSON object per line. Only assistant lines carry `message.usage`,
+//! and one API response is written once per content block, all copies sharing `message.id`,
+//! `requestId` and the same usage, so the caller deduplicates on [`UsageLine::dedup_key`].
+//!
+//! Validation follows ccusage 20 so that both tools count the same lines: a line that fails
+//! validation is dropped whole (and so does not claim its dedup key). Required: an RFC 3339
+//! `timestamp` and `message.usage.{input,output}_tokens` as non-negative integers. Optional
+//! fields must have the right type when present (`null` is not "absent"). `cwd` is informative
+//! only and never invalidates a line.
+//!
+//! Parsing borrows from the line buffer: no allocation for the common case.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, IgnoredAny, Visitor};
+use serde::{Deserialize, Deserializer};
+
+/// Tokens of one API response, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tokens {
+    pub input: u64,
+    pub output: u64,
+    /// `cache_creation_input_tokens`: what reports show as cache-creation tokens.
+    pub cache_write: u64,
+    /// 5-minute cache writes. Equals `cache_write` when the line has no TTL breakdown.
+    pub cache_write_5m: u64,
+    /// 1-hour cache writes (priced at twice the input rate).
+    pub cache_write_1h: u64,
+    pub cache_read: u64,
+}
+
+impl Tokens {
+    pub fn total(&self) -> u64 {
+        self.input
+            .saturating_add(self.output)
+            .saturating_add(self.cache_write)
+            .saturating_add(self.cache_read)
+    }
+}
+
+/// A validated assistant line with usage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageLine<'a> {
+    /// Milliseconds since the Unix epoch, UTC.
+    pub timestamp_ms: i64,
+    pub model: Option<Cow<'a, str>>,
+    pub message_id: Option<Cow<'a, str>>,
+    pub request_id: Option<Cow<'a, str>>,
+    pub session_id: Option<Cow<'a, str>>,
+    pub cwd: Option<Cow<'a, str>>,
+    /// Cost Claude Code itself recorded (older versions only).
+    pub cost_usd: Option<f64>,
+    pub tokens: Tokens,
+}
+
+impl UsageLine<'_> {
+    /// The key one API response is deduplicated on: `message.id` with `requestId`.
+    /// Lines without a message id are never merged with others (as in ccusage).
+    pub fn dedup_key(&self) -> Option<(&str, &str)> {
+        let message_id = self.message_id.as_deref()?;
+        Some((message_id, self.request_id.as_deref().unwrap_or("")))
+    }
+}
+
+/// What became of a line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LineOutcome<'a> {
+    /// An assistant response with usage.
+    Usage(UsageLine<'a>),
+    /// A valid line that carries no usage (user prompt, summary, another type).
+    NoUsage,
+    /// A line that is not valid JSON or fails validation; counted and reported.
+    Invalid(InvalidLine),
+}
+
+/// Why a line was skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InvalidLine {
+    /// An empty line.
+    Empty,
+    /// Not JSON at all, or truncated.
+    NotJson,
+    /// JSON with a usage object whose fields have the wrong type or are missing.
+    BadFields,
+    /// A `timestamp` that is not RFC 3339.
+    BadTimestamp,
+}
+
+impl fmt::Display for InvalidLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InvalidLine::Empty => "empty line",
+            InvalidLine::NotJson => "not valid JSON",
+            InvalidLine::BadFields => "usage fields missing or of the wrong type",
+            InvalidLine::BadTimestamp => "timestamp is not RFC 3339",
+        })
+    }
+}
+
+/// The byte pattern every usage line contains. Inside a JSON string a quote is always
+/// escaped, so this sequence can only be an object key: lines without it are skipped
+/// without parsing, which is most of a transcript's bytes (tool output).
+pub const USAGE_KEY: &[u8] = b"\"usage\":";
+
+/// Parses one line (without its newline).
+pub fn parse_line(line: &[u8]) -> LineOutcome<'_> {
+    let line = trim_ascii(line);
+    if line.is_empty() {
+        return LineOutcome::Invalid(InvalidLine::Empty);
+    }
+    let raw: RawLine<'_> = match serde_json::from_slice(line) {
+        Ok(raw) => raw,
+        Err(err) if err.is_data() => {
+            // Valid JSON of the wrong shape: only lines that claim to carry usage count as bad.
+            return if memchr::memmem::find(line, USAGE_KEY).is_some() {
+                LineOutcome::Invalid(InvalidLine::BadFields)
+            } else {
+                LineOutcome::NoUsage
+            };
+        }
+        Err(_) => return LineOutcome::Invalid(InvalidLine::NotJson),
+    };
+    if raw.kind.as_ref().is_some_and(|kind| kind.0 != "assistant") {
+        return LineOutcome::NoUsage;
+    }
+    let Some(message) = raw.message else {
+        return LineOutcome::NoUsage;
+    };
+    let Some(usage) = message.usage else {
+        return LineOutcome::NoUsage;
+    };
+    let Some(timestamp) = raw.timestamp else {
+        return LineOutcome::Invalid(InvalidLine::BadTimestamp);
+    };
+    let Some(timestamp_ms) = parse_rfc3339_ms(&timestamp.0) else {
+        return LineOutcome::Invalid(InvalidLine::BadTimestamp);
+    };
+    let cache_write = usage.cache_creation_input_tokens.unwrap_or(0);
+    let (cache_write_5m, cache_write_1h) = match usage.cache_creation {
+        Some(ttl) => (
+            ttl.ephemeral_5m_input_tokens.unwrap_or(0),
+            ttl.ephemeral_1h_input_tokens.unwrap_or(0),
+        ),
+        None => (cache_write, 0),
+    };
+    LineOutcome::Usage(UsageLine {
+        timestamp_ms,
+        model: message.model.map(|s| s.0),
+        message_id: message.id.map(|s| s.0),
+        request_id: raw.request_id.map(|s| s.0),
+        session_id: raw.session_id.map(|s| s.0),
+        cwd: raw.cwd.and_then(|cwd| cwd.0),
+        cost_usd: raw.cost_usd,
+        tokens: Tokens {
+            input: usage.input_tokens,
+            output: usage.output_tokens,
+            cache_write,
+            cache_write_5m,
+            cache_write_1h,
+            cache_read: usage.cache_read_input_tokens.unwrap_or(0),
+        },
+    })
+}
+
+fn trim_ascii(mut bytes: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = bytes {
+        if first.is_ascii_whitespace() {
+            bytes = rest;
+        } else {
+            break;
+        }
+    }
+    while let [rest @ .., last] = bytes {
+        if last.is_ascii_whitespace() {
+            bytes = rest;
+        } else {
+            break;
+        }
+    }
+    bytes
+}
+
+#[derive(Deserialize)]
+struct RawLine<'a> {
+    #[serde(rename = "type", default, borrow, deserialize_with = "present")]
+    kind: Option<Str<'a>>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    timestamp: Option<Str<'a>>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    message: Option<RawMessage<'a>>,
+    #[serde(rename = "requestId", default, borrow, deserialize_with = "present")]
+    request_id: Option<Str<'a>>,
+    #[serde(rename = "sessionId", default, borrow, deserialize_with = "present")]
+    session_id: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    cwd: Option<AnyStr<'a>>,
+    #[serde(rename = "costUSD", default, deserialize_with = "present")]
+    cost_usd: Option<f64>,
+    #[serde(default, deserialize_with = "present")]
+    #[allow(dead_code)] // validated for parity with ccusage, otherwise unused
+    version: Option<IgnoredStr>,
+}
+
+#[derive(Deserialize)]
+struct RawMessage<'a> {
+    #[serde(default, borrow, deserialize_with = "present")]
+    id: Option<Str<'a>>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    model: Option<Str<'a>>,
+    #[serde(default, deserialize_with = "present")]
+    usage: Option<RawUsage>,
+}
+
+#[derive(Deserialize)]
+struct RawUsage {
+    input_tokens: u64,
+    output_tokens: u64,
+    #[serde(default, deserialize_with = "present")]
+    cache_creation_input_tokens: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
+    cache_read_input_tokens: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
+    cache_creation: Option<RawCacheCreation>,
+}
+
+#[derive(Deserialize)]
+struct RawCacheCreation {
+    #[serde(default, deserialize_with = "present")]
+    ephemeral_5m_input_tokens: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
+    ephemeral_1h_input_tokens: Option<u64>,
+}
+
+/// An optional field that, when present, must hold a `T`: `null` fails the line, as in ccusage.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// A JSON string, borrowed from the line when it has no escapes.
+struct Str<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(V)
+    }
+}
+
+/// A string whose content is not needed (validated for type only).
+struct IgnoredStr;
+
+impl<'de> Deserialize<'de> for IgnoredStr {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = IgnoredStr;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<IgnoredStr, E> {
+                Ok(IgnoredStr)
+            }
+        }
+        deserializer.deserialize_str(V)
+    }
+}
+
+/// Any JSON value, keeping it only when it is a string.
+struct AnyStr<'a>(Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for AnyStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = AnyStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<AnyStr<'de>, E> {
+                Ok(AnyStr(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<AnyStr<'de>, E> {
+                Ok(AnyStr(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<AnyStr<'de>, E> {
+                Ok(AnyStr(Some(Cow::Owned(v))))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<AnyStr<'de>, E> {
+                Ok(AnyStr(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<AnyStr<'de>, E> {
+                Ok(AnyStr(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<AnyStr<'de>, E> {
+                Ok(AnyStr(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<AnyStr<'de>, E> {
+                Ok(AnyStr(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<AnyStr<'de>, E> {
+                Ok(AnyStr(None))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<AnyStr<'de>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(AnyStr(None))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<AnyStr<'de>, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(AnyStr(None))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+/// Strict RFC 3339 (`2026-11-20T14:03:05.123Z`, or with a `±hh:mm` offset) to epoch ms.
+/// Uppercase `T` and `Z` only, as ccusage accepts; fractions past milliseconds are truncated.
+pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        let mut value = 0i64;
+        for &c in b.get(range)? {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            value = value * 10 + i64::from(c - b'0');
+        }
+        Some(value)
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return None;
+    }
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut millis = 0i64;
+    if b[i] == b'.' {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            if i - start < 3 {
+                millis = millis * 10 + i64::from(b[i] - b'0');
+            }
+            i += 1;
+        }
+        let digits = i - start;
+        if digits == 0 {
+            return None;
+        }
+        for _ in digits..3 {
+            millis *= 10;
+        }
+    }
+    let offset_minutes = match b.get(i..)? {
+        [b'Z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let digits = [*h1, *h2, *m1, *m2];
+            if !digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let hours = i64::from(h1 - b'0') * 10 + i64::from(h2 - b'0');
+            let minutes = i64::from(m1 - b'0') * 10 + i64::from(m2 - b'0');
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let total = hours * 60 + minutes;
+            if *sign == b'-' {
+                -total
+            } else {
+                total
+            }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day);
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+    Some(seconds * 1000 + millis)
+}
+
+fn is_leap(year: i64) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{"parentUuid":null,"cwd":"/home/dev/api","sessionId":"s-1","version":"2.0.31","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{"type":"text","text":"hi \"usage\": not a key"}],"usage":{"input_tokens":4,"cache_creation_input_tokens":300,"cache_read_input_tokens":20000,"output_tokens":55,"service_tier":"standard","cache_creation":{"ephemeral_5m_input_tokens":100,"ephemeral_1h_input_tokens":200}}},"requestId":"req_1","type":"assistant","uuid":"u","timestamp":"2026-11-20T14:03:05.123Z"}"#;
+
+    fn usage(line: &str) -> UsageLine<'_> {
+        match parse_line(line.as_bytes()) {
+            LineOutcome::Usage(u) => u,
+            other => panic!("expected usage, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_a_claude_code_assistant_line() {
+        let u = usage(GOOD);
+        assert_eq!(u.timestamp_ms, 1_795_183_385_123);
+        assert_eq!(u.model.as_deref(), Some("claude-sonnet-4-5-20250929"));
+        assert_eq!(u.dedup_key(), Some(("msg_1", "req_1")));
+        assert_eq!(u.session_id.as_deref(), Some("s-1"));
+        assert_eq!(u.cwd.as_deref(), Some("/home/dev/api"));
+        assert_eq!(
+            u.tokens,
+            Tokens {
+                input: 4,
+                output: 55,
+                cache_write: 300,
+                cache_write_5m: 100,
+                cache_write_1h: 200,
+                cache_read: 20_000
+            }
+        );
+        assert_eq!(u.tokens.total(), 20_359);
+    }
+
+    #[test]
+    fn without_ttl_breakdown_all_cache_writes_are_5_minute() {
+        let line = GOOD.replace(
+            r#","cache_creation":{"ephemeral_5m_input_tokens":100,"ephemeral_1h_input_tokens":200}"#,
+            "",
+        );
+        let u = usage(&line);
+        assert_eq!((u.tokens.cache_write_5m, u.tokens.cache_write_1h), (300, 0));
+    }
+
+    #[test]
+    fn every_kind_of_bad_line_is_reported_not_fatal() {
+        let truncated = &GOOD[..GOOD.len() / 2];
+        assert_eq!(
+            parse_line(truncated.as_bytes()),
+            LineOutcome::Invalid(InvalidLine::NotJson)
+        );
+        assert_eq!(
+            parse_line(b"\x00garbage fn let mut"),
+            LineOutcome::Invalid(InvalidLine::NotJson)
+        );
+        assert_eq!(parse_line(b""), LineOutcome::Invalid(InvalidLine::Empty));
+        let wrong_type = GOOD.replace(r#""output_tokens":55"#, r#""output_tokens":"many""#);
+        assert_eq!(
+            parse_line(wrong_type.as_bytes()),
+            LineOutcome::Invalid(InvalidLine::BadFields)
+        );
+        let numeric_ts = GOOD.replace(r#""2026-11-20T14:03:05.123Z""#, "12345");
+        assert_eq!(
+            parse_line(numeric_ts.as_bytes()),
+            LineOutcome::Invalid(InvalidLine::BadFields)
+        );
+        let bad_ts = GOOD.replace("2026-11-20T14", "2026-11-20 14");
+        assert_eq!(
+            parse_line(bad_ts.as_bytes()),
+            LineOutcome::Invalid(InvalidLine::BadTimestamp)
+        );
+        for field in [r#""requestId":"req_1""#, r#""version":"2.0.31""#] {
+            let nulled = GOOD.replace(field, &format!("{}:null", field.split(':').next().unwrap()));
+            assert_eq!(
+                parse_line(nulled.as_bytes()),
+                LineOutcome::Invalid(InvalidLine::BadFields),
+                "{field} = null"
+            );
+        }
+        let float = GOOD.replace(r#""input_tokens":4"#, r#""input_tokens":4.0"#);
+        assert!(matches!(parse_line(float.as_bytes()), LineOutcome::Invalid(_)));
+        let negative = GOOD.replace(r#""input_tokens":4"#, r#""input_tokens":-4"#);
+        assert!(matches!(parse_line(negative.as_bytes()), LineOutcome::Invalid(_)));
+    }
+
+    #[test]
+    fn lines_without_usage_are_not_errors() {
+        let user = r#"{"type":"user","message":{"role":"user","content":"hello"},"timestamp":"2026-11-20T14:03:05.123Z"}"#;
+        assert_eq!(parse_line(user.as_bytes()), LineOutcome::NoUsage);
+        let summary = r#"{"type":"summary","summary":"x","leafUuid":"y"}"#;
+        assert_eq!(parse_line(summary.as_bytes()), LineOutcome::NoUsage);
+        assert_eq!(parse_line(b"[1,2,3]"), LineOutcome::NoUsage);
+        let user_with_usage = GOOD.replace(r#""type":"assistant""#, r#""type":"user""#);
+        assert_eq!(parse_line(user_with_usage.as_bytes()), LineOutcome::NoUsage);
+    }
+
+    #[test]
+    fn cwd_of_another_type_does_not_invalidate() {
+        let line = GOOD.replace(r#""cwd":"/home/dev/api""#, r#""cwd":5"#);
+        assert_eq!(usage(&line).cwd, None);
+    }
+
+    #[test]
+    fn escaped_strings_are_decoded() {
+        let line = GOOD.replace(r#""cwd":"/home/dev/api""#, r#""cwd":"C:\\work\\api""#);
+        assert_eq!(usage(&line).cwd.as_deref(), Some(r"C:\work\api"));
+    }
+
+    #[test]
+    fn rfc3339_variants() {
+        assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:01.5Z"), Some(1500));
+        assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:00.123456789Z"), Some(123));
+        assert_eq!(parse_rfc3339_ms("1970-01-01T02:00:00+02:00"), Some(0));
+        assert_eq!(parse_rfc3339_ms("1969-12-31T22:00:00-02:00"), Some(0));
+        assert_eq!(parse_rfc3339_ms("2024-02-29T00:00:00Z"), Some(1_709_164_800_000));
+        for bad in [
+            "2023-02-29T00:00:00Z",
+            "2026-11-20",
+            "2026-11-20T14:03:05",
+            "2026-11-20t14:03:05z",
+            "2026-13-01T00:00:00Z",
+            "2026-11-20T14:03:05.Z",
+            "2026-11-20T14:03:05+0200",
+            "",
+        ] {
+            assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");
+        }
+    }
+}
