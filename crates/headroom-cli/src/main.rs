@@ -1,1 +1,78 @@
-fn main() {}
+//! `headroom`: Claude usage, limits and cost in the terminal, on the same core as the tray app.
+
+mod context;
+mod ledger_cmd;
+mod reports;
+mod table;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use headroom_core::report::Period;
+
+use context::{Context, Failure};
+
+#[derive(Debug, Parser)]
+#[command(name = "headroom", version, about = "Never hit a Claude usage limit by surprise.", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Usage and cost per day.
+    Daily(reports::ReportArgs),
+    /// Usage and cost per week.
+    Weekly(reports::ReportArgs),
+    /// Usage and cost per month.
+    Monthly(reports::ReportArgs),
+    /// Usage and cost per Claude Code session.
+    Session(reports::ReportArgs),
+    /// Usage and cost per project.
+    Projects(reports::ReportArgs),
+    /// 5-hour billing blocks, with the active block's burn rate and projection.
+    Blocks(reports::BlocksArgs),
+    /// The ledger Headroom keeps of your usage.
+    Ledger {
+        #[command(subcommand)]
+        action: ledger_cmd::LedgerAction,
+    },
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("headroom: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+/// Logs go to stderr, warnings by default (`HEADROOM_LOG=debug` for more).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HEADROOM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let ctx = Context::from_env()?;
+    match cli.command {
+        Command::Daily(args) => reports::periods(&ctx, &args, Period::Day),
+        Command::Weekly(args) => reports::periods(&ctx, &args, Period::Week),
+        Command::Monthly(args) => reports::periods(&ctx, &args, Period::Month),
+        Command::Session(args) => reports::sessions(&ctx, &args),
+        Command::Projects(args) => reports::projects(&ctx, &args),
+        Command::Blocks(args) => reports::blocks(&ctx, &args),
+        Command::Ledger { action } => ledger_cmd::run(&ctx, action),
+    }
+}

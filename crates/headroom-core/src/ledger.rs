@@ -555,6 +555,96 @@ impl Ledger {
     }
 }
 
+/// What `headroom ledger rebuild` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rebuilt {
+    /// The ledger was sound: aggregates were recomputed and transcripts will be read again.
+    Refreshed,
+    /// The ledger was damaged: it was moved to `moved_to` and a new one made, with the
+    /// `salvaged` responses that could still be read from the old one.
+    Replaced { moved_to: PathBuf, salvaged: u64 },
+}
+
+/// Rebuilds the ledger at `path` without losing history that can still be read.
+pub fn rebuild(path: &Path, now_unix_s: i64) -> Result<(Ledger, Rebuilt), LedgerError> {
+    if let Ok(mut ledger) = Ledger::open(path) {
+        if ledger.check().is_ok() {
+            ledger.rebuild_aggregates()?;
+            ledger.forget_files()?;
+            return Ok((ledger, Rebuilt::Refreshed));
+        }
+    }
+    let moved_to = PathBuf::from(format!("{}.damaged-{now_unix_s}", path.display()));
+    for suffix in ["", "-wal", "-shm"] {
+        let from = PathBuf::from(format!("{}{suffix}", path.display()));
+        if from.exists() {
+            let to = PathBuf::from(format!("{}{suffix}", moved_to.display()));
+            std::fs::rename(&from, &to).map_err(|source| LedgerError::Open {
+                path: from.clone(),
+                source,
+            })?;
+        }
+    }
+    let mut ledger = Ledger::open(path)?;
+    let salvaged = salvage(&moved_to, &mut ledger).unwrap_or(0);
+    Ok((ledger, Rebuilt::Replaced { moved_to, salvaged }))
+}
+
+/// Copies every response that can still be read from a damaged ledger.
+fn salvage(damaged: &Path, into: &mut Ledger) -> Result<u64, LedgerError> {
+    let old = Connection::open_with_flags(damaged, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| classify(damaged, e))?;
+    let mut stmt = old
+        .prepare(
+            "SELECT e.key, e.ts, m.name, s.project, s.session, s.cwd, e.input, e.output,
+                    e.cache_write, e.cache_write_5m, e.cache_write_1h, e.cache_read,
+                    e.cost_usd, e.calc_cost
+             FROM entries e JOIN models m ON m.id = e.model JOIN sessions s ON s.id = e.session",
+        )
+        .map_err(|e| classify(damaged, e))?;
+    let mut rows = stmt.query([]).map_err(|e| classify(damaged, e))?;
+    let mut batch = into.batch()?;
+    // Read row by row and stop at the first unreadable page: what came before is kept.
+    while let Ok(Some(row)) = rows.next() {
+        let read = || -> rusqlite::Result<(i64, i64, String, String, String, Option<String>, Tokens, Option<f64>, f64)> {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+                Tokens {
+                    input: row.get::<_, i64>(6)? as u64,
+                    output: row.get::<_, i64>(7)? as u64,
+                    cache_write: row.get::<_, i64>(8)? as u64,
+                    cache_write_5m: row.get::<_, i64>(9)? as u64,
+                    cache_write_1h: row.get::<_, i64>(10)? as u64,
+                    cache_read: row.get::<_, i64>(11)? as u64,
+                },
+                row.get(12)?,
+                row.get(13)?,
+            ))
+        };
+        let Ok((key, ts_ms, model, project, session, cwd, tokens, cost_usd, calc_cost)) = read()
+        else {
+            continue;
+        };
+        batch.insert(&NewEntry {
+            key,
+            ts_ms,
+            model: &model,
+            project: &project,
+            session: &session,
+            cwd: cwd.as_deref(),
+            tokens,
+            cost_usd,
+            calc_cost,
+        })?;
+    }
+    batch.commit()
+}
+
 fn rebuild_aggregates(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch(&format!(
         "DELETE FROM quarter_hours;
@@ -924,6 +1014,46 @@ mod tests {
         let err = Ledger::open(&path).unwrap_err();
         assert!(matches!(err, LedgerError::Corrupt { .. }), "{err:?}");
         assert!(err.to_string().contains("headroom ledger rebuild"));
+    }
+
+    #[test]
+    fn rebuilding_a_damaged_ledger_keeps_it_aside_and_salvages_what_it_can() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite3");
+        std::fs::write(&path, vec![b'x'; 8192]).unwrap();
+        let (ledger, rebuilt) = rebuild(&path, 42).unwrap();
+        let Rebuilt::Replaced { moved_to, salvaged } = rebuilt else {
+            panic!("expected a replacement");
+        };
+        assert_eq!(salvaged, 0);
+        assert_eq!(std::fs::read(&moved_to).unwrap(), vec![b'x'; 8192]);
+        assert_eq!(ledger.entry_count().unwrap(), 0);
+
+        // A sound ledger is refreshed in place, history intact.
+        let mut ledger = ledger;
+        let mut batch = ledger.batch().unwrap();
+        batch.insert(&entry(1, 1_000, 10)).unwrap();
+        batch.commit().unwrap();
+        drop(ledger);
+        let (ledger, rebuilt) = rebuild(&path, 43).unwrap();
+        assert_eq!(rebuilt, Rebuilt::Refreshed);
+        assert_eq!(ledger.entry_count().unwrap(), 1);
+    }
+
+    #[test]
+    fn salvage_copies_history_from_an_old_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        let old_path = dir.path().join("old.sqlite3");
+        {
+            let mut old = Ledger::open(&old_path).unwrap();
+            let mut batch = old.batch().unwrap();
+            batch.insert(&entry(1, 1_000, 10)).unwrap();
+            batch.insert(&entry(2, 2_000, 20)).unwrap();
+            batch.commit().unwrap();
+        }
+        let mut new = Ledger::open(&dir.path().join("new.sqlite3")).unwrap();
+        assert_eq!(salvage(&old_path, &mut new).unwrap(), 2);
+        assert_eq!(new.sessions().unwrap()[0].sums.input, 30);
     }
 
     #[test]

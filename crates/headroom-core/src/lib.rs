@@ -10,4 +10,5 @@ pub mod ledger;
 pub mod paths;
 pub mod pricing;
 pub mod report;
+pub mod snapshot;
 pub mod transcript;

@@ -1,0 +1,99 @@
+//! The edge: reads the environment once, opens the ledger and brings it up to date.
+
+use std::path::PathBuf;
+
+use headroom_core::ingest::{self, IngestError, IngestReport};
+use headroom_core::ledger::{Ledger, LedgerError};
+use headroom_core::paths::{Environment, StateFiles};
+use headroom_core::pricing::PriceTable;
+
+/// A failure with the exit code it deserves.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: u8, message: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<LedgerError> for Failure {
+    fn from(e: LedgerError) -> Failure {
+        Failure::new(1, e.to_string())
+    }
+}
+
+impl From<IngestError> for Failure {
+    fn from(e: IngestError) -> Failure {
+        match e {
+            IngestError::NoTranscripts { .. } => Failure::new(2, e.to_string()),
+            IngestError::Ledger(e) => e.into(),
+        }
+    }
+}
+
+pub struct Context {
+    pub env: Environment,
+    pub state: StateFiles,
+    pub prices: PriceTable,
+}
+
+impl Context {
+    pub fn from_env() -> Result<Context, Failure> {
+        let env = Environment {
+            claude_config_dir: std::env::var_os("CLAUDE_CONFIG_DIR"),
+            headroom_home: std::env::var_os("HEADROOM_HOME"),
+            home: directories::BaseDirs::new().map(|b| b.home_dir().to_owned()),
+            platform_data_dir: directories::ProjectDirs::from("", "", "headroom")
+                .map(|p| p.data_dir().to_owned()),
+        };
+        let dir: PathBuf = env.headroom_home().ok_or_else(|| {
+            Failure::new(
+                2,
+                "cannot find a folder for Headroom's data: set HEADROOM_HOME",
+            )
+        })?;
+        let state = StateFiles::new(dir);
+        let prices = PriceTable::with_overrides(&state.price_overrides())
+            .map_err(|e| Failure::new(1, e.to_string()))?;
+        Ok(Context { env, state, prices })
+    }
+
+    pub fn open_ledger(&self) -> Result<Ledger, Failure> {
+        Ok(Ledger::open(&self.state.ledger())?)
+    }
+
+    /// Reads what is new in the transcripts. Warnings (unreadable files, unknown models) go
+    /// to stderr; `verbose` adds the run's counts.
+    pub fn refresh(&self, ledger: &mut Ledger, verbose: bool) -> Result<IngestReport, Failure> {
+        let roots = self.env.claude_roots();
+        let files = ingest::discover(&roots)?;
+        let report = ingest::ingest(ledger, &files, &self.prices)?;
+        for (path, reason) in &report.unreadable {
+            eprintln!("warning: cannot read {}: {reason}", path.display());
+        }
+        for model in &report.unknown_models {
+            eprintln!("warning: no price known for model {model:?}; its cost counts as $0 (add it to {})", self.state.price_overrides().display());
+        }
+        if verbose {
+            eprintln!(
+                "ingest: {} files, {} read ({} bytes), {} new responses, {} skipped lines",
+                report.files_seen,
+                report.files_read,
+                report.bytes_read,
+                report.new_entries,
+                report.bad_line_total()
+            );
+            for (kind, count) in &report.bad_lines {
+                eprintln!("  skipped {count} lines: {kind}");
+            }
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,213 @@
+//! Plain-text tables that fit the terminal, with colour only where it is wanted.
+
+use std::io::IsTerminal;
+
+/// Whether to colour output: only on a terminal, never with `NO_COLOR` set (no-color.org).
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    pub fn detect(no_color_flag: bool) -> Style {
+        let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Style {
+            color: !no_color_flag && !no_color_env && std::io::stdout().is_terminal(),
+        }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    pub fn bold(&self, text: &str) -> String {
+        self.paint("1", text)
+    }
+    pub fn dim(&self, text: &str) -> String {
+        self.paint("2", text)
+    }
+    pub fn green(&self, text: &str) -> String {
+        self.paint("32", text)
+    }
+    pub fn yellow(&self, text: &str) -> String {
+        self.paint("33", text)
+    }
+    pub fn red(&self, text: &str) -> String {
+        self.paint("31", text)
+    }
+
+    /// Colour for a percentage of a limit.
+    pub fn level(&self, percent: f64, text: &str) -> String {
+        if percent >= 90.0 {
+            self.red(text)
+        } else if percent >= 75.0 {
+            self.yellow(text)
+        } else {
+            self.green(text)
+        }
+    }
+}
+
+/// The terminal's width: `COLUMNS` when set, else a conventional 100 (wide enough for the
+/// full table; narrower terminals set `COLUMNS` or get the compact layout via `--compact`).
+pub fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .filter(|w: &usize| *w >= 20)
+        .unwrap_or(120)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    Left,
+    Right,
+}
+
+/// A table: a header, rows of cells (each possibly styled), right-aligned numbers.
+pub struct Table {
+    headers: Vec<(String, Align)>,
+    rows: Vec<Row>,
+}
+
+enum Row {
+    Cells(Vec<(String, String)>), // (plain text for width, styled text)
+    Rule,
+}
+
+impl Table {
+    pub fn new(headers: &[(&str, Align)]) -> Table {
+        Table {
+            headers: headers
+                .iter()
+                .map(|(h, a)| ((*h).to_owned(), *a))
+                .collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row of plain cells.
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows
+            .push(Row::Cells(cells.into_iter().map(|c| (c.clone(), c)).collect()));
+    }
+
+    /// Adds a row whose cells carry styling: `(plain, styled)`.
+    pub fn styled_row(&mut self, cells: Vec<(String, String)>) {
+        self.rows.push(Row::Cells(cells));
+    }
+
+    pub fn rule(&mut self) {
+        self.rows.push(Row::Rule);
+    }
+
+    pub fn render(&self, style: &Style) -> String {
+        let mut widths: Vec<usize> = self.headers.iter().map(|(h, _)| width(h)).collect();
+        for row in &self.rows {
+            if let Row::Cells(cells) = row {
+                for (i, (plain, _)) in cells.iter().enumerate() {
+                    if let Some(w) = widths.get_mut(i) {
+                        *w = (*w).max(width(plain));
+                    }
+                }
+            }
+        }
+        let mut out = String::new();
+        let line = |out: &mut String, cells: &[(String, String)]| {
+            let mut parts = Vec::new();
+            for (i, (plain, styled)) in cells.iter().enumerate() {
+                let pad = widths[i].saturating_sub(width(plain));
+                let cell = match self.headers[i].1 {
+                    Align::Left => format!("{styled}{}", " ".repeat(pad)),
+                    Align::Right => format!("{}{styled}", " ".repeat(pad)),
+                };
+                parts.push(cell);
+            }
+            out.push_str(parts.join("  ").trim_end());
+            out.push('\n');
+        };
+        let header: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .map(|(h, _)| (h.clone(), style.bold(h)))
+            .collect();
+        line(&mut out, &header);
+        let total: usize = widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1);
+        let rule = style.dim(&"─".repeat(total));
+        out.push_str(&rule);
+        out.push('\n');
+        for row in &self.rows {
+            match row {
+                Row::Cells(cells) => line(&mut out, cells),
+                Row::Rule => {
+                    out.push_str(&rule);
+                    out.push('\n');
+                }
+            }
+        }
+        out
+    }
+}
+
+fn width(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// `12,345,678`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `12.3M`, `456K`, `789`: for narrow layouts.
+pub fn short(n: u64) -> String {
+    match n {
+        0..=9_999 => n.to_string(),
+        10_000..=999_999 => format!("{:.0}K", n as f64 / 1e3),
+        1_000_000..=999_999_999 => format!("{:.1}M", n as f64 / 1e6),
+        _ => format!("{:.2}B", n as f64 / 1e9),
+    }
+}
+
+pub fn dollars(x: f64) -> String {
+    format!("${x:.2}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(thousands(100), "100");
+        assert_eq!(short(12_345_678), "12.3M");
+        assert_eq!(short(45_600), "46K");
+        assert_eq!(dollars(3.456), "$3.46");
+    }
+
+    #[test]
+    fn tables_align_without_colour() {
+        let mut t = Table::new(&[("Date", Align::Left), ("Cost", Align::Right)]);
+        t.row(vec!["2026-11-20".into(), "$1.00".into()]);
+        t.row(vec!["Total".into(), "$10.00".into()]);
+        let out = t.render(&Style { color: false });
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "Date          Cost");
+        assert_eq!(lines[2], "2026-11-20   $1.00");
+        assert_eq!(lines[3], "Total       $10.00");
+        assert!(!out.contains('\x1b'));
+    }
+}
