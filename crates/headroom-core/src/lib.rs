@@ -10,5 +10,6 @@ pub mod ledger;
 pub mod paths;
 pub mod pricing;
 pub mod report;
+pub mod settings;
 pub mod snapshot;
 pub mod transcript;
