@@ -1,0 +1,164 @@
+//! The `headroom` binary as a user runs it: exit codes, messages, colour, and a process killed
+//! in the middle of ingesting.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn headroom(args: &[&str], config: &Path, home: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_headroom"))
+        .args(args)
+        .env("CLAUDE_CONFIG_DIR", config)
+        .env("HEADROOM_HOME", home)
+        .env("TZ", "UTC")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap()
+}
+
+fn line(i: usize, output: u64) -> String {
+    format!(
+        r#"{{"cwd":"/home/dev/api","sessionId":"s","version":"2.0.31","message":{{"id":"msg_{i}","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{{"type":"text","text":"{pad}"}}],"usage":{{"input_tokens":3,"cache_creation_input_tokens":10,"cache_read_input_tokens":100,"output_tokens":{output}}}}},"requestId":"req_{i}","type":"assistant","uuid":"u","timestamp":"2026-11-{day:02}T{hour:02}:00:00.000Z"}}"#,
+        pad = "x".repeat(200),
+        day = 1 + i % 20,
+        hour = i % 24,
+    ) + "\n"
+}
+
+#[test]
+fn no_transcript_folder_is_exit_2_with_the_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = headroom(&["daily"], &dir.path().join("missing"), &dir.path().join("home"));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("missing/projects"), "{stderr}");
+}
+
+#[test]
+fn bad_arguments_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("c/projects")).unwrap();
+    let out = headroom(&["daily", "--since", "yesterday"], &dir.path().join("c"), dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("YYYYMMDD"));
+    let out = headroom(&["daily", "-z", "Mars/Base"], &dir.path().join("c"), dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("time zone"));
+}
+
+#[test]
+fn tables_have_no_colour_when_piped_and_verbose_reports_skips() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("c/projects/p");
+    fs::create_dir_all(&project).unwrap();
+    fs::write(project.join("s.jsonl"), line(1, 50) + "garbage\n").unwrap();
+    let out = headroom(&["daily", "--verbose"], &dir.path().join("c"), &dir.path().join("h"));
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("2026-11-02"), "{stdout}");
+    assert!(!stdout.contains('\x1b'), "no colour on a pipe");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1 skipped lines"), "{stderr}");
+}
+
+#[test]
+fn a_damaged_ledger_says_how_to_rebuild_and_rebuild_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("c/projects/p");
+    fs::create_dir_all(&project).unwrap();
+    fs::write(project.join("s.jsonl"), line(1, 50)).unwrap();
+    let home = dir.path().join("h");
+    fs::create_dir_all(&home).unwrap();
+    fs::write(home.join("ledger.sqlite3"), vec![7u8; 4096]).unwrap();
+    let out = headroom(&["daily", "--json"], &dir.path().join("c"), &home);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("headroom ledger rebuild"));
+    let out = headroom(&["ledger", "rebuild"], &dir.path().join("c"), &home);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let kept: Vec<_> = fs::read_dir(&home)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("damaged"))
+        .collect();
+    assert_eq!(kept.len(), 1, "the damaged file is kept");
+    let out = headroom(&["daily", "--json"], &dir.path().join("c"), &home);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["totals"]["outputTokens"], 50);
+}
+
+/// Kills `headroom` at several moments of a long ingest; whatever was committed stays, and
+/// the next run ends with exactly the totals of an uninterrupted run.
+#[test]
+fn killing_during_ingest_loses_nothing_and_counts_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c");
+    for f in 0..40 {
+        let project = config.join(format!("projects/p{}", f % 4));
+        fs::create_dir_all(&project).unwrap();
+        let mut file = fs::File::create(project.join(format!("s{f}.jsonl"))).unwrap();
+        for i in 0..2_500 {
+            let n = f * 10_000 + i;
+            // Two content blocks of one response, as Claude Code writes them.
+            let text = line(n, (n % 97) as u64);
+            file.write_all(text.as_bytes()).unwrap();
+            file.write_all(text.as_bytes()).unwrap();
+        }
+    }
+    let clean_home = dir.path().join("clean");
+    let clean = headroom(&["daily", "--json"], &config, &clean_home);
+    assert!(clean.status.success());
+    let clean: serde_json::Value = serde_json::from_slice(&clean.stdout).unwrap();
+    assert_eq!(clean["totals"]["inputTokens"], 3 * 40 * 2_500);
+
+    let home = dir.path().join("killed");
+    let mut killed_midway = 0;
+    for delay_ms in [30, 80, 150, 250, 400] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_headroom"))
+            .args(["daily", "--json"])
+            .env("CLAUDE_CONFIG_DIR", &config)
+            .env("HEADROOM_HOME", &home)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        if child.try_wait().unwrap().is_none() {
+            killed_midway += 1;
+        }
+        child.kill().ok(); // SIGKILL: no destructors, no rollback handlers
+        child.wait().unwrap();
+        // Everything a killed run left must be consistent: never more than the truth.
+        let check = headroom(&["ledger", "check"], &config, &home);
+        assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    }
+    assert!(killed_midway > 0, "no run was interrupted; the test proves nothing");
+    let after = headroom(&["daily", "--json"], &config, &home);
+    assert!(after.status.success());
+    let after: serde_json::Value = serde_json::from_slice(&after.stdout).unwrap();
+    assert_same_usage(&after, &clean);
+}
+
+/// Equal token counts; costs equal up to float summation order.
+fn assert_same_usage(a: &serde_json::Value, b: &serde_json::Value) {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!((x - y).abs() < 1e-6, "{x} != {y}");
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len());
+            x.iter().zip(y).for_each(|(x, y)| assert_same_usage(x, y));
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            assert_eq!(x.keys().collect::<Vec<_>>(), y.keys().collect::<Vec<_>>());
+            for (k, v) in x {
+                assert_same_usage(v, &y[k]);
+            }
+        }
+        _ => assert_eq!(a, b),
+    }
+}
