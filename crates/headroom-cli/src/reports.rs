@@ -324,8 +324,8 @@ pub fn blocks(ctx: &Context, args: &BlocksArgs) -> Result<(), Failure> {
     ctx.refresh(&mut ledger, args.report.verbose)?;
     let now = chrono::Utc::now().timestamp_millis();
     let from = if args.recent { now - 3 * 86_400_000 } else { i64::MIN };
-    let entries = ledger.entries(from, i64::MAX)?;
-    let mut all = blocks::blocks(&entries, now, query.mode);
+    let buckets = ledger.buckets(from, i64::MAX)?;
+    let mut all = blocks::blocks(&buckets, now, query.mode);
     all.retain(|b| {
         let date = query.zone.date_of(b.start_ms);
         query.since.is_none_or(|s| date >= s) && query.until.is_none_or(|u| date <= u)

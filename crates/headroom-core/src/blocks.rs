@@ -5,11 +5,17 @@
 //! starts a new block; a pause longer than five hours is shown as a gap block. The active
 //! block (the one `now` falls in) has a burn rate and a projection to its end.
 //!
+//! Blocks are built from the ledger's quarter-hour buckets (with their first and last message
+//! times), not from single responses: a block starts and ends on the hour, so bucket edges
+//! line up with block edges and no pause longer than five hours fits inside a bucket. The one
+//! case this cannot split is a response at exactly the millisecond a block ends; ccusage keeps
+//! it in the old block and so does Headroom, together with the rest of its quarter hour.
+//!
 //! Everything here is pure: `now` is an argument.
 
 use serde::Serialize;
 
-use crate::ledger::{EntryRow, Ledger, LedgerError};
+use crate::ledger::{BucketRow, Ledger, LedgerError};
 use crate::report::{iso_ms, CostMode};
 
 pub const BLOCK_MS: i64 = 5 * 3_600_000;
@@ -70,30 +76,32 @@ pub struct Block {
     pub projection: Option<Projection>,
 }
 
-/// Splits entries (any order) into blocks, oldest first.
-pub fn blocks(entries: &[EntryRow], now_ms: i64, mode: CostMode) -> Vec<Block> {
-    let mut sorted: Vec<&EntryRow> = entries.iter().collect();
-    sorted.sort_by_key(|e| e.ts_ms);
+/// Splits activity (any order) into blocks, oldest first.
+pub fn blocks(buckets: &[BucketRow], now_ms: i64, mode: CostMode) -> Vec<Block> {
+    let mut sorted: Vec<&BucketRow> = buckets.iter().filter(|b| b.sums.entries > 0).collect();
+    sorted.sort_by_key(|b| (b.first_ms, b.last_ms));
     let mut out = Vec::new();
-    let mut current: Vec<&EntryRow> = Vec::new();
+    let mut current: Vec<&BucketRow> = Vec::new();
     let mut start = 0;
-    for entry in sorted {
-        if let Some(last) = current.last() {
-            let since_start = entry.ts_ms - start;
-            let since_last = entry.ts_ms - last.ts_ms;
+    let mut last = i64::MIN;
+    for bucket in sorted {
+        if !current.is_empty() {
+            let since_start = bucket.first_ms - start;
+            let since_last = bucket.first_ms - last;
             if since_start > BLOCK_MS || since_last > BLOCK_MS {
-                let last_ts = last.ts_ms;
                 out.push(make_block(start, &current, now_ms, mode));
                 if since_last > BLOCK_MS {
-                    out.push(gap_block(last_ts, entry.ts_ms));
+                    out.push(gap_block(last, bucket.first_ms));
                 }
                 current.clear();
             }
         }
         if current.is_empty() {
-            start = entry.ts_ms - entry.ts_ms.rem_euclid(HOUR_MS);
+            start = bucket.first_ms - bucket.first_ms.rem_euclid(HOUR_MS);
+            last = i64::MIN;
         }
-        current.push(entry);
+        last = last.max(bucket.last_ms);
+        current.push(bucket);
     }
     if !current.is_empty() {
         out.push(make_block(start, &current, now_ms, mode));
@@ -118,25 +126,23 @@ fn gap_block(last_ms: i64, next_ms: i64) -> Block {
     }
 }
 
-fn make_block(start_ms: i64, entries: &[&EntryRow], now_ms: i64, mode: CostMode) -> Block {
+fn make_block(start_ms: i64, buckets: &[&BucketRow], now_ms: i64, mode: CostMode) -> Block {
     let end_ms = start_ms + BLOCK_MS;
-    let first = entries.first().map(|e| e.ts_ms);
-    let last = entries.last().map_or(start_ms, |e| e.ts_ms);
+    let first = buckets.iter().map(|b| b.first_ms).min();
+    let last = buckets.iter().map(|b| b.last_ms).max().unwrap_or(start_ms);
     let mut tokens = TokenCounts::default();
     let mut cost = 0.0;
+    let mut entries = 0;
     let mut models: Vec<String> = Vec::new();
-    for e in entries {
-        tokens.input_tokens += e.tokens.input;
-        tokens.output_tokens += e.tokens.output;
-        tokens.cache_creation_input_tokens += e.tokens.cache_write;
-        tokens.cache_read_input_tokens += e.tokens.cache_read;
-        cost += match mode {
-            CostMode::Auto => e.cost_usd.unwrap_or(e.calc_cost),
-            CostMode::Calculate => e.calc_cost,
-            CostMode::Display => e.cost_usd.unwrap_or(0.0),
-        };
-        if e.model != "<synthetic>" && e.model != "unknown" && !models.contains(&e.model) {
-            models.push(e.model.clone());
+    for b in buckets {
+        entries += b.sums.entries;
+        tokens.input_tokens += b.sums.input;
+        tokens.output_tokens += b.sums.output;
+        tokens.cache_creation_input_tokens += b.sums.cache_write;
+        tokens.cache_read_input_tokens += b.sums.cache_read;
+        cost += mode.pick(&b.sums);
+        if b.model != "<synthetic>" && b.model != "unknown" && !models.contains(&b.model) {
+            models.push(b.model.clone());
         }
     }
     let is_active = now_ms - last < BLOCK_MS && now_ms < end_ms;
@@ -162,7 +168,7 @@ fn make_block(start_ms: i64, entries: &[&EntryRow], now_ms: i64, mode: CostMode)
         first_entry_ms: first,
         is_active,
         is_gap: false,
-        entries: entries.len() as u64,
+        entries,
         tokens,
         cost,
         models,
@@ -190,16 +196,17 @@ pub fn active_block(ledger: &Ledger, now_ms: i64, mode: CostMode) -> Result<Opti
     let mut window = 24 * HOUR_MS;
     loop {
         let from = now_ms - window;
-        let entries = ledger.entries(from, now_ms + 1)?;
-        let reaches_a_pause = match entries.first() {
+        let buckets = ledger.buckets(from, now_ms + 1)?;
+        let mut times: Vec<(i64, i64)> = buckets.iter().map(|b| (b.first_ms, b.last_ms)).collect();
+        times.sort_unstable();
+        let reaches_a_pause = match times.first() {
             None => return Ok(None),
-            Some(first) => {
-                first.ts_ms - from > BLOCK_MS
-                    || entries.windows(2).any(|w| w[1].ts_ms - w[0].ts_ms > BLOCK_MS)
+            Some(&(first, _)) => {
+                first - from > BLOCK_MS || times.windows(2).any(|w| w[1].0 - w[0].1 > BLOCK_MS)
             }
         };
         if reaches_a_pause || window > 400 * 24 * HOUR_MS {
-            return Ok(blocks(&entries, now_ms, mode)
+            return Ok(blocks(&buckets, now_ms, mode)
                 .into_iter()
                 .rev()
                 .find(|b| b.is_active));
@@ -256,21 +263,25 @@ impl From<&Block> for BlockJson {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transcript::Tokens;
+    use crate::ledger::Sums;
 
     const MIN: i64 = 60_000;
     const H: i64 = HOUR_MS;
 
-    fn e(ts_ms: i64, output: u64, cost: f64) -> EntryRow {
-        EntryRow {
-            ts_ms,
+    /// One response at `ts_ms`, as its own bucket.
+    fn e(ts_ms: i64, output: u64, cost: f64) -> BucketRow {
+        BucketRow {
+            start_ms: ts_ms - ts_ms.rem_euclid(15 * MIN),
             model: "claude-sonnet-4-5".into(),
-            tokens: Tokens {
+            sums: Sums {
+                entries: 1,
                 output,
-                ..Tokens::default()
+                calc_cost: cost,
+                auto_cost: cost,
+                ..Sums::default()
             },
-            cost_usd: None,
-            calc_cost: cost,
+            first_ms: ts_ms,
+            last_ms: ts_ms,
         }
     }
 

@@ -18,7 +18,7 @@ use std::sync::mpsc;
 
 use memchr::memmem;
 
-use crate::ledger::{FileState, Ledger, LedgerError, NewEntry};
+use crate::ledger::{FileState, KeyHash, Ledger, LedgerError, NewEntry};
 use crate::pricing::PriceTable;
 use crate::transcript::{parse_line, InvalidLine, LineOutcome, USAGE_KEY};
 
@@ -28,7 +28,7 @@ const MAX_LINE: usize = 64 << 20;
 /// Bytes of a file's start hashed to notice a file replaced in place.
 const HEAD_BYTES: u64 = 4096;
 /// Responses per transaction during a long ingest.
-const COMMIT_EVERY: u64 = 100_000;
+const COMMIT_EVERY: usize = 25_000;
 
 /// One transcript file and where it belongs.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -142,6 +142,10 @@ struct Task<'f> {
 /// What a worker read from one file.
 struct FileResult {
     task: usize,
+    /// Dedup keys of the valid responses read from this file.
+    claimed: HashSet<i64, KeyHash>,
+    /// The last model priced, and its price: a file rarely changes model.
+    last_price: Option<(String, Option<crate::pricing::ModelPrice>)>,
     entries: Vec<Parsed>,
     cwd: Option<String>,
     outcome: Result<FileState, String>,
@@ -211,31 +215,40 @@ pub fn ingest(
         .map(|(path, state)| (path.as_path(), state.head_hash))
         .collect();
 
+    ledger.defer_checkpoints()?;
+    // One reader per core; this thread writes to SQLite meanwhile (measured: fewer readers
+    // leave the writer waiting, as reading and parsing is the larger half of the work).
     let workers = std::thread::available_parallelism()
         .map_or(2, usize::from)
         .clamp(1, 8)
         .min(tasks.len());
     let next = AtomicUsize::new(0);
-    let (sender, receiver) = mpsc::sync_channel::<FileResult>(workers * 4);
+    // Roomy, so readers keep going while the writer commits (results are small).
+    let (sender, receiver) = mpsc::sync_channel::<FileResult>(256);
     std::thread::scope(|scope| -> Result<(), IngestError> {
         for _ in 0..workers {
             let sender = sender.clone();
             let (tasks, next, head_hashes) = (&tasks, &next, &head_hashes);
-            scope.spawn(move || loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some(task) = tasks.get(index) else {
-                    break;
-                };
-                let expected_head = head_hashes.get(task.file.path.as_path()).copied();
-                let result = read_task(index, task, expected_head, prices);
-                if sender.send(result).is_err() {
-                    break;
+            scope.spawn(move || {
+                // One read buffer per worker, reused for every file.
+                let mut buf = Vec::new();
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(task) = tasks.get(index) else {
+                        break;
+                    };
+                    let expected_head = head_hashes.get(task.file.path.as_path()).copied();
+                    let result = read_task(index, task, expected_head, prices, &mut buf);
+                    if sender.send(result).is_err() {
+                        break;
+                    }
                 }
             });
         }
         drop(sender);
         write_results(ledger, &tasks, receiver, &mut report)
     })?;
+    ledger.checkpoint()?;
     Ok(report)
 }
 
@@ -245,58 +258,82 @@ fn write_results(
     receiver: mpsc::Receiver<FileResult>,
     report: &mut IngestReport,
 ) -> Result<(), IngestError> {
-    let mut seen: HashSet<i64> = HashSet::new();
-    let mut batch = ledger.batch()?;
-    let mut pending = 0u64;
-    for result in receiver {
+    let mut seen: HashSet<i64, KeyHash> = HashSet::default();
+    let mut pending = Pending::default();
+    let mut cwds: Vec<Option<String>> = vec![None; tasks.len()];
+    for mut result in receiver {
         let task = &tasks[result.task];
         report.bytes_read += result.bytes;
+        report.files_read += 1;
         for (kind, count) in &result.bad {
             *report.bad_lines.entry(kind.to_string()).or_default() += count;
         }
-        report.unknown_models.extend(result.unknown_models);
-        let state = match result.outcome {
-            Ok(state) => Some(state),
+        report.unknown_models.extend(result.unknown_models.drain());
+        match result.outcome {
+            Ok(state) => pending.states.push((result.task, state)),
             Err(reason) => {
                 tracing::warn!(file = %task.file.path.display(), %reason, "cannot read transcript");
-                report.unreadable.push((task.file.path.clone(), reason));
                 // What was read before the error still counts; the offset stays where it was,
                 // so the next run tries the rest again.
-                None
-            }
-        };
-        report.files_read += 1;
-        for parsed in &result.entries {
-            if !seen.insert(parsed.key) {
-                continue;
-            }
-            let inserted = batch.insert(&NewEntry {
-                key: parsed.key,
-                ts_ms: parsed.ts_ms,
-                model: &parsed.model,
-                project: &task.file.project,
-                session: &task.file.session,
-                cwd: result.cwd.as_deref(),
-                tokens: parsed.tokens,
-                cost_usd: parsed.cost_usd,
-                calc_cost: parsed.calc_cost,
-            })?;
-            if inserted {
-                report.new_entries += 1;
-                pending += 1;
+                report.unreadable.push((task.file.path.clone(), reason));
             }
         }
-        if let Some(state) = state {
-            batch.set_file_state(&task.file.path, &state)?;
+        cwds[result.task] = result.cwd.take();
+        for parsed in result.entries {
+            if seen.insert(parsed.key) {
+                pending.entries.push((result.task, parsed));
+            }
         }
-        if pending >= COMMIT_EVERY {
-            batch.commit()?;
-            batch = ledger.batch()?;
-            pending = 0;
+        if pending.entries.len() >= COMMIT_EVERY {
+            report.new_entries += pending.flush(ledger, tasks, &cwds)?;
         }
     }
-    batch.commit()?;
+    report.new_entries += pending.flush(ledger, tasks, &cwds)?;
     Ok(())
+}
+
+/// Responses and file offsets waiting to be committed together.
+#[derive(Default)]
+struct Pending {
+    entries: Vec<(usize, Parsed)>,
+    states: Vec<(usize, FileState)>,
+}
+
+impl Pending {
+    /// Writes everything in one transaction.
+    fn flush(
+        &mut self,
+        ledger: &mut Ledger,
+        tasks: &[Task<'_>],
+        cwds: &[Option<String>],
+    ) -> Result<u64, IngestError> {
+        let mut batch = ledger.batch()?;
+        let mut rows: Vec<NewEntry<'_>> = self
+            .entries
+            .iter()
+            .map(|(task, parsed)| {
+                let file = tasks[*task].file;
+                NewEntry {
+                    key: parsed.key,
+                    ts_ms: parsed.ts_ms,
+                    model: &parsed.model,
+                    project: &file.project,
+                    session: &file.session,
+                    cwd: cwds[*task].as_deref(),
+                    tokens: parsed.tokens,
+                    cost_usd: parsed.cost_usd,
+                    calc_cost: parsed.calc_cost,
+                }
+            })
+            .collect();
+        batch.insert_many(&mut rows)?;
+        drop(rows);
+        self.entries.clear();
+        for (task, state) in self.states.drain(..) {
+            batch.set_file_state(&tasks[task].file.path, &state)?;
+        }
+        Ok(batch.commit()?)
+    }
 }
 
 #[cfg(unix)]
@@ -321,9 +358,12 @@ fn read_task(
     task: &Task<'_>,
     expected_head: Option<u64>,
     prices: &PriceTable,
+    buf: &mut Vec<u8>,
 ) -> FileResult {
     let mut result = FileResult {
         task: index,
+        claimed: HashSet::default(),
+        last_price: None,
         entries: Vec::new(),
         cwd: None,
         outcome: Err(String::new()),
@@ -331,7 +371,8 @@ fn read_task(
         unknown_models: HashSet::new(),
         bytes: 0,
     };
-    result.outcome = read_file(task, expected_head, prices, &mut result).map_err(|e| e.to_string());
+    result.outcome =
+        read_file(task, expected_head, prices, buf, &mut result).map_err(|e| e.to_string());
     result
 }
 
@@ -339,6 +380,7 @@ fn read_file(
     task: &Task<'_>,
     expected_head: Option<u64>,
     prices: &PriceTable,
+    buf: &mut Vec<u8>,
     out: &mut FileResult,
 ) -> io::Result<FileState> {
     let mut file = File::open(&task.file.path)?;
@@ -353,69 +395,75 @@ fn read_file(
         }
     }
     file.seek(SeekFrom::Start(start))?;
-    let finder = memmem::Finder::new(USAGE_KEY);
+    let finders = KeyFinders::new();
     let path_key = task.file.path.to_string_lossy();
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
+    if buf.len() < CHUNK {
+        buf.resize(CHUNK, 0);
+    }
+    let mut len = 0; // bytes of buf holding data
     let mut base = start; // file offset of buf[0]
     let mut skipping_long_line = false;
     loop {
-        let filled = buf.len();
-        buf.resize(filled + CHUNK, 0);
-        let n = match file.read(&mut buf[filled..]) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                buf.truncate(filled);
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        buf.truncate(filled + n);
-        out.bytes += n as u64;
-        if n == 0 {
-            break;
-        }
-        let Some(last_newline) = memchr::memrchr(b'\n', &buf) else {
-            if buf.len() > MAX_LINE {
-                // Drop the line's bytes as they come; it ends at the next newline.
-                base += buf.len() as u64;
-                buf.clear();
+        if len == buf.len() {
+            if buf.len() < MAX_LINE {
+                // A line longer than the buffer: make room for it.
+                let grown = buf.len() * 2;
+                buf.resize(grown, 0);
+            } else {
+                // Past the cap: drop the line's bytes as they come; it ends at the next newline.
+                base += len as u64;
+                len = 0;
                 if !skipping_long_line {
                     *out.bad.entry(InvalidLine::NotJson).or_default() += 1;
                     bad_lines += 1;
                 }
                 skipping_long_line = true;
             }
+        }
+        let n = match file.read(&mut buf[len..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        out.bytes += n as u64;
+        if n == 0 {
+            break;
+        }
+        let searched_from = len;
+        len += n;
+        let Some(last_newline) = memchr::memrchr(b'\n', &buf[searched_from..len]) else {
             continue;
         };
-        let complete = last_newline + 1;
+        let complete = searched_from + last_newline + 1;
         let first_line_end = if skipping_long_line {
             skipping_long_line = false;
-            memchr::memchr(b'\n', &buf).map_or(0, |p| p + 1)
+            memchr::memchr(b'\n', &buf[..complete]).map_or(0, |p| p + 1)
         } else {
             0
         };
         bad_lines += scan(
             &buf[first_line_end..complete],
             base + first_line_end as u64,
-            &finder,
+            &finders,
             &path_key,
             prices,
             out,
             false,
         );
         base += complete as u64;
-        buf.drain(..complete);
+        buf.copy_within(complete..len, 0);
+        len -= complete;
     }
     // A last line without its newline may still be being written: count it if it is already
     // a whole valid line (dedup makes that safe when it is read again), but keep the offset.
-    if !buf.is_empty() && !skipping_long_line {
-        scan(&buf, base, &finder, &path_key, prices, out, true);
+    if len > 0 && !skipping_long_line {
+        scan(&buf[..len], base, &finders, &path_key, prices, out, true);
     }
     let head = read_head(&mut file, base.min(HEAD_BYTES))?;
     Ok(FileState {
         device: task.device,
         inode: task.inode,
-        size: base + buf.len() as u64,
+        size: base + len as u64,
         offset: base,
         head_hash: xxhash_rust::xxh3::xxh3_64(&head),
         bad_lines,
@@ -433,7 +481,7 @@ fn read_head(file: &mut File, len: u64) -> io::Result<Vec<u8>> {
 fn scan(
     region: &[u8],
     base: u64,
-    finder: &memmem::Finder<'_>,
+    finders: &KeyFinders,
     path_key: &str,
     prices: &PriceTable,
     out: &mut FileResult,
@@ -447,13 +495,18 @@ fn scan(
         let line = &region[line_start..line_end];
         let offset = base + line_start as u64;
         line_start = line_end + 1;
-        if finder.find(line).is_none() {
+        if finders.usage.find(line).is_none() {
             if !tail {
                 if let Some(kind) = shape_problem(line) {
                     *out.bad.entry(kind).or_default() += 1;
                     bad += 1;
                 }
             }
+            continue;
+        }
+        // Claude Code writes one line per content block of a response: once one copy has
+        // been parsed and claimed its key, the others need no parsing at all.
+        if quick_key(line, finders).is_some_and(|key| out.claimed.contains(&key)) {
             continue;
         }
         match parse_line(line) {
@@ -463,7 +516,15 @@ fn scan(
                     None => hash_key(&[b"line", path_key.as_bytes(), &offset.to_le_bytes()]),
                 };
                 let model = usage.model.as_deref().unwrap_or("unknown");
-                let calc_cost = match prices.cost(model, &usage.tokens) {
+                let price = match &out.last_price {
+                    Some((name, price)) if name == model => *price,
+                    _ => {
+                        let price = prices.lookup(model).copied();
+                        out.last_price = Some((model.to_owned(), price));
+                        price
+                    }
+                };
+                let calc_cost = match price.map(|p| p.cost(&usage.tokens)) {
                     Some(cost) => cost,
                     None => {
                         if !out.unknown_models.contains(model) {
@@ -475,6 +536,7 @@ fn scan(
                 if out.cwd.is_none() {
                     out.cwd = usage.cwd.as_deref().map(str::to_owned);
                 }
+                out.claimed.insert(key);
                 out.entries.push(Parsed {
                     key,
                     ts_ms: usage.timestamp_ms,
@@ -503,6 +565,37 @@ fn shape_problem(line: &[u8]) -> Option<InvalidLine> {
         (None, _) => Some(InvalidLine::Empty),
         (Some(b'{'), Some(b'}')) => None,
         _ => Some(InvalidLine::NotJson),
+    }
+}
+
+/// The dedup key of a line as Claude Code lays it out (`"message":{"id":"…"` and
+/// `"requestId":"…"`), found without parsing. Only used to skip lines whose key a fully
+/// parsed line of the same file has already claimed; any other layout just gets parsed.
+fn quick_key(line: &[u8], finders: &KeyFinders) -> Option<i64> {
+    fn value_after<'l>(line: &'l [u8], finder: &memmem::Finder<'_>) -> Option<&'l [u8]> {
+        let start = finder.find(line)? + finder.needle().len();
+        let len = memchr::memchr2(b'"', b'\\', &line[start..])?;
+        (line.get(start + len) == Some(&b'"')).then(|| &line[start..start + len])
+    }
+    let message = value_after(line, &finders.message_id)?;
+    let request = value_after(line, &finders.request_id)?;
+    Some(hash_key(&[b"id", message, request]))
+}
+
+/// Searchers built once per file rather than once per line.
+struct KeyFinders {
+    usage: memmem::Finder<'static>,
+    message_id: memmem::Finder<'static>,
+    request_id: memmem::Finder<'static>,
+}
+
+impl KeyFinders {
+    fn new() -> Self {
+        KeyFinders {
+            usage: memmem::Finder::new(USAGE_KEY),
+            message_id: memmem::Finder::new(b"\"message\":{\"id\":\""),
+            request_id: memmem::Finder::new(b"\"requestId\":\""),
+        }
     }
 }
 

@@ -3,24 +3,50 @@
 //! read only what was appended.
 //!
 //! Tables (schema versioned with `PRAGMA user_version`, see [`MIGRATIONS`]):
-//! - `entries`: one row per response, keyed by a 64-bit hash of its dedup key;
+//! - `entry_keys`: the 64-bit hash of every stored response's dedup key (`message.id` +
+//!   `requestId`; two real responses collide about once in 10^8 for a million responses).
+//!   A small B-tree that stays in cache, so deduplication is cheap;
+//! - `entries`: one row per response, appended in arrival order with no other index, so a
+//!   cold ingest of a gigabyte writes each page once instead of rewriting a random-keyed tree;
 //! - `files`: per-transcript ingest state (identity, size, committed offset);
 //! - `quarter_hours` and `session_totals`: aggregates kept in the same transaction as the
 //!   entries they sum, so reports read a few thousand rows instead of every response.
 //!   Quarter hours (not hours) so that days in any time zone, including +05:30 and +05:45,
-//!   are exact sums of buckets.
+//!   are exact sums of buckets, and 5-hour blocks (which start on the hour) are built from
+//!   buckets with their first and last message times, never from single responses.
 //!
 //! Every write happens in a transaction that also advances the file offsets it consumed: a
 //! process killed at any moment loses nothing committed and never counts a response twice.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rustc_hash::FxHashMap;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction};
 
 use crate::pricing::PriceTable;
 use crate::transcript::Tokens;
+
+/// Keys are already uniform 64-bit hashes: hashing them again is wasted work.
+#[derive(Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_i64(&mut self, key: i64) {
+        self.0 = key as u64;
+    }
+}
+
+pub type KeyHash = std::hash::BuildHasherDefault<KeyHasher>;
 
 /// Width of an aggregate bucket.
 pub const BUCKET_MS: i64 = 15 * 60 * 1000;
@@ -47,8 +73,10 @@ const MIGRATIONS: &[&str] = &[
         head_hash INTEGER NOT NULL,
         bad_lines INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID;
+    CREATE TABLE entry_keys (key INTEGER PRIMARY KEY);
     CREATE TABLE entries (
-        key INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY,
+        key INTEGER NOT NULL,
         ts INTEGER NOT NULL,
         model INTEGER NOT NULL REFERENCES models (id),
         session INTEGER NOT NULL REFERENCES sessions (id),
@@ -61,7 +89,6 @@ const MIGRATIONS: &[&str] = &[
         cost_usd REAL,
         calc_cost REAL NOT NULL
     );
-    CREATE INDEX entries_by_time ON entries (ts);
     CREATE TABLE quarter_hours (
         start INTEGER NOT NULL,
         model INTEGER NOT NULL,
@@ -73,6 +100,8 @@ const MIGRATIONS: &[&str] = &[
         calc_cost REAL NOT NULL,
         auto_cost REAL NOT NULL,
         display_cost REAL NOT NULL,
+        first_ts INTEGER NOT NULL,
+        last_ts INTEGER NOT NULL,
         PRIMARY KEY (start, model)
     ) WITHOUT ROWID;
     CREATE TABLE session_totals (
@@ -193,6 +222,9 @@ pub struct BucketRow {
     pub start_ms: i64,
     pub model: String,
     pub sums: Sums,
+    /// Times of the first and last response in the bucket.
+    pub first_ms: i64,
+    pub last_ms: i64,
 }
 
 /// One session's use of one model.
@@ -205,16 +237,6 @@ pub struct SessionRow {
     pub sums: Sums,
     pub first_ms: i64,
     pub last_ms: i64,
-}
-
-/// One stored response, for block and burn-rate maths.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EntryRow {
-    pub ts_ms: i64,
-    pub model: String,
-    pub tokens: Tokens,
-    pub cost_usd: Option<f64>,
-    pub calc_cost: f64,
 }
 
 pub struct Ledger {
@@ -353,18 +375,36 @@ impl Ledger {
         Ok(Batch {
             tx,
             path,
-            models: HashMap::new(),
-            sessions: HashMap::new(),
-            buckets: HashMap::new(),
-            session_sums: HashMap::new(),
+            models: FxHashMap::default(),
+            sessions: FxHashMap::default(),
+            buckets: FxHashMap::default(),
+            session_sums: FxHashMap::default(),
             inserted: 0,
         })
+    }
+
+    /// Holds WAL checkpoints back during a long ingest: each would copy and fsync pages
+    /// that the next batch rewrites anyway. [`Ledger::checkpoint`] ends it.
+    pub fn defer_checkpoints(&self) -> Result<(), LedgerError> {
+        self.conn
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Copies the WAL into the database once and restores automatic checkpoints.
+    pub fn checkpoint(&self) -> Result<(), LedgerError> {
+        self.conn
+            .pragma_update(None, "wal_autocheckpoint", 1000)
+            .map_err(|e| self.err(e))?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .map_err(|e| self.err(e))
     }
 
     /// Number of stored responses.
     pub fn entry_count(&self) -> Result<u64, LedgerError> {
         self.conn
-            .query_row("SELECT count(*) FROM entries", [], |row| {
+            .query_row("SELECT count(*) FROM entry_keys", [], |row| {
                 row.get::<_, i64>(0)
             })
             .map(|n| n as u64)
@@ -377,9 +417,9 @@ impl Ledger {
             .conn
             .prepare_cached(
                 "SELECT q.start, m.name, q.entries, q.input, q.output, q.cache_write,
-                        q.cache_read, q.calc_cost, q.auto_cost, q.display_cost
+                        q.cache_read, q.calc_cost, q.auto_cost, q.display_cost, q.first_ts, q.last_ts
                  FROM quarter_hours q JOIN models m ON m.id = q.model
-                 WHERE q.start >= ?1 AND q.start < ?2 ORDER BY q.start",
+                 WHERE q.start >= ?1 AND q.start < ?2 ORDER BY q.start, q.first_ts",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -388,6 +428,8 @@ impl Ledger {
                     start_ms: row.get(0)?,
                     model: row.get(1)?,
                     sums: sums_from(row, 2)?,
+                    first_ms: row.get(10)?,
+                    last_ms: row.get(11)?,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -425,39 +467,6 @@ impl Ledger {
             .map_err(|e| self.err(e))
     }
 
-    /// Stored responses with `from_ms <= ts < to_ms`, oldest first.
-    pub fn entries(&self, from_ms: i64, to_ms: i64) -> Result<Vec<EntryRow>, LedgerError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT e.ts, m.name, e.input, e.output, e.cache_write, e.cache_write_5m,
-                        e.cache_write_1h, e.cache_read, e.cost_usd, e.calc_cost
-                 FROM entries e JOIN models m ON m.id = e.model
-                 WHERE e.ts >= ?1 AND e.ts < ?2 ORDER BY e.ts, e.key",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([from_ms, to_ms], |row| {
-                Ok(EntryRow {
-                    ts_ms: row.get(0)?,
-                    model: row.get(1)?,
-                    tokens: Tokens {
-                        input: row.get::<_, i64>(2)? as u64,
-                        output: row.get::<_, i64>(3)? as u64,
-                        cache_write: row.get::<_, i64>(4)? as u64,
-                        cache_write_5m: row.get::<_, i64>(5)? as u64,
-                        cache_write_1h: row.get::<_, i64>(6)? as u64,
-                        cache_read: row.get::<_, i64>(7)? as u64,
-                    },
-                    cost_usd: row.get(8)?,
-                    calc_cost: row.get(9)?,
-                })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(|e| self.err(e))
-    }
-
     /// Time of the newest stored response.
     pub fn latest_entry_ms(&self) -> Result<Option<i64>, LedgerError> {
         self.conn
@@ -481,13 +490,13 @@ impl Ledger {
         {
             let mut read = tx
                 .prepare(
-                    "SELECT e.key, m.name, e.input, e.output, e.cache_write, e.cache_write_5m,
+                    "SELECT e.id, m.name, e.input, e.output, e.cache_write, e.cache_write_5m,
                             e.cache_write_1h, e.cache_read
                      FROM entries e JOIN models m ON m.id = e.model",
                 )
                 .map_err(sql)?;
             let mut write = tx
-                .prepare("UPDATE entries SET calc_cost = ?2 WHERE key = ?1")
+                .prepare("UPDATE entries SET calc_cost = ?2 WHERE id = ?1")
                 .map_err(sql)?;
             let mut rows = read.query([]).map_err(sql)?;
             while let Some(row) = rows.next().map_err(sql)? {
@@ -652,7 +661,7 @@ fn rebuild_aggregates(tx: &Transaction<'_>) -> rusqlite::Result<()> {
          INSERT INTO quarter_hours
             SELECT ts - (ts % {BUCKET_MS} + {BUCKET_MS}) % {BUCKET_MS} AS start, model, count(*),
                    sum(input), sum(output), sum(cache_write), sum(cache_read), sum(calc_cost),
-                   sum(coalesce(cost_usd, calc_cost)), sum(coalesce(cost_usd, 0))
+                   sum(coalesce(cost_usd, calc_cost)), sum(coalesce(cost_usd, 0)), min(ts), max(ts)
             FROM entries GROUP BY start, model;
          INSERT INTO session_totals
             SELECT session, model, count(*), sum(input), sum(output), sum(cache_write),
@@ -695,10 +704,11 @@ pub(crate) fn classify(path: &Path, e: rusqlite::Error) -> LedgerError {
 pub struct Batch<'l> {
     tx: Transaction<'l>,
     path: PathBuf,
-    models: HashMap<String, i64>,
-    sessions: HashMap<(String, String), i64>,
-    buckets: HashMap<(i64, i64), Sums>,
-    session_sums: HashMap<(i64, i64), (Sums, i64, i64)>,
+    // Fx hashing: these maps are hit once per stored response during a cold ingest.
+    models: FxHashMap<String, i64>,
+    sessions: FxHashMap<String, FxHashMap<String, i64>>,
+    buckets: FxHashMap<(i64, i64), (Sums, i64, i64)>,
+    session_sums: FxHashMap<(i64, i64), (Sums, i64, i64)>,
     inserted: u64,
 }
 
@@ -730,8 +740,7 @@ impl Batch<'_> {
         session: &str,
         cwd: Option<&str>,
     ) -> Result<i64, LedgerError> {
-        let key = (project.to_owned(), session.to_owned());
-        if let Some(id) = self.sessions.get(&key) {
+        if let Some(id) = self.sessions.get(project).and_then(|s| s.get(session)) {
             return Ok(*id);
         }
         let id = self
@@ -744,57 +753,99 @@ impl Batch<'_> {
                 |row| row.get(0),
             )
             .map_err(|e| self.err(e))?;
-        self.sessions.insert(key, id);
+        self.sessions
+            .entry(project.to_owned())
+            .or_default()
+            .insert(session.to_owned(), id);
         Ok(id)
     }
 
     /// Stores a response unless one with the same key is stored. Returns whether it was new.
     pub fn insert(&mut self, entry: &NewEntry<'_>) -> Result<bool, LedgerError> {
-        let model = self.model_id(entry.model)?;
-        let session = self.session_id(entry.project, entry.session, entry.cwd)?;
-        let t = &entry.tokens;
-        let changed = {
-            let mut stmt = self
-                .tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO entries (key, ts, model, session, input, output,
-                        cache_write, cache_write_5m, cache_write_1h, cache_read, cost_usd, calc_cost)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                )
-                .map_err(|e| classify(&self.path, e))?;
-            stmt.execute(params![
-                entry.key,
-                entry.ts_ms,
-                model,
-                session,
-                t.input as i64,
-                t.output as i64,
-                t.cache_write as i64,
-                t.cache_write_5m as i64,
-                t.cache_write_1h as i64,
-                t.cache_read as i64,
-                entry.cost_usd,
-                entry.calc_cost,
-            ])
-            .map_err(|e| classify(&self.path, e))?
-        };
-        if changed == 0 {
-            return Ok(false);
+        Ok(self.insert_many(&mut [entry.clone()])? == 1)
+    }
+
+    /// Stores the responses whose keys are not stored yet; returns how many were new.
+    ///
+    /// Written for the cold ingest of a gigabyte of transcripts, where SQLite's per-statement
+    /// cost dominates: keys are claimed in key order (the key B-tree is walked once) and rows
+    /// are written many per statement.
+    pub fn insert_many(&mut self, entries: &mut [NewEntry<'_>]) -> Result<u64, LedgerError> {
+        const KEYS_PER_STATEMENT: usize = 500;
+        const ROWS_PER_STATEMENT: usize = 100;
+        const COLUMNS: usize = 12;
+        entries.sort_unstable_by_key(|e| e.key);
+        let path = self.path.clone();
+        let sql = |e| classify(&path, e);
+
+        let mut fresh: HashSet<i64, KeyHash> =
+            HashSet::with_capacity_and_hasher(entries.len(), KeyHash::default());
+        for chunk in entries.chunks(KEYS_PER_STATEMENT) {
+            let text = format!(
+                "INSERT OR IGNORE INTO entry_keys (key) VALUES {} RETURNING key",
+                vec!["(?)"; chunk.len()].join(",")
+            );
+            let mut stmt = self.tx.prepare_cached(&text).map_err(sql)?;
+            for (i, entry) in chunk.iter().enumerate() {
+                stmt.raw_bind_parameter(i + 1, entry.key).map_err(sql)?;
+            }
+            let mut rows = stmt.raw_query();
+            while let Some(row) = rows.next().map_err(sql)? {
+                fresh.insert(row.get(0).map_err(sql)?);
+            }
         }
-        self.inserted += 1;
-        let start = entry.ts_ms - entry.ts_ms.rem_euclid(BUCKET_MS);
-        self.buckets
-            .entry((start, model))
-            .or_default()
-            .add_entry(entry);
-        let (sums, first, last) =
-            self.session_sums
-                .entry((session, model))
-                .or_insert((Sums::default(), i64::MAX, i64::MIN));
-        sums.add_entry(entry);
-        *first = (*first).min(entry.ts_ms);
-        *last = (*last).max(entry.ts_ms);
-        Ok(true)
+        let mut new_rows: Vec<(&NewEntry<'_>, i64, i64)> = Vec::with_capacity(fresh.len());
+        for entry in entries.iter() {
+            if fresh.remove(&entry.key) {
+                let model = self.model_id(entry.model)?;
+                let session = self.session_id(entry.project, entry.session, entry.cwd)?;
+                new_rows.push((entry, model, session));
+            }
+        }
+        for chunk in new_rows.chunks(ROWS_PER_STATEMENT) {
+            let placeholders = format!("({})", vec!["?"; COLUMNS].join(","));
+            let text = format!(
+                "INSERT INTO entries (key, ts, model, session, input, output, cache_write,
+                    cache_write_5m, cache_write_1h, cache_read, cost_usd, calc_cost) VALUES {}",
+                vec![placeholders.as_str(); chunk.len()].join(",")
+            );
+            let mut stmt = self.tx.prepare_cached(&text).map_err(sql)?;
+            for (row, (entry, model, session)) in chunk.iter().enumerate() {
+                let t = &entry.tokens;
+                let at = row * COLUMNS;
+                stmt.raw_bind_parameter(at + 1, entry.key).map_err(sql)?;
+                stmt.raw_bind_parameter(at + 2, entry.ts_ms).map_err(sql)?;
+                stmt.raw_bind_parameter(at + 3, model).map_err(sql)?;
+                stmt.raw_bind_parameter(at + 4, session).map_err(sql)?;
+                stmt.raw_bind_parameter(at + 5, t.input as i64).map_err(sql)?;
+                stmt.raw_bind_parameter(at + 6, t.output as i64).map_err(sql)?;
+                stmt.raw_bind_parameter(at + 7, t.cache_write as i64).map_err(sql)?;
+                stmt.raw_bind_parameter(at + 8, t.cache_write_5m as i64).map_err(sql)?;
+                stmt.raw_bind_parameter(at + 9, t.cache_write_1h as i64).map_err(sql)?;
+                stmt.raw_bind_parameter(at + 10, t.cache_read as i64).map_err(sql)?;
+                stmt.raw_bind_parameter(at + 11, entry.cost_usd).map_err(sql)?;
+                stmt.raw_bind_parameter(at + 12, entry.calc_cost).map_err(sql)?;
+            }
+            stmt.raw_execute().map_err(sql)?;
+        }
+        for (entry, model, session) in &new_rows {
+            let start = entry.ts_ms - entry.ts_ms.rem_euclid(BUCKET_MS);
+            for (sums, first, last) in [
+                self.buckets
+                    .entry((start, *model))
+                    .or_insert((Sums::default(), i64::MAX, i64::MIN)),
+                self.session_sums
+                    .entry((*session, *model))
+                    .or_insert((Sums::default(), i64::MAX, i64::MIN)),
+            ] {
+                sums.add_entry(entry);
+                *first = (*first).min(entry.ts_ms);
+                *last = (*last).max(entry.ts_ms);
+            }
+        }
+        let inserted = new_rows.len() as u64;
+        self.inserted += inserted;
+        Ok(inserted)
     }
 
     /// Records how far a file has been consumed.
@@ -835,8 +886,11 @@ impl Batch<'_> {
             let mut bucket = self
                 .tx
                 .prepare_cached(
-                    "INSERT INTO quarter_hours VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                    "INSERT INTO quarter_hours
+                        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                      ON CONFLICT (start, model) DO UPDATE SET
+                        first_ts = min(first_ts, excluded.first_ts),
+                        last_ts = max(last_ts, excluded.last_ts),
                         entries = entries + excluded.entries, input = input + excluded.input,
                         output = output + excluded.output,
                         cache_write = cache_write + excluded.cache_write,
@@ -846,7 +900,7 @@ impl Batch<'_> {
                         display_cost = display_cost + excluded.display_cost",
                 )
                 .map_err(sql)?;
-            for ((start, model), s) in &self.buckets {
+            for ((start, model), (s, first, last)) in &self.buckets {
                 bucket
                     .execute(params![
                         start,
@@ -858,7 +912,9 @@ impl Batch<'_> {
                         s.cache_read as i64,
                         s.calc_cost,
                         s.auto_cost,
-                        s.display_cost
+                        s.display_cost,
+                        first,
+                        last
                     ])
                     .map_err(sql)?;
             }

@@ -462,6 +462,8 @@ mod tests {
                 display_cost: 0.0,
                 ..Sums::default()
             },
+            first_ms: start_ms,
+            last_ms: start_ms,
         }
     }
 
