@@ -192,6 +192,8 @@ pub struct AlertSettings {
     pub forecast_margin_minutes: u32,
     /// Warn when a window is near the limit while Extra Usage is off.
     pub extra_usage_trap: bool,
+    /// The session or weekly percent at which the Extra Usage trap warns (1–100).
+    pub trap_percent: u8,
     /// Percent of the Extra Usage cap at which to warn.
     pub cap_percents: Vec<u8>,
     /// Without a cap, warn at every multiple of this many dollars spent.
@@ -217,6 +219,7 @@ impl Default for AlertSettings {
             forecast_lead_minutes: 20,
             forecast_margin_minutes: 15,
             extra_usage_trap: true,
+            trap_percent: 90,
             cap_percents: vec![50, 80, 100],
             spend_step_dollars: 25,
             extra_usage_changes: true,
@@ -324,6 +327,7 @@ impl Settings {
         percents(&mut a.model_weekly_thresholds, 200);
         percents(&mut a.cap_percents, 200);
         a.forecast_lead_minutes = a.forecast_lead_minutes.min(300);
+        a.trap_percent = a.trap_percent.clamp(1, 100);
         a.forecast_margin_minutes = a.forecast_margin_minutes.clamp(1, 300);
         a.spend_step_dollars = a.spend_step_dollars.clamp(1, 100_000);
         a.stale_after_minutes = a.stale_after_minutes.clamp(5, 24 * 60);

@@ -1,0 +1,190 @@
+//! How alerts write numbers, money, clock times and durations.
+//!
+//! Pure: the zone and `now` come in as arguments, so the same instant always reads the same.
+//! Percentages are floored (89.7 % reads "89 %") so the text never claims a threshold that did
+//! not fire; durations are floored to the minute so "in 1 h 10 min" is never later than the
+//! truth.
+
+use chrono::{DateTime, Datelike, TimeZone, Timelike};
+
+use crate::report::Zone;
+
+/// `91 %`: floored, never negative.
+pub fn percent(value: f64) -> String {
+    if value.is_finite() {
+        format!("{} %", value.max(0.0).floor() as i64)
+    } else {
+        "? %".to_owned()
+    }
+}
+
+/// `$12.50`, `€3.00`, `£1.20`, or `12.50 CHF` for other currencies.
+pub fn money(amount: f64, currency: &str) -> String {
+    let amount = if amount.is_finite() { amount } else { 0.0 };
+    let cents = (amount * 100.0).round() as i64;
+    let sign = if cents < 0 { "-" } else { "" };
+    let cents = cents.abs();
+    let number = format!("{}.{:02}", group_thousands(cents / 100), cents % 100);
+    match currency.to_ascii_uppercase().as_str() {
+        "USD" | "" => format!("{sign}${number}"),
+        "EUR" => format!("{sign}€{number}"),
+        "GBP" => format!("{sign}£{number}"),
+        other => format!("{sign}{number} {other}"),
+    }
+}
+
+/// `$75` for whole amounts (spend steps).
+pub fn whole_money(amount: u64, currency: &str) -> String {
+    let number = group_thousands(amount as i64);
+    match currency.to_ascii_uppercase().as_str() {
+        "USD" | "" => format!("${number}"),
+        "EUR" => format!("€{number}"),
+        "GBP" => format!("£{number}"),
+        other => format!("{number} {other}"),
+    }
+}
+
+fn group_thousands(n: i64) -> String {
+    let digits = n.abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `1 h 10 min`, `45 min`, `2 d 3 h`, `less than a minute`: floored.
+pub fn duration(ms: i64) -> String {
+    let minutes = ms.max(0) / 60_000;
+    if minutes < 1 {
+        return "less than a minute".to_owned();
+    }
+    let (days, hours, mins) = (minutes / 1440, (minutes % 1440) / 60, minutes % 60);
+    match (days, hours, mins) {
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, 0, _) => format!("{d} d"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
+/// Minute of the day of `ms` in `zone` (for quiet hours).
+pub fn minute_of_day(ms: i64, zone: Zone) -> u16 {
+    match local_parts(ms, zone) {
+        Some(p) => (p.hour * 60 + p.minute) as u16,
+        None => 0,
+    }
+}
+
+struct Parts {
+    days_from_ce: i32,
+    weekday: &'static str,
+    day: u32,
+    month: &'static str,
+    hour: u32,
+    minute: u32,
+}
+
+fn parts<Tz: TimeZone>(t: DateTime<Tz>) -> Parts {
+    const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    Parts {
+        days_from_ce: t.num_days_from_ce(),
+        weekday: WEEKDAYS[t.weekday().num_days_from_monday() as usize],
+        day: t.day(),
+        month: MONTHS[t.month0() as usize],
+        hour: t.hour(),
+        minute: t.minute(),
+    }
+}
+
+fn local_parts(ms: i64, zone: Zone) -> Option<Parts> {
+    match zone {
+        Zone::Local => chrono::Local.timestamp_millis_opt(ms).single().map(parts),
+        Zone::Named(tz) => tz.timestamp_millis_opt(ms).single().map(parts),
+    }
+}
+
+/// A clock time as a person near `now` reads it: `14:32` today, `tomorrow 09:00`,
+/// `Tue 14:32` within the week, `3 Mar 14:32` further out.
+pub fn clock(ms: i64, now_ms: i64, zone: Zone) -> String {
+    let (Some(t), Some(now)) = (local_parts(ms, zone), local_parts(now_ms, zone)) else {
+        return "an unknown time".to_owned();
+    };
+    let hm = format!("{:02}:{:02}", t.hour, t.minute);
+    match t.days_from_ce - now.days_from_ce {
+        0 => hm,
+        1 => format!("tomorrow {hm}"),
+        2..=6 => format!("{} {hm}", t.weekday),
+        _ => format!("{} {} {hm}", t.day, t.month),
+    }
+}
+
+/// `resets at 14:00 (in 1 h 10 min)`, or `resets when the window ends` without a time.
+pub fn resets(resets_at_ms: Option<i64>, now_ms: i64, zone: Zone) -> String {
+    match resets_at_ms {
+        Some(at) if at > now_ms => format!(
+            "resets at {} (in {})",
+            clock(at, now_ms, zone),
+            duration(at - now_ms)
+        ),
+        Some(_) => "is due to reset now".to_owned(),
+        None => "resets when its window ends".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc() -> Zone {
+        Zone::Named(chrono_tz::UTC)
+    }
+
+    #[test]
+    fn numbers_read_naturally() {
+        assert_eq!(percent(91.0), "91 %");
+        assert_eq!(percent(89.99), "89 %");
+        assert_eq!(percent(-3.0), "0 %");
+        assert_eq!(percent(f64::NAN), "? %");
+        assert_eq!(money(12.5, "USD"), "$12.50");
+        assert_eq!(money(1234.567, "usd"), "$1,234.57");
+        assert_eq!(money(3.0, "EUR"), "€3.00");
+        assert_eq!(money(7.1, "CHF"), "7.10 CHF");
+        assert_eq!(whole_money(1000, "USD"), "$1,000");
+        assert_eq!(duration(70 * 60_000 + 59_000), "1 h 10 min");
+        assert_eq!(duration(2 * 3_600_000), "2 h");
+        assert_eq!(duration(45 * 60_000), "45 min");
+        assert_eq!(duration(20_000), "less than a minute");
+        assert_eq!(duration((2 * 24 + 3) * 3_600_000 + 5 * 60_000), "2 d 3 h");
+    }
+
+    #[test]
+    fn clock_times_are_local_and_relative_to_today() {
+        // 2026-03-03 (a Tuesday) 10:00 UTC.
+        let now = 1_772_532_000_000;
+        assert_eq!(
+            clock(now + 4 * 3_600_000 + 32 * 60_000, now, utc()),
+            "14:32"
+        );
+        assert_eq!(clock(now + 23 * 3_600_000, now, utc()), "tomorrow 09:00");
+        assert_eq!(clock(now + 3 * 86_400_000, now, utc()), "Fri 10:00");
+        assert_eq!(clock(now + 9 * 86_400_000, now, utc()), "12 Mar 10:00");
+        let berlin = Zone::Named(chrono_tz::Europe::Berlin);
+        assert_eq!(clock(now, now, berlin), "11:00");
+        let kolkata = Zone::Named(chrono_tz::Asia::Kolkata);
+        assert_eq!(clock(now, now, kolkata), "15:30");
+        assert_eq!(minute_of_day(now, kolkata), 15 * 60 + 30);
+        assert_eq!(
+            resets(Some(now + 70 * 60_000), now, utc()),
+            "resets at 11:10 (in 1 h 10 min)"
+        );
+        assert_eq!(resets(None, now, utc()), "resets when its window ends");
+    }
+}
