@@ -87,7 +87,13 @@ pub fn discover(roots: &[PathBuf]) -> Result<Vec<TranscriptFile>, IngestError> {
             looked_in: roots.iter().map(|r| r.join("projects")).collect(),
         });
     }
-    files.sort();
+    // Byte order, not `Path`'s component-wise order: same result for dedup, far cheaper.
+    files.sort_unstable_by(|a, b| {
+        a.path
+            .as_os_str()
+            .as_encoded_bytes()
+            .cmp(b.path.as_os_str().as_encoded_bytes())
+    });
     files.dedup_by(|a, b| a.path == b.path);
     Ok(files)
 }
@@ -137,6 +143,8 @@ struct Task<'f> {
     inode: u64,
     size: u64,
     bad_lines_before: u64,
+    /// Hash of the first bytes when the file was last read.
+    expected_head: Option<u64>,
 }
 
 /// What a worker read from one file.
@@ -145,7 +153,7 @@ struct FileResult {
     /// Dedup keys of the valid responses read from this file.
     claimed: HashSet<i64, KeyHash>,
     /// The last model priced, and its price: a file rarely changes model.
-    last_price: Option<(String, Option<crate::pricing::ModelPrice>)>,
+    last_price: Option<(std::sync::Arc<str>, Option<crate::pricing::ModelPrice>)>,
     entries: Vec<Parsed>,
     cwd: Option<String>,
     outcome: Result<FileState, String>,
@@ -157,7 +165,8 @@ struct FileResult {
 struct Parsed {
     key: i64,
     ts_ms: i64,
-    model: String,
+    /// Shared with the other responses of the same model in the file: no copy per response.
+    model: std::sync::Arc<str>,
     tokens: crate::transcript::Tokens,
     cost_usd: Option<f64>,
     calc_cost: f64,
@@ -188,7 +197,7 @@ pub fn ingest(
         };
         let (device, inode) = identity(&meta);
         let size = meta.len();
-        let previous = states.get(&file.path);
+        let previous = states.get(file.path.to_string_lossy().as_ref());
         let start = match previous {
             Some(s) if s.device == device && s.inode == inode && s.size == size => continue,
             Some(s) if s.device == device && s.inode == inode && size >= s.offset => s.offset,
@@ -203,6 +212,7 @@ pub fn ingest(
             bad_lines_before: previous
                 .filter(|_| start > 0)
                 .map_or(0, |s| s.bad_lines),
+            expected_head: previous.map(|s| s.head_hash),
         });
     }
     // Biggest first, so two workers finish together.
@@ -210,10 +220,6 @@ pub fn ingest(
     if tasks.is_empty() {
         return Ok(report);
     }
-    let head_hashes: HashMap<&Path, u64> = states
-        .iter()
-        .map(|(path, state)| (path.as_path(), state.head_hash))
-        .collect();
 
     ledger.defer_checkpoints()?;
     // One reader per core; this thread writes to SQLite meanwhile (measured: fewer readers
@@ -228,7 +234,7 @@ pub fn ingest(
     std::thread::scope(|scope| -> Result<(), IngestError> {
         for _ in 0..workers {
             let sender = sender.clone();
-            let (tasks, next, head_hashes) = (&tasks, &next, &head_hashes);
+            let (tasks, next) = (&tasks, &next);
             scope.spawn(move || {
                 // One read buffer per worker, reused for every file.
                 let mut buf = Vec::new();
@@ -237,8 +243,7 @@ pub fn ingest(
                     let Some(task) = tasks.get(index) else {
                         break;
                     };
-                    let expected_head = head_hashes.get(task.file.path.as_path()).copied();
-                    let result = read_task(index, task, expected_head, prices, &mut buf);
+                    let result = read_task(index, task, prices, &mut buf);
                     if sender.send(result).is_err() {
                         break;
                     }
@@ -356,7 +361,6 @@ fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
 fn read_task(
     index: usize,
     task: &Task<'_>,
-    expected_head: Option<u64>,
     prices: &PriceTable,
     buf: &mut Vec<u8>,
 ) -> FileResult {
@@ -372,13 +376,12 @@ fn read_task(
         bytes: 0,
     };
     result.outcome =
-        read_file(task, expected_head, prices, buf, &mut result).map_err(|e| e.to_string());
+        read_file(task, prices, buf, &mut result).map_err(|e| e.to_string());
     result
 }
 
 fn read_file(
     task: &Task<'_>,
-    expected_head: Option<u64>,
     prices: &PriceTable,
     buf: &mut Vec<u8>,
     out: &mut FileResult,
@@ -388,7 +391,7 @@ fn read_file(
     let mut bad_lines = task.bad_lines_before;
     if start > 0 {
         let head = read_head(&mut file, start.min(HEAD_BYTES))?;
-        if Some(xxhash_rust::xxh3::xxh3_64(&head)) != expected_head {
+        if Some(xxhash_rust::xxh3::xxh3_64(&head)) != task.expected_head {
             // Same inode, other content: the file was rewritten. Read it all again.
             start = 0;
             bad_lines = 0;
@@ -516,12 +519,13 @@ fn scan(
                     None => hash_key(&[b"line", path_key.as_bytes(), &offset.to_le_bytes()]),
                 };
                 let model = usage.model.as_deref().unwrap_or("unknown");
-                let price = match &out.last_price {
-                    Some((name, price)) if name == model => *price,
+                let (model_name, price) = match &out.last_price {
+                    Some((name, price)) if &**name == model => (name.clone(), *price),
                     _ => {
                         let price = prices.lookup(model).copied();
-                        out.last_price = Some((model.to_owned(), price));
-                        price
+                        let name: std::sync::Arc<str> = model.into();
+                        out.last_price = Some((name.clone(), price));
+                        (name, price)
                     }
                 };
                 let calc_cost = match price.map(|p| p.cost(&usage.tokens)) {
@@ -540,7 +544,7 @@ fn scan(
                 out.entries.push(Parsed {
                     key,
                     ts_ms: usage.timestamp_ms,
-                    model: model.to_owned(),
+                    model: model_name,
                     tokens: usage.tokens,
                     cost_usd: usage.cost_usd,
                     calc_cost,

@@ -18,7 +18,7 @@
 //! Every write happens in a transaction that also advances the file offsets it consumed: a
 //! process killed at any moment loses nothing committed and never counts a response twice.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -362,8 +362,9 @@ impl Ledger {
             .map_err(|e| self.err(e))
     }
 
-    /// Ingest state of every known file.
-    pub fn file_states(&self) -> Result<HashMap<PathBuf, FileState>, LedgerError> {
+    /// Ingest state of every known file, by path (as text: hashing `Path`s component by
+    /// component costs more than the rest of a warm run's bookkeeping).
+    pub fn file_states(&self) -> Result<FxHashMap<String, FileState>, LedgerError> {
         let mut stmt = self
             .conn
             .prepare("SELECT path, device, inode, size, offset, head_hash, bad_lines FROM files")
@@ -371,7 +372,7 @@ impl Ledger {
         let rows = stmt
             .query_map([], |row| {
                 Ok((
-                    PathBuf::from(row.get::<_, String>(0)?),
+                    row.get::<_, String>(0)?,
                     FileState {
                         device: row.get::<_, i64>(1)? as u64,
                         inode: row.get::<_, i64>(2)? as u64,
@@ -441,7 +442,7 @@ impl Ledger {
                 "SELECT q.start, m.name, q.entries, q.input, q.output, q.cache_write,
                         q.cache_read, q.calc_cost, q.auto_cost, q.display_cost, q.first_ts, q.last_ts
                  FROM quarter_hours q JOIN models m ON m.id = q.model
-                 WHERE q.start >= ?1 AND q.start < ?2 ORDER BY q.start, q.first_ts",
+                 WHERE q.start >= ?1 AND q.start < ?2 ORDER BY q.start",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt

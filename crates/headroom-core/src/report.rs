@@ -282,15 +282,35 @@ pub fn group_buckets(
     query: &Query,
 ) -> (Vec<PeriodUsage>, Totals) {
     let mut groups: BTreeMap<String, ByModel> = BTreeMap::new();
+    // Buckets come in time order, so the day changes rarely from one to the next: remember
+    // the current day's span and convert a time only when it leaves it.
+    let mut current: Option<(i64, i64, NaiveDate, String)> = None;
     for bucket in buckets {
-        let date = query.zone.date_of(bucket.start_ms);
+        let t = bucket.start_ms;
+        let (date, key) = match &current {
+            Some((from, to, date, key)) if (*from..*to).contains(&t) => (*date, key),
+            _ => {
+                let date = query.zone.date_of(t);
+                let from = query.zone.start_of(date);
+                let to = date
+                    .succ_opt()
+                    .map_or(i64::MAX, |next| query.zone.start_of(next));
+                let key = period.key(date, query.start_of_week);
+                let entry = current.insert((from, to, date, key));
+                (entry.2, &entry.3)
+            }
+        };
         if !query.contains(date) {
             continue;
         }
-        groups
-            .entry(period.key(date, query.start_of_week))
-            .or_default()
-            .add(&bucket.model, &bucket.sums);
+        match groups.get_mut(key) {
+            Some(group) => group.add(&bucket.model, &bucket.sums),
+            None => {
+                let mut group = ByModel::default();
+                group.add(&bucket.model, &bucket.sums);
+                groups.insert(key.clone(), group);
+            }
+        }
     }
     let mut totals = Totals::default();
     let usage: Vec<PeriodUsage> = groups
