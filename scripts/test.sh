@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The one test command: set-up, formatting, lints, every Rust test, then the desktop tests
+# (real window under Xvfb, real D-Bus) when their script exists. Used by CI as is.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+echo "== rustfmt"
+cargo fmt --all -- --check
+echo "== clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== docs"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked -q
+
+if [ -x scripts/ci-gui.sh ]; then
+    echo "== desktop tests (Xvfb, D-Bus, WebDriver)"
+    bash scripts/ci-gui.sh
+fi
+
+echo "== tests"
+# Last, so that nextest's summary closes the output.
+cargo nextest run --workspace --locked --no-fail-fast
