@@ -79,7 +79,10 @@ impl Context {
             eprintln!("warning: cannot read {}: {reason}", path.display());
         }
         for model in &report.unknown_models {
-            eprintln!("warning: no price known for model {model:?}; its cost counts as $0 (add it to {})", self.state.price_overrides().display());
+            eprintln!(
+                "warning: no price known for model {model:?}; its cost counts as $0 (add it to {})",
+                self.state.price_overrides().display()
+            );
         }
         if verbose {
             eprintln!(

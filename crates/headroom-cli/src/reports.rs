@@ -5,7 +5,9 @@ use clap::{Args, ValueEnum};
 use serde_json::{json, Map, Value};
 
 use headroom_core::blocks::{self, BlockJson};
-use headroom_core::report::{self, CostMode, ModelBreakdown, Period, PeriodUsage, Query, Totals, Zone};
+use headroom_core::report::{
+    self, CostMode, ModelBreakdown, Period, PeriodUsage, Query, Totals, Zone,
+};
 
 use crate::context::{Context, Failure};
 use crate::table::{dollars, short, terminal_width, thousands, Align, Style, Table};
@@ -73,8 +75,18 @@ impl ReportArgs {
                 Some(name) => Zone::parse(name).map_err(bad)?,
                 None => Zone::Local,
             },
-            since: self.since.as_deref().map(report::parse_date).transpose().map_err(bad)?,
-            until: self.until.as_deref().map(report::parse_date).transpose().map_err(bad)?,
+            since: self
+                .since
+                .as_deref()
+                .map(report::parse_date)
+                .transpose()
+                .map_err(bad)?,
+            until: self
+                .until
+                .as_deref()
+                .map(report::parse_date)
+                .transpose()
+                .map_err(bad)?,
             mode: match self.mode {
                 Mode::Auto => CostMode::Auto,
                 Mode::Calculate => CostMode::Calculate,
@@ -111,7 +123,8 @@ pub fn periods(ctx: &Context, args: &ReportArgs, period: Period) -> Result<(), F
         println!("No usage found{}.", range_note(args));
         return Ok(());
     }
-    let labelled: Vec<(String, &PeriodUsage)> = rows.iter().map(|r| (r.period.clone(), r)).collect();
+    let labelled: Vec<(String, &PeriodUsage)> =
+        rows.iter().map(|r| (r.period.clone(), r)).collect();
     print!("{}", usage_table(title, &labelled, &totals, args, &style));
     Ok(())
 }
@@ -204,17 +217,30 @@ fn usage_table(
         if args.breakdown {
             for b in &usage.model_breakdowns {
                 let t = breakdown_totals(b);
-                let mut row = cells(format!("  └ {}", short_model(&b.model_name)), String::new(), &t);
+                let mut row = cells(
+                    format!("  └ {}", short_model(&b.model_name)),
+                    String::new(),
+                    &t,
+                );
                 for cell in row.iter_mut() {
                     *cell = cell.clone();
                 }
-                table.styled_row(row.into_iter().map(|c| (c.clone(), style.dim(&c))).collect());
+                table.styled_row(
+                    row.into_iter()
+                        .map(|c| (c.clone(), style.dim(&c)))
+                        .collect(),
+                );
             }
         }
     }
     table.rule();
     let total_row = cells("Total".into(), String::new(), totals);
-    table.styled_row(total_row.into_iter().map(|c| (c.clone(), style.bold(&c))).collect());
+    table.styled_row(
+        total_row
+            .into_iter()
+            .map(|c| (c.clone(), style.bold(&c)))
+            .collect(),
+    );
     table.render(style)
 }
 
@@ -224,7 +250,10 @@ fn breakdown_totals(b: &ModelBreakdown) -> Totals {
         output_tokens: b.output_tokens,
         cache_creation_tokens: b.cache_creation_tokens,
         cache_read_tokens: b.cache_read_tokens,
-        total_tokens: b.input_tokens + b.output_tokens + b.cache_creation_tokens + b.cache_read_tokens,
+        total_tokens: b.input_tokens
+            + b.output_tokens
+            + b.cache_creation_tokens
+            + b.cache_read_tokens,
         total_cost: b.cost,
     }
 }
@@ -323,7 +352,11 @@ pub fn blocks(ctx: &Context, args: &BlocksArgs) -> Result<(), Failure> {
     let mut ledger = ctx.open_ledger()?;
     ctx.refresh(&mut ledger, args.report.verbose)?;
     let now = chrono::Utc::now().timestamp_millis();
-    let from = if args.recent { now - 3 * 86_400_000 } else { i64::MIN };
+    let from = if args.recent {
+        now - 3 * 86_400_000
+    } else {
+        i64::MIN
+    };
     let buckets = ledger.buckets(from, i64::MAX)?;
     let mut all = blocks::blocks(&buckets, now, query.mode);
     all.retain(|b| {
@@ -343,7 +376,14 @@ pub fn blocks(ctx: &Context, args: &BlocksArgs) -> Result<(), Failure> {
     }
     let style = Style::detect(args.report.no_color);
     if all.is_empty() {
-        println!("{}", if args.active { "No active block." } else { "No blocks found." });
+        println!(
+            "{}",
+            if args.active {
+                "No active block."
+            } else {
+                "No blocks found."
+            }
+        );
         return Ok(());
     }
     let mut table = Table::new(&[
@@ -355,30 +395,48 @@ pub fn blocks(ctx: &Context, args: &BlocksArgs) -> Result<(), Failure> {
     ]);
     for b in &all {
         let start = chrono::DateTime::from_timestamp_millis(b.start_ms)
-            .map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string())
+            .map(|t| {
+                t.with_timezone(&chrono::Local)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string()
+            })
             .unwrap_or_default();
         if b.is_gap {
             let hours = (b.end_ms - b.start_ms) as f64 / 3.6e6;
             let text = format!("{start}");
             table.styled_row(vec![
                 (text.clone(), style.dim(&text)),
-                (format!("gap {hours:.1} h"), style.dim(&format!("gap {hours:.1} h"))),
+                (
+                    format!("gap {hours:.1} h"),
+                    style.dim(&format!("gap {hours:.1} h")),
+                ),
                 (String::new(), String::new()),
                 (String::new(), String::new()),
                 (String::new(), String::new()),
             ]);
             continue;
         }
-        let minutes = (b.actual_end_ms.unwrap_or(b.start_ms) - b.first_entry_ms.unwrap_or(b.start_ms)) / 60_000;
+        let minutes = (b.actual_end_ms.unwrap_or(b.start_ms)
+            - b.first_entry_ms.unwrap_or(b.start_ms))
+            / 60_000;
         let duration = if b.is_active {
             format!("ACTIVE {}h{:02}m", minutes / 60, minutes % 60)
         } else {
             format!("{}h{:02}m", minutes / 60, minutes % 60)
         };
-        let models = b.models.iter().map(|m| short_model(m)).collect::<Vec<_>>().join(", ");
+        let models = b
+            .models
+            .iter()
+            .map(|m| short_model(m))
+            .collect::<Vec<_>>()
+            .join(", ");
         let tokens = thousands(b.tokens.total());
         let cost = dollars(b.cost);
-        let duration_styled = if b.is_active { style.green(&duration) } else { duration.clone() };
+        let duration_styled = if b.is_active {
+            style.green(&duration)
+        } else {
+            duration.clone()
+        };
         table.styled_row(vec![
             (start.clone(), start),
             (duration, duration_styled),

@@ -82,18 +82,16 @@ enum Row {
 impl Table {
     pub fn new(headers: &[(&str, Align)]) -> Table {
         Table {
-            headers: headers
-                .iter()
-                .map(|(h, a)| ((*h).to_owned(), *a))
-                .collect(),
+            headers: headers.iter().map(|(h, a)| ((*h).to_owned(), *a)).collect(),
             rows: Vec::new(),
         }
     }
 
     /// Adds a row of plain cells.
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows
-            .push(Row::Cells(cells.into_iter().map(|c| (c.clone(), c)).collect()));
+        self.rows.push(Row::Cells(
+            cells.into_iter().map(|c| (c.clone(), c)).collect(),
+        ));
     }
 
     /// Adds a row whose cells carry styling: `(plain, styled)`.

@@ -30,7 +30,11 @@ fn line(i: usize, output: u64) -> String {
 #[test]
 fn no_transcript_folder_is_exit_2_with_the_paths() {
     let dir = tempfile::tempdir().unwrap();
-    let out = headroom(&["daily"], &dir.path().join("missing"), &dir.path().join("home"));
+    let out = headroom(
+        &["daily"],
+        &dir.path().join("missing"),
+        &dir.path().join("home"),
+    );
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -41,10 +45,18 @@ fn no_transcript_folder_is_exit_2_with_the_paths() {
 fn bad_arguments_are_clear() {
     let dir = tempfile::tempdir().unwrap();
     fs::create_dir_all(dir.path().join("c/projects")).unwrap();
-    let out = headroom(&["daily", "--since", "yesterday"], &dir.path().join("c"), dir.path());
+    let out = headroom(
+        &["daily", "--since", "yesterday"],
+        &dir.path().join("c"),
+        dir.path(),
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("YYYYMMDD"));
-    let out = headroom(&["daily", "-z", "Mars/Base"], &dir.path().join("c"), dir.path());
+    let out = headroom(
+        &["daily", "-z", "Mars/Base"],
+        &dir.path().join("c"),
+        dir.path(),
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("time zone"));
 }
@@ -55,7 +67,11 @@ fn tables_have_no_colour_when_piped_and_verbose_reports_skips() {
     let project = dir.path().join("c/projects/p");
     fs::create_dir_all(&project).unwrap();
     fs::write(project.join("s.jsonl"), line(1, 50) + "garbage\n").unwrap();
-    let out = headroom(&["daily", "--verbose"], &dir.path().join("c"), &dir.path().join("h"));
+    let out = headroom(
+        &["daily", "--verbose"],
+        &dir.path().join("c"),
+        &dir.path().join("h"),
+    );
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("2026-11-02"), "{stdout}");
@@ -77,7 +93,11 @@ fn a_damaged_ledger_says_how_to_rebuild_and_rebuild_works() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("headroom ledger rebuild"));
     let out = headroom(&["ledger", "rebuild"], &dir.path().join("c"), &home);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let kept: Vec<_> = fs::read_dir(&home)
         .unwrap()
         .flatten()
@@ -132,9 +152,16 @@ fn killing_during_ingest_loses_nothing_and_counts_nothing_twice() {
         child.wait().unwrap();
         // Everything a killed run left must be consistent: never more than the truth.
         let check = headroom(&["ledger", "check"], &config, &home);
-        assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stderr)
+        );
     }
-    assert!(killed_midway > 0, "no run was interrupted; the test proves nothing");
+    assert!(
+        killed_midway > 0,
+        "no run was interrupted; the test proves nothing"
+    );
     let after = headroom(&["daily", "--json"], &config, &home);
     assert!(after.status.success());
     let after: serde_json::Value = serde_json::from_slice(&after.stdout).unwrap();

@@ -19,7 +19,11 @@ fn headroom(report: &str, home: &Path) -> Value {
         .env("TZ", "UTC")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -45,7 +49,10 @@ fn compare(report: &str, list: &str, id: &str, tokens: &[&str], cost: &str) {
         for t in tokens {
             assert_eq!(ours_row[t], theirs_row[t], "{report} {key}: {t}");
         }
-        let (a, b) = (ours_row[cost].as_f64().unwrap(), theirs_row[cost].as_f64().unwrap());
+        let (a, b) = (
+            ours_row[cost].as_f64().unwrap(),
+            theirs_row[cost].as_f64().unwrap(),
+        );
         assert!((a - b).abs() < 0.01, "{report} {key}: cost {a} vs {b}");
     }
 }
@@ -79,7 +86,15 @@ fn blocks_match_ccusage() {
         "blocks",
         "blocks",
         "id",
-        &["entries", "totalTokens", "tokenCounts", "startTime", "endTime", "actualEndTime", "isGap"],
+        &[
+            "entries",
+            "totalTokens",
+            "tokenCounts",
+            "startTime",
+            "endTime",
+            "actualEndTime",
+            "isGap",
+        ],
         "costUSD",
     );
 }

@@ -192,7 +192,11 @@ fn burn_rate(first_ms: i64, last_ms: i64, tokens: &TokenCounts, cost: f64) -> Op
 
 /// The block `now` falls in, if any. Reads only recent history: it goes back until a pause of
 /// more than five hours, where a block necessarily starts.
-pub fn active_block(ledger: &Ledger, now_ms: i64, mode: CostMode) -> Result<Option<Block>, LedgerError> {
+pub fn active_block(
+    ledger: &Ledger,
+    now_ms: i64,
+    mode: CostMode,
+) -> Result<Option<Block>, LedgerError> {
     let mut window = 24 * HOUR_MS;
     loop {
         let from = now_ms - window;
@@ -288,11 +292,18 @@ mod tests {
     #[test]
     fn a_block_starts_at_the_hour_of_its_first_message_and_lasts_five_hours() {
         let t0 = 100 * H + 37 * MIN;
-        let entries = [e(t0, 10, 1.0), e(t0 + 4 * H, 10, 1.0), e(t0 + 5 * H, 10, 1.0)];
+        let entries = [
+            e(t0, 10, 1.0),
+            e(t0 + 4 * H, 10, 1.0),
+            e(t0 + 5 * H, 10, 1.0),
+        ];
         let b = blocks(&entries, 1_000 * H, CostMode::Auto);
         // 100:00 to 105:00; the third message (105:37) is past the end: a new block at 105:00.
         assert_eq!(b.len(), 2);
-        assert_eq!((b[0].start_ms, b[0].end_ms, b[0].entries), (100 * H, 105 * H, 2));
+        assert_eq!(
+            (b[0].start_ms, b[0].end_ms, b[0].entries),
+            (100 * H, 105 * H, 2)
+        );
         assert_eq!((b[1].start_ms, b[1].entries), (105 * H, 1));
         assert!(!b[0].is_gap && !b[1].is_gap);
     }

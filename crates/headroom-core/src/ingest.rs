@@ -189,9 +189,7 @@ pub fn ingest(
         let meta = match std::fs::metadata(&file.path) {
             Ok(meta) => meta,
             Err(err) => {
-                report
-                    .unreadable
-                    .push((file.path.clone(), err.to_string()));
+                report.unreadable.push((file.path.clone(), err.to_string()));
                 continue;
             }
         };
@@ -209,9 +207,7 @@ pub fn ingest(
             device,
             inode,
             size,
-            bad_lines_before: previous
-                .filter(|_| start > 0)
-                .map_or(0, |s| s.bad_lines),
+            bad_lines_before: previous.filter(|_| start > 0).map_or(0, |s| s.bad_lines),
             expected_head: previous.map(|s| s.head_hash),
         });
     }
@@ -358,12 +354,7 @@ fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
     (0, created)
 }
 
-fn read_task(
-    index: usize,
-    task: &Task<'_>,
-    prices: &PriceTable,
-    buf: &mut Vec<u8>,
-) -> FileResult {
+fn read_task(index: usize, task: &Task<'_>, prices: &PriceTable, buf: &mut Vec<u8>) -> FileResult {
     let mut result = FileResult {
         task: index,
         claimed: HashSet::default(),
@@ -375,8 +366,7 @@ fn read_task(
         unknown_models: HashSet::new(),
         bytes: 0,
     };
-    result.outcome =
-        read_file(task, prices, buf, &mut result).map_err(|e| e.to_string());
+    result.outcome = read_file(task, prices, buf, &mut result).map_err(|e| e.to_string());
     result
 }
 
@@ -493,8 +483,8 @@ fn scan(
     let mut bad = 0;
     let mut line_start = 0;
     while line_start < region.len() {
-        let line_end = memchr::memchr(b'\n', &region[line_start..])
-            .map_or(region.len(), |p| line_start + p);
+        let line_end =
+            memchr::memchr(b'\n', &region[line_start..]).map_or(region.len(), |p| line_start + p);
         let line = &region[line_start..line_end];
         let offset = base + line_start as u64;
         line_start = line_end + 1;
@@ -515,7 +505,9 @@ fn scan(
         match parse_line(line) {
             LineOutcome::Usage(usage) => {
                 let key = match usage.dedup_key() {
-                    Some((message, request)) => hash_key(&[b"id", message.as_bytes(), request.as_bytes()]),
+                    Some((message, request)) => {
+                        hash_key(&[b"id", message.as_bytes(), request.as_bytes()])
+                    }
                     None => hash_key(&[b"line", path_key.as_bytes(), &offset.to_le_bytes()]),
                 };
                 let model = usage.model.as_deref().unwrap_or("unknown");

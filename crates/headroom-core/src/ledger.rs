@@ -22,8 +22,8 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rustc_hash::FxHashMap;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction};
+use rustc_hash::FxHashMap;
 
 use crate::pricing::PriceTable;
 use crate::transcript::Tokens;
@@ -582,6 +582,7 @@ impl Ledger {
     }
 
     /// The raw connection, for the modules that own other tables.
+    #[allow(dead_code)] // for the account and alert stores
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
     }
@@ -622,6 +623,19 @@ pub fn rebuild(path: &Path, now_unix_s: i64) -> Result<(Ledger, Rebuilt), Ledger
     Ok((ledger, Rebuilt::Replaced { moved_to, salvaged }))
 }
 
+/// One response read back from a damaged ledger.
+struct Salvaged {
+    key: i64,
+    ts_ms: i64,
+    model: String,
+    project: String,
+    session: String,
+    cwd: Option<String>,
+    tokens: Tokens,
+    cost_usd: Option<f64>,
+    calc_cost: f64,
+}
+
 /// Copies every response that can still be read from a damaged ledger.
 fn salvage(damaged: &Path, into: &mut Ledger) -> Result<u64, LedgerError> {
     let old = Connection::open_with_flags(damaged, OpenFlags::SQLITE_OPEN_READ_ONLY)
@@ -638,15 +652,15 @@ fn salvage(damaged: &Path, into: &mut Ledger) -> Result<u64, LedgerError> {
     let mut batch = into.batch()?;
     // Read row by row and stop at the first unreadable page: what came before is kept.
     while let Ok(Some(row)) = rows.next() {
-        let read = || -> rusqlite::Result<(i64, i64, String, String, String, Option<String>, Tokens, Option<f64>, f64)> {
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-                row.get(5)?,
-                Tokens {
+        let read = || -> rusqlite::Result<Salvaged> {
+            Ok(Salvaged {
+                key: row.get(0)?,
+                ts_ms: row.get(1)?,
+                model: row.get(2)?,
+                project: row.get(3)?,
+                session: row.get(4)?,
+                cwd: row.get(5)?,
+                tokens: Tokens {
                     input: row.get::<_, i64>(6)? as u64,
                     output: row.get::<_, i64>(7)? as u64,
                     cache_write: row.get::<_, i64>(8)? as u64,
@@ -654,24 +668,23 @@ fn salvage(damaged: &Path, into: &mut Ledger) -> Result<u64, LedgerError> {
                     cache_write_1h: row.get::<_, i64>(10)? as u64,
                     cache_read: row.get::<_, i64>(11)? as u64,
                 },
-                row.get(12)?,
-                row.get(13)?,
-            ))
+                cost_usd: row.get(12)?,
+                calc_cost: row.get(13)?,
+            })
         };
-        let Ok((key, ts_ms, model, project, session, cwd, tokens, cost_usd, calc_cost)) = read()
-        else {
+        let Ok(r) = read() else {
             continue;
         };
         batch.insert(&NewEntry {
-            key,
-            ts_ms,
-            model: &model,
-            project: &project,
-            session: &session,
-            cwd: cwd.as_deref(),
-            tokens,
-            cost_usd,
-            calc_cost,
+            key: r.key,
+            ts_ms: r.ts_ms,
+            model: &r.model,
+            project: &r.project,
+            session: &r.session,
+            cwd: r.cwd.as_deref(),
+            tokens: r.tokens,
+            cost_usd: r.cost_usd,
+            calc_cost: r.calc_cost,
         })?;
     }
     batch.commit()
@@ -826,7 +839,7 @@ impl Batch<'_> {
             }
         }
         for chunk in new_rows.chunks(ROWS_PER_STATEMENT) {
-            let placeholders = format!("({})", vec!["?"; COLUMNS].join(","));
+            let placeholders = format!("({})", ["?"; COLUMNS].join(","));
             let text = format!(
                 "INSERT INTO entries (key, ts, model, session, input, output, cache_write,
                     cache_write_5m, cache_write_1h, cache_read, cost_usd, calc_cost) VALUES {}",
@@ -840,26 +853,38 @@ impl Batch<'_> {
                 stmt.raw_bind_parameter(at + 2, entry.ts_ms).map_err(sql)?;
                 stmt.raw_bind_parameter(at + 3, model).map_err(sql)?;
                 stmt.raw_bind_parameter(at + 4, session).map_err(sql)?;
-                stmt.raw_bind_parameter(at + 5, t.input as i64).map_err(sql)?;
-                stmt.raw_bind_parameter(at + 6, t.output as i64).map_err(sql)?;
-                stmt.raw_bind_parameter(at + 7, t.cache_write as i64).map_err(sql)?;
-                stmt.raw_bind_parameter(at + 8, t.cache_write_5m as i64).map_err(sql)?;
-                stmt.raw_bind_parameter(at + 9, t.cache_write_1h as i64).map_err(sql)?;
-                stmt.raw_bind_parameter(at + 10, t.cache_read as i64).map_err(sql)?;
-                stmt.raw_bind_parameter(at + 11, entry.cost_usd).map_err(sql)?;
-                stmt.raw_bind_parameter(at + 12, entry.calc_cost).map_err(sql)?;
+                stmt.raw_bind_parameter(at + 5, t.input as i64)
+                    .map_err(sql)?;
+                stmt.raw_bind_parameter(at + 6, t.output as i64)
+                    .map_err(sql)?;
+                stmt.raw_bind_parameter(at + 7, t.cache_write as i64)
+                    .map_err(sql)?;
+                stmt.raw_bind_parameter(at + 8, t.cache_write_5m as i64)
+                    .map_err(sql)?;
+                stmt.raw_bind_parameter(at + 9, t.cache_write_1h as i64)
+                    .map_err(sql)?;
+                stmt.raw_bind_parameter(at + 10, t.cache_read as i64)
+                    .map_err(sql)?;
+                stmt.raw_bind_parameter(at + 11, entry.cost_usd)
+                    .map_err(sql)?;
+                stmt.raw_bind_parameter(at + 12, entry.calc_cost)
+                    .map_err(sql)?;
             }
             stmt.raw_execute().map_err(sql)?;
         }
         for (entry, model, session) in &new_rows {
             let start = entry.ts_ms - entry.ts_ms.rem_euclid(BUCKET_MS);
             for (sums, first, last) in [
-                self.buckets
-                    .entry((start, *model))
-                    .or_insert((Sums::default(), i64::MAX, i64::MIN)),
-                self.session_sums
-                    .entry((*session, *model))
-                    .or_insert((Sums::default(), i64::MAX, i64::MIN)),
+                self.buckets.entry((start, *model)).or_insert((
+                    Sums::default(),
+                    i64::MAX,
+                    i64::MIN,
+                )),
+                self.session_sums.entry((*session, *model)).or_insert((
+                    Sums::default(),
+                    i64::MAX,
+                    i64::MIN,
+                )),
             ] {
                 sums.add_entry(entry);
                 *first = (*first).min(entry.ts_ms);
@@ -1021,11 +1046,17 @@ mod tests {
         assert_eq!(buckets.len(), 2);
         assert_eq!((buckets[0].start_ms, buckets[0].sums.input), (0, 15));
         assert_eq!(buckets[0].sums.entries, 2);
-        assert_eq!((buckets[1].start_ms, buckets[1].sums.input), (BUCKET_MS, 20));
+        assert_eq!(
+            (buckets[1].start_ms, buckets[1].sums.input),
+            (BUCKET_MS, 20)
+        );
         let sessions = ledger.sessions().unwrap();
         assert_eq!(sessions.len(), 1);
         assert_eq!(sessions[0].sums.input, 35);
-        assert_eq!((sessions[0].first_ms, sessions[0].last_ms), (1_000, BUCKET_MS + 5));
+        assert_eq!(
+            (sessions[0].first_ms, sessions[0].last_ms),
+            (1_000, BUCKET_MS + 5)
+        );
         assert_eq!(ledger.entry_count().unwrap(), 3);
 
         // Rebuilding from entries gives the same aggregates as the incremental path.

@@ -94,7 +94,10 @@ mod tests {
             home: Some("/home/u".into()),
             ..Environment::default()
         };
-        assert_eq!(env.claude_roots(), [PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert_eq!(
+            env.claude_roots(),
+            [PathBuf::from("/a"), PathBuf::from("/b")]
+        );
         assert_eq!(env.claude_settings_dir(), Some(PathBuf::from("/a")));
     }
 
@@ -107,9 +110,15 @@ mod tests {
         };
         assert_eq!(
             env.claude_roots(),
-            [PathBuf::from("/home/u/.config/claude"), PathBuf::from("/home/u/.claude")]
+            [
+                PathBuf::from("/home/u/.config/claude"),
+                PathBuf::from("/home/u/.claude")
+            ]
         );
-        assert_eq!(env.headroom_home(), Some(PathBuf::from("/home/u/.local/share/headroom")));
+        assert_eq!(
+            env.headroom_home(),
+            Some(PathBuf::from("/home/u/.local/share/headroom"))
+        );
         let env = Environment {
             headroom_home: Some("/tmp/h".into()),
             ..env

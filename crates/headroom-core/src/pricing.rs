@@ -372,7 +372,10 @@ mod tests {
         let table = PriceTable::embedded();
         let sonnet = "claude-sonnet-4-5-20250929";
         assert!(close(table.cost(sonnet, &one("1h", 100_000)).unwrap(), 0.6));
-        assert!(close(table.cost(sonnet, &one("5m", 100_000)).unwrap(), 0.375));
+        assert!(close(
+            table.cost(sonnet, &one("5m", 100_000)).unwrap(),
+            0.375
+        ));
         // Each TTL is tiered on its own (ccusage: 1.4625 for 150k + 150k).
         let mixed = Tokens {
             cache_write: 300_000,
@@ -426,11 +429,15 @@ mod tests {
         let table = PriceTable::with_overrides(&path).unwrap();
         assert_ne!(table.fingerprint(), PRICE_TABLE_VERSION);
         assert!(close(
-            table.cost("claude-next-5-20270101", &one("1h", 1_000_000)).unwrap(),
+            table
+                .cost("claude-next-5-20270101", &one("1h", 1_000_000))
+                .unwrap(),
             4.0
         ));
         assert!(close(
-            table.cost("claude-opus-4-5", &one("read", 1_000_000)).unwrap(),
+            table
+                .cost("claude-opus-4-5", &one("read", 1_000_000))
+                .unwrap(),
             0.0
         ));
         std::fs::write(&path, r#"{"models":{"x":{"input":-5,"output":1}}}"#).unwrap();

@@ -58,9 +58,9 @@ impl Zone {
         if name.eq_ignore_ascii_case("local") {
             return Ok(Zone::Local);
         }
-        name.parse::<chrono_tz::Tz>()
-            .map(Zone::Named)
-            .map_err(|_| format!("unknown time zone {name:?} (use an IANA name such as Europe/Berlin, or UTC)"))
+        name.parse::<chrono_tz::Tz>().map(Zone::Named).map_err(|_| {
+            format!("unknown time zone {name:?} (use an IANA name such as Europe/Berlin, or UTC)")
+        })
     }
 
     pub fn date_of(self, ms: i64) -> NaiveDate {
@@ -128,9 +128,7 @@ impl Query {
     /// A generous epoch-ms range for the SQL query; dates are checked exactly afterwards.
     fn ms_range(&self) -> (i64, i64) {
         const DAY: i64 = 86_400_000;
-        let from = self
-            .since
-            .map_or(i64::MIN, |d| self.zone.start_of(d) - DAY);
+        let from = self.since.map_or(i64::MIN, |d| self.zone.start_of(d) - DAY);
         let to = self
             .until
             .map_or(i64::MAX, |d| self.zone.start_of(d) + 2 * DAY);
@@ -348,7 +346,10 @@ pub struct SessionUsage {
 }
 
 /// Usage per session, most recent first. `since`/`until` filter on the last activity's date.
-pub fn sessions(ledger: &Ledger, query: &Query) -> Result<(Vec<SessionUsage>, Totals), LedgerError> {
+pub fn sessions(
+    ledger: &Ledger,
+    query: &Query,
+) -> Result<(Vec<SessionUsage>, Totals), LedgerError> {
     let rows = ledger.sessions()?;
     Ok(group_sessions(rows, query))
 }
@@ -394,7 +395,7 @@ fn group_sessions(rows: Vec<SessionRow>, query: &Query) -> (Vec<SessionUsage>, T
             model_breakdowns: usage.model_breakdowns,
         });
     }
-    out.sort_by(|a, b| b.last_ms.cmp(&a.last_ms));
+    out.sort_by_key(|s| std::cmp::Reverse(s.last_ms));
     (out, totals)
 }
 
@@ -414,7 +415,10 @@ pub struct ProjectUsage {
 }
 
 /// Usage per project, most expensive first.
-pub fn projects(ledger: &Ledger, query: &Query) -> Result<(Vec<ProjectUsage>, Totals), LedgerError> {
+pub fn projects(
+    ledger: &Ledger,
+    query: &Query,
+) -> Result<(Vec<ProjectUsage>, Totals), LedgerError> {
     let (sessions, totals) = sessions(ledger, query)?;
     let mut by_project: BTreeMap<String, (Option<String>, u64, i64, ByModel)> = BTreeMap::new();
     for session in sessions {
@@ -514,14 +518,17 @@ mod tests {
         let t = chrono::DateTime::parse_from_rfc3339("2026-11-20T18:00:00Z")
             .unwrap()
             .timestamp_millis();
-        let qh = vec![
-            bucket(t, "m", 1, 0.0),
-            bucket(t + 15 * 60_000, "m", 2, 0.0),
-        ];
+        let qh = vec![bucket(t, "m", 1, 0.0), bucket(t + 15 * 60_000, "m", 2, 0.0)];
         let days = group_buckets(&qh, Period::Day, &kathmandu).0;
         assert_eq!(days.len(), 2);
-        assert_eq!((days[0].period.as_str(), days[0].totals.input_tokens), ("2026-11-20", 1));
-        assert_eq!((days[1].period.as_str(), days[1].totals.input_tokens), ("2026-11-21", 2));
+        assert_eq!(
+            (days[0].period.as_str(), days[0].totals.input_tokens),
+            ("2026-11-20", 1)
+        );
+        assert_eq!(
+            (days[1].period.as_str(), days[1].totals.input_tokens),
+            ("2026-11-21", 2)
+        );
     }
 
     #[test]
@@ -574,7 +581,11 @@ mod tests {
         let (months, _) = group_buckets(&buckets, Period::Month, &q);
         assert_eq!(months.len(), 2);
         let (weeks, _) = group_buckets(&buckets, Period::Week, &q);
-        assert_eq!(weeks.len(), 2, "Saturday 31 Oct and Sunday 1 Nov are in two weeks");
+        assert_eq!(
+            weeks.len(),
+            2,
+            "Saturday 31 Oct and Sunday 1 Nov are in two weeks"
+        );
         let monday = Query {
             start_of_week: Weekday::Mon,
             ..q

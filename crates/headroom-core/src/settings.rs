@@ -45,7 +45,11 @@ impl Cap {
     /// the like are refused.
     pub fn parse(input: &str) -> Result<Cap, CapError> {
         let text = input.trim();
-        let text = text.strip_prefix('$').unwrap_or(text).trim().replace(',', "");
+        let text = text
+            .strip_prefix('$')
+            .unwrap_or(text)
+            .trim()
+            .replace(',', "");
         if text.is_empty() {
             return Err(CapError::Empty);
         }
@@ -142,12 +146,18 @@ impl TryFrom<String> for TimeOfDay {
         let (h, m) = s
             .split_once(':')
             .ok_or_else(|| format!("{s:?} is not a time: use HH:MM"))?;
-        let h: u16 = h.parse().map_err(|_| format!("{s:?} is not a time: use HH:MM"))?;
-        let m: u16 = m.parse().map_err(|_| format!("{s:?} is not a time: use HH:MM"))?;
+        let h: u16 = h
+            .parse()
+            .map_err(|_| format!("{s:?} is not a time: use HH:MM"))?;
+        let m: u16 = m
+            .parse()
+            .map_err(|_| format!("{s:?} is not a time: use HH:MM"))?;
         if h > 23 || m > 59 {
             return Err(format!("{s:?} is not a time of day"));
         }
-        Ok(TimeOfDay { minutes: h * 60 + m })
+        Ok(TimeOfDay {
+            minutes: h * 60 + m,
+        })
     }
 }
 
@@ -466,7 +476,10 @@ mod tests {
         assert!(matches!(Cap::parse("."), Err(CapError::NotANumber(_))));
         assert_eq!(Cap::parse("12.345"), Err(CapError::TooPrecise));
         assert_eq!(Cap::parse("100001"), Err(CapError::TooLarge));
-        assert_eq!(Cap::parse("99999999999999999999999"), Err(CapError::TooLarge));
+        assert_eq!(
+            Cap::parse("99999999999999999999999"),
+            Err(CapError::TooLarge)
+        );
         assert_eq!(Cap::parse("50").unwrap().to_string(), "$50.00");
     }
 
@@ -499,7 +512,11 @@ mod tests {
             let mode = fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        fs::write(&path, r#"{"alerts":{"session_thresholds":[90,0,250,75,90]}}"#).unwrap();
+        fs::write(
+            &path,
+            r#"{"alerts":{"session_thresholds":[90,0,250,75,90]}}"#,
+        )
+        .unwrap();
         let loaded = load(&path, 0).unwrap();
         assert_eq!(loaded.settings.alerts.session_thresholds, [75, 90]);
         assert_eq!(loaded.settings.sources, SourceSettings::default());
@@ -522,7 +539,9 @@ mod tests {
         for cap in ["-5", r#""abc""#, "1e9", "12.345"] {
             fs::write(
                 &path,
-                format!(r#"{{"extra_usage":{{"chosen_cap":{cap}}},"sources":{{"poll_minutes":9}}}}"#),
+                format!(
+                    r#"{{"extra_usage":{{"chosen_cap":{cap}}},"sources":{{"poll_minutes":9}}}}"#
+                ),
             )
             .unwrap();
             let loaded = load(&path, 8).unwrap();

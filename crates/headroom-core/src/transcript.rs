@@ -339,7 +339,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for AnyStr<'a> {
 /// Uppercase `T` and `Z` only, as ccusage accepts; fractions past milliseconds are truncated.
 pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':'
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
     {
         return None;
     }
@@ -511,9 +516,15 @@ mod tests {
             );
         }
         let float = GOOD.replace(r#""input_tokens":4"#, r#""input_tokens":4.0"#);
-        assert!(matches!(parse_line(float.as_bytes()), LineOutcome::Invalid(_)));
+        assert!(matches!(
+            parse_line(float.as_bytes()),
+            LineOutcome::Invalid(_)
+        ));
         let negative = GOOD.replace(r#""input_tokens":4"#, r#""input_tokens":-4"#);
-        assert!(matches!(parse_line(negative.as_bytes()), LineOutcome::Invalid(_)));
+        assert!(matches!(
+            parse_line(negative.as_bytes()),
+            LineOutcome::Invalid(_)
+        ));
     }
 
     #[test]
@@ -543,10 +554,16 @@ mod tests {
     fn rfc3339_variants() {
         assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:01.5Z"), Some(1500));
-        assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:00.123456789Z"), Some(123));
+        assert_eq!(
+            parse_rfc3339_ms("1970-01-01T00:00:00.123456789Z"),
+            Some(123)
+        );
         assert_eq!(parse_rfc3339_ms("1970-01-01T02:00:00+02:00"), Some(0));
         assert_eq!(parse_rfc3339_ms("1969-12-31T22:00:00-02:00"), Some(0));
-        assert_eq!(parse_rfc3339_ms("2024-02-29T00:00:00Z"), Some(1_709_164_800_000));
+        assert_eq!(
+            parse_rfc3339_ms("2024-02-29T00:00:00Z"),
+            Some(1_709_164_800_000)
+        );
         for bad in [
             "2023-02-29T00:00:00Z",
             "2026-11-20",

@@ -77,7 +77,10 @@ fn each_response_counts_once_across_blocks_files_and_runs() {
     let mut f = Fixture::new();
     let a = f.file("-home-dev-api", "s1");
     // One response written as two content blocks, plus another response.
-    f.append(&a, &(line("m1", "r1", 10, TS) + &line("m1", "r1", 10, TS) + &line("m2", "r2", 5, TS)));
+    f.append(
+        &a,
+        &(line("m1", "r1", 10, TS) + &line("m1", "r1", 10, TS) + &line("m2", "r2", 5, TS)),
+    );
     // A resumed session copies an old response into another file.
     let b = f.file("-home-dev-api", "s2");
     f.append(&b, &line("m1", "r1", 10, TS));
@@ -95,7 +98,8 @@ fn every_kind_of_bad_line_is_skipped_and_counted() {
     let mut f = Fixture::new();
     let path = f.file("p", "s");
     let good = line("m1", "r1", 10, TS);
-    let wrong_type = line("m2", "r2", 7, TS).replace(r#""output_tokens":7"#, r#""output_tokens":"many""#);
+    let wrong_type =
+        line("m2", "r2", 7, TS).replace(r#""output_tokens":7"#, r#""output_tokens":"many""#);
     let numeric_ts = line("m3", "r3", 7, TS).replace(&format!("\"{TS}\""), "12345");
     let text = [
         good.as_str(),
@@ -115,10 +119,16 @@ fn every_kind_of_bad_line_is_skipped_and_counted() {
     assert_eq!(f.total_output(), 10);
     // truncated + garbage = not JSON; one empty line (the other "\n" ends the truncated one);
     // wrong type + numeric timestamp = bad fields.
-    assert_eq!(report.bad_lines.get("not valid JSON"), Some(&2), "{report:?}");
+    assert_eq!(
+        report.bad_lines.get("not valid JSON"),
+        Some(&2),
+        "{report:?}"
+    );
     assert_eq!(report.bad_lines.get("empty line"), Some(&1), "{report:?}");
     assert_eq!(
-        report.bad_lines.get("usage fields missing or of the wrong type"),
+        report
+            .bad_lines
+            .get("usage fields missing or of the wrong type"),
         Some(&2)
     );
 }
@@ -127,7 +137,8 @@ fn every_kind_of_bad_line_is_skipped_and_counted() {
 fn a_bad_copy_does_not_claim_the_key_of_a_good_one() {
     let mut f = Fixture::new();
     let path = f.file("p", "s");
-    let bad = line("m1", "r1", 10, TS).replace(r#""output_tokens":10"#, r#""output_tokens":"many""#);
+    let bad =
+        line("m1", "r1", 10, TS).replace(r#""output_tokens":10"#, r#""output_tokens":"many""#);
     f.append(&path, &(bad + &line("m1", "r1", 10, TS)));
     assert_eq!(f.run().new_entries, 1);
     assert_eq!(f.total_output(), 10);
@@ -142,7 +153,11 @@ fn a_partial_last_line_is_read_once_its_newline_arrives() {
     f.append(&path, &(line("m1", "r1", 10, TS) + head));
     let report = f.run();
     assert_eq!(report.new_entries, 1);
-    assert_eq!(report.bad_line_total(), 0, "a line being written is not bad");
+    assert_eq!(
+        report.bad_line_total(),
+        0,
+        "a line being written is not bad"
+    );
     assert_eq!(f.total_output(), 10);
     f.append(&path, tail);
     assert_eq!(f.run().new_entries, 1);
@@ -175,7 +190,10 @@ fn appended_lines_are_read_without_rereading_the_file() {
 fn shrunk_and_replaced_files_are_read_again_without_double_counting() {
     let mut f = Fixture::new();
     let path = f.file("p", "s");
-    f.append(&path, &(line("m1", "r1", 10, TS) + &line("m2", "r2", 5, TS)));
+    f.append(
+        &path,
+        &(line("m1", "r1", 10, TS) + &line("m2", "r2", 5, TS)),
+    );
     f.run();
     // Shrunk: rewritten shorter with one new response.
     fs::write(&path, line("m3", "r3", 1, TS)).unwrap();
@@ -184,7 +202,11 @@ fn shrunk_and_replaced_files_are_read_again_without_double_counting() {
     assert_eq!(f.total_output(), 16);
     // Replaced by another file (new inode) of greater size holding old and new responses.
     let tmp = path.with_extension("tmp");
-    fs::write(&tmp, line("m1", "r1", 10, TS) + &line("m3", "r3", 1, TS) + &line("m4", "r4", 2, TS)).unwrap();
+    fs::write(
+        &tmp,
+        line("m1", "r1", 10, TS) + &line("m3", "r3", 1, TS) + &line("m4", "r4", 2, TS),
+    )
+    .unwrap();
     fs::rename(&tmp, &path).unwrap();
     assert_eq!(f.run().new_entries, 1);
     assert_eq!(f.total_output(), 18);
