@@ -140,7 +140,7 @@ fn is_new_instance(prev: &WindowState, w: &Window, now_ms: i64) -> bool {
         (Some(a), Some(b)) if (a - b).abs() <= INSTANCE_TOLERANCE_MS => false,
         (None, None) => false,
         (old, _) => {
-            let due = old.map_or(true, |a| now_ms >= a - INSTANCE_TOLERANCE_MS);
+            let due = old.is_none_or(|a| now_ms >= a - INSTANCE_TOLERANCE_MS);
             let dropped = w.utilization <= prev.utilization - DROP_POINTS;
             due || dropped
         }
@@ -220,7 +220,7 @@ pub fn evaluate(
     }
     state.windows.retain(|_, ws| {
         ws.resets_at_ms
-            .map_or(true, |at| at > now_ms - FORGET_AFTER_MS)
+            .is_none_or(|at| at > now_ms - FORGET_AFTER_MS)
     });
 
     if let Some(eu) = extra {
@@ -339,7 +339,7 @@ fn window_alerts(
         .copied()
         .filter(|&t| u >= f64::from(t))
         .max();
-    if let Some(t) = crossed.filter(|&t| ws.threshold.map_or(true, |said| t > said)) {
+    if let Some(t) = crossed.filter(|&t| ws.threshold.is_none_or(|said| t > said)) {
         let (level, title, body) = if t >= 100 {
             let after = match extra_on {
                 Some(true) => "Extra Usage is on, so further use is billed to it until the window",
@@ -457,7 +457,7 @@ fn window_alerts(
             let margin_ms = i64::from(settings.forecast_margin_minutes) * 60_000;
             let moved = ws
                 .forecast_at_ms
-                .map_or(true, |said| (full - said).abs() > margin_ms);
+                .is_none_or(|said| (full - said).abs() > margin_ms);
             if full >= now_ms && reset - full > lead_ms && moved {
                 let basis = match snapshot.forecast.basis {
                     Some(ForecastBasis::LocalTokens) => " (estimated from local transcripts)",
@@ -573,7 +573,7 @@ fn extra_usage_alerts(
     if let (Some(used), true) = (eu.used, eu.enabled != Some(false)) {
         match eu.monthly_limit.filter(|&cap| cap > 0.0) {
             Some(cap) => {
-                if state.spend.cap.map_or(true, |c| (c - cap).abs() > CENT) {
+                if state.spend.cap.is_none_or(|c| (c - cap).abs() > CENT) {
                     state.spend.cap = Some(cap);
                     state.spend.cap_percent = None;
                 }
@@ -584,8 +584,7 @@ fn extra_usage_alerts(
                     .copied()
                     .filter(|&p| fraction + 1e-9 >= f64::from(p))
                     .max();
-                if let Some(p) =
-                    crossed.filter(|&p| state.spend.cap_percent.map_or(true, |s| p > s))
+                if let Some(p) = crossed.filter(|&p| state.spend.cap_percent.is_none_or(|s| p > s))
                 {
                     let (level, title, tail) = if p >= 100 {
                         (
@@ -625,7 +624,7 @@ fn extra_usage_alerts(
             None if eu.enabled == Some(true) => {
                 let step = u64::from(settings.spend_step_dollars.max(1));
                 let k = (used.max(0.0) / step as f64 + 1e-9).floor() as u64;
-                if k >= 1 && state.spend.steps.map_or(true, |s| k > s) {
+                if k >= 1 && state.spend.steps.is_none_or(|s| k > s) {
                     alerts.push(alert(
                         AlertKind::SpendStep,
                         Level::Info,
@@ -706,7 +705,7 @@ fn stale_alert(
         .windows
         .values()
         .filter(|ws| matches!(ws.kind, WindowKind::Session | WindowKind::Weekly))
-        .filter(|ws| ws.resets_at_ms.map_or(true, |at| at > now_ms))
+        .filter(|ws| ws.resets_at_ms.is_none_or(|at| at > now_ms))
         .max_by(|a, b| a.utilization.total_cmp(&b.utilization))
         .filter(|ws| ws.utilization >= f64::from(high_at));
     let Some(high) = high else { return };
