@@ -3,9 +3,11 @@
 //! read only what was appended.
 //!
 //! Tables (schema versioned with `PRAGMA user_version`, see [`MIGRATIONS`]):
-//! - `entry_keys`: the 64-bit hash of every stored response's dedup key (`message.id` +
-//!   `requestId`; two real responses collide about once in 10^8 for a million responses).
-//!   A small B-tree that stays in cache, so deduplication is cheap;
+//! - `key_sets`: the 64-bit hash of every stored response's dedup key (`message.id` +
+//!   `requestId`; two real responses collide about once in 10^8 for a million responses),
+//!   as 4,096 sorted arrays by the hash's top bits. One SQLite row per key would cost a cold
+//!   ingest a B-tree insert per response; a few thousand small blobs cost next to nothing, and
+//!   a later run loads only the arrays its new responses fall in;
 //! - `entries`: one row per response, appended in arrival order with no other index, so a
 //!   cold ingest of a gigabyte writes each page once instead of rewriting a random-keyed tree;
 //! - `files`: per-transcript ingest state (identity, size, committed offset);
@@ -73,7 +75,7 @@ const MIGRATIONS: &[&str] = &[
         head_hash INTEGER NOT NULL,
         bad_lines INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID;
-    CREATE TABLE entry_keys (key INTEGER PRIMARY KEY);
+    CREATE TABLE key_sets (bucket INTEGER PRIMARY KEY, keys BLOB NOT NULL);
     CREATE TABLE entries (
         id INTEGER PRIMARY KEY,
         key INTEGER NOT NULL,
@@ -264,6 +266,25 @@ pub struct SessionRow {
 pub struct Ledger {
     conn: Connection,
     path: PathBuf,
+    keys: KeyCache,
+}
+
+/// Key arrays loaded from `key_sets`, valid while no other connection has written.
+#[derive(Default)]
+struct KeyCache {
+    /// `PRAGMA data_version` when the cache was last known to match the database.
+    data_version: Option<i64>,
+    sets: FxHashMap<u16, KeySet>,
+}
+
+struct KeySet {
+    /// Sorted.
+    keys: Vec<i64>,
+    dirty: bool,
+}
+
+fn key_bucket(key: i64) -> u16 {
+    ((key as u64) >> 52) as u16
 }
 
 impl std::fmt::Debug for Ledger {
@@ -291,6 +312,7 @@ impl Ledger {
         let mut ledger = Ledger {
             conn,
             path: path.to_owned(),
+            keys: KeyCache::default(),
         };
         ledger.configure().map_err(|e| classify(path, e))?;
         ledger.migrate()?;
@@ -395,8 +417,20 @@ impl Ledger {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| classify(&path, e))?;
+        // Another process may have stored keys since our last commit: then forget the cache.
+        let version: i64 = tx
+            .pragma_query_value(None, "data_version", |row| row.get(0))
+            .map_err(|e| classify(&path, e))?;
+        if self.keys.data_version != Some(version) {
+            self.keys.sets.clear();
+        }
+        // Unknown until this batch commits: a batch dropped half-way leaves keys in the cache
+        // that the database never got, and the next batch must not trust them.
+        self.keys.data_version = None;
         Ok(Batch {
             tx,
+            keys: &mut self.keys,
+            data_version: version,
             path,
             models: FxHashMap::default(),
             sessions: FxHashMap::default(),
@@ -427,7 +461,7 @@ impl Ledger {
     /// Number of stored responses.
     pub fn entry_count(&self) -> Result<u64, LedgerError> {
         self.conn
-            .query_row("SELECT count(*) FROM entry_keys", [], |row| {
+            .query_row("SELECT count(*) FROM entries", [], |row| {
                 row.get::<_, i64>(0)
             })
             .map(|n| n as u64)
@@ -739,6 +773,8 @@ pub(crate) fn classify(path: &Path, e: rusqlite::Error) -> LedgerError {
 /// A write transaction: entries, their aggregates and file offsets commit together.
 pub struct Batch<'l> {
     tx: Transaction<'l>,
+    keys: &'l mut KeyCache,
+    data_version: i64,
     path: PathBuf,
     // Fx hashing: these maps are hit once per stored response during a cold ingest.
     models: FxHashMap<String, i64>,
@@ -751,6 +787,28 @@ pub struct Batch<'l> {
 impl Batch<'_> {
     fn err(&self, e: rusqlite::Error) -> LedgerError {
         classify(&self.path, e)
+    }
+
+    /// The key array of `bucket`, loaded on first use.
+    fn key_set(&mut self, bucket: u16) -> Result<&mut KeySet, LedgerError> {
+        if !self.keys.sets.contains_key(&bucket) {
+            let blob: Option<Vec<u8>> = self
+                .tx
+                .prepare_cached("SELECT keys FROM key_sets WHERE bucket = ?1")
+                .and_then(|mut stmt| stmt.query_row([bucket], |row| row.get(0)).optional())
+                .map_err(|e| classify(&self.path, e))?;
+            let keys = blob
+                .unwrap_or_default()
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                .collect();
+            self.keys.sets.insert(bucket, KeySet { keys, dirty: false });
+        }
+        Ok(self
+            .keys
+            .sets
+            .get_mut(&bucket)
+            .expect("inserted just above"))
     }
 
     fn model_id(&mut self, name: &str) -> Result<i64, LedgerError> {
@@ -804,10 +862,9 @@ impl Batch<'_> {
     /// Stores the responses whose keys are not stored yet; returns how many were new.
     ///
     /// Written for the cold ingest of a gigabyte of transcripts, where SQLite's per-statement
-    /// cost dominates: keys are claimed in key order (the key B-tree is walked once) and rows
-    /// are written many per statement.
+    /// cost dominates: keys are checked in memory against the key arrays, and rows are written
+    /// many per statement.
     pub fn insert_many(&mut self, entries: &mut [NewEntry<'_>]) -> Result<u64, LedgerError> {
-        const KEYS_PER_STATEMENT: usize = 500;
         const ROWS_PER_STATEMENT: usize = 100;
         const COLUMNS: usize = 12;
         entries.sort_unstable_by_key(|e| e.key);
@@ -816,18 +873,12 @@ impl Batch<'_> {
 
         let mut fresh: HashSet<i64, KeyHash> =
             HashSet::with_capacity_and_hasher(entries.len(), KeyHash::default());
-        for chunk in entries.chunks(KEYS_PER_STATEMENT) {
-            let text = format!(
-                "INSERT OR IGNORE INTO entry_keys (key) VALUES {} RETURNING key",
-                vec!["(?)"; chunk.len()].join(",")
-            );
-            let mut stmt = self.tx.prepare_cached(&text).map_err(sql)?;
-            for (i, entry) in chunk.iter().enumerate() {
-                stmt.raw_bind_parameter(i + 1, entry.key).map_err(sql)?;
-            }
-            let mut rows = stmt.raw_query();
-            while let Some(row) = rows.next().map_err(sql)? {
-                fresh.insert(row.get(0).map_err(sql)?);
+        for entry in entries.iter() {
+            let set = self.key_set(key_bucket(entry.key))?;
+            if let Err(at) = set.keys.binary_search(&entry.key) {
+                set.keys.insert(at, entry.key);
+                set.dirty = true;
+                fresh.insert(entry.key);
             }
         }
         let mut new_rows: Vec<(&NewEntry<'_>, i64, i64)> = Vec::with_capacity(fresh.len());
@@ -931,6 +982,15 @@ impl Batch<'_> {
         let path = self.path;
         let sql = |e| classify(&path, e);
         {
+            let mut save = self
+                .tx
+                .prepare_cached("INSERT OR REPLACE INTO key_sets (bucket, keys) VALUES (?1, ?2)")
+                .map_err(sql)?;
+            for (bucket, set) in self.keys.sets.iter_mut().filter(|(_, s)| s.dirty) {
+                let blob: Vec<u8> = set.keys.iter().flat_map(|k| k.to_le_bytes()).collect();
+                save.execute(params![bucket, blob]).map_err(sql)?;
+                set.dirty = false;
+            }
             let mut bucket = self
                 .tx
                 .prepare_cached(
@@ -1003,6 +1063,7 @@ impl Batch<'_> {
             }
         }
         self.tx.commit().map_err(sql)?;
+        self.keys.data_version = Some(self.data_version);
         Ok(self.inserted)
     }
 }
@@ -1063,6 +1124,47 @@ mod tests {
         ledger.rebuild_aggregates().unwrap();
         assert_eq!(ledger.buckets(i64::MIN, i64::MAX).unwrap(), buckets);
         assert_eq!(ledger.sessions().unwrap(), sessions);
+    }
+
+    #[test]
+    fn keys_stored_by_another_process_are_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite3");
+        let mut a = Ledger::open(&path).unwrap();
+        let mut b = Ledger::open(&path).unwrap();
+        // b loads (and caches) the key array that key 1 falls in.
+        let mut batch = b.batch().unwrap();
+        assert!(batch.insert(&entry(2, 1_000, 1)).unwrap());
+        batch.commit().unwrap();
+        let mut batch = a.batch().unwrap();
+        assert!(batch.insert(&entry(1, 1_000, 10)).unwrap());
+        batch.commit().unwrap();
+        let mut batch = b.batch().unwrap();
+        assert!(
+            !batch.insert(&entry(1, 1_000, 10)).unwrap(),
+            "a's key must be seen"
+        );
+        batch.commit().unwrap();
+        assert_eq!(b.entry_count().unwrap(), 2);
+    }
+
+    #[test]
+    fn keys_of_a_rolled_back_batch_are_not_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
+        {
+            let mut batch = ledger.batch().unwrap();
+            assert!(batch.insert(&entry(1, 1_000, 10)).unwrap());
+        }
+        let mut batch = ledger.batch().unwrap();
+        assert!(batch.insert(&entry(1, 1_000, 10)).unwrap());
+        batch.commit().unwrap();
+        assert_eq!(ledger.entry_count().unwrap(), 1);
+        // And the keys survive a reopen.
+        drop(ledger);
+        let mut ledger = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
+        let mut batch = ledger.batch().unwrap();
+        assert!(!batch.insert(&entry(1, 1_000, 10)).unwrap());
     }
 
     #[test]
