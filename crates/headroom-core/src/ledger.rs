@@ -527,6 +527,16 @@ impl Ledger {
             .map_err(|e| self.err(e))
     }
 
+    /// Lines skipped as bad in the transcripts as they are now (for `status`).
+    pub fn skipped_lines(&self) -> Result<u64, LedgerError> {
+        self.conn
+            .query_row("SELECT coalesce(sum(bad_lines), 0) FROM files", [], |row| {
+                row.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
+    }
+
     /// Time of the newest stored response.
     pub fn latest_entry_ms(&self) -> Result<Option<i64>, LedgerError> {
         self.conn
