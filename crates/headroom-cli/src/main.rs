@@ -4,6 +4,7 @@ mod context;
 mod ledger_cmd;
 mod reports;
 mod table;
+mod watch_cmd;
 
 use std::process::ExitCode;
 
@@ -38,6 +39,10 @@ enum Command {
         #[command(subcommand)]
         action: ledger_cmd::LedgerAction,
     },
+    /// Watch usage in the foreground and send desktop notifications before a limit.
+    Watch(watch_cmd::WatchArgs),
+    /// Recent alerts (and `--snooze` to hold notifications back).
+    Alerts(watch_cmd::AlertsArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,5 +79,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Projects(args) => reports::projects(&ctx, &args),
         Command::Blocks(args) => reports::blocks(&ctx, &args),
         Command::Ledger { action } => ledger_cmd::run(&ctx, action),
+        Command::Watch(args) => watch_cmd::watch(&ctx, &args),
+        Command::Alerts(args) => watch_cmd::alerts(&ctx, &args),
     }
 }
