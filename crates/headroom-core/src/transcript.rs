@@ -550,6 +550,25 @@ mod tests {
         assert_eq!(usage(&line).cwd.as_deref(), Some(r"C:\work\api"));
     }
 
+    proptest::proptest! {
+        /// No input makes the parser panic, and a cut line never yields usage.
+        #[test]
+        fn never_panics_on_any_bytes(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let _ = parse_line(&bytes);
+        }
+
+        #[test]
+        fn a_truncated_line_is_never_counted(cut in 0..GOOD.len() - 1) {
+            let outcome = parse_line(&GOOD.as_bytes()[..cut]);
+            proptest::prop_assert!(!matches!(outcome, LineOutcome::Usage(_)), "{:?}", outcome);
+        }
+
+        #[test]
+        fn timestamps_never_panic(s in ".{0,40}") {
+            let _ = parse_rfc3339_ms(&s);
+        }
+    }
+
     #[test]
     fn rfc3339_variants() {
         assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
