@@ -184,7 +184,12 @@ impl Watcher<'_> {
             return "printed only (--no-notify)".to_owned();
         };
         match notifier.deliver(notification) {
-            Ok(d) if d.with_actions || notification.actions.is_empty() => {
+            // "No actions" only when buttons were wanted and the server cannot show them.
+            Ok(d)
+                if d.with_actions
+                    || !notifier.config().actions
+                    || notification.actions.is_empty() =>
+            {
                 outcome::DELIVERED.to_owned()
             }
             Ok(_) => outcome::DELIVERED_PLAIN.to_owned(),

@@ -1,0 +1,425 @@
+//! The alerts issue's "done when", end to end: the real `headroom` binary, a real D-Bus session
+//! bus (a private `dbus-daemon`) with a notification server that records what arrives, and a
+//! loopback HTTP server answering like Anthropic's OAuth usage endpoint at 91 % of the session
+//! window with Extra Usage off.
+//!
+//! - `headroom watch --once` sends exactly one notification whose summary and body are
+//!   asserted word for word (reset time in local time: the child runs with `TZ=UTC`); a second
+//!   run sends nothing new; `headroom alerts --json` lists both alerts as delivered.
+//! - Without a notification server (or a bus at all) it is a warning and exit code 0, and the
+//!   history says so.
+//! - `headroom watch` (the loop) offers the buttons, acts on "Snooze 1 h" and ends cleanly on
+//!   Ctrl-C (SIGINT).
+//!
+//! The binary: `$HEADROOM_BIN` if set, else built here with the cargo that runs the tests
+//! (a no-op when it is up to date), so the test never runs a stale binary.
+
+mod support_dbus;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use support_dbus::{Bus, Recorder};
+
+const TOKEN: &str = "sk-ant-oat01-alerts-e2e-token";
+
+fn headroom_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("HEADROOM_BIN") {
+            return PathBuf::from(bin);
+        }
+        // target/<profile>/deps/alerts_dbus-<hash> → target/<profile>/headroom
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
+        let target_dir = profile_dir.parent().unwrap();
+        let mut build = Command::new(env!("CARGO"));
+        build
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "headroom-cli",
+                "--bin",
+                "headroom",
+            ])
+            .arg("--target-dir")
+            .arg(target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        let status = build.status().unwrap();
+        assert!(status.success(), "building headroom failed");
+        profile_dir.join("headroom")
+    })
+    .clone()
+}
+
+/// A loopback server that answers `GET /api/oauth/usage` with `body` and 404 otherwise,
+/// recording each request line and whether it carried the bearer token.
+struct Api {
+    base: String,
+    requests: Arc<Mutex<Vec<(String, bool)>>>,
+}
+
+fn serve_api(body: String) -> Api {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let log = requests.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            let mut authorized = false;
+            let mut content_length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if lower.starts_with("authorization:") && line.contains(TOKEN) {
+                    authorized = true;
+                }
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    content_length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut sink = vec![0; content_length];
+            let _ = reader.read_exact(&mut sink);
+            let path = request_line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("")
+                .to_owned();
+            log.lock()
+                .unwrap()
+                .push((request_line.trim().to_owned(), authorized));
+            let (status, payload) = if path.starts_with("/api/oauth/usage") && authorized {
+                ("200 OK", body.clone())
+            } else if path.starts_with("/api/oauth/usage") {
+                (
+                    "401 Unauthorized",
+                    r#"{"error":{"type":"authentication_error"}}"#.to_owned(),
+                )
+            } else {
+                (
+                    "404 Not Found",
+                    r#"{"error":{"type":"not_found_error"}}"#.to_owned(),
+                )
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{payload}",
+                payload.len()
+            );
+        }
+    });
+    Api { base, requests }
+}
+
+/// The response of the fixture with reset times relative to `now`.
+fn usage_body(session_reset: DateTime<Utc>, weekly_reset: DateTime<Utc>) -> String {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/alerts/usage-session-91-extra-off.json");
+    let api_time = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string();
+    std::fs::read_to_string(fixture)
+        .unwrap()
+        .replace("@SESSION_RESETS_AT@", &api_time(session_reset))
+        .replace("@WEEKLY_RESETS_AT@", &api_time(weekly_reset))
+}
+
+/// A user's folders: Claude Code's (credentials, no transcripts yet) and Headroom's.
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Home {
+        let dir = tempfile::tempdir().unwrap();
+        let claude = dir.path().join("claude");
+        std::fs::create_dir_all(claude.join("projects")).unwrap();
+        let expires = Utc::now().timestamp_millis() + 8 * 3_600_000;
+        std::fs::write(
+            claude.join(".credentials.json"),
+            format!(
+                r#"{{"claudeAiOauth":{{"accessToken":"{TOKEN}","refreshToken":"sk-ant-ort01-unused","expiresAt":{expires},"scopes":["user:inference","user:profile"],"subscriptionType":"max"}}}}"#
+            ),
+        )
+        .unwrap();
+        Home { dir }
+    }
+
+    fn headroom_home(&self) -> PathBuf {
+        self.dir.path().join("headroom")
+    }
+
+    fn command(&self, api: &Api, bus: Option<&Bus>) -> Command {
+        let mut c = Command::new(headroom_bin());
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("CLAUDE_CONFIG_DIR", self.dir.path().join("claude"))
+            .env("HEADROOM_HOME", self.headroom_home())
+            .env("HEADROOM_ANTHROPIC_API", &api.base)
+            .env("XDG_RUNTIME_DIR", self.dir.path())
+            .env("TZ", "UTC")
+            .env("NO_COLOR", "1")
+            .env("HEADROOM_LOG", "warn")
+            .stdin(Stdio::null());
+        if let Some(bus) = bus {
+            c.env("DBUS_SESSION_BUS_ADDRESS", &bus.address);
+        }
+        c
+    }
+}
+
+fn run(mut command: Command) -> Output {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "headroom failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn history(home: &Home, api: &Api) -> Vec<serde_json::Value> {
+    let mut c = home.command(api, None);
+    c.args(["alerts", "--json"]);
+    serde_json::from_slice(&run(c).stdout).unwrap()
+}
+
+/// How the engine writes a clock time near `now`, in UTC (the child's zone).
+fn clock(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    match (t.date_naive() - now.date_naive()).num_days() {
+        0 => t.format("%H:%M").to_string(),
+        1 => t.format("tomorrow %H:%M").to_string(),
+        _ => unreachable!("the session resets within 71 minutes"),
+    }
+}
+
+struct Scenario {
+    home: Home,
+    api: Api,
+    summary: &'static str,
+    body: String,
+}
+
+/// A fresh user at 91 % of the session, resetting in 1 h 10 min 30 s (the half minute keeps
+/// "in 1 h 10 min" true for the first 30 s of the run, as durations are floored).
+fn at_91_percent() -> Scenario {
+    headroom_bin();
+    let now = Utc::now();
+    let session_reset = now + chrono::Duration::seconds(70 * 60 + 30);
+    let api = serve_api(usage_body(session_reset, now + chrono::Duration::days(3)));
+    let at = clock(session_reset, now);
+    Scenario {
+        home: Home::new(),
+        api,
+        summary: "Session at 91 % and Extra Usage is off",
+        body: format!(
+            "Work will stop at 100 % until the window resets at {at} (in 1 h 10 min). \
+             Turn on Extra Usage to keep working past the limit; any prepaid balance is not used until you do.\n\
+             Session usage passed 90 %: now 91 %; the window resets at {at} (in 1 h 10 min)."
+        ),
+    }
+}
+
+#[test]
+fn at_91_percent_with_extra_usage_off_one_notification_then_nothing_new() {
+    let s = at_91_percent();
+    let bus = Bus::start();
+    let recorder = Recorder::serve(&bus, &["body", "body-markup", "actions"]);
+
+    let mut c = s.home.command(&s.api, Some(&bus));
+    c.args(["watch", "--once"]);
+    let out = run(c);
+    let got = recorder.received();
+    assert_eq!(got.len(), 1, "exactly one notification: {got:#?}");
+    let n = &got[0];
+    assert_eq!(n.summary, s.summary);
+    assert_eq!(n.body, s.body);
+    assert_eq!(n.app_name, "Headroom");
+    assert_eq!(n.urgency, Some(2), "critical: work will stop");
+    assert!(n.app_icon.ends_with("headroom.png"), "{}", n.app_icon);
+    assert!(Path::new(&n.app_icon).is_file());
+    assert!(
+        n.actions.is_empty(),
+        "--once stays for no click: {:?}",
+        n.actions
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(s.summary), "{stdout}");
+    assert!(
+        s.api
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(line, auth)| line.starts_with("GET /api/oauth/usage") && *auth),
+        "the account source asked the loopback API: {:?}",
+        s.api.requests.lock().unwrap()
+    );
+
+    // Again: nothing new arrives.
+    let mut c = s.home.command(&s.api, Some(&bus));
+    c.args(["watch", "--once"]);
+    run(c);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(recorder.received().len(), 1, "{:#?}", recorder.received());
+
+    let h = history(&s.home, &s.api);
+    let rows: Vec<(&str, &str)> = h
+        .iter()
+        .map(|r| (r["kind"].as_str().unwrap(), r["delivery"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("threshold", "delivered"),
+            ("extra_usage_trap", "delivered")
+        ]
+    );
+}
+
+#[test]
+fn no_notification_server_is_a_warning_and_the_alert_is_recorded() {
+    // A bus with nobody serving notifications.
+    let s = at_91_percent();
+    let bus = Bus::start();
+    let mut c = s.home.command(&s.api, Some(&bus));
+    c.args(["watch", "--once"]);
+    let out = run(c);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no notification server is running"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(s.summary));
+    let h = history(&s.home, &s.api);
+    assert_eq!(h.len(), 2);
+    assert!(
+        h.iter().all(|r| r["delivery"] == "no notification server"),
+        "{h:#?}"
+    );
+
+    // No session bus at all.
+    let s = at_91_percent();
+    let mut c = s.home.command(&s.api, None);
+    c.args(["watch", "--once"]);
+    let out = run(c);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no notification server is running"),
+        "{stderr}"
+    );
+    assert!(history(&s.home, &s.api)
+        .iter()
+        .all(|r| r["delivery"] == "no notification server"));
+}
+
+#[test]
+fn watch_offers_buttons_snoozes_on_click_and_stops_on_ctrl_c() {
+    let s = at_91_percent();
+    let bus = Bus::start();
+    let recorder = Recorder::serve(&bus, &["body", "actions"]);
+    let mut c = s.home.command(&s.api, Some(&bus));
+    c.args(["watch", "--interval", "60"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+
+    let got = recorder.wait_for(1, Duration::from_secs(30));
+    let n = &got[0];
+    assert_eq!(n.summary, s.summary);
+    assert_eq!(n.body, s.body);
+    assert_eq!(
+        n.actions,
+        [
+            "enable-extra-usage",
+            "Enable Extra Usage",
+            "snooze-1h",
+            "Snooze 1 h",
+            "open-settings",
+            "Open settings"
+        ]
+    );
+
+    // The user clicks "Snooze 1 h": the settings file says so within seconds.
+    std::thread::sleep(Duration::from_millis(500));
+    let clicked_at = Utc::now().timestamp_millis();
+    recorder.click(n.id, "snooze-1h");
+    let settings = s.home.headroom_home().join("settings.json");
+    let start = Instant::now();
+    let until = loop {
+        let snoozed = std::fs::read_to_string(&settings)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["alerts"]["snoozed_until_ms"].as_i64());
+        if let Some(until) = snoozed {
+            break until;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "no snooze written"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        (until - clicked_at - 3_600_000).abs() < 30_000,
+        "snoozed until {until}, clicked at {clicked_at}"
+    );
+
+    // Ctrl-C: a clean stop, exit code 0.
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "watch did not stop on SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "{status}\n{stdout}\n{stderr}");
+    assert!(stdout.contains("Notifications snoozed until"), "{stdout}");
+    assert!(stderr.contains("headroom watch: stopped"), "{stderr}");
+    assert_eq!(recorder.received().len(), 1);
+}
