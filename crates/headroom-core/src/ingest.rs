@@ -18,7 +18,7 @@ use std::sync::mpsc;
 
 use memchr::memmem;
 
-use crate::ledger::{FileState, KeyHash, Ledger, LedgerError, NewEntry};
+use crate::ledger::{Batch, FileState, KeyHash, Ledger, LedgerError, NewEntry};
 use crate::pricing::PriceTable;
 use crate::transcript::{parse_line, InvalidLine, LineOutcome, USAGE_KEY};
 
@@ -27,8 +27,9 @@ const CHUNK: usize = 1 << 20;
 const MAX_LINE: usize = 64 << 20;
 /// Bytes of a file's start hashed to notice a file replaced in place.
 const HEAD_BYTES: u64 = 4096;
-/// Responses per transaction during a long ingest.
-const COMMIT_EVERY: usize = 25_000;
+/// Responses handed to SQLite at a time, and per transaction, during a long ingest.
+const FLUSH_EVERY: usize = 25_000;
+const COMMIT_EVERY: usize = 100_000;
 
 /// One transcript file and where it belongs.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -262,6 +263,10 @@ fn write_results(
     let mut seen: HashSet<i64, KeyHash> = HashSet::default();
     let mut pending = Pending::default();
     let mut cwds: Vec<Option<String>> = vec![None; tasks.len()];
+    // Rows go to SQLite in chunks (little memory on this side), but are committed less often:
+    // each commit rewrites the key arrays that gained keys.
+    let mut batch = ledger.batch()?;
+    let mut written = 0;
     for mut result in receiver {
         let task = &tasks[result.task];
         report.bytes_read += result.bytes;
@@ -285,11 +290,18 @@ fn write_results(
                 pending.entries.push((result.task, parsed));
             }
         }
-        if pending.entries.len() >= COMMIT_EVERY {
-            report.new_entries += pending.flush(ledger, tasks, &cwds)?;
+        if pending.entries.len() >= FLUSH_EVERY {
+            written += pending.entries.len();
+            report.new_entries += pending.flush(&mut batch, tasks, &cwds)?;
+            if written >= COMMIT_EVERY {
+                batch.commit()?;
+                batch = ledger.batch()?;
+                written = 0;
+            }
         }
     }
-    report.new_entries += pending.flush(ledger, tasks, &cwds)?;
+    report.new_entries += pending.flush(&mut batch, tasks, &cwds)?;
+    batch.commit()?;
     Ok(())
 }
 
@@ -301,14 +313,13 @@ struct Pending {
 }
 
 impl Pending {
-    /// Writes everything in one transaction.
+    /// Writes the responses and the offsets they reach into `batch`.
     fn flush(
         &mut self,
-        ledger: &mut Ledger,
+        batch: &mut Batch<'_>,
         tasks: &[Task<'_>],
         cwds: &[Option<String>],
     ) -> Result<u64, IngestError> {
-        let mut batch = ledger.batch()?;
         let mut rows: Vec<NewEntry<'_>> = self
             .entries
             .iter()
@@ -327,13 +338,13 @@ impl Pending {
                 }
             })
             .collect();
-        batch.insert_many(&mut rows)?;
+        let inserted = batch.insert_many(&mut rows)?;
         drop(rows);
         self.entries.clear();
         for (task, state) in self.states.drain(..) {
             batch.set_file_state(&tasks[task].file.path, &state)?;
         }
-        Ok(batch.commit()?)
+        Ok(inserted)
     }
 }
 
