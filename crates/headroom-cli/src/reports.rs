@@ -386,6 +386,7 @@ pub fn blocks(ctx: &Context, args: &BlocksArgs) -> Result<(), Failure> {
         );
         return Ok(());
     }
+    let mut active_note = None;
     let mut table = Table::new(&[
         ("Block start", Align::Left),
         ("Duration", Align::Left),
@@ -403,9 +404,8 @@ pub fn blocks(ctx: &Context, args: &BlocksArgs) -> Result<(), Failure> {
             .unwrap_or_default();
         if b.is_gap {
             let hours = (b.end_ms - b.start_ms) as f64 / 3.6e6;
-            let text = format!("{start}");
             table.styled_row(vec![
-                (text.clone(), style.dim(&text)),
+                (start.clone(), style.dim(&start)),
                 (
                     format!("gap {hours:.1} h"),
                     style.dim(&format!("gap {hours:.1} h")),
@@ -445,17 +445,19 @@ pub fn blocks(ctx: &Context, args: &BlocksArgs) -> Result<(), Failure> {
             (cost.clone(), cost),
         ]);
         if let (Some(rate), Some(p)) = (b.burn_rate, b.projection) {
-            let text = format!(
-                "  burn {} tokens/min, {}/h; projected {} tokens, {} by the end ({} min left)",
+            active_note = Some(format!(
+                "Active block: burning {} tokens/min, {}/h; at this pace {} tokens and {} by its end ({} min left).",
                 thousands(rate.tokens_per_minute.round() as u64),
                 dollars(rate.cost_per_hour),
                 thousands(p.total_tokens),
                 dollars(p.total_cost),
                 p.remaining_minutes
-            );
-            table.styled_row(vec![(text.clone(), style.dim(&text))]);
+            ));
         }
     }
     print!("{}", table.render(&style));
+    if let Some(note) = active_note {
+        println!("{}", style.green(&note));
+    }
     Ok(())
 }

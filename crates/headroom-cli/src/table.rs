@@ -41,6 +41,7 @@ impl Style {
     }
 
     /// Colour for a percentage of a limit.
+    #[allow(dead_code)] // for the account figures (`status`)
     pub fn level(&self, percent: f64, text: &str) -> String {
         if percent >= 90.0 {
             self.red(text)
