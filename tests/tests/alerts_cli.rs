@@ -1,0 +1,126 @@
+//! `headroom alerts` as a user runs it: an empty history, snoozing for a duration and
+//! resuming (the settings file keeps every other key), bad input refused with a clear message
+//! and exit code 2, JSON output.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn headroom_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("HEADROOM_BIN") {
+            return PathBuf::from(bin);
+        }
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
+        let mut build = Command::new(env!("CARGO"));
+        build
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "headroom-cli",
+                "--bin",
+                "headroom",
+            ])
+            .arg("--target-dir")
+            .arg(profile_dir.parent().unwrap())
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        assert!(
+            build.status().unwrap().success(),
+            "building headroom failed"
+        );
+        profile_dir.join("headroom")
+    })
+    .clone()
+}
+
+fn headroom(home: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(headroom_bin())
+        .env_clear()
+        .env("HOME", home)
+        .env("HEADROOM_HOME", home.join("headroom"))
+        .env("CLAUDE_CONFIG_DIR", home.join("claude"))
+        .env("TZ", "UTC")
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn listing_and_snoozing_alerts() {
+    let home = tempfile::tempdir().unwrap();
+    let settings = home.path().join("headroom/settings.json");
+
+    let out = headroom(home.path(), &["alerts"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout, "No alerts yet.\n");
+    let out = headroom(home.path(), &["alerts", "--json"]);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap(),
+        serde_json::json!([])
+    );
+
+    // A settings file with other keys: snoozing keeps them.
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    std::fs::write(
+        &settings,
+        r#"{"alerts":{"session_thresholds":[80]},"sources":{"poll_minutes":7}}"#,
+    )
+    .unwrap();
+    let before = chrono::Utc::now().timestamp_millis();
+    let out = headroom(home.path(), &["alerts", "--snooze", "1h30m"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.starts_with("Notifications snoozed until "),
+        "{stdout}"
+    );
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
+    let until = saved["alerts"]["snoozed_until_ms"].as_i64().unwrap();
+    assert!(
+        (until - before - 90 * 60_000).abs() < 60_000,
+        "{until} vs {before}"
+    );
+    assert_eq!(
+        saved["alerts"]["session_thresholds"],
+        serde_json::json!([80])
+    );
+    assert_eq!(saved["sources"]["poll_minutes"], 7);
+    let (stdout, _) = text(&headroom(home.path(), &["alerts"]));
+    assert!(
+        stdout.contains("Notifications are snoozed until"),
+        "{stdout}"
+    );
+
+    // Nonsense is refused and changes nothing.
+    for bad in ["soon", "8d", "-1h"] {
+        let out = headroom(home.path(), &["alerts", &format!("--snooze={bad}")]);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
+        assert!(stderr.contains("is not a snooze"), "{stderr}");
+    }
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
+    assert_eq!(saved["alerts"]["snoozed_until_ms"].as_i64(), Some(until));
+
+    let out = headroom(home.path(), &["alerts", "--snooze", "off"]);
+    assert_eq!(text(&out).0, "Notifications resumed.\n");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
+    assert!(saved["alerts"]["snoozed_until_ms"].is_null());
+}
