@@ -47,7 +47,7 @@ impl Fixture {
     }
 
     fn run(&mut self) -> IngestReport {
-        let files = discover(&[self.root.clone()]).unwrap();
+        let files = discover(std::slice::from_ref(&self.root)).unwrap();
         ingest(&mut self.ledger, &files, &self.prices).unwrap()
     }
 
