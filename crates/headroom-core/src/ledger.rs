@@ -2,7 +2,7 @@
 //! Headroom has seen, so history survives Claude Code deleting old transcripts and later runs
 //! read only what was appended.
 //!
-//! Tables (schema versioned with `PRAGMA user_version`, see [`MIGRATIONS`]):
+//! Tables (schema versioned with `PRAGMA user_version`, see `MIGRATIONS`):
 //! - `key_sets`: the 64-bit hash of every stored response's dedup key (`message.id` +
 //!   `requestId`; two real responses collide about once in 10^8 for a million responses),
 //!   as 4,096 sorted arrays by the hash's top 12 bits. One SQLite row per key would cost a
