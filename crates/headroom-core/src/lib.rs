@@ -4,6 +4,7 @@
 //! snapshots → front ends (the `headroom` CLI, the tray app). Paths and clocks come in as
 //! arguments; nothing here reads the environment or the system time on its own.
 
+pub mod account;
 pub mod alerts;
 pub mod blocks;
 pub mod ingest;

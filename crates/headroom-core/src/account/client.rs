@@ -1,0 +1,289 @@
+//! The one HTTP client of the account sources: Anthropic's OAuth usage endpoint and claude.ai.
+//!
+//! - Base URLs are passed in (the CLI reads `HEADROOM_ANTHROPIC_API` and `HEADROOM_CLAUDE_AI`
+//!   once); they must be https, except on a loopback host (tests).
+//! - Timeouts are always set (reqwest has none by default): 5 s to connect, 20 s in all.
+//! - `Authorization` and `Cookie` headers are marked sensitive, and no error text here ever
+//!   includes a header or a response body (a body can echo what was sent).
+//! - Redirects are not followed: a redirect to a login page is a login problem, and a
+//!   credential must never travel to another host.
+//! - Bodies over 2 MiB are refused.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, COOKIE, RETRY_AFTER};
+use reqwest::{StatusCode, Url};
+
+use super::secret::Secret;
+
+pub const DEFAULT_ANTHROPIC_API: &str = "https://api.anthropic.com";
+pub const DEFAULT_CLAUDE_AI: &str = "https://claude.ai";
+pub const OAUTH_USAGE_PATH: &str = "/api/oauth/usage";
+pub const OAUTH_BETA: &str = "oauth-2025-04-20";
+const MAX_BODY: usize = 2 << 20;
+
+pub fn user_agent() -> String {
+    format!(
+        "headroom/{} (+https://github.com/headroom-app/headroom)",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            total: Duration::from_secs(20),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    #[error("{url:?} is not a usable address: {why}")]
+    BadUrl { url: String, why: String },
+    #[error("cannot set up the HTTP client: {0}")]
+    Setup(String),
+}
+
+/// Checks a base URL: https, or http on a loopback host; no path beyond `/`, no query.
+pub fn base_url(text: &str) -> Result<Url, ClientError> {
+    let bad = |why: &str| ClientError::BadUrl {
+        url: text.to_owned(),
+        why: why.to_owned(),
+    };
+    let url = Url::parse(text.trim()).map_err(|e| bad(&e.to_string()))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => return Err(bad("it has no host")),
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(bad(
+                "only https is allowed (http only on 127.0.0.1 or localhost)",
+            ))
+        }
+        _ => return Err(bad("only https is allowed")),
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
+        return Err(bad("it must not carry a user, a password or a query"));
+    }
+    Ok(url)
+}
+
+/// Why a request gave no figures. Messages never contain a secret or a response body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    #[error("offline or unreachable ({0})")]
+    Offline(String),
+    #[error("no answer within {0} s")]
+    Timeout(u64),
+    #[error("the login was refused (401)")]
+    Unauthorized,
+    #[error("access denied (403{})", if *.missing_scope { ", the login lacks a needed scope" } else { "" })]
+    Forbidden { missing_scope: bool },
+    #[error("rate limited by Anthropic (429)")]
+    RateLimited { retry_after_s: Option<u64> },
+    #[error("Anthropic's server failed ({0})")]
+    Server(u16),
+    #[error("unexpected answer (HTTP {0})")]
+    Status(u16),
+    #[error("the answer was too large")]
+    TooLarge,
+    #[error("cannot build the request: {0}")]
+    Request(String),
+}
+
+/// How a request proves who it is.
+pub enum Auth<'a> {
+    /// OAuth: `Authorization: Bearer …` and the OAuth beta header.
+    Bearer(&'a Secret),
+    /// claude.ai: the `sessionKey` cookie.
+    SessionKey(&'a Secret),
+}
+
+#[derive(Debug, Clone)]
+pub struct Http {
+    client: reqwest::Client,
+    timeouts: Timeouts,
+}
+
+impl Http {
+    pub fn new(timeouts: Timeouts) -> Result<Http, ClientError> {
+        let client = reqwest::Client::builder()
+            .user_agent(user_agent())
+            .connect_timeout(timeouts.connect)
+            .timeout(timeouts.total)
+            .redirect(reqwest::redirect::Policy::none())
+            // One request every few minutes: nothing to gain from idle connections, and a
+            // pooled connection must not outlive the runtime of a blocking caller.
+            .pool_max_idle_per_host(0)
+            .build()
+            .map_err(|e| ClientError::Setup(e.to_string()))?;
+        Ok(Http { client, timeouts })
+    }
+
+    /// GETs `url` and returns the body of a 2xx answer.
+    pub async fn get(&self, url: Url, auth: Auth<'_>) -> Result<Vec<u8>, FetchError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        match auth {
+            Auth::Bearer(token) => {
+                let mut v =
+                    HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                        FetchError::Request("the token has characters a header cannot carry".into())
+                    })?;
+                v.set_sensitive(true);
+                headers.insert(AUTHORIZATION, v);
+                headers.insert("anthropic-beta", HeaderValue::from_static(OAUTH_BETA));
+            }
+            Auth::SessionKey(key) => {
+                let mut v = HeaderValue::from_str(&format!("sessionKey={}", key.expose()))
+                    .map_err(|_| {
+                        FetchError::Request(
+                            "the session key has characters a header cannot carry".into(),
+                        )
+                    })?;
+                v.set_sensitive(true);
+                headers.insert(COOKIE, v);
+            }
+        }
+        let path = url.path().to_owned();
+        let response = self
+            .client
+            .get(url)
+            .headers(headers)
+            .send()
+            .await
+            .map_err(|e| self.transport(&e))?;
+        let status = response.status();
+        tracing::debug!(%path, status = status.as_u16(), "account request");
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let retry_after_s = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(retry_after);
+            return Err(FetchError::RateLimited { retry_after_s });
+        }
+        let body = read_limited(response)
+            .await
+            .map_err(|e| self.transport_or(e))?;
+        match status.as_u16() {
+            200..=299 => Ok(body),
+            401 => Err(FetchError::Unauthorized),
+            403 => {
+                let text = String::from_utf8_lossy(&body).to_ascii_lowercase();
+                Err(FetchError::Forbidden {
+                    missing_scope: text.contains("scope"),
+                })
+            }
+            // A redirect is where a login page would send us.
+            300..=399 => Err(FetchError::Unauthorized),
+            s @ 500..=599 => Err(FetchError::Server(s)),
+            s => Err(FetchError::Status(s)),
+        }
+    }
+
+    fn transport(&self, e: &reqwest::Error) -> FetchError {
+        if e.is_timeout() {
+            FetchError::Timeout(self.timeouts.total.as_secs().max(1))
+        } else if e.is_connect() {
+            FetchError::Offline(connect_reason(e))
+        } else {
+            FetchError::Offline("the connection failed".into())
+        }
+    }
+
+    fn transport_or(&self, e: ReadError) -> FetchError {
+        match e {
+            ReadError::TooLarge => FetchError::TooLarge,
+            ReadError::Transport(e) => self.transport(&e),
+        }
+    }
+}
+
+enum ReadError {
+    TooLarge,
+    Transport(reqwest::Error),
+}
+
+async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, ReadError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(ReadError::Transport)? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(ReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The innermost cause of a connection error (e.g. "Connection refused"), which names no
+/// secret: requests carry credentials only in headers.
+fn connect_reason(e: &reqwest::Error) -> String {
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    let mut last = None;
+    while let Some(s) = source {
+        last = Some(s.to_string());
+        source = s.source();
+    }
+    let reason = last.unwrap_or_else(|| "cannot connect".to_owned());
+    // Keep it short and single-line.
+    reason
+        .lines()
+        .next()
+        .unwrap_or("cannot connect")
+        .chars()
+        .take(120)
+        .collect()
+}
+
+/// `Retry-After`: seconds, or an HTTP date (then relative to this machine's clock).
+pub fn retry_after(text: &str) -> Option<u64> {
+    let text = text.trim();
+    if let Ok(s) = text.parse::<u64>() {
+        return Some(s);
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(text).ok()?;
+    let delta = at.timestamp() - chrono::Utc::now().timestamp();
+    Some(delta.max(0) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_only_unless_loopback() {
+        assert!(base_url("https://api.anthropic.com").is_ok());
+        assert!(base_url("http://127.0.0.1:8080").is_ok());
+        assert!(base_url("http://127.5.0.1").is_ok());
+        assert!(base_url("http://localhost:1").is_ok());
+        assert!(base_url("http://[::1]:9").is_ok());
+        assert!(base_url("http://api.anthropic.com").is_err());
+        assert!(base_url("http://10.0.0.1").is_err());
+        assert!(base_url("ftp://127.0.0.1").is_err());
+        assert!(base_url("https://u:p@api.anthropic.com").is_err());
+        assert!(base_url("not a url").is_err());
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(retry_after("120"), Some(120));
+        assert_eq!(retry_after(" 0 "), Some(0));
+        assert_eq!(retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(0));
+        assert_eq!(retry_after("soon"), None);
+    }
+}

@@ -1,0 +1,229 @@
+//! Claude Code's OAuth credentials, read-only.
+//!
+//! On macOS the Keychain item `Claude Code-credentials` comes first (the file can be stale
+//! there); elsewhere, and as a fallback, `.credentials.json` in Claude Code's config folder
+//! (`$CLAUDE_CONFIG_DIR` or `~/.claude`, passed in). The JSON is
+//! `{ "claudeAiOauth": { accessToken, refreshToken, expiresAt (ms), scopes, subscriptionType,
+//! rateLimitTier } }`.
+//!
+//! Headroom never writes these, never logs the token and never runs the refresh-token flow:
+//! Claude Code rotates refresh tokens, and a second client refreshing logs the user out.
+//! An expired token or a missing `user:profile` scope is a clear message to run `claude`.
+//! Error messages never include the file's content.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::secret::Secret;
+
+pub const FILE_NAME: &str = ".credentials.json";
+/// The scope the usage endpoint needs.
+pub const PROFILE_SCOPE: &str = "user:profile";
+#[cfg(target_os = "macos")]
+pub const KEYCHAIN_SERVICE: &str = "Claude Code-credentials";
+
+/// Claude Code's OAuth login.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OAuthCredentials {
+    pub access_token: Secret,
+    pub expires_at_ms: Option<i64>,
+    /// `None` when the file does not list scopes (older logins): then not checked.
+    pub scopes: Option<Vec<String>>,
+    pub subscription_type: Option<String>,
+    pub rate_limit_tier: Option<String>,
+    /// Where they were read from (a file path, or the Keychain item's name).
+    pub origin: String,
+}
+
+impl OAuthCredentials {
+    /// Whether they can be used at `now_ms`: not expired, with the profile scope.
+    pub fn check(&self, now_ms: i64) -> Result<(), CredentialsError> {
+        if let Some(at) = self.expires_at_ms {
+            if at <= now_ms {
+                return Err(CredentialsError::Expired { at_ms: at });
+            }
+        }
+        if let Some(scopes) = &self.scopes {
+            if !scopes.iter().any(|s| s == PROFILE_SCOPE) {
+                return Err(CredentialsError::MissingScope);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CredentialsError {
+    #[error("no Claude Code login found (looked for {}); sign in with `claude` once to show account figures", .looked.join(", "))]
+    Missing { looked: Vec<String> },
+    #[error("cannot read Claude Code's credentials {path}: {reason}")]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("Claude Code's credentials {origin} are not in a form Headroom knows ({detail}); run `claude` once to sign in again")]
+    Malformed { origin: String, detail: String },
+    #[error("Claude Code's login has expired; run `claude` once to refresh it (Headroom never refreshes it itself)")]
+    Expired { at_ms: i64 },
+    #[error("Claude Code's login lacks the `user:profile` scope that usage figures need; sign in again with `claude` (run `/login`)")]
+    MissingScope,
+}
+
+/// Reads the credentials: the macOS Keychain first (when `use_keychain`), then the file in
+/// `claude_dir`.
+pub fn load(
+    claude_dir: Option<&Path>,
+    use_keychain: bool,
+) -> Result<OAuthCredentials, CredentialsError> {
+    let mut looked = Vec::new();
+    #[cfg(target_os = "macos")]
+    if use_keychain {
+        looked.push(format!("the Keychain item {KEYCHAIN_SERVICE:?}"));
+        if let Some(text) = keychain_text() {
+            match parse(
+                text.as_bytes(),
+                &format!("Keychain item {KEYCHAIN_SERVICE:?}"),
+            ) {
+                Ok(c) => return Ok(c),
+                Err(e) => tracing::warn!("{e}; trying the credentials file"),
+            }
+        }
+    }
+    #[cfg(not(target_os = "macos"))]
+    let _ = use_keychain;
+    if let Some(dir) = claude_dir {
+        let path = dir.join(FILE_NAME);
+        match std::fs::read(&path) {
+            Ok(bytes) => return parse(&bytes, &path.display().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                looked.push(path.display().to_string())
+            }
+            Err(e) => {
+                return Err(CredentialsError::Unreadable {
+                    path,
+                    reason: e.to_string(),
+                })
+            }
+        }
+    }
+    Err(CredentialsError::Missing { looked })
+}
+
+/// Whether credentials seem to be there, without reading the secret (for "configured").
+pub fn present(claude_dir: Option<&Path>, use_keychain: bool) -> bool {
+    let _ = use_keychain;
+    claude_dir.is_some_and(|d| d.join(FILE_NAME).is_file()) || {
+        #[cfg(target_os = "macos")]
+        {
+            use_keychain && keychain_text().is_some()
+        }
+        #[cfg(not(target_os = "macos"))]
+        {
+            false
+        }
+    }
+}
+
+/// The Keychain item's password, through Apple's `security` tool (no keychain crate in the
+/// core: it must build and test anywhere). `None` when absent or denied.
+#[cfg(target_os = "macos")]
+fn keychain_text() -> Option<String> {
+    let out = std::process::Command::new("/usr/bin/security")
+        .args(["find-generic-password", "-s", KEYCHAIN_SERVICE, "-w"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8(out.stdout).ok()?;
+    let text = text.trim().to_owned();
+    (!text.is_empty()).then_some(text)
+}
+
+/// Parses the credentials JSON. `origin` names where it came from, for messages.
+pub fn parse(bytes: &[u8], origin: &str) -> Result<OAuthCredentials, CredentialsError> {
+    let malformed = |detail: &str| CredentialsError::Malformed {
+        origin: origin.to_owned(),
+        detail: detail.to_owned(),
+    };
+    // serde's error text can quote a piece of the input: only its category is kept.
+    let value: Value = serde_json::from_slice(bytes).map_err(|_| malformed("not JSON"))?;
+    let oauth = value
+        .get("claudeAiOauth")
+        .and_then(Value::as_object)
+        .ok_or_else(|| malformed("no claudeAiOauth object"))?;
+    let token = oauth
+        .get("accessToken")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| malformed("no accessToken"))?;
+    let expires_at_ms = oauth.get("expiresAt").and_then(|v| match v {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    });
+    let scopes = match oauth.get("scopes") {
+        Some(Value::Array(list)) => Some(
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+        ),
+        // Some versions store scopes as one space-separated string.
+        Some(Value::String(s)) => Some(s.split_whitespace().map(str::to_owned).collect()),
+        _ => None,
+    };
+    let text = |key: &str| oauth.get(key).and_then(Value::as_str).map(str::to_owned);
+    Ok(OAuthCredentials {
+        access_token: Secret::new(token),
+        expires_at_ms,
+        scopes,
+        subscription_type: text("subscriptionType"),
+        rate_limit_tier: text("rateLimitTier"),
+        origin: origin.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_claude_codes_shape_and_checks_it() {
+        let c = parse(
+            br#"{"claudeAiOauth":{"accessToken":"sk-ant-oat01-x","refreshToken":"r","expiresAt":2000,
+                 "scopes":["user:inference","user:profile"],"subscriptionType":"max","rateLimitTier":"default_claude_max_20x"}}"#,
+            "f",
+        )
+        .unwrap();
+        assert_eq!(c.access_token.expose(), "sk-ant-oat01-x");
+        assert_eq!(c.subscription_type.as_deref(), Some("max"));
+        assert_eq!(c.check(1999), Ok(()));
+        assert_eq!(
+            c.check(2000),
+            Err(CredentialsError::Expired { at_ms: 2000 })
+        );
+        let c = parse(
+            br#"{"claudeAiOauth":{"accessToken":"t","scopes":"user:inference"}}"#,
+            "f",
+        )
+        .unwrap();
+        assert_eq!(c.check(0), Err(CredentialsError::MissingScope));
+    }
+
+    #[test]
+    fn malformed_messages_never_quote_the_file() {
+        for bad in [
+            &br#"{"claudeAiOauth":{"accessToken":"sk-ant-secret""#[..],
+            br#"{"claudeAiOauth":{"accessToken":""}}"#,
+            br#"{"other":"sk-ant-secret"}"#,
+            b"sk-ant-secret",
+        ] {
+            let e = parse(bad, "f").unwrap_err();
+            assert!(matches!(e, CredentialsError::Malformed { .. }), "{e}");
+            assert!(!e.to_string().contains("secret"), "{e}");
+            assert!(!format!("{e:?}").contains("secret"), "{e:?}");
+        }
+    }
+}

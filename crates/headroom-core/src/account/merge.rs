@@ -1,0 +1,393 @@
+//! Builds the one [`UsageSnapshot`] from the newest readings of every source, the local
+//! block, and history for the forecast. Pure: everything, `now` included, comes in.
+//!
+//! - Per window id the most recently seen figure wins, whichever source it came from; a
+//!   window whose reset time has passed is dropped (its figure is from the previous window).
+//! - With no account session figure, the local estimate stands in: the active local block's
+//!   tokens against the largest block of recent weeks, labelled `local-estimate`.
+//! - Extra Usage: the newest reading of any source; a prepaid balance from claude.ai is kept
+//!   even when a newer reading without one wins.
+//! - The forecast comes from the account's own session percentages when there are enough
+//!   (two readings 10 minutes apart in the current window), from local token pace otherwise.
+//! - `stale` is set when no account figure was seen within `fresh_ms`.
+
+use super::store::{HistoryPoint, StoredSample};
+use crate::snapshot::{
+    ExtraUsage, Forecast, ForecastBasis, LocalBlock, Source, SourceStatus, UsageSnapshot, Window,
+    WindowKind,
+};
+
+const HOUR_MS: f64 = 3_600_000.0;
+/// Two readings must be this far apart to make a trend.
+const MIN_SPAN_MS: i64 = 10 * 60_000;
+/// Reset times within this of each other are the same window instance (they jitter).
+const SAME_RESET_MS: i64 = 5 * 60_000;
+
+/// Everything a snapshot is made from.
+#[derive(Debug, Clone, Default)]
+pub struct MergeInputs {
+    pub now_ms: i64,
+    /// The newest reading of each source.
+    pub samples: Vec<StoredSample>,
+    /// The newest Extra Usage reading (from whatever sample had one).
+    pub extra_usage: Option<ExtraUsage>,
+    /// The newest prepaid balance seen (claude.ai): amount in major units and currency.
+    pub balance: Option<(f64, String)>,
+    /// Session window readings of the last hours, oldest first.
+    pub session_history: Vec<HistoryPoint>,
+    pub local_block: Option<LocalBlock>,
+    /// The largest block of recent weeks, in tokens: the local estimate's 100 %.
+    pub local_limit_tokens: Option<u64>,
+    pub sources: Vec<SourceStatus>,
+    pub errors: Vec<String>,
+    /// Account figures older than this make the snapshot stale.
+    pub fresh_ms: i64,
+}
+
+pub fn merge(inputs: MergeInputs) -> UsageSnapshot {
+    let now = inputs.now_ms;
+    let mut windows: Vec<Window> = Vec::new();
+    for sample in &inputs.samples {
+        for w in &sample.windows {
+            if w.resets_at_ms.is_some_and(|at| at <= now) {
+                continue;
+            }
+            match windows.iter_mut().find(|x| x.id == w.id) {
+                Some(existing) if existing.observed_at_ms >= w.observed_at_ms => {}
+                Some(existing) => *existing = w.clone(),
+                None => windows.push(w.clone()),
+            }
+        }
+    }
+    let newest_account = windows.iter().map(|w| w.observed_at_ms).max();
+    let stale = newest_account.is_none_or(|seen| now - seen > inputs.fresh_ms);
+
+    let local_percent = match (&inputs.local_block, inputs.local_limit_tokens) {
+        (Some(b), Some(limit)) if limit > 0 => Some(b.total_tokens as f64 / limit as f64 * 100.0),
+        _ => None,
+    };
+    if !windows.iter().any(|w| w.kind == WindowKind::Session) {
+        if let (Some(block), Some(pct)) = (&inputs.local_block, local_percent) {
+            windows.push(Window {
+                id: "session".into(),
+                label: "Session".into(),
+                kind: WindowKind::Session,
+                utilization: pct,
+                resets_at_ms: Some(block.end_ms),
+                source: Source::LocalEstimate,
+                observed_at_ms: now,
+            });
+        }
+    }
+    windows.sort_by(|a, b| rank(&a.kind).cmp(&rank(&b.kind)).then(a.id.cmp(&b.id)));
+
+    let mut extra_usage = inputs.extra_usage.clone();
+    if let (Some(eu), Some((amount, currency))) = (extra_usage.as_mut(), &inputs.balance) {
+        if eu.balance.is_none() && (eu.currency == *currency || eu.used.is_none()) {
+            eu.balance = Some(*amount);
+        }
+    }
+
+    let session = windows
+        .iter()
+        .find(|w| w.kind == WindowKind::Session)
+        .cloned();
+    let weekly = windows
+        .iter()
+        .find(|w| w.kind == WindowKind::Weekly)
+        .cloned();
+    let forecast = forecast(
+        session.as_ref(),
+        &inputs.session_history,
+        inputs.local_block.as_ref(),
+        local_percent,
+        inputs.local_limit_tokens,
+        now,
+    );
+    UsageSnapshot {
+        taken_at_ms: now,
+        session,
+        weekly,
+        windows,
+        extra_usage,
+        local_block: inputs.local_block,
+        forecast,
+        stale,
+        sources: inputs.sources,
+        errors: inputs.errors,
+    }
+}
+
+fn rank(kind: &WindowKind) -> u8 {
+    match kind {
+        WindowKind::Session => 0,
+        WindowKind::Weekly => 1,
+        WindowKind::WeeklyModel { .. } => 2,
+        WindowKind::Other { .. } => 3,
+    }
+}
+
+/// When the session window fills at the current pace.
+pub fn forecast(
+    session: Option<&Window>,
+    history: &[HistoryPoint],
+    block: Option<&LocalBlock>,
+    local_percent: Option<f64>,
+    local_limit_tokens: Option<u64>,
+    now_ms: i64,
+) -> Forecast {
+    if let Some(s) = session.filter(|s| s.source != Source::LocalEstimate) {
+        let same: Vec<&HistoryPoint> = history
+            .iter()
+            .filter(|p| match (p.resets_at_ms, s.resets_at_ms) {
+                (Some(a), Some(b)) => (a - b).abs() <= SAME_RESET_MS,
+                (None, None) => true,
+                _ => false,
+            })
+            .filter(|p| p.seen_ms <= now_ms && now_ms - p.seen_ms <= 2 * HOUR_MS as i64)
+            .collect();
+        if let (Some(first), Some(last)) = (same.first(), same.last()) {
+            if last.seen_ms - first.seen_ms >= MIN_SPAN_MS {
+                let per_hour = slope_per_hour(&same);
+                let mut f = Forecast {
+                    session_full_at_ms: None,
+                    basis: Some(ForecastBasis::AccountHistory),
+                    percent_per_hour: Some(per_hour),
+                };
+                if per_hour > 0.0 && last.utilization < 100.0 {
+                    let at = last.seen_ms
+                        + ((100.0 - last.utilization) / per_hour * HOUR_MS).round() as i64;
+                    if s.resets_at_ms.is_none_or(|reset| at < reset) {
+                        f.session_full_at_ms = Some(at.max(now_ms));
+                    }
+                }
+                return f;
+            }
+        }
+    }
+    if let (Some(b), Some(pct), Some(limit)) = (block, local_percent, local_limit_tokens) {
+        if let Some(tpm) = b.tokens_per_minute.filter(|t| *t > 0.0 && limit > 0) {
+            let per_hour = tpm * 60.0 / limit as f64 * 100.0;
+            let mut f = Forecast {
+                session_full_at_ms: None,
+                basis: Some(ForecastBasis::LocalTokens),
+                percent_per_hour: Some(per_hour),
+            };
+            if pct < 100.0 {
+                let at = now_ms + ((100.0 - pct) / per_hour * HOUR_MS).round() as i64;
+                if at < b.end_ms {
+                    f.session_full_at_ms = Some(at);
+                }
+            }
+            return f;
+        }
+    }
+    Forecast::default()
+}
+
+/// Least-squares slope of utilization over time, in percent per hour.
+fn slope_per_hour(points: &[&HistoryPoint]) -> f64 {
+    let n = points.len() as f64;
+    let t0 = points[0].seen_ms;
+    let xs: Vec<f64> = points
+        .iter()
+        .map(|p| (p.seen_ms - t0) as f64 / HOUR_MS)
+        .collect();
+    let mx = xs.iter().sum::<f64>() / n;
+    let my = points.iter().map(|p| p.utilization).sum::<f64>() / n;
+    let (mut num, mut den) = (0.0, 0.0);
+    for (x, p) in xs.iter().zip(points) {
+        num += (x - mx) * (p.utilization - my);
+        den += (x - mx) * (x - mx);
+    }
+    if den > 0.0 {
+        num / den
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::usage::make_window;
+
+    const H: i64 = 3_600_000;
+    const M: i64 = 60_000;
+
+    fn sample(source: Source, seen: i64, windows: Vec<Window>) -> StoredSample {
+        StoredSample {
+            id: 1,
+            source,
+            observed_ms: seen,
+            seen_ms: seen,
+            windows,
+            extra_usage: None,
+        }
+    }
+
+    fn block(tokens: u64, tpm: f64, end: i64) -> LocalBlock {
+        LocalBlock {
+            start_ms: end - 5 * H,
+            end_ms: end,
+            total_tokens: tokens,
+            cost_usd: 1.0,
+            tokens_per_minute: Some(tpm),
+            cost_per_hour: None,
+            projected_tokens: None,
+            projected_cost_usd: None,
+        }
+    }
+
+    #[test]
+    fn the_freshest_figure_per_window_wins_and_reset_windows_drop() {
+        let now = 10 * H;
+        let sl = sample(
+            Source::Statusline,
+            now - M,
+            vec![make_window(
+                WindowKind::Session,
+                40.0,
+                Some(now + H),
+                Source::Statusline,
+                now - M,
+            )],
+        );
+        let acc = sample(
+            Source::Account,
+            now - 5 * M,
+            vec![
+                make_window(
+                    WindowKind::Session,
+                    35.0,
+                    Some(now + H),
+                    Source::Account,
+                    now - 5 * M,
+                ),
+                make_window(
+                    WindowKind::Weekly,
+                    20.0,
+                    Some(now - 1),
+                    Source::Account,
+                    now - 5 * M,
+                ),
+                make_window(
+                    WindowKind::WeeklyModel {
+                        model: "Opus".into(),
+                    },
+                    5.0,
+                    Some(now + 50 * H),
+                    Source::Account,
+                    now - 5 * M,
+                ),
+            ],
+        );
+        let s = merge(MergeInputs {
+            now_ms: now,
+            samples: vec![sl, acc],
+            fresh_ms: 15 * M,
+            ..MergeInputs::default()
+        });
+        let session = s.session.unwrap();
+        assert_eq!(
+            (session.utilization, session.source),
+            (40.0, Source::Statusline)
+        );
+        assert_eq!(s.weekly, None, "its reset time passed");
+        assert_eq!(s.windows.len(), 2);
+        assert_eq!(s.windows[1].label, "Weekly (Opus)");
+        assert!(!s.stale);
+    }
+
+    #[test]
+    fn local_estimate_stands_in_and_is_labelled() {
+        let now = 10 * H;
+        let s = merge(MergeInputs {
+            now_ms: now,
+            local_block: Some(block(50_000, 1_000.0, now + 2 * H)),
+            local_limit_tokens: Some(200_000),
+            fresh_ms: 15 * M,
+            ..MergeInputs::default()
+        });
+        let session = s.session.unwrap();
+        assert_eq!(session.source, Source::LocalEstimate);
+        assert_eq!(session.utilization, 25.0);
+        assert_eq!(session.resets_at_ms, Some(now + 2 * H));
+        assert!(s.stale);
+        // 1,000 tokens/min of 200,000 = 30 %/h; 75 % left → 2.5 h, after the block ends.
+        assert_eq!(s.forecast.basis, Some(ForecastBasis::LocalTokens));
+        assert_eq!(s.forecast.percent_per_hour, Some(30.0));
+        assert_eq!(s.forecast.session_full_at_ms, None);
+        let s = merge(MergeInputs {
+            now_ms: now,
+            local_block: Some(block(50_000, 1_000.0, now + 3 * H)),
+            local_limit_tokens: Some(200_000),
+            ..MergeInputs::default()
+        });
+        assert_eq!(s.forecast.session_full_at_ms, Some(now + 150 * M));
+    }
+
+    #[test]
+    fn forecast_from_account_history() {
+        let now = 10 * H;
+        let reset = now + 2 * H;
+        let history: Vec<HistoryPoint> = [(now - 30 * M, 40.0), (now - 15 * M, 50.0), (now, 60.0)]
+            .into_iter()
+            .map(|(t, u)| HistoryPoint {
+                seen_ms: t,
+                utilization: u,
+                resets_at_ms: Some(reset),
+            })
+            .collect();
+        let w = make_window(WindowKind::Session, 60.0, Some(reset), Source::Account, now);
+        let f = forecast(Some(&w), &history, None, None, None, now);
+        assert_eq!(f.basis, Some(ForecastBasis::AccountHistory));
+        assert!((f.percent_per_hour.unwrap() - 40.0).abs() < 1e-9);
+        assert_eq!(f.session_full_at_ms, Some(now + 60 * M));
+        // Too slow to fill before the reset: no time, still a forecast basis.
+        let slow: Vec<HistoryPoint> = history
+            .iter()
+            .map(|p| HistoryPoint {
+                utilization: 58.0 + (p.seen_ms - now + 30 * M) as f64 / (15 * M) as f64,
+                ..*p
+            })
+            .collect();
+        let w = make_window(WindowKind::Session, 60.0, Some(reset), Source::Account, now);
+        assert_eq!(
+            forecast(Some(&w), &slow, None, None, None, now).session_full_at_ms,
+            None
+        );
+        // Readings of the previous window do not count.
+        let old: Vec<HistoryPoint> = history
+            .iter()
+            .map(|p| HistoryPoint {
+                resets_at_ms: Some(now - H),
+                ..*p
+            })
+            .collect();
+        assert_eq!(
+            forecast(Some(&w), &old, None, None, None, now),
+            Forecast::default()
+        );
+    }
+
+    #[test]
+    fn balance_is_kept_from_claude_ai() {
+        let eu = ExtraUsage {
+            enabled: Some(false),
+            monthly_limit: None,
+            used: None,
+            currency: "USD".into(),
+            balance: None,
+            disabled_reason: None,
+            source: Source::Account,
+            observed_at_ms: 0,
+        };
+        let s = merge(MergeInputs {
+            extra_usage: Some(eu),
+            balance: Some((12.5, "USD".into())),
+            ..MergeInputs::default()
+        });
+        assert_eq!(s.extra_usage.unwrap().balance, Some(12.5));
+    }
+}

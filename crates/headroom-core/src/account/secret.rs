@@ -1,0 +1,133 @@
+//! Secrets that cannot be printed by accident, and where the claude.ai session key is kept.
+//!
+//! [`Secret`] wraps a token or session key: its `Debug` and `Display` print `[redacted]`, so
+//! a secret inside an error, a struct or a `tracing` field never reaches a log. The only way
+//! to read it is [`Secret::expose`], used where a request header is built.
+//!
+//! [`SecretStore`] is where the claude.ai session key lives. The core defines the trait and
+//! an in-memory store (for tests); the OS keychain adapter lives outside the core
+//! (`headroom-keychain`, on the `keyring` crate) so the core builds and tests on a machine
+//! without D-Bus or a keychain.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// A token or key. Never printed; compare and read it only through [`Secret::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for building a request. Do not log or store the result.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+
+    /// A short non-reversible fingerprint (32 bits of a hash), to notice that a credential
+    /// changed without keeping it.
+    pub fn fingerprint(&self) -> u32 {
+        (xxhash_rust::xxh3::xxh3_64(self.0.as_bytes()) >> 32) as u32
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The keychain entry name of the claude.ai session key.
+pub const CLAUDE_AI_SESSION_KEY: &str = "claude.ai session key";
+
+/// A keychain problem, in words a person can act on (never containing the secret).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the system keychain is not available: {0}")]
+pub struct SecretStoreError(pub String);
+
+/// Where secrets Headroom owns are kept (only the claude.ai session key today).
+/// Claude Code's own OAuth credentials are never written by Headroom, so they are not here.
+pub trait SecretStore: Send + Sync {
+    fn get(&self, name: &str) -> Result<Option<Secret>, SecretStoreError>;
+    fn set(&self, name: &str, secret: &Secret) -> Result<(), SecretStoreError>;
+    /// Deleting what is not there is not an error.
+    fn delete(&self, name: &str) -> Result<(), SecretStoreError>;
+}
+
+/// A store in memory: for tests, and for front ends that run with no keychain.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    items: Mutex<HashMap<String, Secret>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+}
+
+impl SecretStore for MemoryStore {
+    fn get(&self, name: &str) -> Result<Option<Secret>, SecretStoreError> {
+        let items = self
+            .items
+            .lock()
+            .map_err(|_| SecretStoreError("the in-memory store was poisoned".into()))?;
+        Ok(items.get(name).cloned())
+    }
+
+    fn set(&self, name: &str, secret: &Secret) -> Result<(), SecretStoreError> {
+        let mut items = self
+            .items
+            .lock()
+            .map_err(|_| SecretStoreError("the in-memory store was poisoned".into()))?;
+        items.insert(name.to_owned(), secret.clone());
+        Ok(())
+    }
+
+    fn delete(&self, name: &str) -> Result<(), SecretStoreError> {
+        let mut items = self
+            .items
+            .lock()
+            .map_err(|_| SecretStoreError("the in-memory store was poisoned".into()))?;
+        items.remove(name);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_never_prints() {
+        let s = Secret::new("sk-ant-oat01-abc");
+        assert_eq!(format!("{s}"), "[redacted]");
+        assert_eq!(format!("{s:?}"), "Secret([redacted])");
+        assert_eq!(format!("{:?}", Some(&s)), "Some(Secret([redacted]))");
+        assert_eq!(s.expose(), "sk-ant-oat01-abc");
+        assert_ne!(s.fingerprint(), Secret::new("other").fingerprint());
+    }
+
+    #[test]
+    fn memory_store_round_trip() {
+        let store = MemoryStore::new();
+        assert_eq!(store.get("k").unwrap(), None);
+        store.set("k", &Secret::new("v")).unwrap();
+        assert_eq!(store.get("k").unwrap().unwrap().expose(), "v");
+        store.delete("k").unwrap();
+        store.delete("k").unwrap();
+        assert_eq!(store.get("k").unwrap(), None);
+    }
+}
