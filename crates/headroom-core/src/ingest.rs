@@ -218,7 +218,8 @@ pub fn ingest(
         return Ok(report);
     }
 
-    ledger.defer_checkpoints()?;
+    // WAL checkpoints are left to SQLite: they then happen between batches, while the readers
+    // keep going (measured: 0.75 s instead of 0.85 s for 1 GB, against one checkpoint at the end).
     // One reader per core; this thread writes to SQLite meanwhile (measured: fewer readers
     // leave the writer waiting, as reading and parsing is the larger half of the work).
     let workers = std::thread::available_parallelism()
@@ -250,7 +251,6 @@ pub fn ingest(
         drop(sender);
         write_results(ledger, &tasks, receiver, &mut report)
     })?;
-    ledger.checkpoint()?;
     Ok(report)
 }
 

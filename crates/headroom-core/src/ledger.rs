@@ -486,24 +486,6 @@ impl Ledger {
         })
     }
 
-    /// Holds WAL checkpoints back during a long ingest: each would copy and fsync pages
-    /// that the next batch rewrites anyway. [`Ledger::checkpoint`] ends it.
-    pub fn defer_checkpoints(&self) -> Result<(), LedgerError> {
-        self.conn
-            .pragma_update(None, "wal_autocheckpoint", 0)
-            .map_err(|e| self.err(e))
-    }
-
-    /// Copies the WAL into the database once and restores automatic checkpoints.
-    pub fn checkpoint(&self) -> Result<(), LedgerError> {
-        self.conn
-            .pragma_update(None, "wal_autocheckpoint", 1000)
-            .map_err(|e| self.err(e))?;
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-            .map_err(|e| self.err(e))
-    }
-
     /// Number of stored responses.
     pub fn entry_count(&self) -> Result<u64, LedgerError> {
         self.conn
