@@ -241,7 +241,6 @@ fn at_91_percent() -> Scenario {
 }
 
 #[test]
-#[ignore = "needs the account sources (issue 7): watch has no snapshot source yet"]
 fn at_91_percent_with_extra_usage_off_one_notification_then_nothing_new() {
     let s = at_91_percent();
     let bus = Bus::start();
@@ -299,7 +298,6 @@ fn at_91_percent_with_extra_usage_off_one_notification_then_nothing_new() {
 }
 
 #[test]
-#[ignore = "needs the account sources (issue 7): watch has no snapshot source yet"]
 fn no_notification_server_is_a_warning_and_the_alert_is_recorded() {
     // A bus with nobody serving notifications.
     let s = at_91_percent();
@@ -337,7 +335,6 @@ fn no_notification_server_is_a_warning_and_the_alert_is_recorded() {
 }
 
 #[test]
-#[ignore = "needs the account sources (issue 7): watch has no snapshot source yet"]
 fn watch_offers_buttons_snoozes_on_click_and_stops_on_ctrl_c() {
     let s = at_91_percent();
     let bus = Bus::start();

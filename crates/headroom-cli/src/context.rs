@@ -2,10 +2,14 @@
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
+use headroom_core::account::{AccountConfig, MemoryStore, Refresher, SecretStore};
 use headroom_core::ingest::{self, IngestError, IngestReport};
 use headroom_core::ledger::{Ledger, LedgerError};
 use headroom_core::paths::{Environment, StateFiles};
 use headroom_core::pricing::PriceTable;
+use headroom_core::settings::Settings;
 
 /// A failure with the exit code it deserves.
 #[derive(Debug)]
@@ -67,6 +71,27 @@ impl Context {
 
     pub fn open_ledger(&self) -> Result<Ledger, Failure> {
         Ok(Ledger::open(&self.state.ledger())?)
+    }
+
+    /// The account sources as the user set them up. Base URLs come from
+    /// `HEADROOM_ANTHROPIC_API` / `HEADROOM_CLAUDE_AI` (tests point them at loopback).
+    pub fn refresher(&self, settings: &Settings) -> Result<Refresher, Failure> {
+        let bad = |e: headroom_core::account::AccountError| Failure::new(2, e.to_string());
+        let api = std::env::var("HEADROOM_ANTHROPIC_API").ok();
+        let claude_ai = std::env::var("HEADROOM_CLAUDE_AI").ok();
+        let config = AccountConfig::new(self.env.claude_settings_dir())
+            .with_settings(&settings.sources)
+            .with_anthropic_api(api.as_deref())
+            .map_err(bad)?
+            .with_claude_ai(claude_ai.as_deref())
+            .map_err(bad)?;
+        Refresher::new(config, self.secrets()).map_err(|e| Failure::new(1, e.to_string()))
+    }
+
+    /// Where the claude.ai session key is kept.
+    // TODO(keychain): the OS keychain adapter replaces this memory store.
+    pub fn secrets(&self) -> Arc<dyn SecretStore> {
+        Arc::new(MemoryStore::new())
     }
 
     /// Reads what is new in the transcripts. Warnings (unreadable files, unknown models) go

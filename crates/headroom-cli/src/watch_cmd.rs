@@ -12,6 +12,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
 use clap::Args;
+use headroom_core::account::Mode;
 use headroom_core::alerts::store::{self, outcome, HistoryEntry};
 use headroom_core::alerts::{
     self, text, Action, Delivery, Evaluation, Notification, EXTRA_USAGE_SETTINGS_URL,
@@ -312,18 +313,23 @@ fn print_alerts(evaluation: &Evaluation, outcome: &str, now: i64, zone: Zone) {
     }
 }
 
-/// Takes a fresh snapshot: new transcript lines into the ledger, then the account sources.
+/// Takes a fresh snapshot: new transcript lines into the ledger, then the account sources
+/// within their poll policy (a fresh statusline sample means no request at all).
 fn take_snapshot(
     ctx: &Context,
     ledger: &mut Ledger,
     settings: &Settings,
     now: i64,
 ) -> Result<UsageSnapshot, Failure> {
-    let _ = (ctx, ledger, settings, now);
-    Err(Failure::new(
-        1,
-        "account sources are not wired into `headroom watch` yet",
-    ))
+    // No transcripts is normal for a chat-only user: the account figures still count.
+    match ctx.refresh(ledger, false) {
+        Ok(_) => {}
+        Err(f) if f.code == 2 => tracing::debug!("{}", f.message),
+        Err(f) => return Err(f),
+    }
+    ctx.refresher(settings)?
+        .refresh_blocking(ledger, now, Mode::Auto)
+        .map_err(|e| Failure::new(1, e.to_string()))
 }
 
 /// Parses `1h`, `30m`, `2h30m`, `90` (minutes).
