@@ -1,0 +1,124 @@
+// Hand-written SVG charts. No library: two small charts do not justify a dependency, and the
+// page must load from local files with a strict CSP. Each chart is drawn at the element's own
+// pixel size (so text is never stretched) and redrawn when the data or the size changes.
+
+import { clock, compact, money, percent } from "./format.js";
+
+const NS = "http://www.w3.org/2000/svg";
+
+function el(name, attrs = {}, text) {
+  const node = document.createElementNS(NS, name);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function size(svg, fallbackW, fallbackH) {
+  const box = svg.getBoundingClientRect();
+  const w = Math.max(200, Math.round(box.width || fallbackW));
+  const h = Math.max(60, Math.round(box.height || fallbackH));
+  svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
+  svg.removeAttribute("preserveAspectRatio");
+  svg.replaceChildren();
+  return { w, h };
+}
+
+function empty(svg, w, h, message) {
+  svg.append(el("text", { x: w / 2, y: h / 2, "text-anchor": "middle", class: "empty" }, message));
+}
+
+/**
+ * The current session window: percent used over time, the 100 % line, "now", and the forecast
+ * (dashed) from now to 100 % or to the window's end.
+ * `data`: { startMs, endMs, nowMs, zone, points: [{t, pct}], current, forecastAtMs, percentPerHour }
+ */
+export function drawWindow(svg, data) {
+  const { w, h } = size(svg, 560, 132);
+  const pad = { l: 34, r: 8, t: 8, b: 18 };
+  if (!data || typeof data.endMs !== "number") {
+    empty(svg, w, h, "No session figures yet");
+    return;
+  }
+  const { startMs, endMs, nowMs, zone } = data;
+  const points = (data.points ?? [])
+    .filter((p) => p.t >= startMs && p.t <= Math.min(endMs, nowMs) && Number.isFinite(p.pct))
+    .sort((a, b) => a.t - b.t);
+  if (typeof data.current === "number") points.push({ t: Math.min(Math.max(nowMs, startMs), endMs), pct: data.current });
+
+  let forecastEnd = null;
+  if (typeof data.current === "number") {
+    if (typeof data.forecastAtMs === "number" && data.forecastAtMs > nowMs && data.forecastAtMs <= endMs) {
+      forecastEnd = { t: data.forecastAtMs, pct: 100 };
+    } else if (typeof data.percentPerHour === "number" && data.percentPerHour > 0 && nowMs < endMs) {
+      forecastEnd = { t: endMs, pct: data.current + (data.percentPerHour * (endMs - nowMs)) / 3600000 };
+    }
+  }
+  const top = Math.max(100, ...points.map((p) => p.pct), forecastEnd ? forecastEnd.pct : 0) * 1.04;
+  const x = (t) => pad.l + ((t - startMs) / (endMs - startMs)) * (w - pad.l - pad.r);
+  const y = (pct) => pad.t + (1 - pct / top) * (h - pad.t - pad.b);
+
+  for (const g of [0, 50, 100]) {
+    svg.append(el("line", { x1: pad.l, x2: w - pad.r, y1: y(g), y2: y(g), class: g === 100 ? "limit" : "grid" }));
+    svg.append(el("text", { x: pad.l - 4, y: y(g) + 3, "text-anchor": "end", class: "axis" }, `${g} %`));
+  }
+  svg.append(el("text", { x: pad.l, y: h - 4, class: "axis" }, clock(startMs, nowMs, zone)));
+  svg.append(el("text", { x: w - pad.r, y: h - 4, "text-anchor": "end", class: "axis" }, `resets ${clock(endMs, nowMs, zone)}`));
+
+  if (points.length > 0) {
+    const line = points.map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${y(p.pct).toFixed(1)}`).join(" ");
+    const first = points[0], last = points[points.length - 1];
+    svg.append(el("path", { d: `${line} L${x(last.t).toFixed(1)},${y(0)} L${x(first.t).toFixed(1)},${y(0)} Z`, class: "area" }));
+    svg.append(el("path", { d: line, class: "line" }));
+    if (points.length === 1) svg.append(el("circle", { cx: x(last.t), cy: y(last.pct), r: 3, class: "bar" }));
+  }
+  if (nowMs > startMs && nowMs < endMs) {
+    svg.append(el("line", { x1: x(nowMs), x2: x(nowMs), y1: pad.t, y2: h - pad.b, class: "now" }));
+  }
+  if (forecastEnd && points.length > 0) {
+    const from = points[points.length - 1];
+    const path = el("path", {
+      d: `M${x(from.t).toFixed(1)},${y(from.pct).toFixed(1)} L${x(forecastEnd.t).toFixed(1)},${y(forecastEnd.pct).toFixed(1)}`,
+      class: "forecast",
+      id: "window-forecast-line",
+    });
+    path.append(el("title", {}, forecastEnd.pct >= 100 ? `100 % at ${clock(forecastEnd.t, nowMs, zone)}` : `${percent(forecastEnd.pct)} at the reset`));
+    svg.append(path);
+  }
+}
+
+/**
+ * Cost per day. `days`: [{date: "YYYY-MM-DD", cost}] oldest first; the last one is today.
+ */
+export function drawDaily(svg, days, currency = "USD") {
+  const { w, h } = size(svg, 560, 96);
+  const pad = { l: 34, r: 8, t: 6, b: 16 };
+  if (!days || days.length === 0 || days.every((d) => !(d.cost > 0))) {
+    empty(svg, w, h, "No Claude Code costs in the last 30 days");
+    return;
+  }
+  const max = Math.max(...days.map((d) => d.cost));
+  const slot = (w - pad.l - pad.r) / days.length;
+  const bw = Math.max(2, slot * 0.72);
+  const y = (v) => pad.t + (1 - v / max) * (h - pad.t - pad.b);
+  svg.append(el("line", { x1: pad.l, x2: w - pad.r, y1: y(0), y2: y(0), class: "grid" }));
+  svg.append(el("line", { x1: pad.l, x2: w - pad.r, y1: y(max), y2: y(max), class: "grid" }));
+  svg.append(el("text", { x: pad.l - 4, y: y(max) + 4, "text-anchor": "end", class: "axis" }, max >= 1000 ? `$${compact(max)}` : `$${Math.ceil(max)}`));
+  svg.append(el("text", { x: pad.l - 4, y: y(0), "text-anchor": "end", class: "axis" }, "$0"));
+  days.forEach((d, i) => {
+    const v = Math.max(0, d.cost || 0);
+    const top = y(v);
+    const bar = el("rect", {
+      x: (pad.l + i * slot + (slot - bw) / 2).toFixed(1),
+      y: top.toFixed(1),
+      width: bw.toFixed(1),
+      height: Math.max(v > 0 ? 1 : 0, y(0) - top).toFixed(1),
+      class: i === days.length - 1 ? "bar today" : "bar",
+      "data-date": d.date,
+    });
+    bar.append(el("title", {}, `${d.date}: ${money(v, currency)}`));
+    svg.append(bar);
+  });
+  const short = (date) => date.slice(5).replace("-", "/");
+  svg.append(el("text", { x: pad.l, y: h - 3, class: "axis" }, short(days[0].date)));
+  svg.append(el("text", { x: w - pad.r, y: h - 3, "text-anchor": "end", class: "axis" }, "today"));
+}

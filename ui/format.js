@@ -1,0 +1,116 @@
+// How the pane writes numbers, money, times and durations. Mirrors the core's alerts/text.rs
+// (floored percents, floored minutes) so the pane, the tray and notifications read the same.
+
+/** `91 %`: floored, never negative; `–` when unknown. */
+export function percent(value) {
+  if (typeof value !== "number" || !Number.isFinite(value)) return "–";
+  return `${Math.floor(Math.max(0, value))} %`;
+}
+
+const SYMBOLS = { USD: "$", EUR: "€", GBP: "£", "": "$" };
+
+/** `$1,234.50`, `€3.00`, or `12.50 CHF`. */
+export function money(amount, currency = "USD") {
+  if (typeof amount !== "number" || !Number.isFinite(amount)) return "–";
+  const cents = Math.round(amount * 100);
+  const sign = cents < 0 ? "-" : "";
+  const abs = Math.abs(cents);
+  const whole = Math.floor(abs / 100).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  const number = `${whole}.${String(abs % 100).padStart(2, "0")}`;
+  const code = (currency || "").toUpperCase();
+  return code in SYMBOLS ? `${sign}${SYMBOLS[code]}${number}` : `${sign}${number} ${code}`;
+}
+
+/** `1 h 10 min`, `45 min`, `2 d 3 h`, `less than a minute`: floored. */
+export function duration(ms) {
+  const minutes = Math.floor(Math.max(0, ms) / 60000);
+  if (minutes < 1) return "less than a minute";
+  const d = Math.floor(minutes / 1440), h = Math.floor((minutes % 1440) / 60), m = minutes % 60;
+  if (d === 0 && h === 0) return `${m} min`;
+  if (d === 0) return m === 0 ? `${h} h` : `${h} h ${m} min`;
+  return h === 0 ? `${d} d` : `${d} d ${h} h`;
+}
+
+/** `3 min ago`, `just now`. */
+export function age(ms) {
+  if (ms < 60000) return "just now";
+  return `${duration(ms)} ago`;
+}
+
+function zoneOption(zone) {
+  return zone ? { timeZone: zone } : {};
+}
+
+/** `14:05` today, `Tue 14:05` within a week, `3 Dec 14:05` later; 24-hour clock like the core. */
+export function clock(ms, now, zone) {
+  const opts = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", ...zoneOption(zone) };
+  try {
+    const dayKey = (t) => new Intl.DateTimeFormat("en-CA", { dateStyle: "short", ...zoneOption(zone) }).format(t);
+    if (dayKey(ms) === dayKey(now)) return new Intl.DateTimeFormat("en-GB", opts).format(ms);
+    const within = ms - now < 6 * 86400000 && ms > now;
+    const more = within ? { weekday: "short" } : { day: "numeric", month: "short" };
+    return new Intl.DateTimeFormat("en-GB", { ...more, ...opts }).format(ms);
+  } catch {
+    // An unknown zone name in the settings must not break the pane: fall back to local time.
+    return new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(ms);
+  }
+}
+
+/** `resets in 1 h 10 min · 14:05`. */
+export function resetText(resetsAt, now, zone) {
+  if (typeof resetsAt !== "number") return "no reset time";
+  if (resetsAt <= now) return "reset due now";
+  return `resets in ${duration(resetsAt - now)} · ${clock(resetsAt, now, zone)}`;
+}
+
+/** `12,345` */
+export function integer(n) {
+  if (typeof n !== "number" || !Number.isFinite(n)) return "–";
+  return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
+/** `1.2k`, `3.4M` for chart axes. */
+export function compact(n) {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(n >= 1e4 ? 0 : 1)}k`;
+  return String(Math.round(n));
+}
+
+/** Level of a percent for colour: ok below 75, warn below 90, bad from 90. */
+export function level(pct) {
+  if (typeof pct !== "number") return "ok";
+  if (pct >= 90) return "bad";
+  if (pct >= 75) return "warn";
+  return "ok";
+}
+
+/** Mirrors `settings::Cap::parse` so obvious mistakes show at once; the command's answer is what counts. */
+export function checkCap(input) {
+  let text = String(input ?? "").trim();
+  if (text.startsWith("$")) text = text.slice(1).trim();
+  text = text.replaceAll(",", "");
+  if (text === "") return "enter an amount in dollars, like 50 or 12.50";
+  if (/^-[\d.]*$/.test(text)) return "the cap must be more than zero";
+  const m = /^(\d*)(?:\.(\d*))?$/.exec(text);
+  if (!m || (m[1] === "" && (m[2] ?? "") === "")) return `"${String(input).trim()}" is not an amount: use digits, like 50 or 12.50`;
+  if ((m[2] ?? "").length > 2) return "use at most two decimals (cents)";
+  if (m[1].replace(/^0+/, "").length > 9) return "the cap can be at most $100,000";
+  const cents = Number(m[1] || "0") * 100 + Number((m[2] ?? "").padEnd(2, "0"));
+  if (cents === 0) return "the cap must be more than zero";
+  if (cents < 100) return "the cap must be at least $1";
+  if (cents > 10000000) return "the cap can be at most $100,000";
+  return null;
+}
+
+/** `75, 90, 100` → [75, 90, 100]; null when a part is not a whole percent from 1 to 200. */
+export function parsePercents(text) {
+  const parts = String(text).split(/[,\s]+/).filter(Boolean);
+  const out = [];
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p)) return null;
+    const n = Number(p);
+    if (n < 1 || n > 200) return null;
+    out.push(n);
+  }
+  return [...new Set(out)].sort((a, b) => a - b);
+}
