@@ -135,6 +135,7 @@ function renderGauge(prefix, w, now) {
   if (!w) {
     text(`${prefix}-percent`, "–");
     text(`${prefix}-reset`, "no figure yet");
+    text(`${prefix}-reset-at`, "");
     fill.setAttribute("stroke-dasharray", "0 100");
     gauge.dataset.level = "ok";
     return;
@@ -142,7 +143,8 @@ function renderGauge(prefix, w, now) {
   const pct = Number(w.utilization);
   text(`${prefix}-percent`, fmt.percent(pct));
   const estimate = w.source === "local-estimate" ? " (estimate)" : "";
-  text(`${prefix}-reset`, fmt.resetText(w.resets_at_ms, now, zone()) + estimate);
+  text(`${prefix}-reset`, fmt.resetText(w.resets_at_ms, now));
+  text(`${prefix}-reset-at`, fmt.resetAt(w.resets_at_ms, now, zone()) + estimate);
   fill.setAttribute("stroke-dasharray", `${Math.min(100, Math.max(0, pct)).toFixed(1)} 100`);
   gauge.dataset.level = fmt.level(pct);
   gauge.dataset.stale = String(Boolean(snapshot().stale));
@@ -189,10 +191,11 @@ function renderNow() {
     const parts = [];
     if (typeof b.tokens_per_minute === "number") parts.push(`${fmt.integer(b.tokens_per_minute)} tokens/min`);
     if (typeof b.cost_per_hour === "number") parts.push(`${fmt.money(b.cost_per_hour)}/h`);
-    parts.push(`${fmt.integer(b.total_tokens)} tokens, ${fmt.money(b.cost_usd)} so far`);
-    text("burn-rate", parts.join(" · "));
+    text("burn-rate", parts.length ? parts.join(" · ") : "pace not known yet");
+    text("block-total", `${fmt.integer(b.total_tokens)} tokens, ${fmt.money(b.cost_usd)} so far`);
   } else {
     text("burn-rate", "no Claude Code activity in this block");
+    text("block-total", "");
   }
   const f = s.forecast ?? {};
   const est = f.basis === "local_tokens" ? " (estimate)" : "";

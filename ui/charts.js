@@ -2,7 +2,7 @@
 // page must load from local files with a strict CSP. Each chart is drawn at the element's own
 // pixel size (so text is never stretched) and redrawn when the data or the size changes.
 
-import { clock, compact, money, percent } from "./format.js";
+import { clock, compact, money, percent, timeOfDay } from "./format.js";
 
 const NS = "http://www.w3.org/2000/svg";
 
@@ -61,8 +61,8 @@ export function drawWindow(svg, data) {
     svg.append(el("line", { x1: pad.l, x2: w - pad.r, y1: y(g), y2: y(g), class: g === 100 ? "limit" : "grid" }));
     svg.append(el("text", { x: pad.l - 4, y: y(g) + 3, "text-anchor": "end", class: "axis" }, `${g} %`));
   }
-  svg.append(el("text", { x: pad.l, y: h - 4, class: "axis" }, clock(startMs, nowMs, zone)));
-  svg.append(el("text", { x: w - pad.r, y: h - 4, "text-anchor": "end", class: "axis" }, `resets ${clock(endMs, nowMs, zone)}`));
+  svg.append(el("text", { x: pad.l, y: h - 4, class: "axis" }, timeOfDay(startMs, zone)));
+  svg.append(el("text", { x: w - pad.r, y: h - 4, "text-anchor": "end", class: "axis" }, `resets ${timeOfDay(endMs, zone)}`));
 
   if (points.length > 0) {
     const line = points.map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${y(p.pct).toFixed(1)}`).join(" ");

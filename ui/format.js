@@ -56,11 +56,28 @@ export function clock(ms, now, zone) {
   }
 }
 
-/** `resets in 1 h 10 min · 14:05`. */
-export function resetText(resetsAt, now, zone) {
+/** `resets in 1 h 10 min`. */
+export function resetText(resetsAt, now) {
   if (typeof resetsAt !== "number") return "no reset time";
   if (resetsAt <= now) return "reset due now";
-  return `resets in ${duration(resetsAt - now)} · ${clock(resetsAt, now, zone)}`;
+  return `resets in ${duration(resetsAt - now)}`;
+}
+
+/** `at 14:05`, `on Fri 06:34`. */
+export function resetAt(resetsAt, now, zone) {
+  if (typeof resetsAt !== "number" || resetsAt <= now) return "";
+  const when = clock(resetsAt, now, zone);
+  return /^\d/.test(when) ? `at ${when}` : `on ${when}`;
+}
+
+/** `14:05`: the time of day only, for chart axes. */
+export function timeOfDay(ms, zone) {
+  const opts = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+  try {
+    return new Intl.DateTimeFormat("en-GB", { ...opts, ...zoneOption(zone) }).format(ms);
+  } catch {
+    return new Intl.DateTimeFormat("en-GB", opts).format(ms);
+  }
 }
 
 /** `12,345` */
