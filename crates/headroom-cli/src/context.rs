@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use std::sync::Arc;
 
-use headroom_core::account::{AccountConfig, MemoryStore, Refresher, SecretStore};
+use headroom_core::account::{AccountConfig, Refresher, SecretStore};
 use headroom_core::ingest::{self, IngestError, IngestReport};
 use headroom_core::ledger::{Ledger, LedgerError};
 use headroom_core::paths::{Environment, StateFiles};
@@ -88,10 +88,11 @@ impl Context {
         Refresher::new(config, self.secrets()).map_err(|e| Failure::new(1, e.to_string()))
     }
 
-    /// Where the claude.ai session key is kept.
-    // TODO(keychain): the OS keychain adapter replaces this memory store.
+    /// Where the claude.ai session key is kept: the OS keychain, and nowhere else. Nothing is
+    /// asked of it until a claude.ai source is used, so commands that never touch claude.ai
+    /// work on machines without a keychain service.
     pub fn secrets(&self) -> Arc<dyn SecretStore> {
-        Arc::new(MemoryStore::new())
+        Arc::new(headroom_keychain::KeychainStore::new())
     }
 
     /// Reads what is new in the transcripts. Warnings (unreadable files, unknown models) go
