@@ -79,13 +79,46 @@ impl Context {
         let bad = |e: headroom_core::account::AccountError| Failure::new(2, e.to_string());
         let api = std::env::var("HEADROOM_ANTHROPIC_API").ok();
         let claude_ai = std::env::var("HEADROOM_CLAUDE_AI").ok();
-        let config = AccountConfig::new(self.env.claude_settings_dir())
+        let mut config = AccountConfig::new(self.env.claude_settings_dir())
             .with_settings(&settings.sources)
             .with_anthropic_api(api.as_deref())
             .map_err(bad)?
             .with_claude_ai(claude_ai.as_deref())
             .map_err(bad)?;
+        // The one-request-a-minute floor protects Anthropic. A test server on loopback is not
+        // Anthropic, and the end-to-end tests (the Extra Usage watch) would otherwise wait
+        // minutes: there, and only there, `HEADROOM_TEST_POLL_FLOOR_MS` lowers it.
+        if let Some(floor) = std::env::var("HEADROOM_TEST_POLL_FLOOR_MS")
+            .ok()
+            .and_then(|v| v.trim().parse::<i64>().ok())
+        {
+            let loopback = |host: Option<&str>| {
+                host.is_some_and(|h| h == "localhost" || h.starts_with("127.") || h == "[::1]")
+            };
+            if loopback(config.anthropic_api.host_str())
+                && (!config.claude_ai_enabled || loopback(config.claude_ai.host_str()))
+            {
+                config.policy.min_interval_ms = floor.clamp(0, config.policy.min_interval_ms);
+            }
+        }
         Refresher::new(config, self.secrets()).map_err(|e| Failure::new(1, e.to_string()))
+    }
+
+    /// The user's settings; a file moved aside as corrupt is said on stderr.
+    pub fn settings(&self) -> Result<Settings, Failure> {
+        let now_s = chrono::Utc::now().timestamp();
+        let loaded = headroom_core::settings::load(&self.state.settings(), now_s)
+            .map_err(|e| Failure::new(1, e.to_string()))?;
+        if let Some(notice) = loaded.notice {
+            eprintln!("warning: {notice}");
+        }
+        Ok(loaded.settings)
+    }
+
+    /// Saves the settings atomically.
+    pub fn save_settings(&self, settings: &Settings) -> Result<(), Failure> {
+        headroom_core::settings::save(&self.state.settings(), settings)
+            .map_err(|e| Failure::new(1, e.to_string()))
     }
 
     /// Where the claude.ai session key is kept: the OS keychain, and nowhere else. Nothing is

@@ -1,8 +1,12 @@
 //! `headroom`: Claude usage, limits and cost in the terminal, on the same core as the tray app.
 
+mod claude_ai_cmd;
 mod context;
+mod extra_usage_cmd;
 mod ledger_cmd;
 mod reports;
+mod status_cmd;
+mod statusline_cmd;
 mod table;
 mod watch_cmd;
 
@@ -43,11 +47,28 @@ enum Command {
     Watch(watch_cmd::WatchArgs),
     /// Recent alerts (and `--snooze` to hold notifications back).
     Alerts(watch_cmd::AlertsArgs),
+    /// Session and weekly limits, Extra Usage and the forecast, each with its source and age.
+    Status(status_cmd::StatusArgs),
+    /// Claude Code's status line: reads its JSON on stdin, prints one line (`--install` sets it up).
+    Statusline(statusline_cmd::StatuslineArgs),
+    /// Extra Usage's state; `enable` opens claude.ai's settings and waits until it is on.
+    ExtraUsage(extra_usage_cmd::ExtraUsageArgs),
+    /// The optional claude.ai source: `login` (session key into the keychain), `logout`, `orgs`.
+    #[command(name = "claude-ai")]
+    ClaudeAi(claude_ai_cmd::ClaudeAiArgs),
 }
 
 fn main() -> ExitCode {
     init_logging();
     let cli = Cli::parse();
+    // Claude Code runs the status line on every render: whatever happens, exit 0 and print
+    // a line or nothing (see statusline_cmd).
+    if let Command::Statusline(args) = &cli.command {
+        if !args.install && !args.uninstall {
+            let _ = std::panic::catch_unwind(|| statusline_cmd::render(Context::from_env(), args));
+            return ExitCode::SUCCESS;
+        }
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
@@ -57,9 +78,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr, warnings by default (`HEADROOM_LOG=debug` for more).
+/// Logs go to stderr, warnings by default (`HEADROOM_LOG=debug`, or `RUST_LOG`, for more).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HEADROOM_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_env("RUST_LOG"))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -81,5 +103,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Ledger { action } => ledger_cmd::run(&ctx, action),
         Command::Watch(args) => watch_cmd::watch(&ctx, &args),
         Command::Alerts(args) => watch_cmd::alerts(&ctx, &args),
+        Command::Status(args) => status_cmd::run(&ctx, &args),
+        Command::Statusline(args) => statusline_cmd::install(&ctx, &args),
+        Command::ExtraUsage(args) => extra_usage_cmd::run(&ctx, &args),
+        Command::ClaudeAi(args) => claude_ai_cmd::run(&ctx, &args),
     }
 }

@@ -48,6 +48,7 @@ pub mod extra_usage;
 pub mod merge;
 pub mod policy;
 pub mod secret;
+pub mod status_json;
 pub mod statusline;
 pub mod store;
 pub mod usage;
@@ -384,6 +385,11 @@ impl Refresher {
         let url = join(&self.config.claude_ai, "/api/organizations");
         let body = self.http.get(url, Auth::SessionKey(key)).await?;
         Ok(usage::parse_organizations(&body)?)
+    }
+
+    /// [`Refresher::organizations`] for synchronous callers (`headroom claude-ai login`).
+    pub fn organizations_blocking(&self, key: &Secret) -> Result<Vec<Organization>, AccountError> {
+        Ok(runtime()?.block_on(self.organizations(key))?)
     }
 
     async fn organization(&self, ledger: &Ledger, key: &Secret) -> Result<String, SourceError> {

@@ -1,0 +1,219 @@
+//! `headroom status`: the merged usage snapshot, for people or as stable JSON.
+//!
+//! Reads what is new in the transcripts, then asks the account sources within the poll
+//! policy (`--refresh` forces one request, `--offline` sends none) and prints every figure
+//! with where it came from and how old it is. Offline, rate limited or signed out is not a
+//! failure: the newest figures on record are shown with the problem, and the exit code is 0.
+
+use clap::Args;
+use headroom_core::account::status_json::StatusJson;
+use headroom_core::account::{extra_usage, Mode};
+use headroom_core::alerts::text;
+use headroom_core::ledger::Ledger;
+use headroom_core::report::Zone;
+use headroom_core::settings::Settings;
+use headroom_core::snapshot::{ForecastBasis, Source, UsageSnapshot, Window};
+
+use crate::context::{Context, Failure};
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print the stable JSON documented in docs/account.md.
+    #[arg(long)]
+    pub json: bool,
+    /// Ask the account now, even between polls (never more than once a minute).
+    #[arg(long, conflicts_with = "offline")]
+    pub refresh: bool,
+    /// Send no request; show what the ledger holds.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Ingests new transcript lines and takes the snapshot in `mode`. No transcripts at all is
+/// normal for a chat-only user: the account figures still count.
+pub fn snapshot(
+    ctx: &Context,
+    ledger: &mut Ledger,
+    settings: &Settings,
+    mode: Mode,
+) -> Result<UsageSnapshot, Failure> {
+    match ctx.refresh(ledger, false) {
+        Ok(_) => {}
+        Err(f) if f.code == 2 => tracing::debug!("{}", f.message),
+        Err(f) => return Err(f),
+    }
+    ctx.refresher(settings)?
+        .refresh_blocking(ledger, now_ms(), mode)
+        .map_err(|e| Failure::new(1, e.to_string()))
+}
+
+pub fn zone(settings: &Settings) -> Zone {
+    match settings.general.timezone.as_deref() {
+        Some(name) => Zone::parse(name).unwrap_or_else(|e| {
+            tracing::warn!("{e}; using the system time zone");
+            Zone::Local
+        }),
+        None => Zone::Local,
+    }
+}
+
+pub fn run(ctx: &Context, args: &StatusArgs) -> Result<(), Failure> {
+    let settings = ctx.settings()?;
+    let mut ledger = ctx.open_ledger()?;
+    let mode = if args.offline {
+        Mode::Never
+    } else if args.refresh {
+        Mode::Force
+    } else {
+        Mode::Auto
+    };
+    let snap = snapshot(ctx, &mut ledger, &settings, mode)?;
+    if args.json {
+        let json = serde_json::to_string_pretty(&StatusJson::from_snapshot(&snap))
+            .map_err(|e| Failure::new(1, e.to_string()))?;
+        println!("{json}");
+        return Ok(());
+    }
+    let skipped = ledger.skipped_lines()?;
+    print!("{}", human(&snap, &settings, zone(&settings), skipped));
+    Ok(())
+}
+
+/// Where a figure came from, as a person reads it.
+pub fn source_label(source: Source) -> &'static str {
+    match source {
+        Source::Statusline => "Claude Code statusline",
+        Source::Account => "Anthropic account",
+        Source::ClaudeAi => "claude.ai",
+        Source::LocalEstimate => "local estimate",
+    }
+}
+
+fn age(observed_ms: i64, now: i64) -> String {
+    let ms = now - observed_ms;
+    if ms < 60_000 {
+        "just now".to_owned()
+    } else {
+        format!("{} ago", text::duration(ms))
+    }
+}
+
+fn window_line(w: &Window, now: i64, zone: Zone) -> String {
+    let reset = match w.resets_at_ms {
+        Some(at) if at > now => format!(
+            "resets {} (in {})",
+            text::clock(at, now, zone),
+            text::duration(at - now)
+        ),
+        Some(_) => "resetting now".to_owned(),
+        None => "not started".to_owned(),
+    };
+    let origin = if w.source == Source::LocalEstimate {
+        "local estimate from Claude Code transcripts".to_owned()
+    } else {
+        format!("{}, {}", source_label(w.source), age(w.observed_at_ms, now))
+    };
+    format!(
+        "  {:<22} {:>6}   {:<36} [{origin}]\n",
+        w.label,
+        text::percent(w.utilization),
+        reset
+    )
+}
+
+/// The text `headroom status` prints.
+pub fn human(snap: &UsageSnapshot, settings: &Settings, zone: Zone, skipped: u64) -> String {
+    let now = snap.taken_at_ms;
+    let mut out = String::new();
+    if snap.windows.is_empty() {
+        out.push_str("No usage figures yet: no account source has answered and there is no recent Claude Code activity.\n");
+        out.push_str("  Set up the no-network feed with `headroom statusline --install`, or sign in with `claude`.\n");
+    } else {
+        out.push_str("Limits\n");
+        for w in &snap.windows {
+            out.push_str(&window_line(w, now, zone));
+        }
+    }
+    if snap
+        .session
+        .as_ref()
+        .is_some_and(|s| s.source == Source::LocalEstimate)
+    {
+        out.push_str("  The session figure is Headroom's estimate from local transcripts (no account figure yet): the share of your largest recent 5-hour block.\n");
+    } else if snap.stale && !snap.windows.is_empty() {
+        out.push_str("  These figures are not current (no account source answered recently).\n");
+    }
+
+    if let Some(eu) = &snap.extra_usage {
+        out.push_str(&format!(
+            "Extra Usage: {}   [{}, {}]\n",
+            extra_usage::describe(eu),
+            source_label(eu.source),
+            age(eu.observed_at_ms, now)
+        ));
+        if let Some(w) = extra_usage::cap_mismatch(settings.extra_usage.chosen_cap, eu) {
+            out.push_str(&format!("  warning: {w}\n"));
+        }
+    }
+    if let Some(trap) = extra_usage::trap(snap) {
+        out.push_str(&format!("warning: {trap}\n"));
+    }
+
+    if let Some(b) = &snap.local_block {
+        let mut line = format!(
+            "Local 5-hour block: {} tokens, {}",
+            group(b.total_tokens),
+            text::money(b.cost_usd, "USD")
+        );
+        if let Some(rate) = b.cost_per_hour {
+            line.push_str(&format!(", {}/h", text::money(rate, "USD")));
+        }
+        line.push_str(&format!(
+            ", ends {} [local estimate]\n",
+            text::clock(b.end_ms, now, zone)
+        ));
+        out.push_str(&line);
+    }
+    match (snap.forecast.session_full_at_ms, snap.forecast.basis) {
+        (Some(at), basis) => {
+            let from = match basis {
+                Some(ForecastBasis::AccountHistory) => "from the account's recent figures",
+                _ => "from local token pace",
+            };
+            out.push_str(&format!(
+                "Forecast: the session window fills at {} (in {}) at the current pace ({from})\n",
+                text::clock(at, now, zone),
+                text::duration(at - now)
+            ));
+        }
+        (None, Some(_)) => out.push_str(
+            "Forecast: at the current pace the session window does not fill before it resets\n",
+        ),
+        (None, None) => {}
+    }
+    for e in &snap.errors {
+        out.push_str(&format!("note: {e}\n"));
+    }
+    if skipped > 0 {
+        out.push_str(&format!(
+            "note: {skipped} transcript lines were skipped as unreadable (`headroom daily --verbose` lists them)\n"
+        ));
+    }
+    out
+}
+
+fn group(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
