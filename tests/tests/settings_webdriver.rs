@@ -1,0 +1,529 @@
+//! The settings pane end to end, in the real webview: the built tray app (`headroom-app`)
+//! under `tauri-driver` and WebKitWebDriver, inside Xvfb and a D-Bus session, against a
+//! loopback server answering like Anthropic's OAuth usage endpoint, with a temporary
+//! `HEADROOM_HOME` and a Claude Code folder holding credentials and transcripts.
+//!
+//! As a person would use it: the gauges show the server's numbers; "-5" (and "abc", "1e9",
+//! nothing) as the cap shows an error and leaves the settings file alone; 50 and the switch
+//! save the cap to disk, open the account page in the "browser" and wait; the server then
+//! reports Extra Usage on and the pane confirms; a transcript line appended on disk moves the
+//! block's figures. A screenshot of the pane goes to the artefacts folder (and, with
+//! `HEADROOM_DOCS_SCREENSHOT=1`, to `docs/img/settings.png`).
+//!
+//! Needs a display, a session bus, `tauri-driver` and `WebKitWebDriver`, so it is `#[ignore]`d
+//! in a plain `cargo test` (listed as skipped, with the reason) and run by `scripts/ci-gui.sh`,
+//! which provides all of them: `cargo nextest run -p headroom-tests --test settings_webdriver
+//! --run-ignored only`. The test starts `tauri-driver` itself, because tauri-driver hands the
+//! app no per-session environment and the app reads its folders and API base from it.
+//!
+//! The app binary: `$HEADROOM_APP_BIN` if set, else built here with the cargo that runs the
+//! tests (a no-op when up to date).
+
+mod support_webdriver;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use support_webdriver::{wait_ready, Session};
+
+const TOKEN: &str = "sk-ant-oat01-settings-e2e-token";
+const WAIT: Duration = Duration::from_secs(20);
+
+fn app_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("HEADROOM_APP_BIN") {
+        return PathBuf::from(bin);
+    }
+    // target/<profile>/deps/settings_webdriver-<hash> → target/<profile>/headroom-app
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
+    let target_dir = profile_dir.parent().unwrap();
+    let mut build = Command::new(env!("CARGO"));
+    build
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "headroom-app",
+            "--bin",
+            "headroom-app",
+        ])
+        .arg("--target-dir")
+        .arg(target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
+    }
+    assert!(
+        build.status().unwrap().success(),
+        "building headroom-app failed"
+    );
+    profile_dir.join("headroom-app")
+}
+
+/// A loopback server for `GET /api/oauth/usage`; the body can be changed while it runs.
+struct Api {
+    base: String,
+    body: Arc<Mutex<String>>,
+    hits: Arc<Mutex<usize>>,
+}
+
+fn serve_api(body: String) -> Api {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let body = Arc::new(Mutex::new(body));
+    let hits = Arc::new(Mutex::new(0));
+    let (shared, count) = (body.clone(), hits.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let Ok(clone) = stream.try_clone() else {
+                continue;
+            };
+            let mut reader = BufReader::new(clone);
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            let (mut authorized, mut content_length) = (false, 0usize);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                authorized |= lower.starts_with("authorization:") && line.contains(TOKEN);
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    content_length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut sink = vec![0; content_length];
+            let _ = reader.read_exact(&mut sink);
+            let path = request_line.split_whitespace().nth(1).unwrap_or("");
+            let (status, payload) = if path.starts_with("/api/oauth/usage") && authorized {
+                *count.lock().unwrap() += 1;
+                ("200 OK", shared.lock().unwrap().clone())
+            } else if path.starts_with("/api/oauth/usage") {
+                (
+                    "401 Unauthorized",
+                    r#"{"error":{"type":"authentication_error"}}"#.to_owned(),
+                )
+            } else {
+                (
+                    "404 Not Found",
+                    r#"{"error":{"type":"not_found_error"}}"#.to_owned(),
+                )
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{payload}",
+                payload.len()
+            );
+        }
+    });
+    Api { base, body, hits }
+}
+
+fn api_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
+}
+
+fn usage_body(session: f64, weekly: f64, extra_usage: Value) -> String {
+    let now = Utc::now();
+    json!({
+        "five_hour": { "utilization": session, "resets_at": api_time(now + chrono::Duration::minutes(134)) },
+        "seven_day": { "utilization": weekly, "resets_at": api_time(now + chrono::Duration::hours(77)) },
+        "seven_day_opus": { "utilization": 9.0, "resets_at": api_time(now + chrono::Duration::hours(77)) },
+        "extra_usage": extra_usage,
+    })
+    .to_string()
+}
+
+/// One assistant response as Claude Code writes it.
+fn transcript_line(at: DateTime<Utc>, n: usize, input: u64, output: u64) -> String {
+    json!({
+        "type": "assistant",
+        "timestamp": at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        "sessionId": "e2e-session",
+        "requestId": format!("req_e2e_{n}"),
+        "cwd": "/home/dev/src/headroom",
+        "version": "2.0.50",
+        "message": {
+            "id": format!("msg_e2e_{n}"),
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-sonnet-4-5-20250929",
+            "content": [{"type": "text", "text": "ok"}],
+            "usage": {
+                "input_tokens": input,
+                "output_tokens": output,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": input * 4
+            }
+        }
+    })
+    .to_string()
+        + "\n"
+}
+
+/// The user's folders: Claude Code's (credentials and 30 days of transcripts) and Headroom's.
+struct Home {
+    dir: tempfile::TempDir,
+    transcript: PathBuf,
+}
+
+impl Home {
+    fn new() -> Home {
+        let dir = tempfile::tempdir().unwrap();
+        let claude = dir.path().join("claude");
+        let project = claude.join("projects/-home-dev-src-headroom");
+        std::fs::create_dir_all(&project).unwrap();
+        let expires = Utc::now().timestamp_millis() + 8 * 3_600_000;
+        std::fs::write(
+            claude.join(".credentials.json"),
+            format!(
+                r#"{{"claudeAiOauth":{{"accessToken":"{TOKEN}","refreshToken":"sk-ant-ort01-unused","expiresAt":{expires},"scopes":["user:inference","user:profile"],"subscriptionType":"max"}}}}"#
+            ),
+        )
+        .unwrap();
+        // A month of work with a weekly rhythm, so the daily chart has something to show,
+        // and the last hour busy, so there is an active block with a pace.
+        let now = Utc::now();
+        let mut text = String::new();
+        let mut n = 0;
+        for day in (1..30).rev() {
+            let per_day = [3, 8, 11, 9, 12, 2, 0][day % 7];
+            for i in 0..per_day {
+                let at =
+                    now - chrono::Duration::days(day as i64) + chrono::Duration::minutes(i * 7);
+                n += 1;
+                text.push_str(&transcript_line(at, n, 9_000 + 700 * i as u64, 2_500));
+            }
+        }
+        for i in 0..12 {
+            let at = now - chrono::Duration::minutes(60 - 5 * i);
+            n += 1;
+            text.push_str(&transcript_line(at, n, 12_000, 3_000));
+        }
+        let transcript = project.join("e2e-session.jsonl");
+        std::fs::write(&transcript, text).unwrap();
+        std::fs::create_dir_all(dir.path().join("bin")).unwrap();
+        Home { dir, transcript }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn settings_file(&self) -> PathBuf {
+        self.path("headroom/settings.json")
+    }
+
+    /// A stand-in for `xdg-open`: records the URL the app asked to open.
+    fn fake_browser(&self) -> PathBuf {
+        let script = self.path("bin/xdg-open");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\necho \"$@\" >> '{}'\n",
+                self.path("opened.txt").display()
+            ),
+        )
+        .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        script
+    }
+}
+
+/// `tauri-driver`, killed when dropped.
+struct Driver {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_driver(home: &Home, api: &Api, log: &Path) -> Driver {
+    let (port, native) = (free_port(), free_port());
+    let browser = home.fake_browser();
+    let path = format!(
+        "{}:{}",
+        browser.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut c = Command::new("tauri-driver");
+    c.args([
+        "--port",
+        &port.to_string(),
+        "--native-port",
+        &native.to_string(),
+    ])
+    .env_clear()
+    .env("PATH", path)
+    .env("HOME", home.path("home"))
+    .env("XDG_CONFIG_HOME", home.path("home/.config"))
+    .env("XDG_DATA_HOME", home.path("home/.local/share"))
+    .env("CLAUDE_CONFIG_DIR", home.path("claude"))
+    .env("HEADROOM_HOME", home.path("headroom"))
+    .env("HEADROOM_ANTHROPIC_API", &api.base)
+    .env("HEADROOM_OPEN_SETTINGS", "1")
+    .env("HEADROOM_LOG", "info")
+    .env("BROWSER", &browser)
+    .env("TZ", "UTC")
+    .env("LANG", "C.UTF-8")
+    .stdin(Stdio::null())
+    .stdout(Stdio::from(std::fs::File::create(log).unwrap()))
+    .stderr(Stdio::from(
+        std::fs::OpenOptions::new().append(true).open(log).unwrap(),
+    ));
+    // The display, the session bus and X authority come from the wrapper (scripts/ci-gui.sh).
+    for keep in [
+        "DISPLAY",
+        "WAYLAND_DISPLAY",
+        "XAUTHORITY",
+        "DBUS_SESSION_BUS_ADDRESS",
+        "XDG_RUNTIME_DIR",
+    ] {
+        if let Some(v) = std::env::var_os(keep) {
+            c.env(keep, v);
+        }
+    }
+    let child = c
+        .spawn()
+        .expect("tauri-driver is not installed: cargo install tauri-driver --locked");
+    let driver = Driver {
+        child,
+        addr: format!("127.0.0.1:{port}"),
+    };
+    wait_ready(&driver.addr, Duration::from_secs(20)).unwrap();
+    driver
+}
+
+fn artefacts_dir() -> PathBuf {
+    let dir = std::env::var_os("HEADROOM_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/gui-artifacts"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn settings_json(home: &Home) -> Option<Value> {
+    let text = std::fs::read_to_string(home.settings_file()).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+#[test]
+#[ignore = "needs Xvfb, a D-Bus session, tauri-driver and WebKitWebDriver: run scripts/ci-gui.sh"]
+fn settings_pane_end_to_end() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some(),
+        "no display: run this test through scripts/ci-gui.sh (Xvfb + D-Bus + tauri-driver)"
+    );
+    let app = app_bin();
+    let home = Home::new();
+    let extra_off = json!({"is_enabled": false, "monthly_limit": null, "used_credits": null, "utilization": null});
+    let api = serve_api(usage_body(42.0, 17.0, extra_off));
+    let artefacts = artefacts_dir();
+    let driver = start_driver(&home, &api, &artefacts.join("tauri-driver.log"));
+
+    // Launch to the first paint with the server's numbers.
+    let launched = Instant::now();
+    let s = Session::start_tauri(&driver.addr, app.to_str().unwrap(), &[]).unwrap();
+    let session_started = launched.elapsed();
+    let _ = s.set_window_size(760, 560);
+    s.wait_text("#session-percent", WAIT, |t| t == "42 %")
+        .unwrap();
+    let first_data = launched.elapsed();
+    let page_first_data = s
+        .execute(
+            "return document.body.dataset.firstDataMs || null",
+            json!([]),
+        )
+        .unwrap();
+    assert_eq!(
+        s.text_of("#weekly-percent").unwrap().as_deref(),
+        Some("17 %")
+    );
+    let reset = s.text_of("#session-reset").unwrap().unwrap_or_default();
+    assert!(reset.starts_with("resets in 2 h 1"), "{reset}");
+    assert!(
+        *api.hits.lock().unwrap() >= 1,
+        "the app never asked the API"
+    );
+    s.wait_text("#extra-usage-state", WAIT, |t| t.starts_with("Off"))
+        .unwrap();
+    // The local block from the transcript: a pace and a total.
+    let block_before = s
+        .wait_text("#block-total", WAIT, |t| t.contains("tokens"))
+        .unwrap();
+    // The 30-day chart has one bar per day.
+    let bars = s
+        .execute(
+            "return document.querySelectorAll('#daily-chart rect.bar').length",
+            json!([]),
+        )
+        .unwrap();
+    assert_eq!(bars.as_u64(), Some(30), "daily bars");
+    println!(
+        "timing: session created after {} ms, first data painted after {} ms (page: {page_first_data} ms after navigation start)",
+        session_started.as_millis(),
+        first_data.as_millis()
+    );
+
+    // Bad caps: an inline error, nothing saved.
+    s.find("#tab-extra").unwrap().click().unwrap();
+    let before = std::fs::read(home.settings_file()).ok();
+    let input = s.find("#cap-input").unwrap();
+    for (bad, expected) in [
+        ("-5", "more than zero"),
+        ("abc", "is not an amount"),
+        ("1e9", "is not an amount"),
+        ("", "enter an amount"),
+    ] {
+        input.clear().unwrap();
+        if !bad.is_empty() {
+            input.send_keys(bad).unwrap();
+        }
+        s.find("#cap-save").unwrap().click().unwrap();
+        let shown = s.wait_text("#cap-error", WAIT, |t| !t.is_empty()).unwrap();
+        assert!(shown.to_lowercase().contains(expected), "{bad:?}: {shown}");
+        assert_eq!(
+            std::fs::read(home.settings_file()).ok(),
+            before,
+            "{bad:?} changed the settings file"
+        );
+        assert_eq!(
+            s.find("#cap-input")
+                .unwrap()
+                .property("ariaInvalid")
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .as_deref(),
+            Some("true")
+        );
+    }
+    let switched_on = s
+        .execute(
+            "return document.getElementById('extra-usage-switch').checked",
+            json!([]),
+        )
+        .unwrap();
+    assert_eq!(switched_on, json!(false));
+    s.screenshot()
+        .map(|png| std::fs::write(artefacts.join("settings-cap-error.png"), png).unwrap())
+        .unwrap();
+
+    // 50 and the switch: the cap is on disk, the account page opened, the pane waits.
+    input.clear().unwrap();
+    input.send_keys("50").unwrap();
+    s.find("label.switch").unwrap().click().unwrap();
+    s.wait_for("the cap in settings.json", WAIT, |_| {
+        Ok(settings_json(&home)
+            .and_then(|v| v["extra_usage"]["chosen_cap"].as_f64())
+            .filter(|cap| (cap - 50.0).abs() < 1e-9))
+    })
+    .unwrap();
+    assert_eq!(s.text_of("#cap-error").unwrap().as_deref(), Some(""));
+    assert_eq!(s.text_of("#chosen-cap").unwrap().as_deref(), Some("$50.00"));
+    s.wait_text("#extra-usage-status", WAIT, |t| {
+        t.to_lowercase()
+            .contains("waiting for your account to confirm")
+    })
+    .unwrap();
+    let opened = s
+        .wait_for("the account page opened", WAIT, |_| {
+            Ok(std::fs::read_to_string(home.path("opened.txt")).ok())
+        })
+        .unwrap();
+    assert!(opened.contains("https://claude.ai/settings/"), "{opened}");
+
+    // The account reports Extra Usage on with the same cap: the pane confirms.
+    *api.body.lock().unwrap() = usage_body(
+        42.0,
+        17.0,
+        json!({"is_enabled": true, "monthly_limit": 5000, "used_credits": 0, "utilization": 0, "currency": "USD"}),
+    );
+    let confirmed = s
+        .wait_text("#extra-usage-status", Duration::from_secs(90), |t| {
+            t.contains("confirmed")
+        })
+        .unwrap();
+    println!("extra usage: {confirmed}");
+    assert_eq!(
+        s.text_of("#account-cap").unwrap().as_deref(),
+        Some("$50.00")
+    );
+    assert_eq!(s.text_of("#cap-mismatch").unwrap().as_deref(), Some(""));
+    assert_eq!(
+        s.execute(
+            "return document.getElementById('extra-usage-switch').checked",
+            json!([])
+        )
+        .unwrap(),
+        json!(true)
+    );
+    s.screenshot()
+        .map(|png| std::fs::write(artefacts.join("settings-extra-usage.png"), png).unwrap())
+        .unwrap();
+
+    // A transcript line appended on disk moves the block's figures, live.
+    s.find("#tab-now").unwrap().click().unwrap();
+    let appended = Instant::now();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&home.transcript)
+        .unwrap();
+    f.write_all(transcript_line(Utc::now(), 10_000, 400_000, 20_000).as_bytes())
+        .unwrap();
+    drop(f);
+    let block_after = s
+        .wait_text("#block-total", WAIT, |t| {
+            t.contains("tokens") && t != block_before
+        })
+        .unwrap();
+    println!(
+        "live: block figures moved {} ms after the append: {block_before:?} -> {block_after:?}",
+        appended.elapsed().as_millis()
+    );
+    assert_eq!(
+        s.text_of("#extra-usage-state")
+            .unwrap()
+            .as_deref()
+            .map(|t| t.starts_with("On")),
+        Some(true)
+    );
+
+    let png = s.screenshot().unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "the screenshot is not a PNG");
+    std::fs::write(artefacts.join("settings.png"), &png).unwrap();
+    if std::env::var_os("HEADROOM_DOCS_SCREENSHOT").is_some() {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/img");
+        std::fs::create_dir_all(&docs).unwrap();
+        std::fs::write(docs.join("settings.png"), &png).unwrap();
+    }
+    println!("screenshots in {}", artefacts.display());
+    let _ = s.close();
+}
