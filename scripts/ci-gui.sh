@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The desktop tests, as CI runs them: a real X display (Xvfb), a real D-Bus session bus, the
+# real webview driven over WebDriver (tauri-driver + Debian's WebKitWebDriver).
+# Re-runs itself inside `xvfb-run ... dbus-run-session` when not already there, so
+# `bash scripts/ci-gui.sh` is all anyone types. Screenshots and logs: target/gui-artifacts/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -z "${HEADROOM_GUI_SESSION:-}" ]; then
+    exec env HEADROOM_GUI_SESSION=1 xvfb-run -a -s "-screen 0 1280x800x24" \
+        dbus-run-session -- bash "$0" "$@"
+fi
+
+for tool in tauri-driver WebKitWebDriver; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "ci-gui: $tool is missing; run scripts/setup.sh" >&2
+        exit 2
+    fi
+done
+
+target="${CARGO_TARGET_DIR:-target}"
+export HEADROOM_ARTIFACTS="${HEADROOM_ARTIFACTS:-$PWD/target/gui-artifacts}"
+mkdir -p "$HEADROOM_ARTIFACTS"
+
+echo "== build the tray app"
+cargo build -p headroom-app --bin headroom-app --locked
+export HEADROOM_APP_BIN="$target/debug/headroom-app"
+
+echo "== settings pane in the real webview"
+# The test is #[ignore]d in plain runs (it needs this session); here it is the only one run.
+cargo nextest run -p headroom-tests --test settings_webdriver --run-ignored only --locked \
+    --no-fail-fast --success-output immediate
