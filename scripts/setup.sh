@@ -35,3 +35,7 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 if ! command -v cargo-nextest >/dev/null; then
     cargo install cargo-nextest --locked
 fi
+# The WebDriver bridge for the settings pane's end-to-end test (2.1.x; not the 3.0 alphas).
+if ! command -v tauri-driver >/dev/null; then
+    cargo install tauri-driver --version "^2.1" --locked
+fi
