@@ -45,7 +45,8 @@ function sessionHistory() {
   return pts.map((p) => ({ t: Number(p.at_ms ?? p.t ?? p.observed_at_ms), pct: Number(p.utilization ?? p.percent ?? p.pct) }));
 }
 function sourceStatus(name) {
-  return (snapshot().sources ?? []).find((s) => s.source === name) ?? null;
+  const list = snapshot().sources?.length ? snapshot().sources : state.sources?.sources ?? [];
+  return list.find((s) => s.source === name) ?? null;
 }
 function unwrapSettings(r) {
   if (r && typeof r === "object" && r.settings && typeof r.settings === "object") {
@@ -207,7 +208,7 @@ function renderNow() {
     text("forecast", "no forecast yet");
   }
 
-  const trap = state.overview?.trap ?? null;
+  const trap = state.overview?.trap ?? trapWarning(s);
   $("trap-warning").hidden = !trap;
   if (trap) text("trap-warning", trap);
 
@@ -215,6 +216,17 @@ function renderNow() {
   const fresh = w ? `${w.source} · ${fmt.age(now - w.observed_at_ms)}` : "no figures yet";
   text("freshness", s.stale ? `${fresh} · stale` : fresh);
   renderCharts();
+}
+
+// The core's extra_usage::trap, for an overview that does not carry its sentence: a window
+// near its limit while Extra Usage is off.
+function trapWarning(s) {
+  const eu = s.extra_usage;
+  if (eu?.enabled !== false || state.settings?.alerts?.extra_usage_trap === false) return null;
+  const at = state.settings?.alerts?.trap_percent ?? 90;
+  const w = [s.session, s.weekly].filter((x) => x && Number(x.utilization) >= at).sort((a, b) => b.utilization - a.utilization)[0];
+  if (!w) return null;
+  return `${w.label} is at ${fmt.percent(w.utilization)} and Extra Usage is off: work stops at 100 % until the window resets. Turn it on under Extra Usage to carry on.`;
 }
 
 function renderCharts() {
@@ -279,7 +291,9 @@ function renderExtraUsage() {
   // Same rule as the core's extra_usage::cap_mismatch, so the warning follows a cap the user
   // has just saved without waiting for the next refresh.
   let mismatch = null;
-  if (chosen != null && eu?.enabled === true) {
+  if (chosen != null && eu?.enabled === true && state.overview?.cap_mismatch !== undefined && !state.capChangedSinceOverview) {
+    mismatch = state.overview.cap_mismatch ? capitalise(state.overview.cap_mismatch) : null;
+  } else if (chosen != null && eu?.enabled === true) {
     if (typeof eu.monthly_limit !== "number") {
       mismatch = `Your account has no monthly cap, but you chose ${fmt.money(chosen, cur)}. Set it on your account's usage page.`;
     } else if (Math.abs(eu.monthly_limit - chosen) >= 0.005) {
@@ -290,30 +304,35 @@ function renderExtraUsage() {
   if (mismatch) text("cap-mismatch", mismatch);
 }
 
+/** Shows (or clears, with null) the cap's inline error. */
+function capError(message) {
+  const input = $("cap-input");
+  input.setAttribute("aria-invalid", String(Boolean(message)));
+  showError("cap-error", message ? capitalise(message) + (message.endsWith(".") ? "" : ".") : null);
+  if (message) input.focus();
+}
+
 /** Validates and saves the cap; returns the saved amount in dollars, or null (error shown). */
 async function saveCap() {
   const input = $("cap-input");
   const problem = fmt.checkCap(input.value);
-  input.setAttribute("aria-invalid", String(Boolean(problem)));
   if (problem) {
-    showError("cap-error", capitalise(problem) + ".");
-    input.focus();
+    capError(problem);
     return null;
   }
   try {
     const saved = unwrapSettings(await ipc.call("set_spending_cap", { input: input.value }));
     if (saved && typeof saved === "object" && saved.extra_usage) state.settings = saved;
     else await reloadSettings();
-    showError("cap-error", null);
-    input.setAttribute("aria-invalid", "false");
+    capError(null);
+    state.capChangedSinceOverview = true;
     const cap = chosenCap();
     if (cap != null) input.value = cap.toFixed(2);
     renderExtraUsage();
     return cap;
   } catch (e) {
     // The app's verdict is what counts; the client check only saves a round trip.
-    input.setAttribute("aria-invalid", "true");
-    showError("cap-error", capitalise(e.message) + (e.message.endsWith(".") ? "" : "."));
+    capError(e.message);
     return null;
   }
 }
@@ -349,22 +368,35 @@ function setupExtraUsage() {
       }
       return;
     }
+    // A cap is required: enabling pay-as-you-go without one is how surprise bills happen.
+    const input = $("cap-input");
+    const problem = fmt.checkCap(input.value);
+    if (problem) {
+      sw.checked = eu?.enabled === true;
+      capError(problem);
+      return;
+    }
     sw.disabled = true;
     try {
-      // A cap is required: enabling pay-as-you-go without one is how surprise bills happen.
-      const cap = await saveCap();
-      if (cap == null) {
-        sw.checked = eu?.enabled === true;
-        return;
-      }
+      // The app saves the cap (refusing it exactly as set_spending_cap would), opens the
+      // account's page and watches the account; progress comes as extra-usage-state events.
+      const r = await ipc.call("enable_extra_usage", { cap: input.value });
+      capError(null);
       state.waiting = true;
       state.confirmedAt = null;
+      state.capChangedSinceOverview = true;
+      await reloadSettings().catch(() => {});
+      const cap = chosenCap();
+      if (cap != null) input.value = cap.toFixed(2);
       renderExtraUsage();
-      await ipc.call("enable_extra_usage", { cap });
+      if (r && r.opened === false && r.url) {
+        setStatus("extra-usage-status", `Waiting for your account to confirm… Turn Extra Usage on at ${r.url}`, "waiting");
+      }
     } catch (err) {
       state.waiting = false;
       sw.checked = eu?.enabled === true;
-      setStatus("extra-usage-status", err.message, "bad");
+      if (err.code === "invalid_cap") capError(err.message);
+      else setStatus("extra-usage-status", err.message, "bad");
     } finally {
       sw.disabled = false;
     }
@@ -383,7 +415,7 @@ function onExtraUsageState(p) {
     state.confirmedAt = Date.now();
   } else if (kind === "waiting") {
     state.waiting = true;
-  } else if (kind === "timed_out" || kind === "no_source" || kind === "failed") {
+  } else if (kind === "timed_out" || kind === "no_source" || kind === "error" || kind === "failed") {
     state.waiting = false;
     renderExtraUsage();
     setStatus("extra-usage-status", p.message ?? (kind === "no_source"
@@ -508,8 +540,8 @@ function setupAlerts() {
   }));
   $("test-notification").addEventListener("click", () => busy($("test-notification"), async () => {
     try {
-      await ipc.call("send_test_notification");
-      text("test-notification-result", "Sent. If nothing appeared, check your desktop's notification settings.");
+      const r = await ipc.call("send_test_notification");
+      text("test-notification-result", r?.message ?? "Sent. If nothing appeared, check your desktop's notification settings.");
     } catch (e) {
       text("test-notification-result", e.message);
     }
@@ -563,7 +595,8 @@ function renderSources() {
   text("last-refresh", typeof last === "number" && last > 0 ? `${fmt.clock(last, now, zone())} (${fmt.age(now - last)})` : "never");
   const cool = (snapshot().sources ?? []).map((s) => s.cooldown_until_ms).filter((t) => typeof t === "number" && t > now);
   text("cooldown", cool.length ? `no requests until ${fmt.clock(Math.max(...cool), now, zone())} (rate limit)` : "none");
-  const errors = [...new Set(snapshot().errors ?? [])];
+  const errors = [...new Set([...(snapshot().errors ?? []), ...(src.errors ?? [])])];
+  if (src.settings_notice) showNotice(src.settings_notice);
   $("source-errors").replaceChildren(...errors.map((e) => {
     const li = document.createElement("li");
     li.textContent = e;
@@ -583,8 +616,7 @@ async function loadSources() {
 function describeChanges(r) {
   if (typeof r === "string") return r;
   if (Array.isArray(r)) return r.join("\n");
-  if (Array.isArray(r?.changes)) return r.changes.join("\n");
-  if (r?.summary) return r.summary;
+  if (r?.summary || Array.isArray(r?.changes)) return [r.summary, ...(r.changes ?? [])].filter(Boolean).join("\n");
   return JSON.stringify(r, null, 2);
 }
 
@@ -681,6 +713,12 @@ function setupGeneral() {
 
 // ---------- wiring -----------------------------------------------------------------------
 
+function setOverview(o) {
+  state.overview = o;
+  // The overview's cap_mismatch sentence was computed against the cap of its time.
+  state.capChangedSinceOverview = false;
+}
+
 function renderAll() {
   renderNow();
   renderExtraUsage();
@@ -710,8 +748,7 @@ async function start() {
   $("refresh-now").addEventListener("click", () => busy($("refresh-now"), async () => {
     try {
       const r = await ipc.call("refresh_now");
-      if (r && typeof r === "object") state.overview = r;
-      else state.overview = await ipc.call("get_overview");
+      setOverview(r && typeof r === "object" ? r : await ipc.call("get_overview"));
       showError("load-error", null);
       renderAll();
     } catch (e) {
@@ -727,11 +764,11 @@ async function start() {
   await Promise.all([
     ipc.on("usage-updated", (payload) => {
       if (payload && typeof payload === "object" && ("snapshot" in payload || "session" in payload || "taken_at_ms" in payload)) {
-        state.overview = payload.snapshot || !state.overview ? payload : { ...state.overview, snapshot: payload };
+        setOverview(payload.snapshot || !state.overview ? payload : { ...state.overview, snapshot: payload });
         renderAll();
         markFirstData();
       } else {
-        ipc.call("get_overview").then((o) => { state.overview = o; renderAll(); markFirstData(); }).catch(() => {});
+        ipc.call("get_overview").then((o) => { setOverview(o); renderAll(); markFirstData(); }).catch(() => {});
       }
     }),
     ipc.on("extra-usage-state", onExtraUsageState),
@@ -739,7 +776,7 @@ async function start() {
 
   const [overview, settings] = await Promise.allSettled([ipc.call("get_overview"), ipc.call("get_settings")]);
   const problems = [];
-  if (overview.status === "fulfilled") state.overview = overview.value;
+  if (overview.status === "fulfilled") setOverview(overview.value);
   else problems.push(overview.reason.message);
   if (settings.status === "fulfilled") state.settings = unwrapSettings(settings.value);
   else problems.push(settings.reason.message);
