@@ -1,0 +1,388 @@
+//! `headroom statusline` as Claude Code runs it (payload on stdin, one line back, always exit 0,
+//! no network), `status` reading its samples with no server at all, the local estimate when
+//! there is neither, and `--install` / `--uninstall` on Claude Code's `settings.json`.
+
+mod support_http;
+
+use serde_json::Value;
+use support_http::*;
+
+fn payload_with_limits(session_reset_s: i64, weekly_reset_s: i64) -> String {
+    fixture("statusline_with_limits.json")
+        .replace("@SESSION_RESET@", &session_reset_s.to_string())
+        .replace("@WEEKLY_RESET@", &weekly_reset_s.to_string())
+        .replace(
+            "@TRANSCRIPT@",
+            "/nonexistent/projects/-home-user-src-headroom/9b3c.jsonl",
+        )
+}
+
+fn statusline(home: &Home, input: &[u8], color: bool) -> std::process::Output {
+    let mut c = home.command(None);
+    if color {
+        c.env_remove("NO_COLOR");
+    }
+    c.arg("statusline");
+    run_with_stdin(c, input)
+}
+
+#[test]
+fn a_payload_with_rate_limits_is_recorded_and_status_shows_it_with_no_network() {
+    // No Claude Code login and no server: nothing can be asked.
+    let home = Home::bare();
+    let now_s = now_ms() / 1000;
+    let out = statusline(
+        &home,
+        payload_with_limits(now_s + 4_000, now_s + 300_000).as_bytes(),
+        false,
+    );
+    assert!(out.status.success());
+    let line = stdout(&out);
+    assert!(
+        line.starts_with("Session 42 % (1h06m) · Weekly 18 % · Today $0.00"),
+        "{line:?}"
+    );
+    assert_eq!(line.lines().count(), 1);
+    assert!(!line.contains('\x1b'), "NO_COLOR: {line:?}");
+
+    let j = status_json(&home, None, &[]);
+    assert_eq!(j["session"]["source"], "statusline");
+    assert_eq!(j["session"]["utilization"].as_f64(), Some(42.5));
+    assert!(j["session"]["age_s"].as_i64().unwrap() < 30);
+    assert_eq!(j["weekly"]["utilization"].as_f64(), Some(18.0));
+    let reset = chrono::DateTime::parse_from_rfc3339(j["session"]["resets_at"].as_str().unwrap())
+        .unwrap()
+        .timestamp();
+    assert_eq!(reset, now_s + 4_000);
+    assert_eq!(j["stale"], false);
+    assert_eq!(j["errors"].as_array().unwrap().len(), 0, "{j:#}");
+
+    let mut c = home.command(None);
+    c.arg("status");
+    let text = stdout(&run(c));
+    assert!(
+        text.contains("[Claude Code statusline, just now]"),
+        "{text}"
+    );
+}
+
+/// The feed carries session and weekly figures but neither Extra Usage nor per-model windows:
+/// with a fresh sample the account is asked only every 30 minutes (the policy), and the most
+/// recently seen figure of each window wins, whichever source it came from.
+#[test]
+fn a_fresh_statusline_sample_keeps_requests_rare_and_the_newest_figure_wins() {
+    let server = usage_server(fixture("legacy_only.json"));
+    let home = Home::new();
+    let now_s = now_ms() / 1000;
+    statusline(
+        &home,
+        payload_with_limits(now_s + 4_000, now_s + 300_000).as_bytes(),
+        false,
+    );
+    let j = status_json(&home, Some(&server.base), &[]);
+    assert_eq!(server.count("/api/oauth/usage"), 1, "once, for Extra Usage");
+    assert_eq!(j["extra_usage"]["enabled"], true);
+    assert_eq!(window_source(&j, "weekly:opus"), "account");
+    for _ in 0..3 {
+        status_json(&home, Some(&server.base), &[]);
+    }
+    assert_eq!(server.count("/api/oauth/usage"), 1);
+    // Claude Code renders again with newer figures: they win.
+    let newer = payload_with_limits(now_s + 4_000, now_s + 300_000).replace("42.5", "47");
+    statusline(&home, newer.as_bytes(), false);
+    let j = status_json(&home, Some(&server.base), &[]);
+    assert_eq!(j["session"]["source"], "statusline");
+    assert_eq!(j["session"]["utilization"].as_f64(), Some(47.0));
+    assert_eq!(server.count("/api/oauth/usage"), 1);
+}
+
+fn window_source(j: &Value, id: &str) -> String {
+    j["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == id)
+        .map(|w| w["source"].as_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn rfc3339_resets_and_over_100_percent() {
+    let home = Home::bare();
+    let now = chrono::Utc::now();
+    let session = (now + chrono::Duration::minutes(30))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let weekly = (now + chrono::Duration::days(2))
+        .format("%Y-%m-%dT%H:%M:%S%.3f+00:00")
+        .to_string();
+    let input = fixture("statusline_rfc3339.json")
+        .replace("@SESSION_RESET_RFC@", &session)
+        .replace("@WEEKLY_RESET_RFC@", &weekly);
+    let out = statusline(&home, input.as_bytes(), false);
+    assert!(out.status.success());
+    let line = stdout(&out);
+    assert!(line.starts_with("Session 91 % ("), "{line:?}");
+    assert!(line.contains("Weekly 104 %"), "{line:?}");
+    let j = status_json(&home, None, &[]);
+    assert_eq!(j["session"]["resets_at"], session);
+    assert_eq!(j["weekly"]["utilization"].as_f64(), Some(104.5));
+}
+
+#[test]
+fn colour_only_without_no_color() {
+    let home = Home::bare();
+    let now_s = now_ms() / 1000;
+    let input = payload_with_limits(now_s + 4_000, now_s + 300_000);
+    let line = stdout(&statusline(&home, input.as_bytes(), true));
+    assert!(line.contains("\x1b[32m42 %\x1b[0m"), "{line:?}");
+    let line = stdout(&statusline(&home, input.as_bytes(), false));
+    assert!(!line.contains('\x1b'), "{line:?}");
+}
+
+#[test]
+fn without_rate_limits_garbage_and_empty_input_never_break_the_bar() {
+    let home = Home::bare();
+    // Before any sample: a plain line with what is known (today's cost), exit 0.
+    for input in [
+        fixture("statusline_without_limits.json").into_bytes(),
+        b"{not json at all".to_vec(),
+        b"[1,2,3]".to_vec(),
+        b"\xff\xfe\x00garbage".to_vec(),
+        Vec::new(),
+        b"   \n".to_vec(),
+        br#"{"rate_limits":{"five_hour":{"used_percentage":"lots"}}"#.to_vec(),
+    ] {
+        let out = statusline(&home, &input, true);
+        assert!(out.status.success(), "{input:?}");
+        let line = stdout(&out);
+        assert!(line.lines().count() <= 1, "{line:?}");
+        assert!(!line.contains('\x1b'), "plain on bad input: {line:?}");
+        assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    }
+    let j = status_json(&home, None, &[]);
+    assert!(j["session"].is_null(), "nothing recorded: {j:#}");
+
+    // After a sample, a payload without rate_limits (a new session's first render) shows the
+    // ledger's figures.
+    let now_s = now_ms() / 1000;
+    statusline(
+        &home,
+        payload_with_limits(now_s + 4_000, now_s + 300_000).as_bytes(),
+        false,
+    );
+    let out = statusline(
+        &home,
+        fixture("statusline_without_limits.json").as_bytes(),
+        false,
+    );
+    assert!(stdout(&out).starts_with("Session 42 %"), "{}", stdout(&out));
+    let out = statusline(&home, b"", false);
+    assert!(out.status.success());
+    assert!(stdout(&out).starts_with("Session 42 %"), "{}", stdout(&out));
+}
+
+#[test]
+fn no_headroom_folder_at_all_still_exits_0() {
+    let home = Home::bare();
+    let mut c = home.command(None);
+    // HOME unusable and no HEADROOM_HOME: Headroom has nowhere to keep its ledger.
+    c.env_remove("HEADROOM_HOME")
+        .env("HOME", "/nonexistent/home")
+        .env("HEADROOM_HOME", "/proc/headroom-cannot-be-here")
+        .arg("statusline");
+    let now_s = now_ms() / 1000;
+    let out = run_with_stdin(
+        c,
+        payload_with_limits(now_s + 4_000, now_s + 300_000).as_bytes(),
+    );
+    assert!(out.status.success());
+    assert!(
+        stdout(&out).starts_with("Session 42 % (1h06m) · Weekly 18 %"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// A transcript line of one assistant response.
+fn transcript_line(i: usize, at: chrono::DateTime<chrono::Utc>, output: u64) -> String {
+    format!(
+        r#"{{"cwd":"/home/dev/api","sessionId":"s","version":"2.0.31","message":{{"id":"msg_{i}","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{{"type":"text","text":"x"}}],"usage":{{"input_tokens":10,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":{output}}}}},"requestId":"req_{i}","type":"assistant","uuid":"u{i}","timestamp":"{}"}}"#,
+        at.format("%Y-%m-%dT%H:%M:%S%.3fZ")
+    )
+}
+
+#[test]
+fn with_neither_source_the_local_estimate_is_labelled() {
+    let home = Home::bare();
+    let now = chrono::Utc::now();
+    let dir = home.claude_dir().join("projects/-home-dev-api");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Two days ago, a block of 10,000 output tokens (the local 100 %); now, 2,500 (25 %).
+    let mut lines = Vec::new();
+    let old = now - chrono::Duration::days(2);
+    for i in 0..4 {
+        lines.push(transcript_line(
+            i,
+            old + chrono::Duration::minutes(i as i64),
+            2_490,
+        ));
+    }
+    for i in 4..6 {
+        lines.push(transcript_line(
+            i,
+            now - chrono::Duration::minutes(10 - i as i64),
+            1_240,
+        ));
+    }
+    std::fs::write(dir.join("s.jsonl"), lines.join("\n") + "\n").unwrap();
+    let j = status_json(&home, None, &[]);
+    assert_eq!(j["session"]["source"], "local-estimate", "{j:#}");
+    let pct = j["session"]["utilization"].as_f64().unwrap();
+    assert!((pct - 25.0).abs() < 0.01, "{pct}");
+    assert_eq!(j["stale"], true);
+    assert!(j["local_block"]["total_tokens"].as_u64().unwrap() == 2_500);
+
+    let mut c = home.command(None);
+    c.arg("status");
+    let text = stdout(&run(c));
+    assert!(
+        text.contains("[local estimate from Claude Code transcripts]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Headroom's estimate from local transcripts"),
+        "{text}"
+    );
+}
+
+fn settings_file(home: &Home) -> std::path::PathBuf {
+    home.claude_dir().join("settings.json")
+}
+
+fn read_json(path: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn install_keeps_every_other_setting_and_uninstall_reverses_it() {
+    let home = Home::bare();
+    let original = r#"{
+  "model": "opus",
+  "permissions": { "allow": ["Bash(git status)"], "deny": [] },
+  "env": { "FOO": "bar" },
+  "hooks": { "Stop": [ { "hooks": [ { "type": "command", "command": "notify-send done" } ] } ] },
+  "includeCoAuthoredBy": false
+}
+"#;
+    std::fs::write(settings_file(&home), original).unwrap();
+    let before = read_json(&settings_file(&home));
+
+    let mut c = home.command(None);
+    c.args(["statusline", "--install"]);
+    let out = run(c);
+    assert!(
+        stdout(&out).contains("Added Headroom's status line"),
+        "{}",
+        stdout(&out)
+    );
+    let after = read_json(&settings_file(&home));
+    for (key, value) in before.as_object().unwrap() {
+        assert_eq!(&after[key], value, "{key} kept");
+    }
+    let command = after["statusLine"]["command"].as_str().unwrap();
+    assert!(command.ends_with("headroom statusline"), "{command}");
+    assert_eq!(after["statusLine"]["type"], "command");
+    // A backup of the file as it was.
+    let backup = home.claude_dir().join("settings.json.headroom-backup");
+    assert_eq!(std::fs::read_to_string(backup).unwrap(), original);
+    // The command Claude Code will run works.
+    let now_s = now_ms() / 1000;
+    let mut parts = command.rsplitn(2, ' ');
+    let (sub, bin) = (parts.next().unwrap(), parts.next().unwrap());
+    let mut direct = std::process::Command::new(bin);
+    direct
+        .arg(sub)
+        .env("HEADROOM_HOME", home.headroom_home())
+        .env("NO_COLOR", "1");
+    let line = stdout(&run_with_stdin(
+        direct,
+        payload_with_limits(now_s + 4_000, now_s + 300_000).as_bytes(),
+    ));
+    assert!(line.starts_with("Session 42 %"), "{line}");
+
+    // Idempotent.
+    let mut c = home.command(None);
+    c.args(["statusline", "--install"]);
+    assert!(stdout(&run(c)).contains("already"));
+    assert_eq!(read_json(&settings_file(&home)), after);
+
+    let mut c = home.command(None);
+    c.args(["statusline", "--uninstall"]);
+    assert!(stdout(&run(c)).contains("Removed"));
+    assert_eq!(read_json(&settings_file(&home)), before);
+}
+
+#[test]
+fn install_refuses_a_different_status_line_without_force() {
+    let home = Home::bare();
+    let original = r#"{"statusLine":{"type":"command","command":"~/bin/my-line.sh","padding":1},"theme":"dark"}"#;
+    std::fs::write(settings_file(&home), original).unwrap();
+
+    let mut c = home.command(None);
+    c.args(["statusline", "--install"]);
+    let out = output(c);
+    assert!(!out.status.success(), "refused");
+    let err = stderr(&out);
+    assert!(
+        err.contains("~/bin/my-line.sh"),
+        "says what is there: {err}"
+    );
+    assert!(err.contains("--force"), "{err}");
+    assert!(
+        err.contains("printf %s \"$in\" | ~/bin/my-line.sh"),
+        "how to chain: {err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(settings_file(&home)).unwrap(),
+        original,
+        "untouched"
+    );
+
+    let mut c = home.command(None);
+    c.args(["statusline", "--install", "--force"]);
+    let out = run(c);
+    assert!(stdout(&out).contains("Replaced"), "{}", stdout(&out));
+    let after = read_json(&settings_file(&home));
+    assert!(after["statusLine"]["command"]
+        .as_str()
+        .unwrap()
+        .ends_with("headroom statusline"));
+    assert_eq!(after["theme"], "dark");
+
+    // Uninstall puts the user's own status line back.
+    let mut c = home.command(None);
+    c.args(["statusline", "--uninstall"]);
+    run(c);
+    let restored = read_json(&settings_file(&home));
+    assert_eq!(restored, serde_json::from_str::<Value>(original).unwrap());
+}
+
+#[test]
+fn install_refuses_a_settings_file_it_cannot_read_as_json() {
+    let home = Home::bare();
+    std::fs::write(settings_file(&home), "{ \"model\": \"opus\", ").unwrap();
+    let mut c = home.command(None);
+    c.args(["statusline", "--install"]);
+    let out = output(c);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("is not a JSON object Headroom can edit"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(settings_file(&home)).unwrap(),
+        "{ \"model\": \"opus\", "
+    );
+}
