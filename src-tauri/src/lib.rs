@@ -1,14 +1,38 @@
 //! Headroom's tray app: a thin shell over `headroom-core`.
 //!
-//! One refresh task owns the data (see [`refresh`]): it ingests transcripts, polls the
-//! account sources, evaluates alerts, and publishes each new view to the tray, the settings
-//! window and the commands. The tray ([`tray`]) and the commands ([`commands`]) only read
-//! that view and send requests to the task.
+//! One refresh task owns the data ([`refresh`]): it ingests transcripts, polls the account
+//! sources, evaluates alerts and publishes each new view. The tray ([`tray`]) and the
+//! settings window's commands ([`commands`]) only read that view and send requests to the
+//! task; the settings window gets `usage-updated` events while it is open.
 
-use tauri::{Manager, Runtime};
+pub mod commands;
+pub mod env;
+pub mod error;
+pub mod icon;
+pub mod refresh;
+pub mod tray;
+pub mod view;
+
+use std::sync::Arc;
+
+use headroom_core::account::SecretStore;
+use headroom_core::alerts::Action;
+use tauri::{AppHandle, Emitter, Manager, Runtime};
+
+use crate::env::AppEnv;
+use crate::refresh::{Hooks, Published, Request};
 
 /// The settings window's label; `capabilities/settings.json` grants commands to it alone.
 pub const SETTINGS_WINDOW: &str = "settings";
+
+/// What the commands share.
+pub struct AppState {
+    pub env: AppEnv,
+    pub secrets: Arc<dyn SecretStore>,
+    pub refresh: refresh::Handle,
+    /// Serialises read-change-save of `settings.json` between commands.
+    pub settings_lock: tokio::sync::Mutex<()>,
+}
 
 /// Why the app cannot start here, if it cannot: on Linux without `DISPLAY` or
 /// `WAYLAND_DISPLAY` GTK would abort. Checked before anything touches GTK.
@@ -31,18 +55,143 @@ pub fn missing_display() -> Option<&'static str> {
 }
 
 /// The app's plugins, commands and set-up, shared by `main` and the tests (which pass
-/// Tauri's mock builder).
+/// Tauri's mock builder). Secrets go to the OS keychain.
 pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    builder_with_secrets(builder, Arc::new(headroom_keychain::KeychainStore::new()))
+}
+
+/// [`builder`] with another secret store: tests use a memory store, since a test machine
+/// has no keychain to spare.
+pub fn builder_with_secrets<R: Runtime>(
+    builder: tauri::Builder<R>,
+    secrets: Arc<dyn SecretStore>,
+) -> tauri::Builder<R> {
     builder
-        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
-            // A second launch means "show me Headroom": open (or focus) the settings window.
-            open_settings(app);
-        }))
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             None,
         ))
         .plugin(tauri_plugin_opener::init())
+        .invoke_handler(tauri::generate_handler![
+            commands::get_overview,
+            commands::get_settings,
+            commands::save_settings,
+            commands::set_spending_cap,
+            commands::enable_extra_usage,
+            commands::open_account_settings,
+            commands::get_sources,
+            commands::install_statusline,
+            commands::set_claude_ai_session_key,
+            commands::clear_claude_ai_session_key,
+            commands::send_test_notification,
+            commands::refresh_now,
+            commands::snooze_alerts,
+            commands::resume_alerts,
+            commands::set_autostart,
+        ])
+        .setup(move |app| {
+            let env = AppEnv::from_process()?;
+            let refresh = refresh::start(env.clone(), secrets.clone(), hooks(app.handle()));
+            app.manage(AppState {
+                env,
+                secrets,
+                refresh,
+                settings_lock: tokio::sync::Mutex::new(()),
+            });
+            Ok(())
+        })
+}
+
+fn hooks<R: Runtime>(app: &AppHandle<R>) -> Hooks {
+    let (a, b, c) = (app.clone(), app.clone(), app.clone());
+    Hooks {
+        published: Box::new(move |p| on_published(&a, p)),
+        extra_usage: Box::new(move |state| {
+            if let Err(e) = b.emit_to(SETTINGS_WINDOW, "extra-usage-state", state) {
+                tracing::debug!("extra-usage-state: {e}");
+            }
+        }),
+        clicked: Arc::new(move |action| match action {
+            Action::Snooze1h => toggle_snooze(&c, true),
+            Action::EnableExtraUsage => open_extra_usage(&c),
+            Action::OpenSettings => open_settings(&c),
+        }),
+    }
+}
+
+/// A new view: the tray, and the settings window if it is open.
+fn on_published<R: Runtime>(app: &AppHandle<R>, p: &Arc<Published>) {
+    if let Some(tray) = app.try_state::<tray::Tray<R>>() {
+        tray.show(p, p.refreshed_at_ms);
+    }
+    if app.get_webview_window(SETTINGS_WINDOW).is_none() {
+        return;
+    }
+    let Some(state) = app.try_state::<AppState>() else {
+        return;
+    };
+    match view::overview(&state.env, p) {
+        Ok(overview) => {
+            if let Err(e) = app.emit_to(SETTINGS_WINDOW, "usage-updated", overview) {
+                tracing::debug!("usage-updated: {e}");
+            }
+        }
+        Err(e) => tracing::warn!("usage-updated: {e}"),
+    }
+}
+
+/// Snoozes notifications for an hour, or resumes them when they are snoozed and `snooze`
+/// is false (the tray item toggles).
+fn toggle_snooze<R: Runtime>(app: &AppHandle<R>, always_snooze: bool) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let state = app.state::<AppState>();
+        let now = chrono::Utc::now().timestamp_millis();
+        let snoozed = state
+            .refresh
+            .latest
+            .borrow()
+            .as_ref()
+            .and_then(|p| p.settings.alerts.snoozed_until_ms)
+            .is_some_and(|u| u > now);
+        let result = if snoozed && !always_snooze {
+            commands::resume_alerts(state).await
+        } else {
+            commands::snooze_alerts(app.state::<AppState>(), Some(60), None).await
+        };
+        if let Err(e) = result {
+            tracing::warn!("snooze: {e}");
+        }
+    });
+}
+
+fn open_extra_usage<R: Runtime>(app: &AppHandle<R>) {
+    let Some(state) = app.try_state::<AppState>() else {
+        return;
+    };
+    if let Err(e) = commands::open_url(app, &state, commands::EXTRA_USAGE_URL) {
+        tracing::warn!("{e}");
+    }
+    state.refresh.send(Request::WatchExtraUsage);
+}
+
+/// What a tray menu item does.
+pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
+    match id {
+        tray::OPEN_SETTINGS => open_settings(app),
+        tray::REFRESH => {
+            if let Some(state) = app.try_state::<AppState>() {
+                state.refresh.send(Request::Refresh {
+                    force: true,
+                    reply: None,
+                });
+            }
+        }
+        tray::SNOOZE => toggle_snooze(app, false),
+        tray::ENABLE_EXTRA => open_extra_usage(app),
+        tray::QUIT => app.exit(0),
+        _ => {}
+    }
 }
 
 /// Opens the settings window, or brings it forward if it is open. It is created on demand
@@ -71,13 +220,45 @@ pub fn open_settings<R: Runtime, M: Manager<R>>(manager: &M) {
 
 /// Runs the app until Quit; returns the exit status.
 pub fn run() -> i32 {
-    let app = match builder(tauri::Builder::default()).build(tauri::generate_context!()) {
-        Ok(app) => app,
-        Err(e) => {
-            eprintln!("headroom-app: cannot start: {e}");
-            return 1;
-        }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    // First plugin, as its docs require: a second launch only opens the first one's window.
+    let single = tauri_plugin_single_instance::init(|app, _argv, _cwd| open_settings(app));
+    let app =
+        match builder(tauri::Builder::default().plugin(single)).build(tauri::generate_context!()) {
+            Ok(app) => app,
+            Err(e) => {
+                eprintln!("headroom-app: cannot start: {e}");
+                return 1;
+            }
+        };
+    let (theme, open_at_start) = match app.try_state::<AppState>() {
+        Some(s) => (s.env.tray_theme, s.env.open_settings),
+        None => (icon::Theme::Dark, false),
     };
+    match tray::Tray::create(app.handle(), theme) {
+        Ok(tray) => {
+            app.manage(tray);
+            // The task may have published before the tray existed.
+            if let (Some(state), Some(tray)) = (
+                app.try_state::<AppState>(),
+                app.try_state::<tray::Tray<tauri::Wry>>(),
+            ) {
+                if let Some(p) = state.refresh.latest.borrow().clone() {
+                    tray.show(&p, p.refreshed_at_ms);
+                }
+            }
+        }
+        Err(e) => eprintln!("headroom-app: cannot create the tray icon: {e}"),
+    }
+    if open_at_start {
+        open_settings(app.handle());
+    }
     app.run(|_app, event| {
         // Closing the settings window must not end a tray app: only Quit (an explicit
         // `exit`, which carries a code) does.

@@ -1,0 +1,481 @@
+//! The tray: a live icon, a title/tooltip ("62 % · resets 14:05"), and a menu of read-only
+//! rows and a few actions. The rows' text comes from [`TrayTexts::from`] (pure, tested); on
+//! each new view only the items whose text changed are touched, and the icon is redrawn only
+//! when its rounded spec changes: rebuilding a menu costs a few ms and many thread hand-offs
+//! per refresh, updating an item does not.
+
+use std::sync::Mutex;
+
+use headroom_core::alerts::text;
+use headroom_core::report::Zone;
+use headroom_core::snapshot::{Source, UsageSnapshot, Window, WindowKind};
+use tauri::image::Image;
+use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
+use tauri::tray::{TrayIcon, TrayIconBuilder};
+use tauri::{AppHandle, Runtime};
+
+use crate::icon::{self, IconSpec, Theme};
+use crate::refresh::Published;
+
+pub const OPEN_SETTINGS: &str = "open-settings";
+pub const REFRESH: &str = "refresh";
+pub const SNOOZE: &str = "snooze";
+pub const ENABLE_EXTRA: &str = "enable-extra-usage";
+pub const QUIT: &str = "quit";
+
+/// Everything the tray shows, as text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrayTexts {
+    /// Title and tooltip: `62 % · resets 14:05`.
+    pub title: String,
+    pub session: String,
+    pub weekly: String,
+    /// Per-model weekly windows in use: (window id, row text).
+    pub models: Vec<(String, String)>,
+    pub extra: String,
+    pub source: String,
+    pub snooze: String,
+    /// "Enable Extra Usage…" is offered only while the account says it is off.
+    pub offer_extra: bool,
+    pub icon: IconSpec,
+}
+
+fn window_row(label: &str, w: Option<&Window>, now: i64, zone: Zone) -> String {
+    match w {
+        None => format!("{label}: no figures yet"),
+        Some(w) => match w.resets_at_ms {
+            Some(at) if at > now => format!(
+                "{label} {} · resets {}",
+                text::percent(w.utilization),
+                text::clock(at, now, zone)
+            ),
+            _ => format!("{label} {}", text::percent(w.utilization)),
+        },
+    }
+}
+
+fn age(ms: i64) -> String {
+    let minutes = ms.max(0) / 60_000;
+    match minutes {
+        0 => "just now".to_owned(),
+        1..=59 => format!("{minutes} min ago"),
+        _ => format!("{} ago", text::duration(ms)),
+    }
+}
+
+fn source_name(source: Source) -> &'static str {
+    match source {
+        Source::Statusline => "statusline",
+        Source::Account => "account",
+        Source::ClaudeAi => "claude.ai",
+        Source::LocalEstimate => "local estimate",
+    }
+}
+
+impl TrayTexts {
+    pub fn from(
+        snapshot: &UsageSnapshot,
+        now: i64,
+        zone: Zone,
+        snoozed_until: Option<i64>,
+        theme: Theme,
+    ) -> TrayTexts {
+        let session = snapshot.session.as_ref();
+        let title = match session {
+            Some(w) => match w.resets_at_ms {
+                Some(at) if at > now => format!(
+                    "{} · resets {}",
+                    text::percent(w.utilization),
+                    text::clock(at, now, zone)
+                ),
+                _ => text::percent(w.utilization),
+            },
+            None => "Headroom".to_owned(),
+        };
+        let models = snapshot
+            .windows
+            .iter()
+            .filter(|w| matches!(w.kind, WindowKind::WeeklyModel { .. }))
+            // "In use": a dormant per-model window reports 0 % and no reset.
+            .filter(|w| w.utilization > 0.0 || w.resets_at_ms.is_some())
+            .map(|w| (w.id.clone(), window_row(&w.label, Some(w), now, zone)))
+            .collect();
+        let eu = snapshot.extra_usage.as_ref();
+        let extra = match eu {
+            None => "Extra Usage: unknown".to_owned(),
+            Some(e) => match e.enabled {
+                Some(true) => {
+                    let spent = e.used.map(|u| text::money(u, &e.currency));
+                    match (spent, e.monthly_limit) {
+                        (Some(s), Some(cap)) => {
+                            format!("Extra Usage on · {s} of {}", text::money(cap, &e.currency))
+                        }
+                        (Some(s), None) => format!("Extra Usage on · {s} spent, no cap"),
+                        (None, Some(cap)) => {
+                            format!("Extra Usage on · cap {}", text::money(cap, &e.currency))
+                        }
+                        (None, None) => "Extra Usage on · no cap".to_owned(),
+                    }
+                }
+                Some(false) => "Extra Usage off".to_owned(),
+                None => "Extra Usage: unknown".to_owned(),
+            },
+        };
+        // The source of the session figure, else of any figure.
+        let shown = session.or(snapshot.weekly.as_ref());
+        let mut source = match shown {
+            Some(w) => format!("Source: {} · {}", source_name(w.source), age(w.age_ms(now))),
+            None => "Source: none yet".to_owned(),
+        };
+        if snapshot.stale && shown.is_some() {
+            source.push_str(" (stale)");
+        }
+        let snooze = match snoozed_until.filter(|&u| u > now) {
+            Some(until) => format!(
+                "Resume alerts (snoozed until {})",
+                text::clock(until, now, zone)
+            ),
+            None => "Snooze alerts 1 h".to_owned(),
+        };
+        let over = |w: Option<&Window>| w.is_some_and(|w| w.utilization >= 100.0);
+        let on_extra_usage = eu.is_some_and(|e| e.enabled == Some(true))
+            && (over(session) || over(snapshot.weekly.as_ref()));
+        TrayTexts {
+            title,
+            session: window_row("Session", session, now, zone),
+            weekly: window_row("Weekly", snapshot.weekly.as_ref(), now, zone),
+            models,
+            extra,
+            source,
+            snooze,
+            offer_extra: eu.is_some_and(|e| e.enabled == Some(false)),
+            icon: IconSpec {
+                percent: session.map(|w| w.utilization),
+                stale: snapshot.stale,
+                on_extra_usage,
+                theme,
+            },
+        }
+    }
+}
+
+/// The live tray and what it currently shows.
+pub struct Tray<R: Runtime> {
+    icon: TrayIcon<R>,
+    menu: Menu<R>,
+    session: MenuItem<R>,
+    weekly: MenuItem<R>,
+    extra: MenuItem<R>,
+    source: MenuItem<R>,
+    snooze: MenuItem<R>,
+    enable_extra: MenuItem<R>,
+    shown: Mutex<Shown<R>>,
+    theme: Theme,
+}
+
+struct Shown<R: Runtime> {
+    texts: Option<TrayTexts>,
+    models: Vec<(String, MenuItem<R>)>,
+    enable_extra_in_menu: bool,
+}
+
+fn row<R: Runtime>(app: &AppHandle<R>, id: &str, text: &str) -> tauri::Result<MenuItem<R>> {
+    MenuItem::with_id(app, id, text, false, None::<&str>)
+}
+
+fn image(spec: &IconSpec) -> Image<'static> {
+    let size = icon::tray_size();
+    Image::new_owned(icon::render(spec, size), size, size)
+}
+
+impl<R: Runtime> Tray<R> {
+    pub fn create(app: &AppHandle<R>, theme: Theme) -> tauri::Result<Tray<R>> {
+        let session = row(app, "row-session", "Session: no figures yet")?;
+        let weekly = row(app, "row-weekly", "Weekly: no figures yet")?;
+        let extra = row(app, "row-extra", "Extra Usage: unknown")?;
+        let source = row(app, "row-source", "Source: none yet")?;
+        let open = MenuItem::with_id(app, OPEN_SETTINGS, "Open settings…", true, None::<&str>)?;
+        let refresh = MenuItem::with_id(app, REFRESH, "Refresh now", true, None::<&str>)?;
+        let snooze = MenuItem::with_id(app, SNOOZE, "Snooze alerts 1 h", true, None::<&str>)?;
+        let enable_extra =
+            MenuItem::with_id(app, ENABLE_EXTRA, "Enable Extra Usage…", true, None::<&str>)?;
+        let quit = MenuItem::with_id(app, QUIT, "Quit Headroom", true, None::<&str>)?;
+        let menu = Menu::with_items(
+            app,
+            &[
+                &session,
+                &weekly,
+                &extra,
+                &source,
+                &PredefinedMenuItem::separator(app)?,
+                &open,
+                &refresh,
+                &snooze,
+                &PredefinedMenuItem::separator(app)?,
+                &quit,
+            ],
+        )?;
+        let start = IconSpec {
+            percent: None,
+            stale: false,
+            on_extra_usage: false,
+            theme,
+        };
+        let icon = TrayIconBuilder::with_id("headroom")
+            .icon(image(&start))
+            .tooltip("Headroom")
+            .title("Headroom")
+            .menu(&menu)
+            // Left click opens the menu too: the menu is the product here.
+            .show_menu_on_left_click(true)
+            .on_menu_event(|app, event| crate::on_menu(app, event.id().as_ref()))
+            .build(app)?;
+        Ok(Tray {
+            icon,
+            menu,
+            session,
+            weekly,
+            extra,
+            source,
+            snooze,
+            enable_extra,
+            shown: Mutex::new(Shown {
+                texts: None,
+                models: Vec::new(),
+                enable_extra_in_menu: false,
+            }),
+            theme,
+        })
+    }
+
+    /// Shows a new view, touching only what changed.
+    pub fn show(&self, published: &Published, now: i64) {
+        let texts = TrayTexts::from(
+            &published.snapshot,
+            now,
+            published.zone(),
+            published.settings.alerts.snoozed_until_ms,
+            self.theme,
+        );
+        let Ok(mut shown) = self.shown.lock() else {
+            return;
+        };
+        let before = shown.texts.take();
+        if let Err(e) = self.apply(&mut shown, before.as_ref(), &texts) {
+            tracing::warn!("tray: {e}");
+        }
+        shown.texts = Some(texts);
+    }
+
+    fn apply(
+        &self,
+        shown: &mut Shown<R>,
+        before: Option<&TrayTexts>,
+        now: &TrayTexts,
+    ) -> tauri::Result<()> {
+        let changed = |f: fn(&TrayTexts) -> &String| before.is_none_or(|b| f(b) != f(now));
+        if changed(|t| &t.title) {
+            self.icon.set_tooltip(Some(&now.title))?;
+            self.icon.set_title(Some(&now.title))?;
+        }
+        if before.is_none_or(|b| b.icon.key() != now.icon.key()) {
+            self.icon.set_icon(Some(image(&now.icon)))?;
+        }
+        for (item, f) in [
+            (
+                &self.session,
+                (|t: &TrayTexts| &t.session) as fn(&TrayTexts) -> &String,
+            ),
+            (&self.weekly, |t| &t.weekly),
+            (&self.extra, |t| &t.extra),
+            (&self.source, |t| &t.source),
+            (&self.snooze, |t| &t.snooze),
+        ] {
+            if changed(f) {
+                item.set_text(f(now))?;
+            }
+        }
+        // Per-model rows sit after "Weekly" (position 2); add, drop or rename as needed.
+        let wanted: Vec<&String> = now.models.iter().map(|(id, _)| id).collect();
+        let mut kept = Vec::new();
+        for (id, item) in shown.models.drain(..) {
+            if wanted.contains(&&id) {
+                kept.push((id, item));
+            } else {
+                self.menu.remove(&item)?;
+            }
+        }
+        for (i, (id, label)) in now.models.iter().enumerate() {
+            match kept.iter().position(|(k, _)| k == id) {
+                Some(at) => {
+                    let item = &kept[at].1;
+                    if item.text()? != *label {
+                        item.set_text(label)?;
+                    }
+                }
+                None => {
+                    let item = row(self.icon.app_handle(), &format!("row-model-{id}"), label)?;
+                    self.menu.insert(&item, 2 + i)?;
+                    kept.insert(i.min(kept.len()), (id.clone(), item));
+                }
+            }
+        }
+        shown.models = kept;
+        if now.offer_extra != shown.enable_extra_in_menu {
+            if now.offer_extra {
+                // After "Snooze alerts": rows, models, separator, open, refresh, snooze.
+                let at = 4 + shown.models.len() + 4;
+                self.menu.insert(&self.enable_extra, at)?;
+            } else {
+                self.menu.remove(&self.enable_extra)?;
+            }
+            shown.enable_extra_in_menu = now.offer_extra;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use headroom_core::snapshot::ExtraUsage;
+
+    const NOW: i64 = 1_772_532_000_000; // 2026-03-03 (Tue) 10:00 UTC
+
+    fn utc() -> Zone {
+        Zone::Named(chrono_tz::UTC)
+    }
+
+    fn window(
+        id: &str,
+        label: &str,
+        kind: WindowKind,
+        pct: f64,
+        reset_in_min: Option<i64>,
+    ) -> Window {
+        Window {
+            id: id.into(),
+            label: label.into(),
+            kind,
+            utilization: pct,
+            resets_at_ms: reset_in_min.map(|m| NOW + m * 60_000),
+            source: Source::Statusline,
+            observed_at_ms: NOW - 2 * 60_000,
+        }
+    }
+
+    fn snapshot() -> UsageSnapshot {
+        let session = window("session", "Session", WindowKind::Session, 62.4, Some(245));
+        let weekly = window(
+            "weekly",
+            "Weekly",
+            WindowKind::Weekly,
+            41.0,
+            Some(6 * 24 * 60 - 60),
+        );
+        let opus = window(
+            "weekly:opus",
+            "Weekly (Opus)",
+            WindowKind::WeeklyModel {
+                model: "Opus".into(),
+            },
+            12.0,
+            Some(6 * 24 * 60 - 60),
+        );
+        let sonnet = window(
+            "weekly:sonnet",
+            "Weekly (Sonnet)",
+            WindowKind::WeeklyModel {
+                model: "Sonnet".into(),
+            },
+            0.0,
+            None,
+        );
+        UsageSnapshot {
+            taken_at_ms: NOW,
+            session: Some(session.clone()),
+            weekly: Some(weekly.clone()),
+            windows: vec![session, weekly, opus, sonnet],
+            extra_usage: Some(ExtraUsage {
+                enabled: Some(false),
+                monthly_limit: None,
+                used: None,
+                currency: "USD".into(),
+                balance: None,
+                disabled_reason: None,
+                source: Source::Account,
+                observed_at_ms: NOW,
+            }),
+            ..UsageSnapshot::default()
+        }
+    }
+
+    #[test]
+    fn rows_read_like_the_issue() {
+        let t = TrayTexts::from(&snapshot(), NOW, utc(), None, Theme::Dark);
+        assert_eq!(t.title, "62 % · resets 14:05");
+        assert_eq!(t.session, "Session 62 % · resets 14:05");
+        assert_eq!(t.weekly, "Weekly 41 % · resets Mon 09:00");
+        // Only the model window in use.
+        assert_eq!(
+            t.models,
+            vec![(
+                "weekly:opus".to_owned(),
+                "Weekly (Opus) 12 % · resets Mon 09:00".to_owned()
+            )]
+        );
+        assert_eq!(t.extra, "Extra Usage off");
+        assert_eq!(t.source, "Source: statusline · 2 min ago");
+        assert_eq!(t.snooze, "Snooze alerts 1 h");
+        assert!(t.offer_extra);
+        assert_eq!(t.icon.percent, Some(62.4));
+        assert!(!t.icon.stale && !t.icon.on_extra_usage);
+    }
+
+    #[test]
+    fn extra_usage_on_with_and_without_cap() {
+        let mut s = snapshot();
+        let eu = s.extra_usage.as_mut().map(|e| {
+            e.enabled = Some(true);
+            e.used = Some(12.3);
+            e.monthly_limit = Some(50.0);
+        });
+        assert!(eu.is_some());
+        let t = TrayTexts::from(&s, NOW, utc(), None, Theme::Dark);
+        assert_eq!(t.extra, "Extra Usage on · $12.30 of $50.00");
+        assert!(!t.offer_extra);
+        assert!(
+            !t.icon.on_extra_usage,
+            "below the limit Extra Usage is not carrying anyone"
+        );
+        if let Some(e) = s.extra_usage.as_mut() {
+            e.monthly_limit = None;
+        }
+        if let Some(w) = s.session.as_mut() {
+            w.utilization = 100.0;
+        }
+        let t = TrayTexts::from(&s, NOW, utc(), None, Theme::Dark);
+        assert_eq!(t.extra, "Extra Usage on · $12.30 spent, no cap");
+        assert!(t.icon.on_extra_usage);
+    }
+
+    #[test]
+    fn nothing_known_and_stale_and_snoozed() {
+        let t = TrayTexts::from(&UsageSnapshot::default(), NOW, utc(), None, Theme::Light);
+        assert_eq!(t.title, "Headroom");
+        assert_eq!(t.session, "Session: no figures yet");
+        assert_eq!(t.extra, "Extra Usage: unknown");
+        assert_eq!(t.source, "Source: none yet");
+        assert!(!t.offer_extra);
+        assert_eq!(t.icon.percent, None);
+        let mut s = snapshot();
+        s.stale = true;
+        let t = TrayTexts::from(&s, NOW, utc(), Some(NOW + 3_600_000), Theme::Dark);
+        assert_eq!(t.source, "Source: statusline · 2 min ago (stale)");
+        assert!(t.icon.stale);
+        assert_eq!(t.snooze, "Resume alerts (snoozed until 11:00)");
+        // A snooze that has run out is not shown.
+        let t = TrayTexts::from(&s, NOW, utc(), Some(NOW - 1), Theme::Dark);
+        assert_eq!(t.snooze, "Snooze alerts 1 h");
+    }
+}

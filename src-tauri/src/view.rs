@@ -1,0 +1,119 @@
+//! What the settings pane's **Now** section shows: the published snapshot plus the charts'
+//! series, read from the ledger on demand (only while the window is open).
+
+use chrono::Days;
+use headroom_core::account::{extra_usage, store};
+use headroom_core::blocks::BLOCK_MS;
+use headroom_core::ledger::Ledger;
+use headroom_core::pricing::PRICE_TABLE_VERSION;
+use headroom_core::report::{self, CostMode, Period, Query};
+use headroom_core::snapshot::UsageSnapshot;
+use serde::Serialize;
+
+use crate::env::AppEnv;
+use crate::error::{CmdResult, CommandError};
+use crate::refresh::Published;
+
+/// Days in the cost chart.
+pub const DAILY_DAYS: u64 = 30;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Point {
+    pub at_ms: i64,
+    pub utilization: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Day {
+    pub date: String,
+    pub cost_usd: f64,
+    pub total_tokens: u64,
+}
+
+/// docs/ipc.md, `get_overview`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Overview {
+    pub snapshot: UsageSnapshot,
+    pub session_history: Vec<Point>,
+    pub daily: Vec<Day>,
+    pub chosen_cap: Option<f64>,
+    pub cap_mismatch: Option<String>,
+    pub extra_usage_text: Option<String>,
+    pub snoozed_until_ms: Option<i64>,
+    pub last_refresh_ms: Option<i64>,
+    pub timezone: Option<String>,
+    pub price_table_version: &'static str,
+    pub app_version: &'static str,
+    pub data_dir: String,
+}
+
+pub fn overview(env: &AppEnv, p: &Published) -> CmdResult<Overview> {
+    let ledger = Ledger::open(&env.state.ledger())?;
+    let s = &p.snapshot;
+    let now = p.refreshed_at_ms;
+    let window_start = s
+        .session
+        .as_ref()
+        .and_then(|w| w.resets_at_ms)
+        .map_or(now - BLOCK_MS, |reset| reset - BLOCK_MS);
+    let session_history = store::window_history(&ledger, "session", window_start)?
+        .into_iter()
+        .filter(|h| h.seen_ms >= window_start)
+        .map(|h| Point {
+            at_ms: h.seen_ms,
+            utilization: h.utilization,
+        })
+        .collect();
+    let zone = p.zone();
+    let today = zone.date_of(now);
+    let first = today
+        .checked_sub_days(Days::new(DAILY_DAYS - 1))
+        .unwrap_or(today);
+    let query = Query {
+        zone,
+        since: Some(first),
+        until: Some(today),
+        mode: CostMode::Auto,
+        ..Query::default()
+    };
+    let (periods, _) = report::periods(&ledger, Period::Day, &query)?;
+    let daily = (0..DAILY_DAYS)
+        .filter_map(|i| first.checked_add_days(Days::new(i)))
+        .map(|date| {
+            let key = date.format("%Y-%m-%d").to_string();
+            let found = periods.iter().find(|p| p.period == key);
+            Day {
+                cost_usd: found.map_or(0.0, |p| p.totals.total_cost),
+                total_tokens: found.map_or(0, |p| p.totals.total_tokens),
+                date: key,
+            }
+        })
+        .collect();
+    let chosen = p.settings.extra_usage.chosen_cap;
+    Ok(Overview {
+        snapshot: s.clone(),
+        session_history,
+        daily,
+        chosen_cap: chosen.map(|c| c.dollars()),
+        cap_mismatch: s
+            .extra_usage
+            .as_ref()
+            .and_then(|eu| extra_usage::cap_mismatch(chosen, eu)),
+        extra_usage_text: s.extra_usage.as_ref().map(extra_usage::describe),
+        snoozed_until_ms: p.settings.alerts.snoozed_until_ms.filter(|&u| u > now),
+        last_refresh_ms: Some(p.refreshed_at_ms),
+        timezone: p.settings.general.timezone.clone(),
+        price_table_version: PRICE_TABLE_VERSION,
+        app_version: env!("CARGO_PKG_VERSION"),
+        data_dir: env.state.dir.display().to_string(),
+    })
+}
+
+impl From<()> for CommandError {
+    fn from(_: ()) -> Self {
+        CommandError::new(
+            "busy",
+            "Headroom is shutting down; try again after it restarts",
+        )
+    }
+}
