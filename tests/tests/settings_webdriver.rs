@@ -267,6 +267,7 @@ fn free_port() -> u16 {
 }
 
 fn start_driver(home: &Home, api: &Api, log: &Path) -> Driver {
+    let log = std::fs::File::create(log).unwrap();
     let (port, native) = (free_port(), free_port());
     let browser = home.fake_browser();
     let path = format!(
@@ -291,14 +292,13 @@ fn start_driver(home: &Home, api: &Api, log: &Path) -> Driver {
     .env("HEADROOM_ANTHROPIC_API", &api.base)
     .env("HEADROOM_OPEN_SETTINGS", "1")
     .env("HEADROOM_LOG", "info")
+    .env("RUST_BACKTRACE", "1")
     .env("BROWSER", &browser)
     .env("TZ", "UTC")
     .env("LANG", "C.UTF-8")
     .stdin(Stdio::null())
-    .stdout(Stdio::from(std::fs::File::create(log).unwrap()))
-    .stderr(Stdio::from(
-        std::fs::OpenOptions::new().append(true).open(log).unwrap(),
-    ));
+    .stdout(Stdio::from(log.try_clone().unwrap()))
+    .stderr(Stdio::from(log));
     // The display, the session bus and X authority come from the wrapper (scripts/ci-gui.sh).
     for keep in [
         "DISPLAY",
