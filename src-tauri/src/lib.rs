@@ -222,7 +222,9 @@ pub fn open_settings<R: Runtime, M: Manager<R>>(manager: &M) {
 pub fn run() -> i32 {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
+            // As the CLI: `HEADROOM_LOG=debug`, or `RUST_LOG`; warnings by default.
+            tracing_subscriber::EnvFilter::try_from_env("HEADROOM_LOG")
+                .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)

@@ -141,7 +141,7 @@ pub fn start(env: AppEnv, secrets: Arc<dyn SecretStore>, hooks: Hooks) -> Handle
         .name("headroom-refresh".into())
         .spawn(move || {
             let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_time()
+                .enable_all()
                 .build()
             {
                 Ok(rt) => rt,

@@ -1,0 +1,443 @@
+//! The tray app as a desktop shell sees it: the built `headroom-app` in an X display (Xvfb)
+//! and a D-Bus session with a StatusNotifierWatcher (the tray host Debian ships as
+//! `status-notifier-watcher`), against a loopback server answering like Anthropic's OAuth
+//! usage endpoint, with temporary Headroom and Claude Code folders.
+//!
+//! Asserted over D-Bus, as a panel would read it: the StatusNotifierItem is registered; its
+//! dbusmenu (`GetLayout`) holds the live rows with the server's numbers; clicking "Refresh
+//! now" (`Event`) asks the server again and the rows follow its new numbers; a transcript
+//! line appended on disk is read without any click; "Quit Headroom" ends the app with 0.
+//!
+//! Needs a display, a session bus and `status-notifier-watcher`, so it is `#[ignore]`d in a
+//! plain `cargo test` and run by `scripts/ci-gui.sh` (`--run-ignored only`). The no-display
+//! test below runs everywhere.
+
+mod support_http;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support_http::{now_ms, Home, Response, Server, TOKEN};
+
+const WAIT: Duration = Duration::from_secs(30);
+/// The app's stderr, shown when a wait times out.
+static LOG: OnceLock<PathBuf> = OnceLock::new();
+
+/// `$HEADROOM_APP_BIN`, else built here with the cargo that runs the tests (a no-op when up
+/// to date), so a test never runs a stale app.
+fn app_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("HEADROOM_APP_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
+    let target_dir = profile_dir.parent().unwrap();
+    let mut build = Command::new(env!("CARGO"));
+    build
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "headroom-app",
+            "--bin",
+            "headroom-app",
+        ])
+        .arg("--target-dir")
+        .arg(target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
+    }
+    assert!(
+        build.status().unwrap().success(),
+        "building headroom-app failed"
+    );
+    profile_dir.join("headroom-app")
+}
+
+/// A process killed when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn busctl(args: &[&str]) -> Option<String> {
+    let out = Command::new("busctl")
+        .arg("--user")
+        .args(args)
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        if start.elapsed() > WAIT {
+            let log = LOG
+                .get()
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .unwrap_or_default();
+            panic!("timed out waiting for {what}; the app's log:\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The registered items' bus names (`:1.42/org/ayatana/NotificationItem/...` or `:1.42`).
+fn registered_items() -> Vec<String> {
+    let Some(out) = busctl(&[
+        "--json=short",
+        "get-property",
+        "org.kde.StatusNotifierWatcher",
+        "/StatusNotifierWatcher",
+        "org.kde.StatusNotifierWatcher",
+        "RegisteredStatusNotifierItems",
+    ]) else {
+        return Vec::new();
+    };
+    let v: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
+    v["data"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// (bus name, item object path) of the first registered item.
+fn item() -> Option<(String, String)> {
+    let entry = registered_items().into_iter().next()?;
+    let (name, path) = match entry.find('/') {
+        Some(i) => (entry[..i].to_owned(), entry[i..].to_owned()),
+        None => (entry.clone(), String::new()),
+    };
+    if !path.is_empty() {
+        return Some((name, path));
+    }
+    let tree = busctl(&["tree", &name, "--list"])?;
+    let path = tree
+        .lines()
+        .map(str::trim)
+        .find(|l| l.contains("NotificationItem/") && !l.ends_with("/Menu"))?
+        .to_owned();
+    Some((name, path))
+}
+
+/// Every menu item as (id, label), depth first.
+fn menu(name: &str, path: &str) -> Vec<(i64, String, bool)> {
+    let Some(out) = busctl(&[
+        "--json=short",
+        "call",
+        name,
+        &format!("{path}/Menu"),
+        "com.canonical.dbusmenu",
+        "GetLayout",
+        "iias",
+        "--",
+        "0",
+        "-1",
+        "0",
+    ]) else {
+        return Vec::new();
+    };
+    let v: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
+    let mut items = Vec::new();
+    fn walk(node: &Value, items: &mut Vec<(i64, String, bool)>) {
+        // (id, {properties}, [children as variants])
+        let id = node[0].as_i64().unwrap_or(-1);
+        let props = &node[1];
+        if let Some(label) = props["label"]["data"].as_str() {
+            let enabled = props["enabled"]["data"].as_bool().unwrap_or(true);
+            items.push((id, label.replace('_', ""), enabled));
+        }
+        if let Some(children) = node[2].as_array() {
+            for child in children {
+                walk(&child["data"], items);
+            }
+        }
+    }
+    walk(&v["data"][1], &mut items);
+    items
+}
+
+fn labels(items: &[(i64, String, bool)]) -> Vec<String> {
+    items.iter().map(|(_, l, _)| l.clone()).collect()
+}
+
+fn click(name: &str, path: &str, id: i64) {
+    let ok = busctl(&[
+        "call",
+        name,
+        &format!("{path}/Menu"),
+        "com.canonical.dbusmenu",
+        "Event",
+        "isvu",
+        &id.to_string(),
+        "clicked",
+        "i",
+        "0",
+        "0",
+    ]);
+    assert!(ok.is_some(), "clicking menu item {id} failed");
+}
+
+fn api_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%S%.6f+00:00")
+        .to_string()
+}
+
+fn usage_body(session: f64, weekly: f64, session_reset_ms: i64, weekly_reset_ms: i64) -> String {
+    json!({
+        "five_hour": { "utilization": session, "resets_at": api_time(session_reset_ms) },
+        "seven_day": { "utilization": weekly, "resets_at": api_time(weekly_reset_ms) },
+        "seven_day_opus": { "utilization": 12.0, "resets_at": api_time(weekly_reset_ms) },
+        "extra_usage": { "is_enabled": false, "monthly_limit": null, "used_credits": null },
+    })
+    .to_string()
+}
+
+fn transcript_line(at_ms: i64, n: usize) -> String {
+    let at = chrono::DateTime::from_timestamp_millis(at_ms).unwrap();
+    json!({
+        "type": "assistant",
+        "timestamp": at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        "sessionId": "tray-session",
+        "requestId": format!("req_tray_{n}"),
+        "message": {
+            "id": format!("msg_tray_{n}"),
+            "model": "claude-sonnet-4-5-20250929",
+            "usage": { "input_tokens": 1000, "output_tokens": 500 }
+        }
+    })
+    .to_string()
+        + "\n"
+}
+
+fn clock(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap()
+        .format("%H:%M")
+        .to_string()
+}
+
+#[test]
+#[ignore = "needs Xvfb, a D-Bus session and status-notifier-watcher: run by scripts/ci-gui.sh"]
+fn tray_menu_over_dbus_shows_the_servers_numbers() {
+    for var in ["DISPLAY", "DBUS_SESSION_BUS_ADDRESS"] {
+        assert!(
+            std::env::var_os(var).is_some(),
+            "{var} is not set: run this test through scripts/ci-gui.sh"
+        );
+    }
+    // A tray host, unless the session has one.
+    let _watcher = if registered_items().is_empty()
+        && busctl(&["status", "org.kde.StatusNotifierWatcher"]).is_none()
+    {
+        let child = Command::new("status-notifier-watcher")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("status-notifier-watcher (Debian: haskell-status-notifier-item-utils)");
+        let p = Proc(child);
+        wait_for("the StatusNotifierWatcher", || {
+            busctl(&["status", "org.kde.StatusNotifierWatcher"])
+        });
+        Some(p)
+    } else {
+        None
+    };
+
+    // Reset times in the test's own minute grid, so the expected text is exact.
+    let now = now_ms();
+    let session_reset = (now / 60_000 + 185) * 60_000;
+    let weekly_reset = (now / 60_000 + 3 * 24 * 60) * 60_000;
+    let body = Arc::new(Mutex::new(usage_body(
+        62.0,
+        41.0,
+        session_reset,
+        weekly_reset,
+    )));
+    let served = body.clone();
+    let api = Server::start(move |r, _| {
+        if r.path != "/api/oauth/usage" {
+            return Response::not_found();
+        }
+        if r.header("authorization") == Some(&format!("Bearer {TOKEN}")) {
+            Response::json(200, served.lock().unwrap().clone())
+        } else {
+            Response::json(401, r#"{"error":{"type":"authentication_error"}}"#)
+        }
+    });
+    let home = Home::new();
+    let transcript = home.claude_dir().join("projects/-home-dev-tray/tray.jsonl");
+    std::fs::create_dir_all(transcript.parent().unwrap()).unwrap();
+    std::fs::write(&transcript, transcript_line(now - 20 * 60_000, 1)).unwrap();
+
+    let log = home.dir.path().join("app.log");
+    let mut app = Command::new(app_bin());
+    app.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DISPLAY", std::env::var_os("DISPLAY").unwrap())
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            std::env::var_os("DBUS_SESSION_BUS_ADDRESS").unwrap(),
+        )
+        .env(
+            "XAUTHORITY",
+            std::env::var_os("XAUTHORITY").unwrap_or_default(),
+        )
+        .env("HOME", home.dir.path())
+        .env("XDG_RUNTIME_DIR", home.dir.path())
+        .env("CLAUDE_CONFIG_DIR", home.claude_dir())
+        .env("HEADROOM_HOME", home.headroom_home())
+        .env("HEADROOM_ANTHROPIC_API", &api.base)
+        .env("HEADROOM_CLAUDE_AI", "http://127.0.0.1:9")
+        .env("HEADROOM_NO_BROWSER", "1")
+        // "Refresh now" may ask a loopback server again at once (the floor is a minute).
+        .env("HEADROOM_TEST_POLL_FLOOR_MS", "0")
+        .env("HEADROOM_LOG", "info")
+        .env("TZ", "UTC")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut app = Proc(app.spawn().unwrap());
+    let _ = LOG.set(log.clone());
+    let show_log = || std::fs::read_to_string(&log).unwrap_or_default();
+
+    let (name, path) = wait_for("the StatusNotifierItem", item);
+    let rows = wait_for("the live rows", || {
+        let items = menu(&name, &path);
+        labels(&items)
+            .iter()
+            .any(|l| l.starts_with("Session 62 %"))
+            .then_some(items)
+    });
+    let text = labels(&rows);
+    let expect = [
+        format!("Session 62 % · resets {}", clock(session_reset)),
+        "Weekly 41 % · resets ".to_owned(),
+        "Weekly (Opus) 12 % · resets ".to_owned(),
+        "Extra Usage off".to_owned(),
+        "Source: account · just now".to_owned(),
+        "Open settings…".to_owned(),
+        "Refresh now".to_owned(),
+        "Snooze alerts 1 h".to_owned(),
+        "Enable Extra Usage…".to_owned(),
+        "Quit Headroom".to_owned(),
+    ];
+    for e in &expect {
+        assert!(
+            text.iter().any(|l| l.starts_with(e.as_str())),
+            "no row {e:?} in {text:#?}\n{}",
+            show_log()
+        );
+    }
+    // The rows are read-only; the actions are not.
+    for (_, label, enabled) in &rows {
+        let row = ["Session", "Weekly", "Extra Usage", "Source"]
+            .iter()
+            .any(|p| label.starts_with(p));
+        assert_eq!(!row, *enabled, "{label}: enabled = {enabled}");
+    }
+    let tooltip_title = busctl(&[
+        "get-property",
+        &name,
+        &path,
+        "org.kde.StatusNotifierItem",
+        "Status",
+    ]);
+    assert!(tooltip_title.is_some_and(|s| s.contains("Active")));
+
+    // Refresh now: the server is asked again and the rows follow its numbers.
+    let before = api.count("/api/oauth/usage");
+    assert!(before >= 1);
+    *body.lock().unwrap() = usage_body(71.0, 43.0, session_reset, weekly_reset);
+    let refresh = rows
+        .iter()
+        .find(|(_, l, _)| l == "Refresh now")
+        .map(|(id, _, _)| *id)
+        .unwrap();
+    click(&name, &path, refresh);
+    wait_for("the refreshed rows", || {
+        labels(&menu(&name, &path))
+            .iter()
+            .any(|l| l.starts_with("Session 71 %"))
+            .then_some(())
+    });
+    assert!(api.count("/api/oauth/usage") > before);
+    assert!(labels(&menu(&name, &path))
+        .iter()
+        .any(|l| l.starts_with("Weekly 43 %")));
+
+    // A transcript line appended on disk is read within about a second, with no click: the
+    // ledger holds it (the CLI shows it).
+    let appended = Instant::now();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&transcript)
+        .and_then(|mut f| {
+            std::io::Write::write_all(&mut f, transcript_line(now_ms(), 2).as_bytes())
+        })
+        .unwrap();
+    let ledger_path = home.headroom_home().join("ledger.sqlite3");
+    wait_for("the appended line in the ledger", || {
+        let ledger = headroom_core::ledger::Ledger::open(&ledger_path).ok()?;
+        let query = headroom_core::report::Query::default();
+        let (_, totals) =
+            headroom_core::report::periods(&ledger, headroom_core::report::Period::Day, &query)
+                .ok()?;
+        (totals.output_tokens == 1000).then_some(())
+    });
+    eprintln!("appended line in the ledger after {:?}", appended.elapsed());
+
+    // Quit ends the app cleanly.
+    let quit = menu(&name, &path)
+        .into_iter()
+        .find(|(_, l, _)| l == "Quit Headroom")
+        .map(|(id, _, _)| id)
+        .unwrap();
+    click(&name, &path, quit);
+    let status = wait_for("the app to quit", || app.0.try_wait().ok().flatten());
+    assert!(status.success(), "{status:?}\n{}", show_log());
+}
+
+#[test]
+fn without_a_display_it_says_so_and_exits_2() {
+    let out = Command::new(app_bin())
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env(
+            "HEADROOM_HOME",
+            std::env::temp_dir().join("headroom-no-display-test"),
+        )
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "headroom-app needs a graphical session; for terminals and servers use `headroom watch`"
+    );
+    assert!(out.stdout.is_empty());
+    // Before GTK: no GTK warning, and nothing was created.
+    assert!(!stderr.contains("Gtk"));
+}
