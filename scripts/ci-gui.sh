@@ -30,3 +30,8 @@ echo "== settings pane in the real webview"
 # The test is #[ignore]d in plain runs (it needs this session); here it is the only one run.
 cargo nextest run -p headroom-tests --test settings_webdriver --run-ignored only --locked \
     --no-fail-fast --success-output immediate
+
+echo "== tray over D-Bus (StatusNotifierItem, dbusmenu)"
+# Its own tray host in this session: the test starts status-notifier-watcher if none runs.
+cargo nextest run -p headroom-tests --test tray_dbus --run-ignored only --locked \
+    --no-fail-fast --success-output immediate
