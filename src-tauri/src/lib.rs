@@ -91,6 +91,7 @@ pub fn builder_with_secrets<R: Runtime>(
         ])
         .setup(move |app| {
             let env = AppEnv::from_process()?;
+            let open_at_start = env.open_settings;
             let refresh = refresh::start(env.clone(), secrets.clone(), hooks(app.handle()));
             app.manage(AppState {
                 env,
@@ -98,6 +99,12 @@ pub fn builder_with_secrets<R: Runtime>(
                 refresh,
                 settings_lock: tokio::sync::Mutex::new(()),
             });
+            // `--settings` / `HEADROOM_OPEN_SETTINGS=1`. Here, not after `build()`: Tauri 2
+            // runs `setup` when the event loop is ready, so before that there is no state
+            // to read and the flag was never seen.
+            if open_at_start {
+                open_settings(app.handle());
+            }
             Ok(())
         })
 }
