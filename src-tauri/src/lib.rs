@@ -54,18 +54,9 @@ pub fn missing_display() -> Option<&'static str> {
     }
 }
 
-/// The app's plugins, commands and set-up, shared by `main` and the tests (which pass
-/// Tauri's mock builder). Secrets go to the OS keychain.
+/// The app's plugins and commands, shared by `main` and the tests (which pass Tauri's mock
+/// builder). After `build`, [`start`] brings the data side up.
 pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
-    builder_with_secrets(builder, Arc::new(headroom_keychain::KeychainStore::new()))
-}
-
-/// [`builder`] with another secret store: tests use a memory store, since a test machine
-/// has no keychain to spare.
-pub fn builder_with_secrets<R: Runtime>(
-    builder: tauri::Builder<R>,
-    secrets: Arc<dyn SecretStore>,
-) -> tauri::Builder<R> {
     builder
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
@@ -89,24 +80,21 @@ pub fn builder_with_secrets<R: Runtime>(
             commands::resume_alerts,
             commands::set_autostart,
         ])
-        .setup(move |app| {
-            let env = AppEnv::from_process()?;
-            let open_at_start = env.open_settings;
-            let refresh = refresh::start(env.clone(), secrets.clone(), hooks(app.handle()));
-            app.manage(AppState {
-                env,
-                secrets,
-                refresh,
-                settings_lock: tokio::sync::Mutex::new(()),
-            });
-            // `--settings` / `HEADROOM_OPEN_SETTINGS=1`. Here, not after `build()`: Tauri 2
-            // runs `setup` when the event loop is ready, so before that there is no state
-            // to read and the flag was never seen.
-            if open_at_start {
-                open_settings(app.handle());
-            }
-            Ok(())
-        })
+}
+
+/// Reads the environment, starts the refresh task and makes the state the commands use.
+/// `secrets` is the OS keychain in the app; tests pass a memory store, since a test machine
+/// has no keychain to spare.
+pub fn start<R: Runtime>(app: &AppHandle<R>, secrets: Arc<dyn SecretStore>) -> Result<(), String> {
+    let env = AppEnv::from_process()?;
+    let refresh = refresh::start(env.clone(), secrets.clone(), hooks(app));
+    app.manage(AppState {
+        env,
+        secrets,
+        refresh,
+        settings_lock: tokio::sync::Mutex::new(()),
+    });
+    Ok(())
 }
 
 fn hooks<R: Runtime>(app: &AppHandle<R>) -> Hooks {
@@ -246,6 +234,13 @@ pub fn run() -> i32 {
                 return 1;
             }
         };
+    if let Err(e) = start(
+        app.handle(),
+        Arc::new(headroom_keychain::KeychainStore::new()),
+    ) {
+        eprintln!("headroom-app: {e}");
+        return 1;
+    }
     let (theme, open_at_start) = match app.try_state::<AppState>() {
         Some(s) => (s.env.tray_theme, s.env.open_settings),
         None => (icon::Theme::Dark, false),

@@ -1,0 +1,399 @@
+//! The settings pane's commands through Tauri's real IPC path (serialization, the ACL from
+//! `capabilities/`, argument names) on the mock runtime: no display, no D-Bus. Each app gets
+//! a temporary `HEADROOM_HOME` and Claude Code folder, a real SQLite ledger, and a loopback
+//! server answering like Anthropic's OAuth usage endpoint.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use headroom_core::account::MemoryStore;
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::{App, WebviewWindow, WebviewWindowBuilder};
+
+const TOKEN: &str = "sk-ant-oat01-commands-test-SECRET-token";
+const SESSION_KEY: &str = "sk-ant-sid01-commands-test-SECRET-key";
+
+/// The environment is process-wide and the app reads it while it is built.
+static ENV: Mutex<()> = Mutex::new(());
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    app: App<MockRuntime>,
+    window: WebviewWindow<MockRuntime>,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn api_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%S%.6f+00:00")
+        .to_string()
+}
+
+/// Answers `/api/oauth/usage` (with the right token) from `body`; counts requests.
+fn serve(body: Arc<Mutex<String>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut first = String::new();
+            let _ = reader.read_line(&mut first);
+            let mut authorized = false;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                authorized |=
+                    line.to_ascii_lowercase().starts_with("authorization:") && line.contains(TOKEN);
+            }
+            let (status, payload) = if first.contains("/api/oauth/usage") && authorized {
+                ("200 OK", body.lock().unwrap().clone())
+            } else {
+                ("401 Unauthorized", r#"{"error":{}}"#.to_owned())
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{payload}",
+                payload.len()
+            );
+        }
+    });
+    base
+}
+
+fn usage(session: f64) -> String {
+    let now = now_ms();
+    json!({
+        "five_hour": {"utilization": session, "resets_at": api_time(now + 2 * 3_600_000)},
+        "seven_day": {"utilization": 41.0, "resets_at": api_time(now + 3 * 86_400_000)},
+        "extra_usage": {"is_enabled": false, "monthly_limit": null, "used_credits": null},
+    })
+    .to_string()
+}
+
+fn transcript_line(at_ms: i64, n: usize) -> String {
+    let at = chrono::DateTime::from_timestamp_millis(at_ms).unwrap();
+    json!({
+        "type": "assistant",
+        "timestamp": at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        "sessionId": "s1",
+        "requestId": format!("req_{n}"),
+        "message": {"id": format!("msg_{n}"), "model": "claude-sonnet-4-5-20250929",
+                    "usage": {"input_tokens": 1000, "output_tokens": 500}}
+    })
+    .to_string()
+        + "\n"
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let claude = dir.path().join("claude");
+    let project = claude.join("projects/-home-dev-app");
+    std::fs::create_dir_all(&project).unwrap();
+    let expires = now_ms() + 8 * 3_600_000;
+    std::fs::write(
+        claude.join(".credentials.json"),
+        format!(
+            r#"{{"claudeAiOauth":{{"accessToken":"{TOKEN}","refreshToken":"sk-ant-ort01-SECRET-refresh","expiresAt":{expires},"scopes":["user:inference","user:profile"]}}}}"#
+        ),
+    )
+    .unwrap();
+    let lines: String = (0..5)
+        .map(|i| transcript_line(now_ms() - (50 - i * 10) * 60_000, i as usize))
+        .collect();
+    std::fs::write(project.join("s1.jsonl"), lines).unwrap();
+    let base = serve(Arc::new(Mutex::new(usage(62.0))));
+
+    let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    std::env::set_var("HEADROOM_HOME", dir.path().join("headroom"));
+    std::env::set_var("CLAUDE_CONFIG_DIR", &claude);
+    std::env::set_var("HEADROOM_ANTHROPIC_API", &base);
+    std::env::set_var("HEADROOM_CLAUDE_AI", "http://127.0.0.1:9");
+    std::env::set_var("HEADROOM_NO_BROWSER", "1");
+    std::env::set_var("HEADROOM_TEST_POLL_FLOOR_MS", "0");
+    // No keychain and no notification server from here.
+    std::env::set_var(
+        "DBUS_SESSION_BUS_ADDRESS",
+        "unix:path=/nonexistent/headroom-tests",
+    );
+    let app = headroom_app::builder(mock_builder())
+        .build(tauri::generate_context!())
+        .unwrap();
+    headroom_app::start(app.handle(), Arc::new(MemoryStore::new())).unwrap();
+    let window = WebviewWindowBuilder::new(&app, headroom_app::SETTINGS_WINDOW, Default::default())
+        .build()
+        .unwrap();
+    Fixture { dir, app, window }
+}
+
+fn call(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+    get_ipc_response(
+        window,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|b| b.deserialize::<Value>().unwrap())
+}
+
+impl Fixture {
+    fn call(&self, cmd: &str, args: Value) -> Result<Value, Value> {
+        call(&self.window, cmd, args)
+    }
+
+    fn settings_file(&self) -> PathBuf {
+        self.dir.path().join("headroom/settings.json")
+    }
+}
+
+fn read(path: &Path) -> Option<Vec<u8>> {
+    std::fs::read(path).ok()
+}
+
+#[test]
+fn bad_caps_are_refused_and_the_settings_file_is_untouched() {
+    let f = fixture();
+    // A file with a cap already in it: a refused cap must leave it byte for byte.
+    let saved = f.call("set_spending_cap", json!({"input": "20"})).unwrap();
+    assert_eq!(saved["settings"]["extra_usage"]["chosen_cap"], json!(20.0));
+    let before = read(&f.settings_file()).unwrap();
+    for bad in ["-5", "abc", "1e9", "", "  ", "12.345", "0", "NaN"] {
+        let err = f
+            .call("set_spending_cap", json!({"input": bad}))
+            .expect_err(bad);
+        assert_eq!(err["code"], "invalid_cap", "{bad:?}: {err}");
+        let message = err["message"].as_str().unwrap();
+        assert!(message.len() > 10, "{bad:?}: {message:?}");
+        // The same check guards the Extra Usage switch: nothing saved, no browser.
+        let err = f
+            .call("enable_extra_usage", json!({"cap": bad}))
+            .expect_err(bad);
+        assert_eq!(err["code"], "invalid_cap");
+        assert_eq!(
+            read(&f.settings_file()).unwrap(),
+            before,
+            "{bad:?} changed the file"
+        );
+    }
+    // The messages say what is wrong.
+    let msg = |input: &str| {
+        f.call("set_spending_cap", json!({"input": input}))
+            .unwrap_err()["message"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(msg("-5").contains("more than zero"), "{}", msg("-5"));
+    assert!(msg("").contains("enter an amount"));
+    assert!(msg("1e9").contains("not an amount"));
+    // A missing argument is refused by Tauri itself, and also saves nothing.
+    assert!(f.call("set_spending_cap", json!({})).is_err());
+    assert_eq!(read(&f.settings_file()).unwrap(), before);
+}
+
+#[test]
+fn a_good_cap_is_saved_to_disk() {
+    let f = fixture();
+    assert_eq!(read(&f.settings_file()), None);
+    let r = f
+        .call("set_spending_cap", json!({"input": "$1,250.50"}))
+        .unwrap();
+    assert_eq!(r["settings"]["extra_usage"]["chosen_cap"], json!(1250.5));
+    let on_disk: Value = serde_json::from_slice(&read(&f.settings_file()).unwrap()).unwrap();
+    assert_eq!(on_disk["extra_usage"]["chosen_cap"], json!(1250.5));
+    assert_eq!(on_disk["version"], json!(1));
+    // Enabling Extra Usage saves the cap too, and starts waiting (no browser in tests).
+    let r = f.call("enable_extra_usage", json!({"cap": "50"})).unwrap();
+    assert_eq!(r["state"], "waiting");
+    assert_eq!(r["cap"], json!(50.0));
+    assert_eq!(r["opened"], json!(false));
+    assert_eq!(r["url"], "https://claude.ai/settings/usage");
+    let on_disk: Value = serde_json::from_slice(&read(&f.settings_file()).unwrap()).unwrap();
+    assert_eq!(on_disk["extra_usage"]["chosen_cap"], json!(50.0));
+    // And get_settings reads it back.
+    let s = f.call("get_settings", json!({})).unwrap();
+    assert_eq!(s["settings"]["extra_usage"]["chosen_cap"], json!(50.0));
+    assert_eq!(s["notice"], Value::Null);
+}
+
+#[test]
+fn the_overview_has_the_servers_numbers_and_the_ledgers_series() {
+    let f = fixture();
+    let o = f.call("refresh_now", json!({})).unwrap();
+    let s = &o["snapshot"];
+    assert_eq!(s["session"]["utilization"], json!(62.0), "{o:#}");
+    assert_eq!(s["session"]["source"], "account");
+    assert_eq!(s["weekly"]["utilization"], json!(41.0));
+    assert_eq!(s["extra_usage"]["enabled"], json!(false));
+    // The transcript's five responses of the last hour: an active block with a pace.
+    assert_eq!(
+        s["local_block"]["total_tokens"],
+        json!(5 * 1500),
+        "{:#}",
+        s["local_block"]
+    );
+    assert!(s["local_block"]["tokens_per_minute"].as_f64().unwrap() > 0.0);
+    let daily = o["daily"].as_array().unwrap();
+    assert_eq!(daily.len(), 30);
+    assert!(daily
+        .windows(2)
+        .all(|w| w[0]["date"].as_str() < w[1]["date"].as_str()));
+    let today = daily.last().unwrap();
+    assert!(today["cost_usd"].as_f64().unwrap() > 0.0, "{today}");
+    assert_eq!(today["total_tokens"], json!(5 * 1500));
+    let history = o["session_history"].as_array().unwrap();
+    assert!(
+        history.iter().any(|p| p["utilization"] == json!(62.0)),
+        "{history:?}"
+    );
+    for key in ["chosen_cap", "cap_mismatch", "snoozed_until_ms", "timezone"] {
+        assert!(o.get(key).is_some(), "no {key}");
+    }
+    assert_eq!(o["extra_usage_text"], "off");
+    assert!(o["last_refresh_ms"].as_i64().unwrap() > 0);
+    // get_overview gives the same view without asking again.
+    let again = f.call("get_overview", json!({})).unwrap();
+    assert_eq!(again["snapshot"]["session"]["utilization"], json!(62.0));
+}
+
+#[test]
+fn no_response_carries_a_secret() {
+    let f = fixture();
+    let stored = f
+        .call("set_claude_ai_session_key", json!({"key": SESSION_KEY}))
+        .unwrap();
+    assert_eq!(stored, json!({"key_stored": true}));
+    let mut seen = vec![stored];
+    let calls: &[(&str, Value)] = &[
+        ("refresh_now", json!({})),
+        ("get_overview", json!({})),
+        ("get_settings", json!({})),
+        ("get_sources", json!({})),
+        ("set_spending_cap", json!({"input": "30"})),
+        ("snooze_alerts", json!({"minutes": 60})),
+        ("resume_alerts", json!({})),
+        ("enable_extra_usage", json!({"cap": "30"})),
+        ("open_account_settings", json!({})),
+        (
+            "save_settings",
+            json!({"settings": {"sources": {"claude_ai": true}}}),
+        ),
+    ];
+    for (cmd, args) in calls {
+        let r = f.call(cmd, args.clone());
+        seen.push(r.unwrap_or_else(|e| e));
+    }
+    let sources = f.call("get_sources", json!({})).unwrap();
+    assert_eq!(sources["credentials"], json!({"found": true}));
+    assert_eq!(sources["claude_ai"]["key_stored"], json!(true));
+    // The key is refused when it is not one token; the refusal does not echo it.
+    let err = f
+        .call(
+            "set_claude_ai_session_key",
+            json!({"key": format!("{SESSION_KEY} {SESSION_KEY}")}),
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "invalid_key");
+    seen.push(err);
+    seen.push(sources);
+    seen.push(f.call("clear_claude_ai_session_key", json!({})).unwrap());
+    for v in &seen {
+        let text = v.to_string();
+        assert!(!text.contains("SECRET"), "a secret in {text}");
+    }
+    // And none was written to Headroom's folder: only the keychain (here, memory) has it.
+    for entry in walk(&f.dir.path().join("headroom")) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("SECRET"), "a secret in {}", entry.display());
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn other_inputs_are_checked_too() {
+    let f = fixture();
+    let before = read(&f.settings_file());
+    let err = f
+        .call(
+            "save_settings",
+            json!({"settings": {"general": {"timezone": "Mars/Olympus"}}}),
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "invalid_settings");
+    let err = f
+        .call("save_settings", json!({"settings": [1, 2]}))
+        .unwrap_err();
+    assert_eq!(err["code"], "invalid_settings");
+    assert_eq!(read(&f.settings_file()), before);
+    for args in [json!({}), json!({"minutes": 0}), json!({"minutes": 20_000})] {
+        let err = f.call("snooze_alerts", args.clone()).unwrap_err();
+        assert_eq!(err["code"], "invalid_snooze", "{args}");
+    }
+    assert_eq!(
+        f.call("set_claude_ai_session_key", json!({"key": "  "}))
+            .unwrap_err()["code"],
+        "invalid_key"
+    );
+    // Out-of-range values are clamped, not refused.
+    let r = f
+        .call(
+            "save_settings",
+            json!({"settings": {"alerts": {"session_thresholds": [0, 90, 75, 75, 250]}, "sources": {"poll_minutes": 0}}}),
+        )
+        .unwrap();
+    assert_eq!(
+        r["settings"]["alerts"]["session_thresholds"],
+        json!([75, 90])
+    );
+    assert_eq!(r["settings"]["sources"]["poll_minutes"], json!(1));
+    let snoozed = f.call("snooze_alerts", json!({"minutes": 60})).unwrap();
+    let until = snoozed["settings"]["alerts"]["snoozed_until_ms"]
+        .as_i64()
+        .unwrap();
+    assert!((until - now_ms() - 3_600_000).abs() < 60_000);
+    let _ = &f.app;
+}
+
+#[test]
+fn only_the_settings_window_may_call() {
+    let f = fixture();
+    let other = WebviewWindowBuilder::new(&f.app, "other", Default::default())
+        .build()
+        .unwrap();
+    let err = call(&other, "get_settings", json!({})).unwrap_err();
+    assert!(err.to_string().contains("not allowed"), "{err}");
+    assert!(call(&other, "set_spending_cap", json!({"input": "50"})).is_err());
+    assert_eq!(read(&f.settings_file()), None);
+    // And a command that does not exist is refused for the settings window too.
+    assert!(f.call("plugin:shell|execute", json!({})).is_err());
+}
