@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 /// The W3C element reference key.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecc";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 #[derive(Debug)]
 pub struct WdError(pub String);
@@ -24,14 +24,49 @@ impl std::fmt::Display for WdError {
 }
 
 /// One request: method, path, optional JSON body; returns the response's `value`.
+///
+/// A request that comes back with no response at all is sent again (three tries):
+/// tauri-driver forwards over pooled keep-alive connections to WebKitWebDriver, which closes
+/// idle ones; a request that lands on a connection just closed is reset before WebKitWebDriver
+/// reads it (tauri-driver logs "Connection reset by peer" and answers with an empty body).
+/// WebDriver errors (`{"value": {"error": ...}}`) are never retried.
 pub fn request(
     addr: &str,
     method: &str,
     path: &str,
     body: Option<&Value>,
 ) -> Result<Value, WdError> {
-    let err =
-        |what: &str, e: &dyn std::fmt::Display| WdError(format!("{method} {path}: {what}: {e}"));
+    let mut tries = 0;
+    loop {
+        match request_once(addr, method, path, body) {
+            Err(Transport(e)) if tries < 2 => {
+                tries += 1;
+                eprintln!("webdriver: {e}; sending it again");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(Transport(e)) | Err(Protocol(e)) => return Err(e),
+            Ok(v) => return Ok(v),
+        }
+    }
+}
+
+enum Failure {
+    /// No answer: connection refused or reset, empty body.
+    Transport(WdError),
+    /// An answer that says no.
+    Protocol(WdError),
+}
+use Failure::{Protocol, Transport};
+
+fn request_once(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<Value, Failure> {
+    let err = |what: &str, e: &dyn std::fmt::Display| {
+        Transport(WdError(format!("{method} {path}: {what}: {e}")))
+    };
     let mut stream = TcpStream::connect(addr).map_err(|e| err("connect", &e))?;
     stream
         .set_read_timeout(Some(Duration::from_secs(90)))
@@ -66,7 +101,8 @@ pub fn request(
         loop {
             let mut size = String::new();
             reader.read_line(&mut size).map_err(|e| err("read", &e))?;
-            let n = usize::from_str_radix(size.trim(), 16).map_err(|e| err("chunk", &e))?;
+            let n = usize::from_str_radix(size.trim(), 16)
+                .map_err(|e| Protocol(WdError(format!("{method} {path}: chunk: {e}"))))?;
             if n == 0 {
                 break;
             }
@@ -80,11 +116,17 @@ pub fn request(
     } else {
         reader.read_to_end(&mut raw).map_err(|e| err("read", &e))?;
     }
-    let value: Value = serde_json::from_slice(&raw).map_err(|e| err("json", &e))?;
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Err(err("empty response", &status.trim()));
+    }
+    let value: Value = serde_json::from_slice(&raw)
+        .map_err(|e| Protocol(WdError(format!("{method} {path}: json: {e}"))))?;
     let value = value.get("value").cloned().unwrap_or(Value::Null);
     if let Some(code) = value.get("error").and_then(Value::as_str) {
         let message = value.get("message").and_then(Value::as_str).unwrap_or("");
-        return Err(WdError(format!("{method} {path}: {code}: {message}")));
+        return Err(Protocol(WdError(format!(
+            "{method} {path}: {code}: {message}"
+        ))));
     }
     Ok(value)
 }
