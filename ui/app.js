@@ -200,9 +200,10 @@ function renderNow() {
   }
   const f = s.forecast ?? {};
   const est = f.basis === "local_tokens" ? " (estimate)" : "";
-  if (typeof f.session_full_at_ms === "number" && f.session_full_at_ms > now) {
-    text("forecast", `At this pace the session fills at ${fmt.clock(f.session_full_at_ms, now, zone())}, in ${fmt.duration(f.session_full_at_ms - now)}${est}`);
-  } else if (typeof f.percent_per_hour === "number") {
+  const fullAt = sessionFullAt(s, now);
+  if (fullAt != null) {
+    text("forecast", `At this pace the session fills at ${fmt.clock(fullAt, now, zone())}, in ${fmt.duration(fullAt - now)}${est}`);
+  } else if (typeof f.percent_per_hour === "number" && s.session) {
     text("forecast", `At this pace (${Math.round(f.percent_per_hour)} %/h) the session lasts until its reset${est}`);
   } else {
     text("forecast", "no forecast yet");
@@ -216,6 +217,22 @@ function renderNow() {
   const fresh = w ? `${w.source} · ${fmt.age(now - w.observed_at_ms)}` : "no figures yet";
   text("freshness", s.stale ? `${fresh} · stale` : fresh);
   renderCharts();
+}
+
+/**
+ * When the session window reaches 100 %: the snapshot's forecast, or, when it gives only a
+ * pace, that pace carried forward from the current figure, so that the text and the chart
+ * never say "lasts until the reset" while the pace says otherwise.
+ */
+function sessionFullAt(s, now) {
+  const f = s.forecast ?? {};
+  if (typeof f.session_full_at_ms === "number" && f.session_full_at_ms > now) return f.session_full_at_ms;
+  const w = s.session;
+  if (!w || typeof f.percent_per_hour !== "number" || f.percent_per_hour <= 0) return null;
+  const pct = Number(w.utilization);
+  if (pct >= 100) return null;
+  const at = now + ((100 - pct) / f.percent_per_hour) * 3600000;
+  return typeof w.resets_at_ms === "number" && at >= w.resets_at_ms ? null : at;
 }
 
 // The core's extra_usage::trap, for an overview that does not carry its sentence: a window
@@ -242,7 +259,7 @@ function renderCharts() {
       zone: zone(),
       points: sessionHistory(),
       current: Number(w.utilization),
-      forecastAtMs: s.forecast?.session_full_at_ms,
+      forecastAtMs: sessionFullAt(s, now),
       percentPerHour: s.forecast?.percent_per_hour,
     });
   } else {

@@ -53,7 +53,10 @@ export function drawWindow(svg, data) {
       forecastEnd = { t: endMs, pct: data.current + (data.percentPerHour * (endMs - nowMs)) / 3600000 };
     }
   }
-  const top = Math.max(100, ...points.map((p) => p.pct), forecastEnd ? forecastEnd.pct : 0) * 1.04;
+  // The scale stops at 100 % unless the window itself is past it: the forecast is drawn up
+  // to 100 % (or to the reset), never stretched past the limit.
+  const top = Math.max(100, ...points.map((p) => p.pct)) * 1.04;
+  if (forecastEnd && forecastEnd.pct > top) forecastEnd = null;
   const x = (t) => pad.l + ((t - startMs) / (endMs - startMs)) * (w - pad.l - pad.r);
   const y = (pct) => pad.t + (1 - pct / top) * (h - pad.t - pad.b);
 
@@ -69,10 +72,14 @@ export function drawWindow(svg, data) {
     const first = points[0], last = points[points.length - 1];
     svg.append(el("path", { d: `${line} L${x(last.t).toFixed(1)},${y(0)} L${x(first.t).toFixed(1)},${y(0)} Z`, class: "area" }));
     svg.append(el("path", { d: line, class: "line" }));
-    if (points.length === 1) svg.append(el("circle", { cx: x(last.t), cy: y(last.pct), r: 3, class: "bar" }));
   }
   if (nowMs > startMs && nowMs < endMs) {
     svg.append(el("line", { x1: x(nowMs), x2: x(nowMs), y1: pad.t, y2: h - pad.b, class: "now" }));
+  }
+  if (points.length > 0) {
+    // The latest reading, on top of the "now" line: with a fresh ledger it is the only one.
+    const last = points[points.length - 1];
+    svg.append(el("circle", { cx: x(last.t), cy: y(last.pct), r: 3.5, class: "point" }));
   }
   if (forecastEnd && points.length > 0) {
     const from = points[points.length - 1];
