@@ -427,6 +427,29 @@ fn settings_pane_end_to_end() {
         first_data.as_millis()
     );
 
+    // Keyboard: the nav is a tab list; ArrowDown moves to the next section and focuses it.
+    s.find("#tab-now").unwrap().send_keys("\u{E015}").unwrap();
+    let selected = s
+        .execute(
+            "return [document.activeElement.id, \
+             document.getElementById('tab-extra').getAttribute('aria-selected'), \
+             document.getElementById('panel-extra').hidden, \
+             document.getElementById('panel-now').hidden]",
+            json!([]),
+        )
+        .unwrap();
+    assert_eq!(
+        selected,
+        json!(["tab-extra", "true", false, true]),
+        "arrow key in the nav"
+    );
+    s.find("#tab-extra").unwrap().send_keys("\u{E013}").unwrap();
+    s.wait_for("the Now tab again", WAIT, |s| {
+        let v = s.execute("return document.activeElement.id", json!([]))?;
+        Ok((v == json!("tab-now")).then_some(()))
+    })
+    .unwrap();
+
     // Bad caps: an inline error, nothing saved.
     s.find("#tab-extra").unwrap().click().unwrap();
     let before = std::fs::read(home.settings_file()).ok();
