@@ -19,6 +19,8 @@ for tool in tauri-driver WebKitWebDriver; do
 done
 
 target="${CARGO_TARGET_DIR:-target}"
+# Absolute: the tests run with their package folder (tests/) as the working directory.
+case "$target" in /*) ;; *) target="$PWD/$target" ;; esac
 export HEADROOM_ARTIFACTS="${HEADROOM_ARTIFACTS:-$PWD/target/gui-artifacts}"
 mkdir -p "$HEADROOM_ARTIFACTS"
 
