@@ -226,14 +226,29 @@ pub fn run() -> i32 {
         .init();
     // First plugin, as its docs require: a second launch only opens the first one's window.
     let single = tauri_plugin_single_instance::init(|app, _argv, _cwd| open_settings(app));
-    let app =
-        match builder(tauri::Builder::default().plugin(single)).build(tauri::generate_context!()) {
-            Ok(app) => app,
-            Err(e) => {
-                eprintln!("headroom-app: cannot start: {e}");
-                return 1;
-            }
-        };
+    // GTK panics (inside tao) when DISPLAY is set but the display cannot be opened (gone, or
+    // not ours: no X authority). That is the user's environment, not a bug: say it in one
+    // line, as for no display at all, instead of a panic message and a backtrace hint.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        builder(tauri::Builder::default().plugin(single)).build(tauri::generate_context!())
+    }));
+    std::panic::set_hook(default_hook);
+    let app = match built {
+        Ok(Ok(app)) => app,
+        Ok(Err(e)) => {
+            eprintln!("headroom-app: cannot start: {e}");
+            return 1;
+        }
+        Err(_) => {
+            let display = std::env::var("WAYLAND_DISPLAY")
+                .or_else(|_| std::env::var("DISPLAY"))
+                .unwrap_or_default();
+            eprintln!("headroom-app cannot open the display {display:?}; for terminals and servers use `headroom watch`");
+            return 2;
+        }
+    };
     if let Err(e) = start(
         app.handle(),
         Arc::new(headroom_keychain::KeychainStore::new()),

@@ -441,3 +441,26 @@ fn without_a_display_it_says_so_and_exits_2() {
     // Before GTK: no GTK warning, and nothing was created.
     assert!(!stderr.contains("Gtk"));
 }
+
+#[test]
+fn a_display_it_cannot_open_is_said_in_one_line_too() {
+    let out = Command::new(app_bin())
+        .env("DISPLAY", ":97531")
+        .env_remove("WAYLAND_DISPLAY")
+        .env(
+            "HEADROOM_HOME",
+            std::env::temp_dir().join("headroom-bad-display-test"),
+        )
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "headroom-app cannot open the display \":97531\"; for terminals and servers use `headroom watch`"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
