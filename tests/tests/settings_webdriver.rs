@@ -254,6 +254,18 @@ struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // The whole process group: tauri-driver does not stop the WebKitWebDriver it
+        // started, which would otherwise outlive the test (and hold its port).
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.child.id())])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -315,6 +327,9 @@ fn start_driver(home: &Home, api: &Api, log: &Path) -> Driver {
             c.env(keep, v);
         }
     }
+    // Its own process group, so that Drop can stop it with everything it started.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut c, 0);
     let child = c
         .spawn()
         .expect("tauri-driver is not installed: cargo install tauri-driver --locked");
