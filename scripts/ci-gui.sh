@@ -30,10 +30,12 @@ export HEADROOM_APP_BIN="$target/debug/headroom-app"
 
 echo "== settings pane in the real webview"
 # The test is #[ignore]d in plain runs (it needs this session); here it is the only one run.
-cargo nextest run -p headroom-tests --test settings_webdriver --run-ignored only --locked \
+# Each GUI test gets a session bus of its own: the tray app is single-instance per bus, so an
+# app the previous test left behind would otherwise swallow the next launch.
+dbus-run-session -- cargo nextest run -p headroom-tests --test settings_webdriver --run-ignored only --locked \
     --no-fail-fast --success-output immediate
 
 echo "== tray over D-Bus (StatusNotifierItem, dbusmenu)"
 # Its own tray host in this session: the test starts status-notifier-watcher if none runs.
-cargo nextest run -p headroom-tests --test tray_dbus --run-ignored only --locked \
+dbus-run-session -- cargo nextest run -p headroom-tests --test tray_dbus --run-ignored only --locked \
     --no-fail-fast --success-output immediate
