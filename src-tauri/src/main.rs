@@ -10,5 +10,6 @@ fn main() {
         eprintln!("{message}");
         std::process::exit(2);
     }
+    headroom_app::prefer_software_rendering();
     std::process::exit(headroom_app::run());
 }
