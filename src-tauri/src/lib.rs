@@ -32,6 +32,8 @@ pub struct AppState {
     pub refresh: refresh::Handle,
     /// Serialises read-change-save of `settings.json` between commands.
     pub settings_lock: tokio::sync::Mutex<()>,
+    /// The settings window's own process, while it runs (tray mode).
+    pub settings_process: std::sync::Mutex<Option<std::process::Child>>,
 }
 
 /// Why the app cannot start here, if it cannot: on Linux without `DISPLAY` or
@@ -114,6 +116,7 @@ pub fn start<R: Runtime>(app: &AppHandle<R>, secrets: Arc<dyn SecretStore>) -> R
         secrets,
         refresh,
         settings_lock: tokio::sync::Mutex::new(()),
+        settings_process: std::sync::Mutex::new(None),
     });
     Ok(())
 }
@@ -130,7 +133,7 @@ fn hooks<R: Runtime>(app: &AppHandle<R>) -> Hooks {
         clicked: Arc::new(move |action| match action {
             Action::Snooze1h => toggle_snooze(&c, true),
             Action::EnableExtraUsage => open_extra_usage(&c),
-            Action::OpenSettings => open_settings(&c),
+            Action::OpenSettings => show_settings(&c),
         }),
     }
 }
@@ -194,7 +197,7 @@ fn open_extra_usage<R: Runtime>(app: &AppHandle<R>) {
 /// What a tray menu item does.
 pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
     match id {
-        tray::OPEN_SETTINGS => open_settings(app),
+        tray::OPEN_SETTINGS => show_settings(app),
         tray::REFRESH => {
             if let Some(state) = app.try_state::<AppState>() {
                 state.refresh.send(Request::Refresh {
@@ -205,14 +208,65 @@ pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
         }
         tray::SNOOZE => toggle_snooze(app, false),
         tray::ENABLE_EXTRA => open_extra_usage(app),
-        tray::QUIT => app.exit(0),
+        tray::QUIT => {
+            // The settings window goes with the app.
+            if let Some(state) = app.try_state::<AppState>() {
+                if let Ok(mut child) = state.settings_process.lock() {
+                    if let Some(mut c) = child.take() {
+                        let _ = c.kill();
+                        let _ = c.wait();
+                    }
+                }
+            }
+            app.exit(0)
+        }
         _ => {}
     }
 }
 
-/// Opens the settings window, or brings it forward if it is open. It is created on demand
-/// and destroyed on close, so that the webview's memory goes back while the app sits in the
-/// tray.
+/// Shows the settings window. The tray process starts it as a process of its own
+/// (`headroom-app --settings`) that ends when the window is closed: a webview, once used,
+/// leaves a WebKit network process and ~90 MiB of touched WebKit pages behind in the process
+/// that hosted it, so closing the window would not give the memory back otherwise. The tray
+/// process never loads a page and stays at ~70 MiB. Both processes share the ledger and the
+/// settings file, as the CLI does; the tray watches the settings file for the window's saves.
+pub fn show_settings<R: Runtime>(app: &AppHandle<R>) {
+    let Some(state) = app.try_state::<AppState>() else {
+        return;
+    };
+    if state.env.open_settings {
+        // This is the window's process (also what tauri-driver launches in the tests).
+        open_settings(app);
+        return;
+    }
+    let Ok(mut child) = state.settings_process.lock() else {
+        return;
+    };
+    if let Some(running) = child.as_mut() {
+        if matches!(running.try_wait(), Ok(None)) {
+            // Open already; it raises itself when started, and stays in front of its desk.
+            return;
+        }
+    }
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            tracing::error!("cannot find this program to open the settings window: {e}");
+            return;
+        }
+    };
+    match std::process::Command::new(exe)
+        .arg("--settings")
+        .stdin(std::process::Stdio::null())
+        .spawn()
+    {
+        Ok(c) => *child = Some(c),
+        Err(e) => tracing::error!("cannot open the settings window: {e}"),
+    }
+}
+
+/// Opens the settings window in this process, or brings it forward if it is open. It is
+/// destroyed on close.
 pub fn open_settings<R: Runtime, M: Manager<R>>(manager: &M) {
     if let Some(window) = manager.get_webview_window(SETTINGS_WINDOW) {
         let _ = window.unminimize();
@@ -245,15 +299,25 @@ pub fn run() -> i32 {
         )
         .with_writer(std::io::stderr)
         .init();
-    // First plugin, as its docs require: a second launch only opens the first one's window.
-    let single = tauri_plugin_single_instance::init(|app, _argv, _cwd| open_settings(app));
+    // `--settings` (or HEADROOM_OPEN_SETTINGS=1): only the settings window, no tray; the
+    // process ends when the window closes. The tray starts it that way (see `show_settings`).
+    let window_only = std::env::args().skip(1).any(|a| a == "--settings")
+        || std::env::var("HEADROOM_OPEN_SETTINGS").is_ok_and(|v| !v.is_empty() && v != "0");
+    let base = if window_only {
+        tauri::Builder::default()
+    } else {
+        // First plugin, as its docs require: a second launch opens the first one's window.
+        tauri::Builder::default().plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            show_settings(app)
+        }))
+    };
     // GTK panics (inside tao) when DISPLAY is set but the display cannot be opened (gone, or
     // not ours: no X authority). That is the user's environment, not a bug: say it in one
     // line, as for no display at all, instead of a panic message and a backtrace hint.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        builder(tauri::Builder::default().plugin(single)).build(tauri::generate_context!())
+        builder(base).build(tauri::generate_context!())
     }));
     std::panic::set_hook(default_hook);
     let app = match built {
@@ -277,9 +341,14 @@ pub fn run() -> i32 {
         eprintln!("headroom-app: {e}");
         return 1;
     }
-    let (theme, open_at_start) = match app.try_state::<AppState>() {
-        Some(s) => (s.env.tray_theme, s.env.open_settings),
-        None => (icon::Theme::Dark, false),
+    if window_only {
+        open_settings(app.handle());
+        app.run(|_, _| {});
+        return 0;
+    }
+    let theme = match app.try_state::<AppState>() {
+        Some(s) => s.env.tray_theme,
+        None => icon::Theme::Dark,
     };
     match tray::Tray::create(app.handle(), theme) {
         Ok(tray) => {
@@ -295,9 +364,6 @@ pub fn run() -> i32 {
             }
         }
         Err(e) => eprintln!("headroom-app: cannot create the tray icon: {e}"),
-    }
-    if open_at_start {
-        open_settings(app.handle());
     }
     app.run(|_app, event| {
         // Closing the settings window must not end a tray app: only Quit (an explicit

@@ -380,7 +380,20 @@ impl Task {
             return;
         }
         let wake = self.wake.clone();
+        let settings_file = self.env.state.settings();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            // The settings window runs as a process of its own: its saves reach the tray
+            // through the file.
+            if let Ok(e) = &event {
+                if !e.kind.is_access() && e.paths.contains(&settings_file) {
+                    let _ = wake.send(Request::SettingsChanged);
+                    let _ = wake.send(Request::Refresh {
+                        force: false,
+                        reply: None,
+                    });
+                    return;
+                }
+            }
             let relevant = match &event {
                 Ok(e) => {
                     !e.kind.is_access()
@@ -419,6 +432,12 @@ impl Task {
             if let Err(e) = watcher.watch(&target, notify::RecursiveMode::Recursive) {
                 tracing::warn!("cannot watch {}: {e}", target.display());
                 all = false;
+            }
+        }
+        let state_dir = &self.env.state.dir;
+        if std::fs::create_dir_all(state_dir).is_ok() {
+            if let Err(e) = watcher.watch(state_dir, notify::RecursiveMode::NonRecursive) {
+                tracing::warn!("cannot watch {}: {e}", state_dir.display());
             }
         }
         self.unwatched = !all;

@@ -408,6 +408,51 @@ fn tray_menu_over_dbus_shows_the_servers_numbers() {
     });
     eprintln!("appended line in the ledger after {:?}", appended.elapsed());
 
+    // Snooze from the tray: the settings file says until when, and the item offers to resume.
+    let snooze = menu(&name, &path)
+        .into_iter()
+        .find(|(_, l, _)| l == "Snooze alerts 1 h")
+        .map(|(id, _, _)| id)
+        .unwrap();
+    click(&name, &path, snooze);
+    let settings_file = home.headroom_home().join("settings.json");
+    let until = wait_for("the snooze in the settings file", || {
+        let v: Value = serde_json::from_slice(&std::fs::read(&settings_file).ok()?).ok()?;
+        v["alerts"]["snoozed_until_ms"].as_i64()
+    });
+    assert!((until - now_ms() - 3_600_000).abs() < 120_000, "{until}");
+    wait_for("the resume item", || {
+        labels(&menu(&name, &path))
+            .iter()
+            .any(|l| l.starts_with("Resume alerts (snoozed until "))
+            .then_some(())
+    });
+
+    // Open settings: the window runs as a process of its own, which Quit takes along.
+    let open = menu(&name, &path)
+        .into_iter()
+        .find(|(_, l, _)| l == "Open settings…")
+        .map(|(id, _, _)| id)
+        .unwrap();
+    click(&name, &path, open);
+    let app_pid = app.0.id();
+    let window_pid = wait_for("the settings window's process", || {
+        std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let ppid: u32 = stat
+                .rsplit(')')
+                .next()?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            (ppid == app_pid && cmdline.split(|&b| b == 0).any(|a| a == b"--settings"))
+                .then_some(pid)
+        })
+    });
+
     // Quit ends the app cleanly.
     let quit = menu(&name, &path)
         .into_iter()
@@ -417,6 +462,15 @@ fn tray_menu_over_dbus_shows_the_servers_numbers() {
     click(&name, &path, quit);
     let status = wait_for("the app to quit", || app.0.try_wait().ok().flatten());
     assert!(status.success(), "{status:?}\n{}", show_log());
+    // No settings window left behind (a zombie is gone too once reaped: /proc has no entry).
+    let gone = || {
+        std::fs::read_to_string(format!("/proc/{window_pid}/stat")).map_or(true, |s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'))
+        })
+    };
+    wait_for("the settings window to close", || gone().then_some(()));
 }
 
 #[test]
