@@ -143,6 +143,17 @@ fn on_published<R: Runtime>(app: &AppHandle<R>, p: &Arc<Published>) {
     if let Some(tray) = app.try_state::<tray::Tray<R>>() {
         tray.show(p, p.refreshed_at_ms);
     }
+    // Reap a settings window's process that has ended (within a minute: every round).
+    if let Some(state) = app.try_state::<AppState>() {
+        if let Ok(mut child) = state.settings_process.lock() {
+            if child
+                .as_mut()
+                .is_some_and(|c| !matches!(c.try_wait(), Ok(None)))
+            {
+                *child = None;
+            }
+        }
+    }
     if app.get_webview_window(SETTINGS_WINDOW).is_none() {
         return;
     }
