@@ -11,6 +11,9 @@ if [ -z "${HEADROOM_GUI_SESSION:-}" ]; then
     exec env HEADROOM_GUI_SESSION=1 xvfb-run -a -s "-screen 0 1280x800x24" \
         dbus-run-session -- bash "$0" "$@"
 fi
+for tool in status-notifier-watcher xdotool python3; do
+    command -v "$tool" >/dev/null || { echo "measure-tray-idle: needs $tool (apt-get install xdotool; the rest comes with scripts/setup.sh)" >&2; exit 2; }
+done
 settle="${1:-20}"
 measure="${2:-60}"
 target="${CARGO_TARGET_DIR:-target}"
