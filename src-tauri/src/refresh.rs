@@ -494,24 +494,17 @@ impl Task {
 
     /// Delivers and says how it went, in the words the alert history keeps (as `watch`).
     fn deliver(&mut self, notification: &Notification) -> String {
-        let result = self.notifier().deliver(notification);
-        match result {
-            Ok(d) if d.with_actions || notification.actions.is_empty() => {
-                outcome::DELIVERED.to_owned()
+        let (outcome, error) = self.notifier().deliver_for_history(notification);
+        match error {
+            Some(NotifyError::NoServer(detail)) if !self.warned_no_server => {
+                tracing::warn!("no notification server is running ({detail}); alerts are recorded (see `headroom alerts`)");
+                self.warned_no_server = true;
             }
-            Ok(_) => outcome::DELIVERED_PLAIN.to_owned(),
-            Err(NotifyError::NoServer(detail)) => {
-                if !self.warned_no_server {
-                    tracing::warn!("no notification server is running ({detail}); alerts are recorded (see `headroom alerts`)");
-                    self.warned_no_server = true;
-                }
-                outcome::NO_SERVER.to_owned()
-            }
-            Err(e) => {
-                tracing::warn!("{e}");
-                format!("{}: {e}", outcome::FAILED)
-            }
+            Some(NotifyError::NoServer(_)) => {}
+            Some(e) => tracing::warn!("{e}"),
+            None => {}
         }
+        outcome
     }
 
     /// Reports the Extra Usage watch; returns true when it is over.

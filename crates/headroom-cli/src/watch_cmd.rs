@@ -184,30 +184,17 @@ impl Watcher<'_> {
         let Some(notifier) = &self.notifier else {
             return "printed only (--no-notify)".to_owned();
         };
-        match notifier.deliver(notification) {
-            // "No actions" only when buttons were wanted and the server cannot show them.
-            Ok(d)
-                if d.with_actions
-                    || !notifier.config().actions
-                    || notification.actions.is_empty() =>
-            {
-                outcome::DELIVERED.to_owned()
+        let (outcome, error) = notifier.deliver_for_history(notification);
+        match error {
+            Some(NotifyError::NoServer(detail)) if !self.warned_no_server => {
+                tracing::warn!("no notification server is running ({detail}); alerts are printed and recorded (see `headroom alerts`)");
+                self.warned_no_server = true;
             }
-            Ok(_) => outcome::DELIVERED_PLAIN.to_owned(),
-            Err(NotifyError::NoServer(detail)) => {
-                if !self.warned_no_server {
-                    tracing::warn!(
-                        "no notification server is running ({detail}); alerts are printed and recorded (see `headroom alerts`)"
-                    );
-                    self.warned_no_server = true;
-                }
-                outcome::NO_SERVER.to_owned()
-            }
-            Err(e) => {
-                tracing::warn!("{e}");
-                format!("{}: {e}", outcome::FAILED)
-            }
+            Some(NotifyError::NoServer(_)) => {}
+            Some(e) => tracing::warn!("{e}"),
+            None => {}
         }
+        outcome
     }
 }
 

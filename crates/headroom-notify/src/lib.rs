@@ -112,6 +112,27 @@ impl Notifier {
     }
 }
 
+impl Notifier {
+    /// Delivers, and says how it went in the words the alert history keeps
+    /// (`alerts::store::outcome`), for `headroom watch` and the tray alike. The error, if any,
+    /// comes back for the caller to report its own way (once, for a missing server).
+    pub fn deliver_for_history(
+        &self,
+        notification: &Notification,
+    ) -> (String, Option<NotifyError>) {
+        use headroom_core::alerts::store::outcome;
+        match self.deliver(notification) {
+            // "No actions" only when buttons were wanted and the server cannot show them.
+            Ok(d) if d.with_actions || !self.config.actions || notification.actions.is_empty() => {
+                (outcome::DELIVERED.to_owned(), None)
+            }
+            Ok(_) => (outcome::DELIVERED_PLAIN.to_owned(), None),
+            Err(e @ NotifyError::NoServer(_)) => (outcome::NO_SERVER.to_owned(), Some(e)),
+            Err(e) => (format!("{}: {e}", outcome::FAILED), Some(e)),
+        }
+    }
+}
+
 /// Writes the app icon to `dir/headroom.png` (if it is not there already) and returns its
 /// path, for front ends without an installed icon theme entry (`headroom watch`).
 pub fn install_icon(dir: &Path) -> std::io::Result<PathBuf> {
