@@ -1,10 +1,9 @@
 //! The edge: reads the environment once, opens the ledger and brings it up to date.
 
-use std::path::PathBuf;
-
 use std::sync::Arc;
 
-use headroom_core::account::{AccountConfig, Refresher, SecretStore};
+use headroom_core::account::{Refresher, SecretStore};
+use headroom_core::environment::{AccountEnv, Edge};
 use headroom_core::ingest::{self, IngestError, IngestReport};
 use headroom_core::ledger::{Ledger, LedgerError};
 use headroom_core::paths::{Environment, StateFiles};
@@ -45,62 +44,43 @@ impl From<IngestError> for Failure {
 pub struct Context {
     pub env: Environment,
     pub state: StateFiles,
+    pub account: AccountEnv,
     pub prices: PriceTable,
 }
 
 impl Context {
     pub fn from_env() -> Result<Context, Failure> {
-        let env = Environment {
-            claude_config_dir: std::env::var_os("CLAUDE_CONFIG_DIR"),
-            headroom_home: std::env::var_os("HEADROOM_HOME"),
-            home: directories::BaseDirs::new().map(|b| b.home_dir().to_owned()),
-            platform_data_dir: directories::ProjectDirs::from("", "", "headroom")
-                .map(|p| p.data_dir().to_owned()),
-        };
-        let dir: PathBuf = env.headroom_home().ok_or_else(|| {
-            Failure::new(
-                2,
-                "cannot find a folder for Headroom's data: set HEADROOM_HOME",
-            )
-        })?;
-        let state = StateFiles::new(dir);
+        let Edge {
+            paths: env,
+            state,
+            account,
+        } = Edge::read(
+            |name| std::env::var_os(name),
+            directories::BaseDirs::new().map(|b| b.home_dir().to_owned()),
+            directories::ProjectDirs::from("", "", "headroom").map(|p| p.data_dir().to_owned()),
+        )
+        .map_err(|e| Failure::new(2, e.to_string()))?;
         let prices = PriceTable::with_overrides(&state.price_overrides())
             .map_err(|e| Failure::new(1, e.to_string()))?;
-        Ok(Context { env, state, prices })
+        Ok(Context {
+            env,
+            state,
+            account,
+            prices,
+        })
     }
 
     pub fn open_ledger(&self) -> Result<Ledger, Failure> {
         Ok(Ledger::open(&self.state.ledger())?)
     }
 
-    /// The account sources as the user set them up. Base URLs come from
-    /// `HEADROOM_ANTHROPIC_API` / `HEADROOM_CLAUDE_AI` (tests point them at loopback).
+    /// The account sources as the user set them up (see `headroom_core::environment` for
+    /// the variables that point them elsewhere).
     pub fn refresher(&self, settings: &Settings) -> Result<Refresher, Failure> {
-        let bad = |e: headroom_core::account::AccountError| Failure::new(2, e.to_string());
-        let api = std::env::var("HEADROOM_ANTHROPIC_API").ok();
-        let claude_ai = std::env::var("HEADROOM_CLAUDE_AI").ok();
-        let mut config = AccountConfig::new(self.env.claude_settings_dir())
-            .with_settings(&settings.sources)
-            .with_anthropic_api(api.as_deref())
-            .map_err(bad)?
-            .with_claude_ai(claude_ai.as_deref())
-            .map_err(bad)?;
-        // The one-request-a-minute floor protects Anthropic. A test server on loopback is not
-        // Anthropic, and the end-to-end tests (the Extra Usage watch) would otherwise wait
-        // minutes: there, and only there, `HEADROOM_TEST_POLL_FLOOR_MS` lowers it.
-        if let Some(floor) = std::env::var("HEADROOM_TEST_POLL_FLOOR_MS")
-            .ok()
-            .and_then(|v| v.trim().parse::<i64>().ok())
-        {
-            let loopback = |host: Option<&str>| {
-                host.is_some_and(|h| h == "localhost" || h.starts_with("127.") || h == "[::1]")
-            };
-            if loopback(config.anthropic_api.host_str())
-                && (!config.claude_ai_enabled || loopback(config.claude_ai.host_str()))
-            {
-                config.policy.min_interval_ms = floor.clamp(0, config.policy.min_interval_ms);
-            }
-        }
+        let config = self
+            .account
+            .config(self.env.claude_settings_dir(), &settings.sources)
+            .map_err(|e| Failure::new(2, e.to_string()))?;
         Refresher::new(config, self.secrets()).map_err(|e| Failure::new(1, e.to_string()))
     }
 

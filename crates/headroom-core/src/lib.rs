@@ -7,6 +7,7 @@
 pub mod account;
 pub mod alerts;
 pub mod blocks;
+pub mod environment;
 pub mod ingest;
 pub mod ledger;
 pub mod paths;

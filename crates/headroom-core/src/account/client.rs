@@ -60,15 +60,12 @@ pub fn base_url(text: &str) -> Result<Url, ClientError> {
         why: why.to_owned(),
     };
     let url = Url::parse(text.trim()).map_err(|e| bad(&e.to_string()))?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => return Err(bad("it has no host")),
-    };
+    if url.host().is_none() {
+        return Err(bad("it has no host"));
+    }
     match url.scheme() {
         "https" => {}
-        "http" if loopback => {}
+        "http" if is_loopback(&url) => {}
         "http" => {
             return Err(bad(
                 "only https is allowed (http only on 127.0.0.1 or localhost)",
@@ -80,6 +77,16 @@ pub fn base_url(text: &str) -> Result<Url, ClientError> {
         return Err(bad("it must not carry a user, a password or a query"));
     }
     Ok(url)
+}
+
+/// Whether `url` points at this machine (`localhost`, 127.0.0.0/8, `::1`): test servers.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
 }
 
 /// Why a request gave no figures. Messages never contain a secret or a response body.

@@ -1,0 +1,252 @@
+//! The environment variables every front end (the `headroom` CLI, the tray app) reads, and
+//! what they mean, in one place so the CLI and the app always agree on the data folder and
+//! on where the account sources are.
+//!
+//! The variables come in through a closure, so the rules are tested without touching the
+//! process environment; the front end passes `|name| std::env::var_os(name)` and the
+//! folders it gets from the `directories` crate.
+//!
+//! - `HEADROOM_HOME`: Headroom's data folder (else the platform's data folder).
+//! - `CLAUDE_CONFIG_DIR`: Claude Code's config folders, comma-separated.
+//! - `HEADROOM_ANTHROPIC_API`, `HEADROOM_CLAUDE_AI`: base URLs of the account sources
+//!   (https, or http on loopback; tests point them at a local server).
+//! - `HEADROOM_TEST_POLL_FLOOR_MS`: lowers the one-request-a-minute floor, and only when
+//!   every enabled source is on loopback.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use crate::account::client::is_loopback;
+use crate::account::{AccountConfig, AccountError};
+use crate::paths::{Environment, StateFiles};
+use crate::settings::SourceSettings;
+
+/// What the front ends read from the environment at start.
+#[derive(Debug, Clone)]
+pub struct Edge {
+    pub paths: Environment,
+    pub state: StateFiles,
+    pub account: AccountEnv,
+}
+
+/// The account sources' overrides, kept as read; they are checked when a config is built,
+/// so a bad URL is reported where the sources are used, not at every start of the CLI.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountEnv {
+    /// `HEADROOM_ANTHROPIC_API`.
+    pub anthropic_api: Option<String>,
+    /// `HEADROOM_CLAUDE_AI`.
+    pub claude_ai: Option<String>,
+    /// `HEADROOM_TEST_POLL_FLOOR_MS`, when it is a whole number.
+    pub test_poll_floor_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvironmentError {
+    #[error("cannot find a folder for Headroom's data: set HEADROOM_HOME")]
+    NoDataFolder,
+}
+
+impl Edge {
+    /// Reads the variables through `var`. `home` and `platform_data_dir` are the user's home
+    /// and the platform data folder for Headroom (from the `directories` crate, at the edge).
+    pub fn read(
+        var: impl Fn(&str) -> Option<OsString>,
+        home: Option<PathBuf>,
+        platform_data_dir: Option<PathBuf>,
+    ) -> Result<Edge, EnvironmentError> {
+        let paths = Environment {
+            claude_config_dir: var("CLAUDE_CONFIG_DIR"),
+            headroom_home: var("HEADROOM_HOME"),
+            home,
+            platform_data_dir,
+        };
+        let dir = paths
+            .headroom_home()
+            .ok_or(EnvironmentError::NoDataFolder)?;
+        // A URL that is not UTF-8 cannot be valid; kept lossy so the error names what was set.
+        let text = |name: &str| var(name).map(|v| v.to_string_lossy().into_owned());
+        Ok(Edge {
+            paths,
+            state: StateFiles::new(dir),
+            account: AccountEnv {
+                anthropic_api: text("HEADROOM_ANTHROPIC_API"),
+                claude_ai: text("HEADROOM_CLAUDE_AI"),
+                test_poll_floor_ms: text("HEADROOM_TEST_POLL_FLOOR_MS")
+                    .and_then(|v| v.trim().parse::<i64>().ok()),
+            },
+        })
+    }
+
+    /// The account sources as the user set them up, with this environment's overrides.
+    pub fn account_config(&self, sources: &SourceSettings) -> Result<AccountConfig, AccountError> {
+        self.account
+            .config(self.paths.claude_settings_dir(), sources)
+    }
+}
+
+impl AccountEnv {
+    /// The account sources as the user set them up: `claude_dir` holds Claude Code's
+    /// credentials, `sources` the user's toggles and poll interval.
+    pub fn config(
+        &self,
+        claude_dir: Option<PathBuf>,
+        sources: &SourceSettings,
+    ) -> Result<AccountConfig, AccountError> {
+        let mut config = AccountConfig::new(claude_dir)
+            .with_settings(sources)
+            .with_anthropic_api(self.anthropic_api.as_deref())?
+            .with_claude_ai(self.claude_ai.as_deref())?;
+        // The one-request-a-minute floor protects Anthropic. A test server on loopback is not
+        // Anthropic, and the end-to-end tests (the Extra Usage watch) would otherwise wait
+        // minutes: there, and only there, the floor may be lowered (never raised).
+        if let Some(floor) = self.test_poll_floor_ms {
+            if is_loopback(&config.anthropic_api)
+                && (!config.claude_ai_enabled || is_loopback(&config.claude_ai))
+            {
+                config.policy.min_interval_ms = floor.clamp(0, config.policy.min_interval_ms);
+            }
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn read(vars: &[(&str, &str)]) -> Result<Edge, EnvironmentError> {
+        let map: HashMap<String, OsString> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        Edge::read(
+            |name| map.get(name).cloned(),
+            Some("/home/u".into()),
+            Some("/home/u/.local/share/headroom".into()),
+        )
+    }
+
+    fn default_floor() -> i64 {
+        AccountConfig::new(None).policy.min_interval_ms
+    }
+
+    #[test]
+    fn folders_come_from_the_variables_or_the_platform() {
+        let edge = read(&[]).unwrap();
+        assert_eq!(
+            edge.state.dir,
+            PathBuf::from("/home/u/.local/share/headroom")
+        );
+        assert_eq!(
+            edge.paths.claude_settings_dir(),
+            Some(PathBuf::from("/home/u/.claude"))
+        );
+        assert_eq!(edge.account, AccountEnv::default());
+
+        let edge = read(&[
+            ("HEADROOM_HOME", "/tmp/h"),
+            ("CLAUDE_CONFIG_DIR", "/c1,/c2"),
+        ])
+        .unwrap();
+        assert_eq!(edge.state.dir, PathBuf::from("/tmp/h"));
+        assert_eq!(
+            edge.account_config(&SourceSettings::default())
+                .unwrap()
+                .claude_dir,
+            Some(PathBuf::from("/c1"))
+        );
+    }
+
+    #[test]
+    fn no_data_folder_is_a_clear_error() {
+        let err = Edge::read(|_| None, None, None).unwrap_err();
+        assert_eq!(err, EnvironmentError::NoDataFolder);
+        assert!(err.to_string().contains("HEADROOM_HOME"));
+    }
+
+    #[test]
+    fn base_urls_are_overridden_and_checked() {
+        let edge = read(&[
+            ("HEADROOM_ANTHROPIC_API", "http://127.0.0.1:9"),
+            ("HEADROOM_CLAUDE_AI", "http://localhost:8"),
+        ])
+        .unwrap();
+        let config = edge.account_config(&SourceSettings::default()).unwrap();
+        assert_eq!(config.anthropic_api.as_str(), "http://127.0.0.1:9/");
+        assert_eq!(config.claude_ai.as_str(), "http://localhost:8/");
+
+        // An empty variable keeps the default (a shell's `VAR=` is not a URL).
+        let edge = read(&[("HEADROOM_ANTHROPIC_API", " ")]).unwrap();
+        let config = edge.account_config(&SourceSettings::default()).unwrap();
+        assert_eq!(config.anthropic_api.as_str(), "https://api.anthropic.com/");
+
+        let edge = read(&[("HEADROOM_ANTHROPIC_API", "http://example.com")]).unwrap();
+        let err = edge.account_config(&SourceSettings::default()).unwrap_err();
+        assert!(err.to_string().contains("https"), "{err}");
+    }
+
+    #[test]
+    fn poll_floor_is_lowered_only_on_loopback() {
+        let sources = SourceSettings::default();
+        let floor = |vars: &[(&str, &str)], sources: &SourceSettings| {
+            read(vars)
+                .unwrap()
+                .account_config(sources)
+                .unwrap()
+                .policy
+                .min_interval_ms
+        };
+        let local = ("HEADROOM_ANTHROPIC_API", "http://127.0.0.1:9");
+        assert_eq!(
+            floor(&[local, ("HEADROOM_TEST_POLL_FLOOR_MS", "250")], &sources),
+            250
+        );
+        // Negative means zero; it never raises the floor; junk is ignored.
+        assert_eq!(
+            floor(&[local, ("HEADROOM_TEST_POLL_FLOOR_MS", "-5")], &sources),
+            0
+        );
+        assert_eq!(
+            floor(
+                &[local, ("HEADROOM_TEST_POLL_FLOOR_MS", "999999999999")],
+                &sources
+            ),
+            default_floor()
+        );
+        assert_eq!(
+            floor(&[local, ("HEADROOM_TEST_POLL_FLOOR_MS", "soon")], &sources),
+            default_floor()
+        );
+        // Anthropic itself keeps its floor.
+        assert_eq!(
+            floor(&[("HEADROOM_TEST_POLL_FLOOR_MS", "250")], &sources),
+            default_floor()
+        );
+        // With claude.ai on, both sources must be on loopback.
+        let with_claude_ai = SourceSettings {
+            claude_ai: true,
+            ..SourceSettings::default()
+        };
+        assert_eq!(
+            floor(
+                &[local, ("HEADROOM_TEST_POLL_FLOOR_MS", "250")],
+                &with_claude_ai
+            ),
+            default_floor()
+        );
+        assert_eq!(
+            floor(
+                &[
+                    local,
+                    ("HEADROOM_CLAUDE_AI", "http://[::1]:8"),
+                    ("HEADROOM_TEST_POLL_FLOOR_MS", "250")
+                ],
+                &with_claude_ai
+            ),
+            250
+        );
+    }
+}
