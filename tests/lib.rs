@@ -1,1 +1,58 @@
-//! Shared helpers for the cross-crate tests live in `support/`.
+//! Shared helpers for the cross-crate tests: the built binaries here; the loopback server,
+//! D-Bus and WebDriver helpers in `tests/support_*/`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Mutex;
+
+/// The `headroom` CLI: `$HEADROOM_BIN` if set, else built (see [`built_binary`]).
+pub fn headroom_bin() -> PathBuf {
+    built_binary("headroom-cli", "headroom", "HEADROOM_BIN")
+}
+
+/// The tray app: `$HEADROOM_APP_BIN` if set, else built (see [`built_binary`]).
+pub fn app_bin() -> PathBuf {
+    built_binary("headroom-app", "headroom-app", "HEADROOM_APP_BIN")
+}
+
+/// Binary `bin` of `package`: the path in `$override_var` if set, else built with the cargo
+/// that runs the tests, into the same target folder and profile (a no-op when up to date), so
+/// a test never runs a stale binary. Built once per test process.
+///
+/// Panics (these are tests) when the build fails or the test runs from an unexpected place.
+pub fn built_binary(package: &str, bin: &str, override_var: &str) -> PathBuf {
+    static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
+    if let Some(path) = std::env::var_os(override_var) {
+        return PathBuf::from(path);
+    }
+    // Held while building: two tests of one process asking at once build it once.
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(path) = built.get_or_insert_with(HashMap::new).get(bin) {
+        return path.clone();
+    }
+    // target/<profile>/deps/<test>-<hash> → target/<profile>/<bin>
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test binary lives in target/<profile>/deps")
+        .to_owned();
+    let target_dir = profile_dir.parent().expect("target/<profile> has a parent");
+    let mut build = Command::new(env!("CARGO"));
+    build
+        .args(["build", "--quiet", "-p", package, "--bin", bin])
+        .arg("--target-dir")
+        .arg(target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
+    }
+    let status = build.status().expect("running cargo build");
+    assert!(status.success(), "building {bin} failed");
+    let path = profile_dir.join(bin);
+    built
+        .get_or_insert_with(HashMap::new)
+        .insert(bin.to_owned(), path.clone());
+    path
+}

@@ -2,42 +2,9 @@
 //! resuming (the settings file keeps every other key), bad input refused with a clear message
 //! and exit code 2, JSON output.
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
-fn headroom_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("HEADROOM_BIN") {
-            return PathBuf::from(bin);
-        }
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
-        let mut build = Command::new(env!("CARGO"));
-        build
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "headroom-cli",
-                "--bin",
-                "headroom",
-            ])
-            .arg("--target-dir")
-            .arg(profile_dir.parent().unwrap())
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
-        }
-        assert!(
-            build.status().unwrap().success(),
-            "building headroom failed"
-        );
-        profile_dir.join("headroom")
-    })
-    .clone()
-}
+use headroom_tests::headroom_bin;
 
 fn headroom(home: &std::path::Path, args: &[&str]) -> Output {
     Command::new(headroom_bin())

@@ -20,46 +20,14 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use headroom_tests::headroom_bin;
 use support_dbus::{Bus, Recorder};
 
 const TOKEN: &str = "sk-ant-oat01-alerts-e2e-token";
-
-fn headroom_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("HEADROOM_BIN") {
-            return PathBuf::from(bin);
-        }
-        // target/<profile>/deps/alerts_dbus-<hash> → target/<profile>/headroom
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
-        let target_dir = profile_dir.parent().unwrap();
-        let mut build = Command::new(env!("CARGO"));
-        build
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "headroom-cli",
-                "--bin",
-                "headroom",
-            ])
-            .arg("--target-dir")
-            .arg(target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
-        }
-        let status = build.status().unwrap();
-        assert!(status.success(), "building headroom failed");
-        profile_dir.join("headroom")
-    })
-    .clone()
-}
 
 /// A loopback server that answers `GET /api/oauth/usage` with `body` and 404 otherwise,
 /// recording each request line and whether it carried the bearer token.

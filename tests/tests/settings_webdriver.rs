@@ -29,42 +29,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use headroom_tests::app_bin;
 use serde_json::{json, Value};
 use support_webdriver::{wait_ready, Session};
 
 const TOKEN: &str = "sk-ant-oat01-settings-e2e-token";
 const WAIT: Duration = Duration::from_secs(20);
-
-fn app_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("HEADROOM_APP_BIN") {
-        return PathBuf::from(bin);
-    }
-    // target/<profile>/deps/settings_webdriver-<hash> → target/<profile>/headroom-app
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
-    let target_dir = profile_dir.parent().unwrap();
-    let mut build = Command::new(env!("CARGO"));
-    build
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "headroom-app",
-            "--bin",
-            "headroom-app",
-        ])
-        .arg("--target-dir")
-        .arg(target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        build.arg("--release");
-    }
-    assert!(
-        build.status().unwrap().success(),
-        "building headroom-app failed"
-    );
-    profile_dir.join("headroom-app")
-}
 
 /// A loopback server for `GET /api/oauth/usage`; the body can be changed while it runs.
 struct Api {

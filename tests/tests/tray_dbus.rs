@@ -19,44 +19,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use headroom_tests::app_bin;
 use serde_json::{json, Value};
 use support_http::{now_ms, Home, Response, Server, TOKEN};
 
 const WAIT: Duration = Duration::from_secs(30);
 /// The app's stderr, shown when a wait times out.
 static LOG: OnceLock<PathBuf> = OnceLock::new();
-
-/// `$HEADROOM_APP_BIN`, else built here with the cargo that runs the tests (a no-op when up
-/// to date), so a test never runs a stale app.
-fn app_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("HEADROOM_APP_BIN") {
-        return PathBuf::from(bin);
-    }
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
-    let target_dir = profile_dir.parent().unwrap();
-    let mut build = Command::new(env!("CARGO"));
-    build
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "headroom-app",
-            "--bin",
-            "headroom-app",
-        ])
-        .arg("--target-dir")
-        .arg(target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        build.arg("--release");
-    }
-    assert!(
-        build.status().unwrap().success(),
-        "building headroom-app failed"
-    );
-    profile_dir.join("headroom-app")
-}
 
 /// A process killed when dropped.
 struct Proc(Child);

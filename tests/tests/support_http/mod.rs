@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// One request as it arrived.
@@ -194,40 +194,7 @@ fn serve_one(mut stream: std::net::TcpStream, log: &Mutex<Vec<Request>>, handler
     let _ = stream.flush();
 }
 
-/// The `headroom` binary: `$HEADROOM_BIN` if set, else built here with the cargo that runs
-/// the tests (a no-op when up to date), so a test never runs a stale binary.
-pub fn headroom_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("HEADROOM_BIN") {
-            return PathBuf::from(bin);
-        }
-        // target/<profile>/deps/<test>-<hash> → target/<profile>/headroom
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().unwrap().parent().unwrap().to_owned();
-        let target_dir = profile_dir.parent().unwrap();
-        let mut build = Command::new(env!("CARGO"));
-        build
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "headroom-cli",
-                "--bin",
-                "headroom",
-            ])
-            .arg("--target-dir")
-            .arg(target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
-        }
-        let status = build.status().unwrap();
-        assert!(status.success(), "building headroom failed");
-        profile_dir.join("headroom")
-    })
-    .clone()
-}
+pub use headroom_tests::headroom_bin;
 
 pub fn fixture(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
