@@ -15,88 +15,17 @@
 //! (a no-op when it is up to date), so the test never runs a stale binary.
 
 mod support_dbus;
+mod support_http;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use headroom_tests::headroom_bin;
 use support_dbus::{Bus, Recorder};
-
-const TOKEN: &str = "sk-ant-oat01-alerts-e2e-token";
-
-/// A loopback server that answers `GET /api/oauth/usage` with `body` and 404 otherwise,
-/// recording each request line and whether it carried the bearer token.
-struct Api {
-    base: String,
-    requests: Arc<Mutex<Vec<(String, bool)>>>,
-}
-
-fn serve_api(body: String) -> Api {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let log = requests.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request_line = String::new();
-            if reader.read_line(&mut request_line).is_err() {
-                continue;
-            }
-            let mut authorized = false;
-            let mut content_length = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                let lower = line.to_ascii_lowercase();
-                if lower.starts_with("authorization:") && line.contains(TOKEN) {
-                    authorized = true;
-                }
-                if let Some(v) = lower.strip_prefix("content-length:") {
-                    content_length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut sink = vec![0; content_length];
-            let _ = reader.read_exact(&mut sink);
-            let path = request_line
-                .split_whitespace()
-                .nth(1)
-                .unwrap_or("")
-                .to_owned();
-            log.lock()
-                .unwrap()
-                .push((request_line.trim().to_owned(), authorized));
-            let (status, payload) = if path.starts_with("/api/oauth/usage") && authorized {
-                ("200 OK", body.clone())
-            } else if path.starts_with("/api/oauth/usage") {
-                (
-                    "401 Unauthorized",
-                    r#"{"error":{"type":"authentication_error"}}"#.to_owned(),
-                )
-            } else {
-                (
-                    "404 Not Found",
-                    r#"{"error":{"type":"not_found_error"}}"#.to_owned(),
-                )
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{payload}",
-                payload.len()
-            );
-        }
-    });
-    Api { base, requests }
-}
+use support_http::{usage_server, Server, TOKEN};
 
 /// The response of the fixture with reset times relative to `now`.
 fn usage_body(session_reset: DateTime<Utc>, weekly_reset: DateTime<Utc>) -> String {
@@ -134,7 +63,7 @@ impl Home {
         self.dir.path().join("headroom")
     }
 
-    fn command(&self, api: &Api, bus: Option<&Bus>) -> Command {
+    fn command(&self, api: &Server, bus: Option<&Bus>) -> Command {
         let mut c = Command::new(headroom_bin());
         c.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -166,7 +95,7 @@ fn run(mut command: Command) -> Output {
     out
 }
 
-fn history(home: &Home, api: &Api) -> Vec<serde_json::Value> {
+fn history(home: &Home, api: &Server) -> Vec<serde_json::Value> {
     let mut c = home.command(api, None);
     c.args(["alerts", "--json"]);
     serde_json::from_slice(&run(c).stdout).unwrap()
@@ -183,7 +112,7 @@ fn clock(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
 
 struct Scenario {
     home: Home,
-    api: Api,
+    api: Server,
     summary: &'static str,
     body: String,
 }
@@ -194,7 +123,7 @@ fn at_91_percent() -> Scenario {
     headroom_bin();
     let now = Utc::now();
     let session_reset = now + chrono::Duration::seconds(70 * 60 + 30);
-    let api = serve_api(usage_body(session_reset, now + chrono::Duration::days(3)));
+    let api = usage_server(usage_body(session_reset, now + chrono::Duration::days(3)));
     let at = clock(session_reset, now);
     Scenario {
         home: Home::new(),
@@ -234,14 +163,11 @@ fn at_91_percent_with_extra_usage_off_one_notification_then_nothing_new() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains(s.summary), "{stdout}");
     assert!(
-        s.api
-            .requests
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|(line, auth)| line.starts_with("GET /api/oauth/usage") && *auth),
+        s.api.requests().iter().any(|r| r.method == "GET"
+            && r.path == "/api/oauth/usage"
+            && r.header("authorization") == Some(&format!("Bearer {TOKEN}"))),
         "the account source asked the loopback API: {:?}",
-        s.api.requests.lock().unwrap()
+        s.api.requests()
     );
 
     // Again: nothing new arrives.
