@@ -19,13 +19,13 @@ mod support_http;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use headroom_tests::headroom_bin;
 use support_dbus::{Bus, Recorder};
-use support_http::{usage_server, Server, TOKEN};
+use support_http::{run, usage_server, Server, TOKEN};
 
 /// The response of the fixture with reset times relative to `now`.
 fn usage_body(session_reset: DateTime<Utc>, weekly_reset: DateTime<Utc>) -> String {
@@ -81,18 +81,6 @@ impl Home {
         }
         c
     }
-}
-
-fn run(mut command: Command) -> Output {
-    let out = command.output().unwrap();
-    assert!(
-        out.status.success(),
-        "headroom failed ({}):\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 fn history(home: &Home, api: &Server) -> Vec<serde_json::Value> {
