@@ -19,9 +19,10 @@
 //! The app binary: `$HEADROOM_APP_BIN` if set, else built here with the cargo that runs the
 //! tests (a no-op when up to date).
 
+mod support_http;
 mod support_webdriver;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -31,73 +32,23 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use headroom_tests::app_bin;
 use serde_json::{json, Value};
+use support_http::{authorized, usage_server_shared, Server, TOKEN};
 use support_webdriver::{wait_ready, Session};
 
-const TOKEN: &str = "sk-ant-oat01-settings-e2e-token";
 const WAIT: Duration = Duration::from_secs(20);
 
-/// A loopback server for `GET /api/oauth/usage`; the body can be changed while it runs.
+/// The loopback usage API; `body` can be changed while it runs.
 struct Api {
-    base: String,
+    server: Server,
     body: Arc<Mutex<String>>,
-    hits: Arc<Mutex<usize>>,
 }
 
 fn serve_api(body: String) -> Api {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let body = Arc::new(Mutex::new(body));
-    let hits = Arc::new(Mutex::new(0));
-    let (shared, count) = (body.clone(), hits.clone());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-            let Ok(clone) = stream.try_clone() else {
-                continue;
-            };
-            let mut reader = BufReader::new(clone);
-            let mut request_line = String::new();
-            if reader.read_line(&mut request_line).is_err() {
-                continue;
-            }
-            let (mut authorized, mut content_length) = (false, 0usize);
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                let lower = line.to_ascii_lowercase();
-                authorized |= lower.starts_with("authorization:") && line.contains(TOKEN);
-                if let Some(v) = lower.strip_prefix("content-length:") {
-                    content_length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut sink = vec![0; content_length];
-            let _ = reader.read_exact(&mut sink);
-            let path = request_line.split_whitespace().nth(1).unwrap_or("");
-            let (status, payload) = if path.starts_with("/api/oauth/usage") && authorized {
-                *count.lock().unwrap() += 1;
-                ("200 OK", shared.lock().unwrap().clone())
-            } else if path.starts_with("/api/oauth/usage") {
-                (
-                    "401 Unauthorized",
-                    r#"{"error":{"type":"authentication_error"}}"#.to_owned(),
-                )
-            } else {
-                (
-                    "404 Not Found",
-                    r#"{"error":{"type":"not_found_error"}}"#.to_owned(),
-                )
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{payload}",
-                payload.len()
-            );
-        }
-    });
-    Api { base, body, hits }
+    Api {
+        server: usage_server_shared(body.clone()),
+        body,
+    }
 }
 
 fn api_time(t: DateTime<Utc>) -> String {
@@ -272,7 +223,7 @@ fn start_driver(home: &Home, api: &Api, log: &Path) -> Driver {
     .env("XDG_DATA_HOME", home.path("home/.local/share"))
     .env("CLAUDE_CONFIG_DIR", home.path("claude"))
     .env("HEADROOM_HOME", home.path("headroom"))
-    .env("HEADROOM_ANTHROPIC_API", &api.base)
+    .env("HEADROOM_ANTHROPIC_API", &api.server.base)
     .env("HEADROOM_OPEN_SETTINGS", "1")
     // The enable flow asks the account at most once a minute; the loopback server can
     // take more (the app honours this only for loopback API bases).
@@ -389,7 +340,10 @@ fn settings_pane_end_to_end() {
     let reset = s.text_of("#session-reset").unwrap().unwrap_or_default();
     assert!(reset.starts_with("resets in 2 h 1"), "{reset}");
     assert!(
-        *api.hits.lock().unwrap() >= 1,
+        api.server
+            .requests()
+            .iter()
+            .any(|r| r.path == "/api/oauth/usage" && authorized(r)),
         "the app never asked the API"
     );
     s.wait_text("#extra-usage-state", WAIT, |t| t.starts_with("Off"))

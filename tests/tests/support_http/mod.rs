@@ -343,14 +343,25 @@ pub fn status_json(home: &Home, api: Option<&str>, extra: &[&str]) -> serde_json
 /// Serves `/api/oauth/usage` with `body` (200) to requests carrying the test token, 401
 /// otherwise.
 pub fn usage_server(body: String) -> Server {
+    usage_server_shared(Arc::new(Mutex::new(body)))
+}
+
+/// As [`usage_server`], answering with what `body` holds when each request arrives, so a test
+/// can change the account's figures while the app runs.
+pub fn usage_server_shared(body: Arc<Mutex<String>>) -> Server {
     Server::start(move |r, _| {
         if r.path != "/api/oauth/usage" {
             return Response::not_found();
         }
-        if r.header("authorization") == Some(&format!("Bearer {TOKEN}")) {
-            Response::json(200, body.clone())
+        if authorized(r) {
+            Response::json(200, body.lock().unwrap().clone())
         } else {
             Response::json(401, fixture("unauthorized.json"))
         }
     })
+}
+
+/// Whether the request carried the test token.
+pub fn authorized(r: &Request) -> bool {
+    r.header("authorization") == Some(&format!("Bearer {TOKEN}"))
 }
