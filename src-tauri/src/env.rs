@@ -38,12 +38,7 @@ impl AppEnv {
             paths: env,
             state,
             account,
-        } = Edge::read(
-            |name| std::env::var_os(name),
-            directories::BaseDirs::new().map(|b| b.home_dir().to_owned()),
-            directories::ProjectDirs::from("", "", "headroom").map(|p| p.data_dir().to_owned()),
-        )
-        .map_err(|e| e.to_string())?;
+        } = Edge::from_process().map_err(|e| e.to_string())?;
         let theme = match std::env::var("HEADROOM_TRAY_THEME").as_deref() {
             Ok("light") => Theme::Light,
             // Panels and task bars are dark by default on GNOME, KDE, Windows 11 and most

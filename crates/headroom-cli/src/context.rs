@@ -54,12 +54,7 @@ impl Context {
             paths: env,
             state,
             account,
-        } = Edge::read(
-            |name| std::env::var_os(name),
-            directories::BaseDirs::new().map(|b| b.home_dir().to_owned()),
-            directories::ProjectDirs::from("", "", "headroom").map(|p| p.data_dir().to_owned()),
-        )
-        .map_err(|e| Failure::new(2, e.to_string()))?;
+        } = Edge::from_process().map_err(|e| Failure::new(2, e.to_string()))?;
         let prices = PriceTable::with_overrides(&state.price_overrides())
             .map_err(|e| Failure::new(1, e.to_string()))?;
         Ok(Context {

@@ -2,9 +2,9 @@
 //! what they mean, in one place so the CLI and the app always agree on the data folder and
 //! on where the account sources are.
 //!
-//! The variables come in through a closure, so the rules are tested without touching the
-//! process environment; the front end passes `|name| std::env::var_os(name)` and the
-//! folders it gets from the `directories` crate.
+//! The variables come in through a closure ([`Edge::read`]), so the rules are tested without
+//! touching the process environment; the front ends call [`Edge::from_process`] once at start,
+//! and nothing else in the core reads the environment.
 //!
 //! - `HEADROOM_HOME`: Headroom's data folder (else the platform's data folder).
 //! - `CLAUDE_CONFIG_DIR`: Claude Code's config folders, comma-separated.
@@ -48,6 +48,16 @@ pub enum EnvironmentError {
 }
 
 impl Edge {
+    /// What this process was started with: its environment, the user's home and the
+    /// platform's data folder for Headroom.
+    pub fn from_process() -> Result<Edge, EnvironmentError> {
+        Edge::read(
+            |name| std::env::var_os(name),
+            directories::BaseDirs::new().map(|b| b.home_dir().to_owned()),
+            directories::ProjectDirs::from("", "", "headroom").map(|p| p.data_dir().to_owned()),
+        )
+    }
+
     /// Reads the variables through `var`. `home` and `platform_data_dir` are the user's home
     /// and the platform data folder for Headroom (from the `directories` crate, at the edge).
     pub fn read(

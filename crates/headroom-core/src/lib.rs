@@ -2,7 +2,8 @@
 //!
 //! Data flows one way: transcripts and account sources → [`ledger`] → reports, blocks and
 //! snapshots → front ends (the `headroom` CLI, the tray app). Paths and clocks come in as
-//! arguments; nothing here reads the environment or the system time on its own.
+//! arguments; nothing here reads the environment or the system time on its own (the front ends
+//! call [`environment::Edge::from_process`] once, at start).
 
 pub mod account;
 pub mod alerts;

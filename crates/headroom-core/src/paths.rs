@@ -1,7 +1,8 @@
 //! Where transcripts are and where Headroom keeps its state.
 //!
-//! The environment is read once, by the front end, into [`Environment`]; nothing deeper in the
-//! core looks at environment variables, so tests pass paths in directly.
+//! The environment is read once, by the front end calling
+//! [`crate::environment::Edge::from_process`], into [`Environment`]; nothing deeper in the core
+//! looks at environment variables, so tests pass paths in directly.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -15,7 +16,7 @@ pub struct Environment {
     pub headroom_home: Option<OsString>,
     /// The user's home folder.
     pub home: Option<PathBuf>,
-    /// The platform's data folder for Headroom (from the `directories` crate, at the edge).
+    /// The platform's data folder for Headroom (from the `directories` crate, at start).
     pub platform_data_dir: Option<PathBuf>,
 }
 
