@@ -2,13 +2,15 @@
 
 use std::sync::Arc;
 
-use headroom_core::account::{Refresher, SecretStore};
+use headroom_core::account::{Mode, Refresher, SecretStore};
 use headroom_core::environment::{AccountEnv, Edge};
 use headroom_core::ingest::{self, IngestError, IngestReport};
 use headroom_core::ledger::{Ledger, LedgerError};
 use headroom_core::paths::{Environment, StateFiles};
 use headroom_core::pricing::PriceTable;
+use headroom_core::report::Zone;
 use headroom_core::settings::Settings;
+use headroom_core::snapshot::UsageSnapshot;
 
 /// A failure with the exit code it deserves.
 #[derive(Debug)]
@@ -38,6 +40,22 @@ impl From<IngestError> for Failure {
             IngestError::NoTranscripts { .. } => Failure::new(2, e.to_string()),
             IngestError::Ledger(e) => e.into(),
         }
+    }
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The zone times are shown in: `general.timezone`, else the system's. A bad name is a
+/// warning, not a failure: the figures matter more than the clock format.
+pub fn zone(settings: &Settings) -> Zone {
+    match settings.general.timezone.as_deref() {
+        Some(name) => Zone::parse(name).unwrap_or_else(|e| {
+            tracing::warn!("{e}; using the system time zone");
+            Zone::Local
+        }),
+        None => Zone::Local,
     }
 }
 
@@ -101,6 +119,26 @@ impl Context {
     /// work on machines without a keychain service.
     pub fn secrets(&self) -> Arc<dyn SecretStore> {
         Arc::new(headroom_keychain::KeychainStore::new())
+    }
+
+    /// Ingests new transcript lines, then takes the snapshot from the account sources in
+    /// `mode`. No transcripts at all is normal for a chat-only user: the account figures
+    /// still count.
+    pub fn snapshot(
+        &self,
+        ledger: &mut Ledger,
+        settings: &Settings,
+        now: i64,
+        mode: Mode,
+    ) -> Result<UsageSnapshot, Failure> {
+        match self.refresh(ledger, false) {
+            Ok(_) => {}
+            Err(f) if f.code == 2 => tracing::debug!("{}", f.message),
+            Err(f) => return Err(f),
+        }
+        self.refresher(settings)?
+            .refresh_blocking(ledger, now, mode)
+            .map_err(|e| Failure::new(1, e.to_string()))
     }
 
     /// Reads what is new in the transcripts. Warnings (unreadable files, unknown models) go

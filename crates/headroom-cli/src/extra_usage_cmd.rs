@@ -16,8 +16,9 @@ use headroom_core::account::{extra_usage, Mode};
 use headroom_core::settings::{Cap, Settings};
 use headroom_core::snapshot::{ExtraUsage, Source, UsageSnapshot};
 
+use crate::context::now_ms;
 use crate::context::{Context, Failure};
-use crate::status_cmd::{self, now_ms};
+use crate::status_cmd;
 
 #[derive(Debug, Args)]
 pub struct ExtraUsageArgs {
@@ -63,7 +64,7 @@ pub fn run(ctx: &Context, args: &ExtraUsageArgs) -> Result<(), Failure> {
 fn status(ctx: &Context, json: bool) -> Result<(), Failure> {
     let settings = ctx.settings()?;
     let mut ledger = ctx.open_ledger()?;
-    let snap = status_cmd::snapshot(ctx, &mut ledger, &settings, Mode::Auto)?;
+    let snap = ctx.snapshot(&mut ledger, &settings, now_ms(), Mode::Auto)?;
     let chosen = settings.extra_usage.chosen_cap;
     let mismatch = snap
         .extra_usage

@@ -9,12 +9,11 @@ use clap::Args;
 use headroom_core::account::status_json::StatusJson;
 use headroom_core::account::{extra_usage, Mode};
 use headroom_core::alerts::text;
-use headroom_core::ledger::Ledger;
 use headroom_core::report::Zone;
 use headroom_core::settings::Settings;
 use headroom_core::snapshot::{ForecastBasis, Source, UsageSnapshot, Window};
 
-use crate::context::{Context, Failure};
+use crate::context::{now_ms, zone, Context, Failure};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -29,38 +28,6 @@ pub struct StatusArgs {
     pub offline: bool,
 }
 
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-/// Ingests new transcript lines and takes the snapshot in `mode`. No transcripts at all is
-/// normal for a chat-only user: the account figures still count.
-pub fn snapshot(
-    ctx: &Context,
-    ledger: &mut Ledger,
-    settings: &Settings,
-    mode: Mode,
-) -> Result<UsageSnapshot, Failure> {
-    match ctx.refresh(ledger, false) {
-        Ok(_) => {}
-        Err(f) if f.code == 2 => tracing::debug!("{}", f.message),
-        Err(f) => return Err(f),
-    }
-    ctx.refresher(settings)?
-        .refresh_blocking(ledger, now_ms(), mode)
-        .map_err(|e| Failure::new(1, e.to_string()))
-}
-
-pub fn zone(settings: &Settings) -> Zone {
-    match settings.general.timezone.as_deref() {
-        Some(name) => Zone::parse(name).unwrap_or_else(|e| {
-            tracing::warn!("{e}; using the system time zone");
-            Zone::Local
-        }),
-        None => Zone::Local,
-    }
-}
-
 pub fn run(ctx: &Context, args: &StatusArgs) -> Result<(), Failure> {
     let settings = ctx.settings()?;
     let mut ledger = ctx.open_ledger()?;
@@ -71,7 +38,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<(), Failure> {
     } else {
         Mode::Auto
     };
-    let snap = snapshot(ctx, &mut ledger, &settings, mode)?;
+    let snap = ctx.snapshot(&mut ledger, &settings, now_ms(), mode)?;
     if args.json {
         let json = serde_json::to_string_pretty(&StatusJson::from_snapshot(&snap))
             .map_err(|e| Failure::new(1, e.to_string()))?;

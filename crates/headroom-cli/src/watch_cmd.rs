@@ -23,7 +23,7 @@ use headroom_core::settings::{self, Settings};
 use headroom_core::snapshot::UsageSnapshot;
 use headroom_notify::{Clicked, Notifier, NotifierConfig, NotifyError};
 
-use crate::context::{Context, Failure};
+use crate::context::{now_ms, zone, Context, Failure};
 use crate::table::{Align, Style, Table};
 
 #[derive(Debug, Args)]
@@ -51,29 +51,6 @@ pub struct AlertsArgs {
     /// session window resets) or `off`. Alerts are still recorded.
     #[arg(long, value_name = "FOR")]
     pub snooze: Option<String>,
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-fn zone(settings: &Settings) -> Zone {
-    match settings.general.timezone.as_deref() {
-        Some(name) => Zone::parse(name).unwrap_or_else(|e| {
-            tracing::warn!("{e}; using the system time zone");
-            Zone::Local
-        }),
-        None => Zone::Local,
-    }
-}
-
-fn load_settings(ctx: &Context, now: i64) -> Result<Settings, Failure> {
-    let loaded = settings::load(&ctx.state.settings(), now / 1000)
-        .map_err(|e| Failure::new(1, e.to_string()))?;
-    if let Some(notice) = loaded.notice {
-        eprintln!("warning: {notice}");
-    }
-    Ok(loaded.settings)
 }
 
 /// Everything a round needs that lives longer than the round.
@@ -132,7 +109,7 @@ pub fn watch(ctx: &Context, args: &WatchArgs) -> Result<(), Failure> {
         warned_no_server: false,
     };
     loop {
-        let settings = load_settings(ctx, now_ms())?;
+        let settings = ctx.settings()?;
         w.round(&settings)?;
         if args.once {
             return Ok(());
@@ -160,7 +137,9 @@ impl Watcher<'_> {
     fn round(&mut self, settings: &Settings) -> Result<(), Failure> {
         let now = now_ms();
         let zone = zone(settings);
-        let snapshot = take_snapshot(self.ctx, &mut self.ledger, settings, now)?;
+        let snapshot = self
+            .ctx
+            .snapshot(&mut self.ledger, settings, now, Mode::Auto)?;
         for problem in &snapshot.errors {
             eprintln!("warning: {problem}");
         }
@@ -204,8 +183,8 @@ fn on_click(ctx: &Context, action: Action) -> Result<(), Failure> {
         Action::Snooze1h => {
             let now = now_ms();
             let until = now + 3_600_000;
-            set_snooze(ctx, Some(until), now)?;
-            let settings = load_settings(ctx, now)?;
+            set_snooze(ctx, Some(until))?;
+            let settings = ctx.settings()?;
             println!(
                 "Notifications snoozed until {}.",
                 text::clock(until, now, zone(&settings))
@@ -249,10 +228,10 @@ fn open(target: &str) {
     }
 }
 
-fn set_snooze(ctx: &Context, until: Option<i64>, now: i64) -> Result<(), Failure> {
-    let mut settings = load_settings(ctx, now)?;
+fn set_snooze(ctx: &Context, until: Option<i64>) -> Result<(), Failure> {
+    let mut settings = ctx.settings()?;
     settings.alerts.snoozed_until_ms = until;
-    settings::save(&ctx.state.settings(), &settings).map_err(|e| Failure::new(1, e.to_string()))
+    ctx.save_settings(&settings)
 }
 
 /// `10:02  session 91 % (resets at 11:10 (in 1 h 8 min)) · weekly 40 % · Extra Usage off`
@@ -300,25 +279,6 @@ fn print_alerts(evaluation: &Evaluation, outcome: &str, now: i64, zone: Zone) {
     }
 }
 
-/// Takes a fresh snapshot: new transcript lines into the ledger, then the account sources
-/// within their poll policy (a fresh statusline sample means no request at all).
-fn take_snapshot(
-    ctx: &Context,
-    ledger: &mut Ledger,
-    settings: &Settings,
-    now: i64,
-) -> Result<UsageSnapshot, Failure> {
-    // No transcripts is normal for a chat-only user: the account figures still count.
-    match ctx.refresh(ledger, false) {
-        Ok(_) => {}
-        Err(f) if f.code == 2 => tracing::debug!("{}", f.message),
-        Err(f) => return Err(f),
-    }
-    ctx.refresher(settings)?
-        .refresh_blocking(ledger, now, Mode::Auto)
-        .map_err(|e| Failure::new(1, e.to_string()))
-}
-
 /// Parses `1h`, `30m`, `2h30m`, `90` (minutes).
 fn parse_duration_ms(s: &str) -> Option<i64> {
     let s = s.trim().to_ascii_lowercase();
@@ -358,7 +318,7 @@ pub fn alerts(ctx: &Context, args: &AlertsArgs) -> Result<(), Failure> {
         println!("{text}");
         return Ok(());
     }
-    let settings = load_settings(ctx, now)?;
+    let settings = ctx.settings()?;
     let zone = zone(&settings);
     if history.is_empty() {
         println!("No alerts yet.");
@@ -402,13 +362,13 @@ fn print_history(history: &[HistoryEntry], now: i64, zone: Zone) {
 }
 
 fn snooze_cmd(ctx: &Context, snooze: &str, now: i64) -> Result<(), Failure> {
-    let settings = load_settings(ctx, now)?;
+    let settings = ctx.settings()?;
     let zone = zone(&settings);
     let until = match snooze.trim().to_ascii_lowercase().as_str() {
         "off" | "none" | "0" => None,
         "reset" => {
             let mut ledger = ctx.open_ledger()?;
-            let snapshot = take_snapshot(ctx, &mut ledger, &settings, now)?;
+            let snapshot = ctx.snapshot(&mut ledger, &settings, now, Mode::Auto)?;
             Some(alerts::snooze_until_reset(&snapshot, now).ok_or_else(|| {
                 Failure::new(
                     1,
@@ -423,7 +383,7 @@ fn snooze_cmd(ctx: &Context, snooze: &str, now: i64) -> Result<(), Failure> {
             )
         })?),
     };
-    set_snooze(ctx, until, now)?;
+    set_snooze(ctx, until)?;
     match until {
         Some(until) => println!(
             "Notifications snoozed until {}; alerts are still recorded.",
