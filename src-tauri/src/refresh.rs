@@ -515,21 +515,14 @@ impl Task {
         settings: &Settings,
         now: i64,
     ) -> bool {
-        let reporting = snapshot
-            .sources
-            .iter()
-            .any(|s| matches!(s.source, Source::Account | Source::ClaudeAi) && s.configured);
         let eu = snapshot.extra_usage.clone();
-        let (state, done, message) = if !reporting {
+        let (state, done, message) = if !account::extra_usage::can_report(snapshot) {
             (
                 "no_source",
                 true,
                 Some("Headroom cannot see your account: sign in to Claude Code (run `claude`) or add a claude.ai session key in Sources.".to_owned()),
             )
-        } else if let Some(on) = eu
-            .as_ref()
-            .filter(|e| e.enabled == Some(true) && e.observed_at_ms >= w.started_ms)
-        {
+        } else if let Some(on) = account::extra_usage::enabled_since(snapshot, w.started_ms) {
             (
                 "enabled",
                 true,

@@ -14,7 +14,7 @@ use clap::{Args, Subcommand};
 use headroom_core::account::status_json::StatusJson;
 use headroom_core::account::{extra_usage, Mode};
 use headroom_core::settings::{Cap, Settings};
-use headroom_core::snapshot::{ExtraUsage, Source, UsageSnapshot};
+use headroom_core::snapshot::ExtraUsage;
 
 use crate::context::now_ms;
 use crate::context::{Context, Failure};
@@ -146,19 +146,6 @@ fn parse_timeout(text: &str) -> Option<Duration> {
     (number.is_empty() && total > 0 && total <= 24 * 3600).then(|| Duration::from_secs(total))
 }
 
-fn enabled_now(snap: &UsageSnapshot, since_ms: i64) -> Option<&ExtraUsage> {
-    snap.extra_usage
-        .as_ref()
-        .filter(|eu| eu.enabled == Some(true) && eu.observed_at_ms >= since_ms)
-}
-
-/// A source that can report Extra Usage is set up (the statusline feed does not carry it).
-fn reporting(snap: &UsageSnapshot) -> bool {
-    snap.sources
-        .iter()
-        .any(|s| matches!(s.source, Source::Account | Source::ClaudeAi) && s.configured)
-}
-
 fn enable(ctx: &Context, args: &EnableArgs) -> Result<(), Failure> {
     // Everything the user typed is checked before anything is saved or opened.
     let cap = match &args.cap {
@@ -225,7 +212,7 @@ fn enable(ctx: &Context, args: &EnableArgs) -> Result<(), Failure> {
             }
         }
     }
-    if !reporting(&first) {
+    if !extra_usage::can_report(&first) {
         return Err(Failure::new(
             1,
             "Headroom cannot see your account to confirm the change: sign in with `claude` (Claude Code), or paste a claude.ai session key with `headroom claude-ai login`, then run `headroom extra-usage` to check",
@@ -269,7 +256,7 @@ fn enable(ctx: &Context, args: &EnableArgs) -> Result<(), Failure> {
                 shown_errors.push(e.clone());
             }
         }
-        if let Some(eu) = enabled_now(&snap, started) {
+        if let Some(eu) = extra_usage::enabled_since(&snap, started) {
             println!("Extra Usage is on: {}", describe(eu, snap.taken_at_ms));
             if let Some(m) = extra_usage::cap_mismatch(chosen, eu) {
                 println!("warning: {m}");

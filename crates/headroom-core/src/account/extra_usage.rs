@@ -111,6 +111,24 @@ pub enum Watched {
     NoSource,
 }
 
+/// A source that can report Extra Usage is set up: a Claude Code login or a claude.ai key
+/// (the statusline feed does not carry Extra Usage).
+pub fn can_report(snapshot: &UsageSnapshot) -> bool {
+    snapshot
+        .sources
+        .iter()
+        .any(|s| matches!(s.source, Source::Account | Source::ClaudeAi) && s.configured)
+}
+
+/// Extra Usage as reported on by the account at or after `since_ms`: an older "on" does not
+/// confirm a change the user has just been asked to make.
+pub fn enabled_since(snapshot: &UsageSnapshot, since_ms: i64) -> Option<&ExtraUsage> {
+    snapshot
+        .extra_usage
+        .as_ref()
+        .filter(|eu| eu.enabled == Some(true) && eu.observed_at_ms >= since_ms)
+}
+
 /// Polls the account (forced, at most once per `every`) until it reports Extra Usage on.
 /// `clock` gives epoch ms; `progress` sees each snapshot.
 pub async fn watch_until_enabled(
@@ -127,17 +145,11 @@ pub async fn watch_until_enabled(
         let now = clock();
         let snapshot = refresher.refresh(ledger, now, Mode::Force).await?;
         progress(&snapshot);
-        let reporting = snapshot
-            .sources
-            .iter()
-            .any(|s| matches!(s.source, Source::Account | Source::ClaudeAi) && s.configured);
-        if !reporting {
+        if !can_report(&snapshot) {
             return Ok(Watched::NoSource);
         }
-        if let Some(eu) = &snapshot.extra_usage {
-            if eu.enabled == Some(true) && eu.observed_at_ms >= started {
-                return Ok(Watched::Enabled(eu.clone()));
-            }
+        if let Some(eu) = enabled_since(&snapshot, started) {
+            return Ok(Watched::Enabled(eu.clone()));
         }
         if clock() >= deadline {
             return Ok(Watched::TimedOut(Box::new(snapshot)));
