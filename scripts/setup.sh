@@ -12,6 +12,8 @@ packages=(
     xvfb xauth dbus-x11 dbus webkit2gtk-driver imagemagick
     haskell-status-notifier-item-utils dunst
     python3 hyperfine time sqlite3 curl
+    # scripts/test-clock.sh runs the tests again with the wall clock at 23:30 and 00:30.
+    faketime
     # The keychain crate links libdbus (Secret Service); its tests run a real gnome-keyring.
     libdbus-1-dev gnome-keyring
 )

@@ -18,6 +18,9 @@ if [ -x scripts/ci-gui.sh ]; then
     bash scripts/ci-gui.sh
 fi
 
+echo "== the clock-sensitive tests at 23:30 and 00:30 (faketime)"
+bash scripts/test-clock.sh
+
 echo "== tests"
 # Last, so that nextest's summary closes the output.
 cargo nextest run --workspace --locked --no-fail-fast

@@ -56,3 +56,27 @@ pub fn built_binary(package: &str, bin: &str, override_var: &str) -> PathBuf {
         .insert(bin.to_owned(), path.clone());
     path
 }
+
+/// `Command::env_clear`, keeping what carries a faked clock into the child.
+///
+/// `scripts/test-clock.sh` runs the tests under libfaketime (`LD_PRELOAD` and `FAKETIME*`);
+/// a child started with a clean environment would read the real clock while the test and its
+/// loopback servers read the faked one. Outside such a run there is nothing to keep.
+pub trait EnvClearKeepClock {
+    fn env_clear_keep_clock(&mut self) -> &mut Command;
+}
+
+impl EnvClearKeepClock for Command {
+    fn env_clear_keep_clock(&mut self) -> &mut Command {
+        self.env_clear();
+        for (name, value) in std::env::vars_os() {
+            let keep = name
+                .to_str()
+                .is_some_and(|n| n == "LD_PRELOAD" || n.starts_with("FAKETIME"));
+            if keep {
+                self.env(name, value);
+            }
+        }
+        self
+    }
+}

@@ -25,6 +25,8 @@ struct Fixture {
     dir: tempfile::TempDir,
     app: App<MockRuntime>,
     window: WebviewWindow<MockRuntime>,
+    /// When the transcript's five responses happened (the last hour).
+    lines_at_ms: Vec<i64>,
 }
 
 fn now_ms() -> i64 {
@@ -109,8 +111,12 @@ fn fixture() -> Fixture {
         ),
     )
     .unwrap();
-    let lines: String = (0..5)
-        .map(|i| transcript_line(now_ms() - (50 - i * 10) * 60_000, i as usize))
+    let now = now_ms();
+    let lines_at_ms: Vec<i64> = (0..5).map(|i| now - (50 - i * 10) * 60_000).collect();
+    let lines: String = lines_at_ms
+        .iter()
+        .enumerate()
+        .map(|(i, at)| transcript_line(*at, i))
         .collect();
     std::fs::write(project.join("s1.jsonl"), lines).unwrap();
     let base = serve(Arc::new(Mutex::new(usage(62.0))));
@@ -134,7 +140,12 @@ fn fixture() -> Fixture {
     let window = WebviewWindowBuilder::new(&app, headroom_app::SETTINGS_WINDOW, Default::default())
         .build()
         .unwrap();
-    Fixture { dir, app, window }
+    Fixture {
+        dir,
+        app,
+        window,
+        lines_at_ms,
+    }
 }
 
 fn call(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
@@ -255,9 +266,30 @@ fn the_overview_has_the_servers_numbers_and_the_ledgers_series() {
     assert!(daily
         .windows(2)
         .all(|w| w[0]["date"].as_str() < w[1]["date"].as_str()));
-    let today = daily.last().unwrap();
-    assert!(today["cost_usd"].as_f64().unwrap() > 0.0, "{today}");
-    assert_eq!(today["total_tokens"], json!(5 * 1500));
+    // Each response on the day it happened in the app's zone (the machine's, here): all five
+    // today, or some yesterday when the test runs just after midnight.
+    let mut expected = std::collections::BTreeMap::<String, u64>::new();
+    for at in &f.lines_at_ms {
+        let day = headroom_core::report::Zone::Local.date_of(*at).to_string();
+        *expected.entry(day).or_default() += 1500;
+    }
+    for day in daily {
+        let tokens = day["total_tokens"].as_u64().unwrap();
+        let want = expected.get(day["date"].as_str().unwrap()).copied();
+        assert_eq!(tokens, want.unwrap_or(0), "{day}");
+        assert_eq!(
+            day["cost_usd"].as_f64().unwrap() > 0.0,
+            want.is_some(),
+            "{day}"
+        );
+    }
+    // The series ends today (the day of the refresh, which lies between these two).
+    let last = daily.last().unwrap()["date"].as_str().unwrap().to_owned();
+    let today = |ms| headroom_core::report::Zone::Local.date_of(ms).to_string();
+    assert!(
+        [today(f.lines_at_ms[4] + 10 * 60_000), today(now_ms())].contains(&last),
+        "{last}"
+    );
     let history = o["session_history"].as_array().unwrap();
     assert!(
         history.iter().any(|p| p["utilization"] == json!(62.0)),

@@ -4,11 +4,11 @@
 
 use std::process::{Command, Output};
 
-use headroom_tests::headroom_bin;
+use headroom_tests::{headroom_bin, EnvClearKeepClock};
 
 fn headroom(home: &std::path::Path, args: &[&str]) -> Output {
     Command::new(headroom_bin())
-        .env_clear()
+        .env_clear_keep_clock()
         .env("HOME", home)
         .env("HEADROOM_HOME", home.join("headroom"))
         .env("CLAUDE_CONFIG_DIR", home.join("claude"))

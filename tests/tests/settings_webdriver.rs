@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use headroom_tests::app_bin;
+use headroom_tests::{app_bin, EnvClearKeepClock};
 use serde_json::{json, Value};
 use support_http::{authorized, usage_server_shared, Server, TOKEN};
 use support_webdriver::{wait_ready, Session};
@@ -216,7 +216,7 @@ fn start_driver(home: &Home, api: &Api, log: &Path) -> Driver {
         "--native-port",
         &native.to_string(),
     ])
-    .env_clear()
+    .env_clear_keep_clock()
     .env("PATH", path)
     .env("HOME", home.path("home"))
     .env("XDG_CONFIG_HOME", home.path("home/.config"))

@@ -7,6 +7,7 @@
 //! (so a deliberately slow answer does not hold up the next request), `connection: close`.
 #![allow(dead_code)]
 
+use headroom_tests::EnvClearKeepClock;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -213,6 +214,20 @@ pub fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
+/// Every way the app can have written the clock time `at_ms` while a test ran from `from_ms`
+/// to `to_ms`, in the children's zone (`TZ=UTC`), with the core's own formatter: "14:05",
+/// "tomorrow 00:05" and so on. Two texts when the run spans midnight, so no test depends on
+/// the hour it runs at (a reset three hours ahead reads "tomorrow" every evening).
+pub fn clock_texts(at_ms: i64, from_ms: i64, to_ms: i64) -> Vec<String> {
+    let utc = headroom_core::report::Zone::Named(chrono_tz::UTC);
+    let mut texts = vec![headroom_core::alerts::text::clock(at_ms, from_ms, utc)];
+    let later = headroom_core::alerts::text::clock(at_ms, to_ms, utc);
+    if !texts.contains(&later) {
+        texts.push(later);
+    }
+    texts
+}
+
 /// A user's folders: Claude Code's (credentials, an empty `projects`) and Headroom's.
 pub struct Home {
     pub dir: tempfile::TempDir,
@@ -264,7 +279,7 @@ impl Home {
     /// that is not listening when `None`, so nothing can reach the real one).
     pub fn command(&self, api: Option<&str>) -> Command {
         let mut c = Command::new(headroom_bin());
-        c.env_clear()
+        c.env_clear_keep_clock()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
             .env("CLAUDE_CONFIG_DIR", self.claude_dir())
