@@ -615,7 +615,8 @@ mod tests {
 
     #[test]
     fn a_negative_or_unrepresentable_cost_is_a_bad_line() {
-        let with_cost = |cost: &str| GOOD.replace(r#""version""#, &format!(r#""costUSD":{cost},"version""#));
+        let with_cost =
+            |cost: &str| GOOD.replace(r#""version""#, &format!(r#""costUSD":{cost},"version""#));
         assert_eq!(usage(&with_cost("0.25")).cost_usd, Some(0.25));
         assert_eq!(usage(&with_cost("0")).cost_usd, Some(0.0));
         for bad in ["-0.25", "-1e300"] {
