@@ -43,12 +43,53 @@ fn headroom(config: &Path, home: &Path) -> Command {
 }
 
 fn spawn_daily(config: &Path, home: &Path) -> Child {
-    headroom(config, home)
+    // The ingesters yield the CPU to the statusline (`nice`, when there is one): this test is
+    // about the ledger's lock, and on a small CI machine two ingesters on every core would
+    // otherwise slow each statusline start whatever the lock does.
+    let mut command = match which_nice() {
+        Some(nice) => {
+            let mut c = Command::new(nice);
+            c.args(["-n", "19"]).arg(env!("CARGO_BIN_EXE_headroom"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_headroom")),
+    };
+    command
+        .env("CLAUDE_CONFIG_DIR", config)
+        .env("HEADROOM_HOME", home)
+        .env("TZ", "UTC")
         .args(["daily", "--json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
+}
+
+fn which_nice() -> Option<PathBuf> {
+    ["/usr/bin/nice", "/bin/nice"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// Runs `headroom statusline` with `input`; returns how long it took and its output.
+fn statusline(config: &Path, home: &Path, input: &str) -> (Duration, Output) {
+    let started = Instant::now();
+    let mut child = headroom(config, home)
+        .arg("statusline")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (started.elapsed(), out)
 }
 
 fn totals(out: &Output) -> serde_json::Value {
@@ -110,34 +151,31 @@ fn a_cold_ingest_neither_stalls_the_statusline_nor_changes_the_totals() {
     );
     assert!(expected["outputTokens"].as_u64().unwrap() > 0);
 
+    // What a statusline call costs here with no ingest running (a loaded CI machine can take
+    // far more than the few milliseconds of an idle one): the bound below is 100 ms of waiting
+    // on top of that.
     let home = dir.path().join("shared");
+    let mut alone: Vec<Duration> = (0..9)
+        .map(|i| statusline(&config, &dir.path().join("warmup"), &payload(i)).0)
+        .collect();
+    alone.sort();
+    let limit = STATUSLINE_LIMIT + alone[alone.len() / 2];
+
     let cold = spawn_daily(&config, &home);
     // The second ingester starts while the first is at work.
     std::thread::sleep(Duration::from_millis(50));
     let report = spawn_daily(&config, &home);
-    let mut slow = Vec::new();
+    let mut problems = Vec::new();
     let mut calls = Vec::new();
     for i in 0..STATUSLINE_RUNS {
-        let started = Instant::now();
-        let mut child = headroom(&config, &home)
-            .arg("statusline")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(payload(i).as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        let took = started.elapsed();
-        assert!(out.status.success());
-        assert!(!out.stdout.is_empty(), "a line is printed anyway");
-        if took > STATUSLINE_LIMIT {
-            slow.push((i, took));
+        let (took, out) = statusline(&config, &home, &payload(i));
+        if !out.status.success() || out.stdout.is_empty() {
+            problems.push(format!("statusline call {i} printed no line: {out:?}"));
+        }
+        if took > limit {
+            problems.push(format!(
+                "statusline call {i} took {took:?} (limit {limit:?})"
+            ));
         }
         calls.push(String::from_utf8_lossy(&out.stderr).into_owned());
     }
@@ -150,10 +188,6 @@ fn a_cold_ingest_neither_stalls_the_statusline_nor_changes_the_totals() {
         expected,
         "a report afterwards"
     );
-    assert!(
-        slow.is_empty(),
-        "statusline calls over {STATUSLINE_LIMIT:?}: {slow:?}"
-    );
 
     let ledger = Ledger::open(&home.join("ledger.sqlite3")).unwrap();
     let recorded: Vec<f64> = store::window_history(&ledger, "session", 0)
@@ -161,19 +195,21 @@ fn a_cold_ingest_neither_stalls_the_statusline_nor_changes_the_totals() {
         .iter()
         .map(|p| p.utilization)
         .collect();
-    let mut missing = Vec::new();
     for (i, stderr) in calls.iter().enumerate() {
         let percent = i as f64 + 0.5;
         let kept = recorded
             .iter()
             .any(|&u| (u - percent).abs() < 1e-9 || (u * 100.0 - percent).abs() < 1e-9);
-        let said = stderr.contains("ledger");
-        if !kept && !said {
-            missing.push(i);
+        // A sample not recorded must be said so (the ledger named in the log on stderr).
+        if !kept && !stderr.contains("ledger") {
+            problems.push(format!(
+                "statusline sample {i} neither recorded nor reported"
+            ));
         }
     }
     assert!(
-        missing.is_empty(),
-        "statusline samples neither recorded nor reported: {missing:?}"
+        problems.is_empty(),
+        "uncontended statusline: {alone:?}\n{}",
+        problems.join("\n")
     );
 }

@@ -555,9 +555,7 @@ fn write_results(
         }
         let due = pending.entries.len() >= FLUSH_EVERY || !open || waited_long;
         if due && !pending.is_empty() {
-            let mut batch = ledger.batch()?;
-            report.new_entries += pending.flush(&mut batch, tasks, &cwds)?;
-            batch.commit()?;
+            report.new_entries += pending.commit(ledger, tasks, &cwds)?;
         }
     }
     Ok(())
@@ -575,15 +573,41 @@ impl Pending {
         self.entries.is_empty() && self.states.is_empty()
     }
 
-    /// Writes the responses and the offsets they reach into `batch`.
-    fn flush(
+    /// Commits the responses and the offsets they reach, in transactions of at most
+    /// `FLUSH_EVERY` responses, so that one huge file does not hold the lock for long. The
+    /// offsets go with the last one: a run stopped between two reads those files again from
+    /// their old offsets, and the keys already stored keep their responses from counting twice.
+    fn commit(
         &mut self,
+        ledger: &mut Ledger,
+        tasks: &[Task<'_>],
+        cwds: &[Option<String>],
+    ) -> Result<u64, IngestError> {
+        let mut inserted = 0;
+        while self.entries.len() > FLUSH_EVERY {
+            let rest = self.entries.split_off(FLUSH_EVERY);
+            let mut batch = ledger.batch()?;
+            inserted += Self::insert(&self.entries, &mut batch, tasks, cwds)?;
+            batch.commit()?;
+            self.entries = rest;
+        }
+        let mut batch = ledger.batch()?;
+        inserted += Self::insert(&self.entries, &mut batch, tasks, cwds)?;
+        self.entries.clear();
+        for (task, state) in self.states.drain(..) {
+            batch.set_file_state(&tasks[task].file.path, &state)?;
+        }
+        batch.commit()?;
+        Ok(inserted)
+    }
+
+    fn insert(
+        entries: &[(usize, Parsed)],
         batch: &mut Batch<'_>,
         tasks: &[Task<'_>],
         cwds: &[Option<String>],
     ) -> Result<u64, IngestError> {
-        let mut rows: Vec<NewEntry<'_>> = self
-            .entries
+        let mut rows: Vec<NewEntry<'_>> = entries
             .iter()
             .map(|(task, parsed)| {
                 let file = tasks[*task].file;
@@ -600,13 +624,7 @@ impl Pending {
                 }
             })
             .collect();
-        let inserted = batch.insert_many(&mut rows)?;
-        drop(rows);
-        self.entries.clear();
-        for (task, state) in self.states.drain(..) {
-            batch.set_file_state(&tasks[task].file.path, &state)?;
-        }
-        Ok(inserted)
+        Ok(batch.insert_many(&mut rows)?)
     }
 }
 
