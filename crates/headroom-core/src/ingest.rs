@@ -210,6 +210,7 @@ impl Walker {
             self.skip(dir, SkipReason::SameAs { path });
             return;
         }
+        #[allow(clippy::clone_on_copy)] // a `PathBuf` off Unix
         self.walked.insert(id.clone(), dir.to_owned());
         self.parents.push(id);
         self.walk(projects, dir);
