@@ -131,14 +131,31 @@ impl Context {
         now: i64,
         mode: Mode,
     ) -> Result<UsageSnapshot, Failure> {
-        match self.refresh(ledger, false) {
-            Ok(_) => {}
-            Err(f) if f.code == 2 => tracing::debug!("{}", f.message),
+        self.snapshot_and_ingest(ledger, settings, now, mode)
+            .map(|(snapshot, _)| snapshot)
+    }
+
+    /// [`Context::snapshot`], with what the ingest found (none without transcripts).
+    pub fn snapshot_and_ingest(
+        &self,
+        ledger: &mut Ledger,
+        settings: &Settings,
+        now: i64,
+        mode: Mode,
+    ) -> Result<(UsageSnapshot, Option<IngestReport>), Failure> {
+        let report = match self.refresh(ledger, false) {
+            Ok(report) => Some(report),
+            Err(f) if f.code == 2 => {
+                tracing::debug!("{}", f.message);
+                None
+            }
             Err(f) => return Err(f),
-        }
-        self.refresher(settings)?
+        };
+        let snapshot = self
+            .refresher(settings)?
             .refresh_blocking(ledger, now, mode)
-            .map_err(|e| Failure::new(1, e.to_string()))
+            .map_err(|e| Failure::new(1, e.to_string()))?;
+        Ok((snapshot, report))
     }
 
     /// Reads what is new in the transcripts. Warnings (unreadable files, unknown models) go
@@ -167,6 +184,9 @@ impl Context {
             );
             for (kind, count) in &report.bad_lines {
                 eprintln!("  skipped {count} lines: {kind}");
+            }
+            for entry in &report.skipped {
+                eprintln!("  not read: {}: {}", entry.path.display(), entry.reason);
             }
         }
         Ok(report)

@@ -9,6 +9,7 @@ use clap::Args;
 use headroom_core::account::status_json::StatusJson;
 use headroom_core::account::{extra_usage, Mode};
 use headroom_core::alerts::text;
+use headroom_core::ingest::SkippedEntry;
 use headroom_core::report::Zone;
 use headroom_core::settings::Settings;
 use headroom_core::snapshot::{ForecastBasis, Source, UsageSnapshot, Window};
@@ -38,7 +39,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<(), Failure> {
     } else {
         Mode::Auto
     };
-    let snap = ctx.snapshot(&mut ledger, &settings, now_ms(), mode)?;
+    let (snap, ingested) = ctx.snapshot_and_ingest(&mut ledger, &settings, now_ms(), mode)?;
     if args.json {
         let json = serde_json::to_string_pretty(&StatusJson::from_snapshot(&snap))
             .map_err(|e| Failure::new(1, e.to_string()))?;
@@ -47,7 +48,25 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<(), Failure> {
     }
     let skipped = ledger.skipped_lines()?;
     print!("{}", human(&snap, &settings, zone(&settings), skipped));
+    if let Some(report) = &ingested {
+        print!("{}", not_read(&report.skipped));
+    }
     Ok(())
+}
+
+/// The entries under the transcript folders that were passed over, one line each.
+fn not_read(skipped: &[SkippedEntry]) -> String {
+    skipped
+        .iter()
+        .filter(|entry| entry.is_problem())
+        .map(|entry| {
+            format!(
+                "note: not read: {} ({})\n",
+                entry.path.display(),
+                entry.reason
+            )
+        })
+        .collect()
 }
 
 /// Where a figure came from, as a person reads it.

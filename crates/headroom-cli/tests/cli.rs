@@ -189,3 +189,60 @@ fn assert_same_usage(a: &serde_json::Value, b: &serde_json::Value) {
         _ => assert_eq!(a, b),
     }
 }
+
+/// A FIFO among the transcripts is named once by `--verbose` and by `status`, and neither
+/// waits for it.
+#[cfg(unix)]
+#[test]
+fn a_special_file_is_named_by_verbose_and_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("c/projects/p");
+    fs::create_dir_all(&project).unwrap();
+    fs::write(project.join("s.jsonl"), line(1, 50)).unwrap();
+    let fifo = project.join("pipe.jsonl");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let config = dir.path().join("c");
+    let home = dir.path().join("h");
+    let run = |args: &[&str]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_headroom"))
+            .args(args)
+            .env("CLAUDE_CONFIG_DIR", &config)
+            .env("HEADROOM_HOME", &home)
+            .env("TZ", "UTC")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A hang fails the test instead of blocking CI.
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > Duration::from_secs(30) {
+                child.kill().unwrap();
+                panic!("headroom {args:?} hung on a FIFO");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.wait_with_output().unwrap()
+    };
+    let expected = format!("{}: a FIFO, not a regular file", fifo.display());
+    let out = run(&["daily", "--verbose"]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches(&expected).count(), 1, "{stderr}");
+    let out = run(&["status", "--offline"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let note = format!(
+        "note: not read: {} (a FIFO, not a regular file)",
+        fifo.display()
+    );
+    assert_eq!(stdout.matches(&note).count(), 1, "{stdout}");
+}

@@ -33,6 +33,18 @@ pub struct Tokens {
 }
 
 impl Tokens {
+    /// Every field, for checks that apply to all of them.
+    pub fn fields(&self) -> [u64; 6] {
+        [
+            self.input,
+            self.output,
+            self.cache_write,
+            self.cache_write_5m,
+            self.cache_write_1h,
+            self.cache_read,
+        ]
+    }
+
     pub fn total(&self) -> u64 {
         self.input
             .saturating_add(self.output)
@@ -87,6 +99,13 @@ pub enum InvalidLine {
     BadFields,
     /// A `timestamp` that is not RFC 3339.
     BadTimestamp,
+    /// A token count above [`MAX_TOKENS`]: no response is that large, and such a value
+    /// would overflow the ledger's sums.
+    TooManyTokens,
+    /// A `costUSD` that is negative (or not finite).
+    BadCost,
+    /// A line longer than the ingester's cap (64 MiB).
+    TooLong,
 }
 
 impl fmt::Display for InvalidLine {
@@ -96,6 +115,9 @@ impl fmt::Display for InvalidLine {
             InvalidLine::NotJson => "not valid JSON",
             InvalidLine::BadFields => "usage fields missing or of the wrong type",
             InvalidLine::BadTimestamp => "timestamp is not RFC 3339",
+            InvalidLine::TooManyTokens => "a token count above 1,000,000,000",
+            InvalidLine::BadCost => "costUSD negative or not finite",
+            InvalidLine::TooLong => "line longer than 64 MiB",
         })
     }
 }
@@ -104,6 +126,12 @@ impl fmt::Display for InvalidLine {
 /// escaped, so this sequence can only be an object key: lines without it are skipped
 /// without parsing, which is most of a transcript's bytes (tool output).
 pub const USAGE_KEY: &[u8] = b"\"usage\":";
+
+/// The most tokens one response may report in any field. The largest context windows hold
+/// about 10^6 tokens; 10^9 leaves room for any model to come while keeping the sum of
+/// 10^9 responses inside `i64` (a larger count is a corrupt or forged line, see
+/// [`InvalidLine::TooManyTokens`]).
+pub const MAX_TOKENS: u64 = 1_000_000_000;
 
 /// Parses one line (without its newline).
 pub fn parse_line(line: &[u8]) -> LineOutcome<'_> {
@@ -123,6 +151,26 @@ pub fn parse_line(line: &[u8]) -> LineOutcome<'_> {
         }
         Err(_) => return LineOutcome::Invalid(InvalidLine::NotJson),
     };
+    validate(raw)
+}
+
+/// Parses one whole line read from `reader` (without its newline) that contains
+/// [`USAGE_KEY`], without holding the line in memory: for lines too long for the ingester's
+/// buffer. The fields kept are copied; everything else (content blocks, tool output) is
+/// skipped as it streams by.
+pub fn parse_line_from(reader: impl std::io::Read) -> LineOutcome<'static> {
+    let mut deserializer = serde_json::Deserializer::from_reader(reader);
+    let parsed = RawLine::<'static>::deserialize(&mut deserializer)
+        .and_then(|raw| deserializer.end().map(|()| raw));
+    match parsed {
+        Ok(raw) => validate(raw),
+        Err(err) if err.is_data() => LineOutcome::Invalid(InvalidLine::BadFields),
+        Err(_) => LineOutcome::Invalid(InvalidLine::NotJson),
+    }
+}
+
+/// The checks of a line that is valid JSON (see the module's notes).
+fn validate(raw: RawLine<'_>) -> LineOutcome<'_> {
     if raw.kind.as_ref().is_some_and(|kind| kind.0 != "assistant") {
         return LineOutcome::NoUsage;
     }
@@ -146,6 +194,20 @@ pub fn parse_line(line: &[u8]) -> LineOutcome<'_> {
         ),
         None => (cache_write, 0),
     };
+    let tokens = Tokens {
+        input: usage.input_tokens,
+        output: usage.output_tokens,
+        cache_write,
+        cache_write_5m,
+        cache_write_1h,
+        cache_read: usage.cache_read_input_tokens.unwrap_or(0),
+    };
+    if tokens.fields().iter().any(|&n| n > MAX_TOKENS) {
+        return LineOutcome::Invalid(InvalidLine::TooManyTokens);
+    }
+    if raw.cost_usd.is_some_and(|c| !c.is_finite() || c < 0.0) {
+        return LineOutcome::Invalid(InvalidLine::BadCost);
+    }
     LineOutcome::Usage(UsageLine {
         timestamp_ms,
         model: message.model.map(|s| s.0),
@@ -154,14 +216,7 @@ pub fn parse_line(line: &[u8]) -> LineOutcome<'_> {
         session_id: raw.session_id.map(|s| s.0),
         cwd: raw.cwd.and_then(|cwd| cwd.0),
         cost_usd: raw.cost_usd,
-        tokens: Tokens {
-            input: usage.input_tokens,
-            output: usage.output_tokens,
-            cache_write,
-            cache_write_5m,
-            cache_write_1h,
-            cache_read: usage.cache_read_input_tokens.unwrap_or(0),
-        },
+        tokens,
     })
 }
 
@@ -525,6 +580,71 @@ mod tests {
             parse_line(negative.as_bytes()),
             LineOutcome::Invalid(_)
         ));
+    }
+
+    #[test]
+    fn a_token_count_above_the_bound_in_any_field_is_a_bad_line() {
+        for (field, value) in [
+            ("input_tokens", 4),
+            ("output_tokens", 55),
+            ("cache_creation_input_tokens", 300),
+            ("cache_read_input_tokens", 20000),
+            ("ephemeral_5m_input_tokens", 100),
+            ("ephemeral_1h_input_tokens", 200),
+        ] {
+            let from = format!(r#""{field}":{value}"#);
+            let at_bound = GOOD.replace(&from, &format!(r#""{field}":{MAX_TOKENS}"#));
+            assert!(
+                matches!(parse_line(at_bound.as_bytes()), LineOutcome::Usage(_)),
+                "{field} = 10^9 is accepted"
+            );
+            for huge in [MAX_TOKENS + 1, 9_000_000_000_000_000_000, u64::MAX] {
+                let line = GOOD.replace(&from, &format!(r#""{field}":{huge}"#));
+                assert_eq!(
+                    parse_line(line.as_bytes()),
+                    LineOutcome::Invalid(InvalidLine::TooManyTokens),
+                    "{field} = {huge}"
+                );
+            }
+        }
+        assert_eq!(
+            InvalidLine::TooManyTokens.to_string(),
+            "a token count above 1,000,000,000"
+        );
+    }
+
+    #[test]
+    fn a_negative_or_unrepresentable_cost_is_a_bad_line() {
+        let with_cost =
+            |cost: &str| GOOD.replace(r#""version""#, &format!(r#""costUSD":{cost},"version""#));
+        assert_eq!(usage(&with_cost("0.25")).cost_usd, Some(0.25));
+        assert_eq!(usage(&with_cost("0")).cost_usd, Some(0.0));
+        for bad in ["-0.25", "-1e300"] {
+            assert_eq!(
+                parse_line(with_cost(bad).as_bytes()),
+                LineOutcome::Invalid(InvalidLine::BadCost),
+                "{bad}"
+            );
+        }
+        // JSON has no NaN or infinity; an out-of-range number is refused by the parser.
+        assert!(matches!(
+            parse_line(with_cost("1e400").as_bytes()),
+            LineOutcome::Invalid(_)
+        ));
+    }
+
+    #[test]
+    fn parsing_from_a_reader_agrees_with_parsing_a_slice() {
+        let truncated = &GOOD[..GOOD.len() / 2];
+        let huge = GOOD.replace(r#""input_tokens":4"#, r#""input_tokens":4000000000"#);
+        let wrong_type = GOOD.replace(r#""output_tokens":55"#, r#""output_tokens":"many""#);
+        let escaped = GOOD.replace(r#""cwd":"/home/dev/api""#, r#""cwd":"C:\\work""#);
+        let trailing = format!("{GOOD} x");
+        for line in [GOOD, truncated, &huge, &wrong_type, &escaped, &trailing] {
+            let from_slice = parse_line(line.as_bytes());
+            let from_reader = parse_line_from(line.as_bytes());
+            assert_eq!(from_reader, from_slice, "{line}");
+        }
     }
 
     #[test]

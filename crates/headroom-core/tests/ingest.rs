@@ -4,8 +4,9 @@
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use headroom_core::ingest::{discover, ingest, IngestError, IngestReport};
+use headroom_core::ingest::{discover, ingest, IngestError, IngestReport, SkipReason};
 use headroom_core::ledger::Ledger;
 use headroom_core::pricing::PriceTable;
 use headroom_core::report::{self, Period, Query, Zone};
@@ -281,4 +282,237 @@ fn sessions_and_projects_come_from_the_path() {
     assert_eq!(sessions[0].project_path, "-home-dev-api");
     assert_eq!(sessions[0].cwd.as_deref(), Some("/home/dev/api"));
     assert_eq!(totals.output_tokens, 15);
+}
+
+/// Runs `work` on another thread and fails the test if it takes longer than `limit`: a hang
+/// (a FIFO opened for reading, `/dev/zero` read to its end) fails instead of blocking CI.
+fn within<T: Send + 'static>(limit: Duration, work: impl FnOnce() -> T + Send + 'static) -> T {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(work());
+    });
+    match receiver.recv_timeout(limit) {
+        Ok(value) => value,
+        Err(_) => panic!("did not finish within {limit:?}"),
+    }
+}
+
+/// A fixture's ingest run under a time limit (the fixture comes back with the report).
+fn run_within(f: Fixture, limit: Duration) -> (Fixture, IngestReport) {
+    within(limit, move || {
+        let mut f = f;
+        let report = f.run();
+        (f, report)
+    })
+}
+
+fn skipped_reason(report: &IngestReport, name: &str) -> Option<SkipReason> {
+    let found: Vec<_> = report
+        .skipped
+        .iter()
+        .filter(|s| s.path.file_name().is_some_and(|n| n == name))
+        .collect();
+    assert!(found.len() <= 1, "{name} named once: {report:?}");
+    found.first().map(|s| s.reason.clone())
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_named_like_a_transcript_is_skipped_not_waited_for() {
+    let f = Fixture::new();
+    f.append(&f.file("p", "good"), &line("m1", "r1", 10, TS));
+    let fifo = f.root.join("projects/p/pipe.jsonl");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // Also reached through a symlink.
+    std::os::unix::fs::symlink(&fifo, f.root.join("projects/p/to-pipe.jsonl")).unwrap();
+    let (f, report) = run_within(f, Duration::from_secs(20));
+    assert_eq!(f.total_output(), 10);
+    for name in ["pipe.jsonl", "to-pipe.jsonl"] {
+        assert_eq!(
+            skipped_reason(&report, name),
+            Some(SkipReason::NotRegular { kind: "a FIFO" }),
+            "{report:?}"
+        );
+    }
+    assert!(report.unreadable.is_empty(), "{report:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_to_devices_are_skipped_not_read() {
+    let f = Fixture::new();
+    f.append(&f.file("p", "good"), &line("m1", "r1", 10, TS));
+    // `/dev/zero` never reaches end of file; `/dev/null` is a device too.
+    for (name, target) in [("zero.jsonl", "/dev/zero"), ("null.jsonl", "/dev/null")] {
+        std::os::unix::fs::symlink(target, f.root.join("projects/p").join(name)).unwrap();
+    }
+    let (f, report) = run_within(f, Duration::from_secs(20));
+    assert_eq!(f.total_output(), 10);
+    for name in ["zero.jsonl", "null.jsonl"] {
+        assert_eq!(
+            skipped_reason(&report, name),
+            Some(SkipReason::NotRegular {
+                kind: "a character device"
+            }),
+            "{report:?}"
+        );
+    }
+    assert_eq!(report.files_read, 1, "{report:?}");
+    let message = report.skipped[0].reason.to_string();
+    assert_eq!(message, "a character device, not a regular file");
+}
+
+/// A regular file that reports size 0 but has content (as `/proc` files do): nothing past
+/// the size measured at stat time is read.
+#[cfg(target_os = "linux")]
+#[test]
+fn nothing_past_the_size_measured_at_stat_time_is_read() {
+    let f = Fixture::new();
+    std::os::unix::fs::symlink("/proc/self/status", f.root.join("projects/proc.jsonl")).unwrap();
+    std::fs::create_dir_all(f.root.join("projects/p")).unwrap();
+    std::os::unix::fs::symlink("/proc/self/status", f.root.join("projects/p/status.jsonl"))
+        .unwrap();
+    let (_f, report) = run_within(f, Duration::from_secs(20));
+    assert_eq!(report.bytes_read, 0, "{report:?}");
+    assert_eq!(report.bad_line_total(), 0, "{report:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn symlink_loops_end_and_are_named() {
+    let f = Fixture::new();
+    f.append(&f.file("p", "good"), &line("m1", "r1", 10, TS));
+    let p = f.root.join("projects/p");
+    // A folder that contains itself, one that contains its grandparent, and a file chain.
+    std::os::unix::fs::symlink(".", p.join("again")).unwrap();
+    fs::create_dir_all(p.join("deep")).unwrap();
+    std::os::unix::fs::symlink("../..", p.join("deep/up")).unwrap();
+    std::os::unix::fs::symlink("b.jsonl", p.join("a.jsonl")).unwrap();
+    std::os::unix::fs::symlink("a.jsonl", p.join("b.jsonl")).unwrap();
+    let (f, report) = run_within(f, Duration::from_secs(20));
+    assert_eq!(f.total_output(), 10);
+    for name in ["again", "up", "a.jsonl", "b.jsonl"] {
+        assert_eq!(
+            skipped_reason(&report, name),
+            Some(SkipReason::Loop),
+            "{report:?}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_folder_of_real_transcripts_is_counted() {
+    let f = Fixture::new();
+    let elsewhere = f.root.parent().unwrap().join("elsewhere/-home-dev-web");
+    fs::create_dir_all(&elsewhere).unwrap();
+    fs::write(elsewhere.join("s.jsonl"), line("m1", "r1", 10, TS)).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, f.root.join("projects/-home-dev-web")).unwrap();
+    let (f, report) = run_within(f, Duration::from_secs(20));
+    assert_eq!(f.total_output(), 10, "{report:?}");
+    let (sessions, _) = report::sessions(&f.ledger, &Query::default()).unwrap();
+    assert_eq!(sessions[0].project_path, "-home-dev-web");
+    assert!(report.skipped.is_empty(), "{report:?}");
+}
+
+/// Responses without a message id are keyed by file and offset: reading one file through two
+/// paths would count them twice.
+#[cfg(unix)]
+#[test]
+fn a_file_reached_through_two_roots_or_a_symlink_is_read_once() {
+    let f = Fixture::new();
+    let keyless = line("m1", "r1", 10, TS).replace(r#""id":"m1","#, "");
+    f.append(&f.file("p", "s"), &keyless);
+    // The same root twice, the root through a symlink, and the file through a symlink.
+    let alias = f.root.parent().unwrap().join("alias");
+    std::os::unix::fs::symlink(&f.root, &alias).unwrap();
+    fs::create_dir_all(f.root.join("projects/q")).unwrap();
+    std::os::unix::fs::symlink("../p/s.jsonl", f.root.join("projects/q/s.jsonl")).unwrap();
+    let roots = vec![f.root.clone(), f.root.clone(), alias];
+    let (f, report) = within(Duration::from_secs(20), move || {
+        let mut f = f;
+        let files = discover(&roots).unwrap();
+        let report = ingest(&mut f.ledger, &files, &f.prices).unwrap();
+        (f, report)
+    });
+    assert_eq!(f.total_output(), 10, "{report:?}");
+    assert_eq!(report.files_read, 1, "{report:?}");
+    assert!(
+        report.skipped.iter().all(|s| !s.is_problem()),
+        "reading a file once is no problem to report: {report:?}"
+    );
+}
+
+fn offset_of(f: &Fixture, path: &Path) -> u64 {
+    f.ledger.file_states().unwrap()[path.to_string_lossy().as_ref()].offset
+}
+
+/// A line of `len` bytes that is a valid JSON object with no usage.
+fn long_user_line(len: usize) -> String {
+    let head = r#"{"type":"user","message":{"role":"user","content":""#;
+    let tail = "\"}}\n";
+    format!("{head}{}{tail}", "y".repeat(len - head.len() - tail.len()))
+}
+
+#[test]
+fn a_line_over_the_cap_is_skipped_whole_and_the_next_line_counts() {
+    let mut f = Fixture::new();
+    let path = f.file("p", "s");
+    let first = line("m1", "r1", 10, TS);
+    f.append(&path, &first);
+    // 65 MiB, still being written: no newline yet.
+    let long = long_user_line(65 << 20);
+    f.append(&path, &long[..long.len() - 1]);
+    let report = f.run();
+    assert_eq!(f.total_output(), 10);
+    assert_eq!(report.bad_line_total(), 0, "not judged until complete");
+    assert_eq!(
+        offset_of(&f, &path),
+        first.len() as u64,
+        "the offset stays at the start of the unfinished line"
+    );
+    f.append(&path, "\n");
+    f.append(&path, &line("m2", "r2", 5, TS));
+    let report = f.run();
+    assert_eq!(f.total_output(), 15);
+    assert_eq!(report.bad_line_total(), 1, "{report:?}");
+    assert_eq!(
+        report.bad_lines.get("line longer than 64 MiB"),
+        Some(&1),
+        "{report:?}"
+    );
+    assert_eq!(
+        offset_of(&f, &path),
+        fs::metadata(&path).unwrap().len(),
+        "the offset is past the last newline"
+    );
+    assert_eq!(f.ledger.skipped_lines().unwrap(), 1);
+}
+
+/// Lines longer than a reader's buffer (1 MiB) but under the cap are judged like any other.
+#[test]
+fn lines_longer_than_the_buffer_are_still_counted_and_checked() {
+    let mut f = Fixture::new();
+    let path = f.file("p", "s");
+    let pad = "z".repeat(3 << 20);
+    let big_response =
+        line("m1", "r1", 10, TS).replace(r#""text":"hi""#, &format!(r#""text":"{pad}""#));
+    f.append(&path, &big_response);
+    f.append(&path, &long_user_line(3 << 20));
+    f.append(&path, &format!("not json {pad}\n"));
+    f.append(&path, &format!("{{\"usage\": {pad}\n"));
+    f.append(&path, &line("m2", "r2", 5, TS));
+    let report = f.run();
+    assert_eq!(f.total_output(), 15, "{report:?}");
+    assert_eq!(
+        report.bad_lines.get("not valid JSON"),
+        Some(&2),
+        "{report:?}"
+    );
+    assert_eq!(report.bad_line_total(), 2, "{report:?}");
+    assert_eq!(offset_of(&f, &path), fs::metadata(&path).unwrap().len());
 }
