@@ -4,6 +4,7 @@
 
 mod support_http;
 
+use headroom_tests::EnvClearKeepClock;
 use serde_json::Value;
 use support_http::*;
 
@@ -573,7 +574,7 @@ fn the_installed_command_runs_from_a_folder_whose_name_has_a_backslash() {
         std::fs::copy(headroom_bin(), &exe).unwrap();
     }
     let mut c = std::process::Command::new(&exe);
-    c.env_clear()
+    c.env_clear_keep_clock()
         .env("HOME", home.dir.path())
         .env("CLAUDE_CONFIG_DIR", home.claude_dir())
         .env("HEADROOM_HOME", home.headroom_home())
@@ -587,7 +588,7 @@ fn the_installed_command_runs_from_a_folder_whose_name_has_a_backslash() {
     let now_s = now_ms() / 1000;
     let mut sh = std::process::Command::new("sh");
     sh.args(["-c", &command])
-        .env_clear()
+        .env_clear_keep_clock()
         .env("HEADROOM_HOME", home.headroom_home())
         .env("NO_COLOR", "1");
     let out = run_with_stdin(
