@@ -339,16 +339,7 @@ fn cli_command() -> CmdResult<String> {
             "the `headroom` command is not installed, and Claude Code's status line runs it: install it with `cargo install --path crates/headroom-cli`, then try again",
         )
     })?;
-    let text = path.display().to_string();
-    let quoted = if text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+:\\".contains(c))
-    {
-        text
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    };
-    Ok(format!("{quoted} statusline"))
+    Ok(statusline::command_for(&path.display().to_string()))
 }
 
 #[tauri::command]
@@ -363,7 +354,7 @@ pub async fn install_statusline(state: State<'_, AppState>) -> CmdResult<Install
     // The same file the CLI keeps a replaced status line in, so `headroom statusline
     // --uninstall` undoes what the app did.
     let saved = state.env.state.dir.join("statusline-previous.json");
-    let installed = statusline::install(&path, &command, false, &saved)
+    let installed = statusline::install(&path, &command, false, &saved, now_ms())
         .map_err(|e| CommandError::new("statusline", e.to_string()))?;
     let shown = path.display();
     Ok(match installed {
@@ -372,21 +363,23 @@ pub async fn install_statusline(state: State<'_, AppState>) -> CmdResult<Install
             summary: format!("Headroom's status line is already in {shown}."),
             changes: Vec::new(),
         },
-        statusline::Installed::Added => InstallResult {
+        statusline::Installed::Added { backup } => InstallResult {
             changed: true,
             summary: format!("Added Headroom's status line to {shown}; Claude Code shows it from its next render."),
-            changes: vec![
-                format!("{shown}: statusLine set to `{command}`"),
-                format!("{shown}.headroom-backup: a copy of the file as it was"),
-            ],
+            changes: std::iter::once(format!("{shown}: statusLine set to `{command}`"))
+                .chain(backup.map(|b| format!("{}: a copy of the file as it was", b.display())))
+                .collect(),
         },
-        statusline::Installed::Replaced { saved_to } => InstallResult {
+        statusline::Installed::Replaced { saved_to, backup } => InstallResult {
             changed: true,
             summary: format!("Replaced the status line in {shown}."),
-            changes: vec![
-                format!("{shown}: statusLine set to `{command}`"),
-                format!("{}: the previous status line", saved_to.display()),
-            ],
+            changes: std::iter::once(format!("{shown}: statusLine set to `{command}`"))
+                .chain(backup.map(|b| format!("{}: a copy of the file as it was", b.display())))
+                .chain(std::iter::once(format!(
+                    "{}: the previous status line",
+                    saved_to.display()
+                )))
+                .collect(),
         },
     })
 }

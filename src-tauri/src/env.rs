@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use headroom_core::account::{AccountConfig, AccountError};
+use headroom_core::account::AccountConfig;
 use headroom_core::environment::{AccountEnv, Edge};
 use headroom_core::paths::{Environment, StateFiles};
 use headroom_core::settings::Settings;
@@ -59,9 +59,10 @@ impl AppEnv {
 
     /// The account sources as the user set them up (same rules as the CLI's
     /// `Context::refresher`).
-    pub fn account_config(&self, settings: &Settings) -> Result<AccountConfig, AccountError> {
+    pub fn account_config(&self, settings: &Settings) -> AccountConfig {
         self.account
             .config(self.env.claude_settings_dir(), &settings.sources)
+            .with_zone(crate::refresh::zone(settings))
     }
 
     /// Claude Code's config folders plus the extra transcript folders from settings.

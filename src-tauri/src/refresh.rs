@@ -358,10 +358,7 @@ impl Task {
             None => true,
         };
         if stale {
-            let config = self
-                .env
-                .account_config(settings)
-                .map_err(|e| e.to_string())?;
+            let config = self.env.account_config(settings);
             let refresher =
                 Refresher::new(config, self.secrets.clone()).map_err(|e| e.to_string())?;
             self.refresher = Some((settings.sources.clone(), refresher));

@@ -179,6 +179,27 @@ fn read(path: &Path) -> Option<Vec<u8>> {
 }
 
 #[test]
+fn a_foreign_base_url_stops_the_tray_at_start_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    for variable in ["HEADROOM_ANTHROPIC_API", "HEADROOM_CLAUDE_AI"] {
+        let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+        std::env::set_var("HEADROOM_HOME", dir.path().join("headroom"));
+        std::env::set_var("CLAUDE_CONFIG_DIR", dir.path().join("claude"));
+        std::env::set_var("HEADROOM_ANTHROPIC_API", "http://127.0.0.1:9");
+        std::env::set_var("HEADROOM_CLAUDE_AI", "http://127.0.0.1:9");
+        std::env::set_var(variable, "https://attacker.example");
+        let app = headroom_app::builder(mock_builder())
+            .build(tauri::generate_context!())
+            .unwrap();
+        let err = headroom_app::start(app.handle(), Arc::new(MemoryStore::new())).unwrap_err();
+        assert!(err.contains(variable), "{err}");
+        assert!(err.contains("https://attacker.example"), "{err}");
+        // Put back what the other tests expect to overwrite anyway.
+        std::env::set_var(variable, "http://127.0.0.1:9");
+    }
+}
+
+#[test]
 fn bad_caps_are_refused_and_the_settings_file_is_untouched() {
     let f = fixture();
     // A file with a cap already in it: a refused cap must leave it byte for byte.

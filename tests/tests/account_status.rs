@@ -278,13 +278,13 @@ fn rate_limited_without_retry_after_cools_down_across_processes() {
         1,
         "no request during the cool-down"
     );
-    // --refresh forces one request, but never twice within a minute.
+    // --refresh skips the cadence, never the cool-down.
     let j = status_json(&home, Some(&server.base), &["--refresh"]);
-    assert!(errors(&j).contains("rate limited by Anthropic"));
+    assert!(errors(&j).contains("rate limited by Anthropic until"));
     assert_eq!(
         server.count("/api/oauth/usage"),
         1,
-        "--refresh within the minute"
+        "--refresh during the cool-down"
     );
 }
 
@@ -312,7 +312,7 @@ fn rate_limited_after_figures_shows_them_with_their_age() {
     assert_eq!(server.count("/api/oauth/usage"), 2);
     let e = errors(&j);
     assert!(
-        e.contains("rate limited by Anthropic, showing figures from"),
+        e.contains("rate limited by Anthropic until") && e.contains("; figures from"),
         "{e}"
     );
     assert_eq!(f(&j["session"]["utilization"]), 37.0, "figures still shown");
@@ -329,7 +329,7 @@ fn rate_limited_after_figures_shows_them_with_their_age() {
     c.arg("status");
     let text = stdout(&run(c));
     assert!(
-        text.contains("rate limited by Anthropic, showing figures from"),
+        text.contains("rate limited by Anthropic until") && text.contains("; figures from"),
         "{text}"
     );
 }
@@ -504,15 +504,17 @@ fn tokens_never_appear_in_output_logs_or_headroom_files_at_trace_level() {
         ("/api/oauth/usage", _) => Response::json(401, fixture("unauthorized.json")),
         _ => Response::not_found(),
     });
-    let home = Home::new();
     let mut logs = String::new();
-    for args in [
+    // A user each: a 429 holds back even a forced poll (a cool-down), and every answer
+    // should be seen.
+    let homes: Vec<Home> = (0..5).map(|_| Home::new()).collect();
+    for (home, args) in homes.iter().zip([
         &["status", "--json"][..],
         &["status", "--refresh"],
         &["status", "--json", "--refresh"],
         &["status", "--refresh"],
         &["extra-usage", "status", "--json"],
-    ] {
+    ]) {
         let mut c = home.command(Some(&server.base));
         c.env_remove("HEADROOM_LOG")
             .env("RUST_LOG", "trace")
@@ -525,7 +527,7 @@ fn tokens_never_appear_in_output_logs_or_headroom_files_at_trace_level() {
     }
     assert_eq!(
         server.count("/api/oauth/usage"),
-        4,
+        5,
         "each case reached the server"
     );
     // The log is real: trace output from the HTTP stack and Headroom's own events.
@@ -540,7 +542,7 @@ fn tokens_never_appear_in_output_logs_or_headroom_files_at_trace_level() {
             "{secret} leaked into output:\n{logs}"
         );
     }
-    for (path, bytes) in files(&home.headroom_home()) {
+    for (path, bytes) in homes.iter().flat_map(|h| files(&h.headroom_home())) {
         assert!(
             !bytes.windows(6).any(|w| w == b"SECRET"),
             "a token in {}",
@@ -568,5 +570,225 @@ fn people_see_each_figure_with_its_source_and_age() {
     assert!(
         text.contains("Extra Usage: on, monthly cap $50.00, $12.34 spent this month"),
         "{text}"
+    );
+}
+
+/// `HEADROOM_ANTHROPIC_API` or `HEADROOM_CLAUDE_AI` set to `value` (the other on loopback).
+fn with_override(home: &Home, variable: &str, value: &str) -> std::process::Command {
+    let mut c = home.command(None);
+    c.env(variable, value);
+    c
+}
+
+#[test]
+fn a_foreign_host_in_either_variable_is_refused_at_start_naming_it() {
+    // An https host that is not Anthropic's: today a project's env block could point the
+    // token there. Nothing is sent: the command stops before any source is asked.
+    let home = Home::new();
+    for variable in ["HEADROOM_ANTHROPIC_API", "HEADROOM_CLAUDE_AI"] {
+        for args in [
+            &["status", "--json"][..],
+            &["status", "--refresh"],
+            &["daily"],
+        ] {
+            let mut c = with_override(&home, variable, "https://attacker.example");
+            c.args(args);
+            let out = output(c);
+            assert_eq!(out.status.code(), Some(2), "{variable} {args:?}: {out:?}");
+            let err = stderr(&out);
+            assert!(err.contains(variable), "{variable} {args:?}: {err}");
+            assert!(err.contains("https://attacker.example"), "{err}");
+            assert!(err.contains("refuses"), "{err}");
+            assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+        }
+    }
+    // The name localhost is not trusted either (see account::client::base_url).
+    let mut c = with_override(&home, "HEADROOM_ANTHROPIC_API", "http://localhost:9");
+    c.args(["status", "--json"]);
+    let out = output(c);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(stderr(&out).contains("127.0.0.1"), "{}", stderr(&out));
+}
+
+#[test]
+fn the_official_hosts_written_out_are_accepted() {
+    let home = Home::new();
+    let mut c = home.command(None);
+    c.env("HEADROOM_ANTHROPIC_API", "https://api.anthropic.com")
+        .env("HEADROOM_CLAUDE_AI", "https://claude.ai/")
+        // No request at all: tests talk only to loopback.
+        .args(["status", "--json", "--offline"]);
+    let out = run(c);
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["schema_version"], 1);
+}
+
+#[test]
+fn loopback_requests_never_go_through_a_configured_proxy() {
+    // A proxy that records what reaches it: with the bypass missing, reqwest sends the
+    // request (bearer token included, in cleartext) here instead of to the server.
+    let proxy = Server::start(|_, _| Response::json(502, "{}"));
+    let server = usage_server(fixture("legacy_only.json"));
+    let home = Home::new();
+    let mut c = home.command(Some(&server.base));
+    for var in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        c.env(var, &proxy.base);
+    }
+    c.args(["status", "--json"]);
+    let j: Value = serde_json::from_slice(&run(c).stdout).unwrap();
+    assert_eq!(proxy.requests().len(), 0, "{:?}", proxy.requests());
+    assert_eq!(server.count("/api/oauth/usage"), 1);
+    assert_eq!(f(&j["session"]["utilization"]), 37.0, "{j:#}");
+}
+
+/// `cooldown_until` of the account source, in epoch ms.
+fn cooldown_until_ms(j: &Value) -> i64 {
+    let account = j["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["source"] == "account")
+        .unwrap_or_else(|| panic!("no account source: {j:#}"));
+    let text = account["cooldown_until"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no cool-down: {j:#}"));
+    chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .timestamp_millis()
+}
+
+fn rfc3339_ms(v: &Value) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+        .unwrap()
+        .timestamp_millis()
+}
+
+#[test]
+fn a_429_holds_back_every_forced_poll_in_every_process() {
+    use headroom_core::account::{store, AccountConfig, MemoryStore, Mode, Refresher};
+    use headroom_core::alerts::text::clock;
+    use headroom_core::report::Zone;
+    use headroom_core::snapshot::Source;
+
+    // Figures first (Extra Usage off, so the Extra Usage watch below keeps asking), then a
+    // 429 with `Retry-After: 0`, which the policy turns into its own 5 min cool-down.
+    let body = fixture("disabled.json");
+    let server = Server::start(move |r, i| match (r.path.as_str(), i) {
+        ("/api/oauth/usage", 0) => Response::json(200, body.clone()),
+        ("/api/oauth/usage", _) => {
+            Response::json(429, fixture("rate_limited.json")).with_header("retry-after", "0")
+        }
+        _ => Response::not_found(),
+    });
+    let home = Home::new();
+    let api = Some(server.base.as_str());
+    // The one-a-minute floor lowered (loopback only): only the cool-down can hold back.
+    let forced = |args: &[&str]| {
+        let mut c = home.command(api);
+        c.env("HEADROOM_TEST_POLL_FLOOR_MS", "0").args(args);
+        c
+    };
+    status_json(&home, api, &[]);
+    let j: Value =
+        serde_json::from_slice(&run(forced(&["status", "--json", "--refresh"])).stdout).unwrap();
+    assert_eq!(server.count("/api/oauth/usage"), 2, "the 429 came");
+    let until = cooldown_until_ms(&j);
+    let utc = Zone::parse("UTC").unwrap();
+    let ledger_path = headroom_core::paths::StateFiles::new(home.headroom_home()).ledger();
+    let seen = {
+        let ledger = headroom_core::ledger::Ledger::open(&ledger_path).unwrap();
+        store::newest(&ledger, Source::Account)
+            .unwrap()
+            .unwrap()
+            .seen_ms
+    };
+    let words = |now: i64| {
+        format!(
+            "account: rate limited by Anthropic until {}; figures from {}",
+            clock(until, now, utc),
+            clock(seen, now, utc)
+        )
+    };
+
+    // Five `status --refresh`: none is sent, each says until when.
+    for _ in 0..5 {
+        let j: Value =
+            serde_json::from_slice(&run(forced(&["status", "--json", "--refresh"])).stdout)
+                .unwrap();
+        let taken = rfc3339_ms(&j["taken_at"]);
+        assert!(errors(&j).contains(&words(taken)), "{}", errors(&j));
+        assert_eq!(f(&j["session"]["utilization"]), 93.0, "figures still shown");
+    }
+    let before = now_ms();
+    let text = stdout(&run(forced(&["status", "--refresh"])));
+    let after = now_ms();
+    assert!(
+        text.contains(&words(before)) || text.contains(&words(after)),
+        "{text}"
+    );
+
+    // The tray's Refresh now: its refresh task calls `Refresher::refresh` in `Mode::Force`
+    // (src-tauri/src/refresh.rs) with the config the app builds; here on the same ledger.
+    let mut config = AccountConfig::new(Some(home.claude_dir())).with_zone(utc);
+    config.anthropic_api = server.base.parse().unwrap();
+    config.macos_keychain = false;
+    config.policy.min_interval_ms = 0;
+    let refresher = Refresher::new(config, std::sync::Arc::new(MemoryStore::new())).unwrap();
+    let mut ledger = headroom_core::ledger::Ledger::open(&ledger_path).unwrap();
+    let now = now_ms();
+    let snap = refresher
+        .refresh_blocking(&mut ledger, now, Mode::Force)
+        .unwrap();
+    assert!(
+        snap.errors.iter().any(|e| e == &words(now)),
+        "{:?}",
+        snap.errors
+    );
+    drop(ledger);
+
+    // The Extra Usage watch forces a poll every 100 ms with the floor lowered: for 3 s.
+    let out = output(forced(&[
+        "extra-usage",
+        "enable",
+        "--no-browser",
+        "--timeout",
+        "3s",
+    ]));
+    assert!(
+        stderr(&out).contains("rate limited by Anthropic until"),
+        "{}",
+        stderr(&out)
+    );
+
+    // 15 s of `headroom watch`.
+    let mut watch = forced(&["watch", "--no-notify"]);
+    let child = watch
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(15));
+    // Stopped as Ctrl-C would: the watch handles SIGINT.
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        stderr(&out).contains("rate limited by Anthropic until"),
+        "{}",
+        stderr(&out)
+    );
+
+    assert_eq!(
+        server.count("/api/oauth/usage"),
+        2,
+        "during the cool-down nothing was sent: only the figures and the 429"
     );
 }

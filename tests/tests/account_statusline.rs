@@ -4,6 +4,7 @@
 
 mod support_http;
 
+use headroom_tests::EnvClearKeepClock;
 use serde_json::Value;
 use support_http::*;
 
@@ -294,8 +295,9 @@ fn install_keeps_every_other_setting_and_uninstall_reverses_it() {
     assert!(command.ends_with("headroom statusline"), "{command}");
     assert_eq!(after["statusLine"]["type"], "command");
     // A backup of the file as it was.
-    let backup = home.claude_dir().join("settings.json.headroom-backup");
-    assert_eq!(std::fs::read_to_string(backup).unwrap(), original);
+    let backups = backups(&home);
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    assert_eq!(std::fs::read_to_string(&backups[0]).unwrap(), original);
     // The command Claude Code will run works.
     let now_s = now_ms() / 1000;
     let mut parts = command.rsplitn(2, ' ');
@@ -384,5 +386,219 @@ fn install_refuses_a_settings_file_it_cannot_read_as_json() {
     assert_eq!(
         std::fs::read_to_string(settings_file(&home)).unwrap(),
         "{ \"model\": \"opus\", "
+    );
+}
+
+/// The timestamped backups of Claude Code's settings.json, oldest first.
+fn backups(home: &Home) -> Vec<std::path::PathBuf> {
+    let mut found: Vec<_> = std::fs::read_dir(home.claude_dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("settings.json.headroom-backup-")
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+fn install(home: &Home, extra: &[&str]) -> std::process::Output {
+    let mut c = home.command(None);
+    c.args(["statusline", "--install"]).args(extra);
+    output(c)
+}
+
+fn uninstall(home: &Home) -> std::process::Output {
+    let mut c = home.command(None);
+    c.args(["statusline", "--uninstall"]);
+    output(c)
+}
+
+/// The top-level keys of a JSON object text, in the order written.
+fn key_order(text: &str) -> Vec<String> {
+    let v: Value = serde_json::from_str(text).unwrap();
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn install_writes_through_a_symlink_keeping_the_link_the_key_order_and_the_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::bare();
+    // A dotfile manager's layout: ~/.claude/settings.json links into a repository.
+    let repo = home.dir.path().join("dotfiles/claude");
+    std::fs::create_dir_all(&repo).unwrap();
+    let real = repo.join("settings.json");
+    let original = r#"{
+  "model": "opus",
+  "permissions": {
+    "deny": [],
+    "allow": [
+      "Bash(git status)"
+    ]
+  },
+  "env": {
+    "ZED": "1",
+    "ALPHA": "2"
+  },
+  "includeCoAuthoredBy": false
+}
+"#;
+    std::fs::write(&real, original).unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let link_target = std::path::Path::new("../dotfiles/claude/settings.json");
+    std::os::unix::fs::symlink(link_target, settings_file(&home)).unwrap();
+
+    let out = install(&home, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let link = std::fs::symlink_metadata(settings_file(&home)).unwrap();
+    assert!(link.file_type().is_symlink(), "the link is kept");
+    assert_eq!(
+        std::fs::read_link(settings_file(&home)).unwrap(),
+        link_target
+    );
+    let text = std::fs::read_to_string(&real).unwrap();
+    let after: Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        after["statusLine"]["command"]
+            .as_str()
+            .unwrap()
+            .ends_with("headroom statusline"),
+        "the link's target was edited: {text}"
+    );
+    assert_eq!(
+        key_order(&text),
+        [
+            "model",
+            "permissions",
+            "env",
+            "includeCoAuthoredBy",
+            "statusLine"
+        ],
+        "{text}"
+    );
+    // Nested objects keep their order too.
+    let nested: Vec<&String> = after["env"].as_object().unwrap().keys().collect();
+    assert_eq!(nested, ["ZED", "ALPHA"]);
+    assert_eq!(
+        std::fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+        0o640,
+        "the file's mode is kept"
+    );
+    // No backup or temporary file lands in the repository.
+    let in_repo: Vec<_> = std::fs::read_dir(&repo).unwrap().collect();
+    assert_eq!(in_repo.len(), 1, "{in_repo:?}");
+
+    let out = uninstall(&home);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(std::fs::symlink_metadata(settings_file(&home))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        std::fs::read_to_string(&real).unwrap(),
+        original,
+        "uninstall gives back the file as it was, order included"
+    );
+    assert_eq!(
+        std::fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
+}
+
+#[test]
+fn backups_are_timestamped_and_the_last_five_are_kept() {
+    let home = Home::bare();
+    std::fs::write(settings_file(&home), "{\"theme\":\"dark\"}\n").unwrap();
+    let mut states = Vec::new();
+    for round in 0..4 {
+        states.push(std::fs::read_to_string(settings_file(&home)).unwrap());
+        assert!(install(&home, &[]).status.success(), "install {round}");
+        states.push(std::fs::read_to_string(settings_file(&home)).unwrap());
+        assert!(uninstall(&home).status.success(), "uninstall {round}");
+    }
+    // Eight writes, each after a backup of the file as it was: the last five remain, in
+    // the order they were made, each holding what the file held before that write.
+    let kept = backups(&home);
+    assert_eq!(kept.len(), 5, "{kept:?}");
+    let contents: Vec<String> = kept
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert_eq!(contents, states[3..], "{kept:?}");
+}
+
+#[test]
+fn a_users_own_command_that_mentions_headroom_is_not_taken_for_ours() {
+    let home = Home::bare();
+    let original = r#"{"statusLine":{"type":"command","command":"~/bin/headroom-statusline.sh"}}"#;
+    std::fs::write(settings_file(&home), original).unwrap();
+    let out = install(&home, &[]);
+    assert!(!out.status.success(), "refused without --force");
+    assert!(
+        stderr(&out).contains("~/bin/headroom-statusline.sh"),
+        "{}",
+        stderr(&out)
+    );
+    let out = uninstall(&home);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("not Headroom's"), "{}", stdout(&out));
+    assert_eq!(
+        std::fs::read_to_string(settings_file(&home)).unwrap(),
+        original,
+        "untouched by both"
+    );
+    assert!(backups(&home).is_empty());
+
+    // Headroom's own command from another install location is recognised as ours.
+    let other = r#"{"statusLine":{"type":"command","command":"/opt/old/bin/headroom statusline","padding":0}}"#;
+    std::fs::write(settings_file(&home), other).unwrap();
+    let out = uninstall(&home);
+    assert!(stdout(&out).contains("Removed"), "{}", stdout(&out));
+    assert!(read_json(&settings_file(&home)).get("statusLine").is_none());
+}
+
+#[cfg(unix)]
+#[test]
+fn the_installed_command_runs_from_a_folder_whose_name_has_a_backslash() {
+    let home = Home::bare();
+    // The same binary, started from a folder whose name a shell would mangle unquoted.
+    let folder = home.dir.path().join(r"opt\tools");
+    std::fs::create_dir_all(&folder).unwrap();
+    let exe = folder.join("headroom");
+    if std::fs::hard_link(headroom_bin(), &exe).is_err() {
+        std::fs::copy(headroom_bin(), &exe).unwrap();
+    }
+    let mut c = std::process::Command::new(&exe);
+    c.env_clear_keep_clock()
+        .env("HOME", home.dir.path())
+        .env("CLAUDE_CONFIG_DIR", home.claude_dir())
+        .env("HEADROOM_HOME", home.headroom_home())
+        .args(["statusline", "--install"]);
+    run(c);
+    let command = read_json(&settings_file(&home))["statusLine"]["command"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // As Claude Code runs it: through a shell, the payload on stdin.
+    let now_s = now_ms() / 1000;
+    let mut sh = std::process::Command::new("sh");
+    sh.args(["-c", &command])
+        .env_clear_keep_clock()
+        .env("HEADROOM_HOME", home.headroom_home())
+        .env("NO_COLOR", "1");
+    let out = run_with_stdin(
+        sh,
+        payload_with_limits(now_s + 4_000, now_s + 300_000).as_bytes(),
+    );
+    assert!(
+        stdout(&out).starts_with("Session 42 %"),
+        "{command}: {} {}",
+        stdout(&out),
+        stderr(&out)
     );
 }

@@ -93,7 +93,7 @@ impl Context {
         let config = self
             .account
             .config(self.env.claude_settings_dir(), &settings.sources)
-            .map_err(|e| Failure::new(2, e.to_string()))?;
+            .with_zone(zone(settings));
         Refresher::new(config, self.secrets()).map_err(|e| Failure::new(1, e.to_string()))
     }
 

@@ -158,22 +158,26 @@ fn our_command() -> String {
         .ok()
         .and_then(|p| p.to_str().map(str::to_owned))
         .unwrap_or_else(|| "headroom".to_owned());
-    let quoted = if exe
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+:\\".contains(c))
-    {
-        exe
-    } else {
-        format!("'{}'", exe.replace('\'', r"'\''"))
-    };
-    format!("{quoted} statusline")
+    statusline::command_for(&exe)
+}
+
+fn backup_note(backup: &Option<PathBuf>) -> String {
+    match backup {
+        Some(b) => format!(
+            " (the previous file is kept as {}; the last {} such copies are kept)",
+            b.display(),
+            statusline::BACKUPS_KEPT
+        ),
+        None => String::new(),
+    }
 }
 
 pub fn install(ctx: &Context, args: &StatuslineArgs) -> Result<(), Failure> {
     let path = settings_path(ctx)?;
     let saved = ctx.state.dir.join(SAVED_PREVIOUS);
+    let now = chrono::Utc::now().timestamp_millis();
     let result = if args.uninstall {
-        statusline::uninstall(&path, &saved).map(|u| match u {
+        statusline::uninstall(&path, &saved, now).map(|u| match u {
             Uninstalled::Removed => {
                 format!("Removed Headroom's status line from {}.", path.display())
             }
@@ -190,15 +194,17 @@ pub fn install(ctx: &Context, args: &StatuslineArgs) -> Result<(), Failure> {
             ),
         })
     } else {
-        statusline::install(&path, &our_command(), args.force, &saved).map(|i| match i {
-            Installed::Added => format!(
-                "Added Headroom's status line to {} (the previous file is kept as settings.json.headroom-backup). Claude Code shows it from its next render.",
-                path.display()
+        statusline::install(&path, &our_command(), args.force, &saved, now).map(|i| match i {
+            Installed::Added { backup } => format!(
+                "Added Headroom's status line to {}{}. Claude Code shows it from its next render.",
+                path.display(),
+                backup_note(&backup)
             ),
             Installed::AlreadyThere => format!("Headroom's status line is already in {}.", path.display()),
-            Installed::Replaced { saved_to } => format!(
-                "Replaced the status line in {}; the old one is saved in {} and comes back with `headroom statusline --uninstall`.",
+            Installed::Replaced { saved_to, backup } => format!(
+                "Replaced the status line in {}{}; the old status line is saved in {} and comes back with `headroom statusline --uninstall`.",
                 path.display(),
+                backup_note(&backup),
                 saved_to.display()
             ),
         })

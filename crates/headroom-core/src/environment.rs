@@ -8,16 +8,20 @@
 //!
 //! - `HEADROOM_HOME`: Headroom's data folder (else the platform's data folder).
 //! - `CLAUDE_CONFIG_DIR`: Claude Code's config folders, comma-separated.
-//! - `HEADROOM_ANTHROPIC_API`, `HEADROOM_CLAUDE_AI`: base URLs of the account sources
-//!   (https, or http on loopback; tests point them at a local server).
+//! - `HEADROOM_ANTHROPIC_API`, `HEADROOM_CLAUDE_AI`: base URLs of the account sources, for
+//!   tests that point them at a local server. Each accepts only its official origin
+//!   (`https://api.anthropic.com`, `https://claude.ai`) or a loopback address; anything else
+//!   refuses to start, naming the variable (see `account::client::base_url`).
 //! - `HEADROOM_TEST_POLL_FLOOR_MS`: lowers the one-request-a-minute floor, and only when
 //!   every enabled source is on loopback.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use crate::account::client::is_loopback;
-use crate::account::{AccountConfig, AccountError};
+use reqwest::Url;
+
+use crate::account::client::{self, is_loopback, Service};
+use crate::account::AccountConfig;
 use crate::paths::{Environment, StateFiles};
 use crate::settings::SourceSettings;
 
@@ -29,14 +33,15 @@ pub struct Edge {
     pub account: AccountEnv,
 }
 
-/// The account sources' overrides, kept as read; they are checked when a config is built,
-/// so a bad URL is reported where the sources are used, not at every start of the CLI.
+/// The account sources' overrides, checked when read: a URL that could send a credential
+/// anywhere but Anthropic or this machine stops every front end at start, where the user
+/// sees it, rather than being reported (or ignored) later.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccountEnv {
     /// `HEADROOM_ANTHROPIC_API`.
-    pub anthropic_api: Option<String>,
+    pub anthropic_api: Option<Url>,
     /// `HEADROOM_CLAUDE_AI`.
-    pub claude_ai: Option<String>,
+    pub claude_ai: Option<Url>,
     /// `HEADROOM_TEST_POLL_FLOOR_MS`, when it is a whole number.
     pub test_poll_floor_ms: Option<i64>,
 }
@@ -45,6 +50,14 @@ pub struct AccountEnv {
 pub enum EnvironmentError {
     #[error("cannot find a folder for Headroom's data: set HEADROOM_HOME")]
     NoDataFolder,
+    /// A base-URL override Headroom will not send a credential to.
+    #[error("{variable} is set to {value:?}, which Headroom refuses: {why}. It would receive your {credential}; unset {variable} (it is meant for tests on this machine)")]
+    RefusedOverride {
+        variable: &'static str,
+        value: String,
+        why: String,
+        credential: &'static str,
+    },
 }
 
 impl Edge {
@@ -76,12 +89,37 @@ impl Edge {
             .ok_or(EnvironmentError::NoDataFolder)?;
         // A URL that is not UTF-8 cannot be valid; kept lossy so the error names what was set.
         let text = |name: &str| var(name).map(|v| v.to_string_lossy().into_owned());
+        let base = |variable: &'static str, service: Service, credential: &'static str| {
+            // An empty variable keeps the default (a shell's `VAR=` is not a URL).
+            match text(variable).filter(|v| !v.trim().is_empty()) {
+                None => Ok(None),
+                Some(value) => client::base_url(&value, service).map(Some).map_err(|e| {
+                    EnvironmentError::RefusedOverride {
+                        variable,
+                        why: match e {
+                            client::ClientError::BadUrl { why, .. } => why,
+                            other => other.to_string(),
+                        },
+                        value,
+                        credential,
+                    }
+                }),
+            }
+        };
         Ok(Edge {
             paths,
             state: StateFiles::new(dir),
             account: AccountEnv {
-                anthropic_api: text("HEADROOM_ANTHROPIC_API"),
-                claude_ai: text("HEADROOM_CLAUDE_AI"),
+                anthropic_api: base(
+                    "HEADROOM_ANTHROPIC_API",
+                    Service::AnthropicApi,
+                    "Claude Code login (OAuth token)",
+                )?,
+                claude_ai: base(
+                    "HEADROOM_CLAUDE_AI",
+                    Service::ClaudeAi,
+                    "claude.ai session key",
+                )?,
                 test_poll_floor_ms: text("HEADROOM_TEST_POLL_FLOOR_MS")
                     .and_then(|v| v.trim().parse::<i64>().ok()),
             },
@@ -89,7 +127,7 @@ impl Edge {
     }
 
     /// The account sources as the user set them up, with this environment's overrides.
-    pub fn account_config(&self, sources: &SourceSettings) -> Result<AccountConfig, AccountError> {
+    pub fn account_config(&self, sources: &SourceSettings) -> AccountConfig {
         self.account
             .config(self.paths.claude_settings_dir(), sources)
     }
@@ -98,15 +136,14 @@ impl Edge {
 impl AccountEnv {
     /// The account sources as the user set them up: `claude_dir` holds Claude Code's
     /// credentials, `sources` the user's toggles and poll interval.
-    pub fn config(
-        &self,
-        claude_dir: Option<PathBuf>,
-        sources: &SourceSettings,
-    ) -> Result<AccountConfig, AccountError> {
-        let mut config = AccountConfig::new(claude_dir)
-            .with_settings(sources)
-            .with_anthropic_api(self.anthropic_api.as_deref())?
-            .with_claude_ai(self.claude_ai.as_deref())?;
+    pub fn config(&self, claude_dir: Option<PathBuf>, sources: &SourceSettings) -> AccountConfig {
+        let mut config = AccountConfig::new(claude_dir).with_settings(sources);
+        if let Some(url) = &self.anthropic_api {
+            config.anthropic_api = url.clone();
+        }
+        if let Some(url) = &self.claude_ai {
+            config.claude_ai = url.clone();
+        }
         // The one-request-a-minute floor protects Anthropic. A test server on loopback is not
         // Anthropic, and the end-to-end tests (the Extra Usage watch) would otherwise wait
         // minutes: there, and only there, the floor may be lowered (never raised).
@@ -117,7 +154,7 @@ impl AccountEnv {
                 config.policy.min_interval_ms = floor.clamp(0, config.policy.min_interval_ms);
             }
         }
-        Ok(config)
+        config
     }
 }
 
@@ -163,9 +200,7 @@ mod tests {
         .unwrap();
         assert_eq!(edge.state.dir, PathBuf::from("/tmp/h"));
         assert_eq!(
-            edge.account_config(&SourceSettings::default())
-                .unwrap()
-                .claude_dir,
+            edge.account_config(&SourceSettings::default()).claude_dir,
             Some(PathBuf::from("/c1"))
         );
     }
@@ -178,24 +213,54 @@ mod tests {
     }
 
     #[test]
-    fn base_urls_are_overridden_and_checked() {
+    fn base_urls_are_overridden_on_loopback_only() {
         let edge = read(&[
             ("HEADROOM_ANTHROPIC_API", "http://127.0.0.1:9"),
-            ("HEADROOM_CLAUDE_AI", "http://localhost:8"),
+            ("HEADROOM_CLAUDE_AI", "http://[::1]:8"),
         ])
         .unwrap();
-        let config = edge.account_config(&SourceSettings::default()).unwrap();
+        let config = edge.account_config(&SourceSettings::default());
         assert_eq!(config.anthropic_api.as_str(), "http://127.0.0.1:9/");
-        assert_eq!(config.claude_ai.as_str(), "http://localhost:8/");
+        assert_eq!(config.claude_ai.as_str(), "http://[::1]:8/");
 
         // An empty variable keeps the default (a shell's `VAR=` is not a URL).
         let edge = read(&[("HEADROOM_ANTHROPIC_API", " ")]).unwrap();
-        let config = edge.account_config(&SourceSettings::default()).unwrap();
+        let config = edge.account_config(&SourceSettings::default());
         assert_eq!(config.anthropic_api.as_str(), "https://api.anthropic.com/");
 
-        let edge = read(&[("HEADROOM_ANTHROPIC_API", "http://example.com")]).unwrap();
-        let err = edge.account_config(&SourceSettings::default()).unwrap_err();
-        assert!(err.to_string().contains("https"), "{err}");
+        // The official hosts, written out, are accepted.
+        let edge = read(&[
+            ("HEADROOM_ANTHROPIC_API", "https://api.anthropic.com"),
+            ("HEADROOM_CLAUDE_AI", "https://claude.ai/"),
+        ])
+        .unwrap();
+        let config = edge.account_config(&SourceSettings::default());
+        assert_eq!(config.anthropic_api.as_str(), "https://api.anthropic.com/");
+        assert_eq!(config.claude_ai.as_str(), "https://claude.ai/");
+    }
+
+    #[test]
+    fn a_foreign_host_is_refused_naming_the_variable() {
+        for (variable, credential) in [
+            ("HEADROOM_ANTHROPIC_API", "OAuth token"),
+            ("HEADROOM_CLAUDE_AI", "session key"),
+        ] {
+            for value in [
+                "https://attacker.example",
+                "http://example.com",
+                "http://localhost:8",
+            ] {
+                let err = read(&[(variable, value)]).unwrap_err();
+                assert!(
+                    matches!(&err, EnvironmentError::RefusedOverride { variable: v, .. } if *v == variable),
+                    "{err:?}"
+                );
+                let text = err.to_string();
+                assert!(text.starts_with(variable), "{text}");
+                assert!(text.contains(value), "{text}");
+                assert!(text.contains(credential), "{text}");
+            }
+        }
     }
 
     #[test]
@@ -205,7 +270,6 @@ mod tests {
             read(vars)
                 .unwrap()
                 .account_config(sources)
-                .unwrap()
                 .policy
                 .min_interval_ms
         };

@@ -1,7 +1,10 @@
 //! The one HTTP client of the account sources: Anthropic's OAuth usage endpoint and claude.ai.
 //!
-//! - Base URLs are passed in (the CLI reads `HEADROOM_ANTHROPIC_API` and `HEADROOM_CLAUDE_AI`
-//!   once); they must be https, except on a loopback host (tests).
+//! - Base URLs are passed in (the front ends read `HEADROOM_ANTHROPIC_API` and
+//!   `HEADROOM_CLAUDE_AI` once, see `environment`); each is its official origin or a loopback
+//!   address ([`base_url`]), so a credential goes only to Anthropic or to this machine.
+//! - Requests to loopback bypass any configured proxy (`HTTP_PROXY`, `ALL_PROXY`): a test
+//!   server's bearer token must not travel, in cleartext, to a proxy.
 //! - Timeouts are always set (reqwest has none by default): 5 s to connect, 20 s in all.
 //! - `Authorization` and `Cookie` headers are marked sensitive, and no error text here ever
 //!   includes a header or a response body (a body can echo what was sent).
@@ -53,39 +56,80 @@ pub enum ClientError {
     Setup(String),
 }
 
-/// Checks a base URL: https, or http on a loopback host; no path beyond `/`, no query.
-pub fn base_url(text: &str) -> Result<Url, ClientError> {
-    let bad = |why: &str| ClientError::BadUrl {
-        url: text.to_owned(),
-        why: why.to_owned(),
-    };
-    let url = Url::parse(text.trim()).map_err(|e| bad(&e.to_string()))?;
-    if url.host().is_none() {
-        return Err(bad("it has no host"));
-    }
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback(&url) => {}
-        "http" => {
-            return Err(bad(
-                "only https is allowed (http only on 127.0.0.1 or localhost)",
-            ))
-        }
-        _ => return Err(bad("only https is allowed")),
-    }
-    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
-        return Err(bad("it must not carry a user, a password or a query"));
-    }
-    Ok(url)
+/// The service a base URL is for: each may point only at its own official origin, or at
+/// this machine (test servers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// The OAuth usage endpoint; gets Claude Code's bearer token.
+    AnthropicApi,
+    /// claude.ai; gets the session key as a cookie.
+    ClaudeAi,
 }
 
-/// Whether `url` points at this machine (`localhost`, 127.0.0.0/8, `::1`): test servers.
+impl Service {
+    pub fn official(self) -> &'static str {
+        match self {
+            Service::AnthropicApi => DEFAULT_ANTHROPIC_API,
+            Service::ClaudeAi => DEFAULT_CLAUDE_AI,
+        }
+    }
+}
+
+/// Checks a base URL for `service`: exactly its official origin (`https://api.anthropic.com`
+/// or `https://claude.ai`, no other port or path), or http(s) on a loopback address
+/// (127.0.0.0/8, `[::1]`), where a path prefix is kept. Nothing else: the credential sent to
+/// it is the user's login, and an environment the user did not write (a project's env block,
+/// a shell profile) must not be able to send it elsewhere.
+///
+/// The name `localhost` is refused rather than trusted: it is resolved by the system
+/// (`/etc/hosts`, NSS), which is outside Headroom's view, and a test can as well write
+/// `127.0.0.1`.
+pub fn base_url(text: &str, service: Service) -> Result<Url, ClientError> {
+    let official = service.official();
+    let bad = |why: String| ClientError::BadUrl {
+        url: text.to_owned(),
+        why,
+    };
+    let allowed = || {
+        format!("only {official} or a loopback address (http://127.0.0.1:<port>, http://[::1]:<port>) is allowed")
+    };
+    let url = Url::parse(text.trim()).map_err(|e| bad(format!("{e}; {}", allowed())))?;
+    if !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(bad(
+            "it must not carry a user, a password, a query or a fragment".into(),
+        ));
+    }
+    let official_url = Url::parse(official).map_err(|e| bad(e.to_string()))?;
+    if url.scheme() == "https"
+        && url.host() == official_url.host()
+        && url.port().is_none()
+        && url.path() == "/"
+    {
+        return Ok(url);
+    }
+    if matches!(url.scheme(), "http" | "https") && is_loopback(&url) {
+        return Ok(url);
+    }
+    if matches!(url.host(), Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost")) {
+        return Err(bad(format!(
+            "the name localhost is not trusted (the system resolves it); write 127.0.0.1 or [::1] instead; {}",
+            allowed()
+        )));
+    }
+    Err(bad(allowed()))
+}
+
+/// Whether `url`'s host is a loopback address (127.0.0.0/8, `::1`): test servers. A name is
+/// never loopback here, `localhost` included (see [`base_url`]).
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
+        Some(url::Host::Domain(_)) | None => false,
     }
 }
 
@@ -122,23 +166,33 @@ pub enum Auth<'a> {
 
 #[derive(Debug, Clone)]
 pub struct Http {
+    /// For Anthropic's hosts: honours the system's proxy settings.
     client: reqwest::Client,
+    /// For loopback bases: never through a proxy. reqwest applies `HTTP_PROXY` to loopback
+    /// as well (it has no implicit localhost exception), which would hand a test server's
+    /// bearer token to the proxy in cleartext.
+    direct: reqwest::Client,
     timeouts: Timeouts,
 }
 
 impl Http {
     pub fn new(timeouts: Timeouts) -> Result<Http, ClientError> {
-        let client = reqwest::Client::builder()
-            .user_agent(user_agent())
-            .connect_timeout(timeouts.connect)
-            .timeout(timeouts.total)
-            .redirect(reqwest::redirect::Policy::none())
-            // One request every few minutes: nothing to gain from idle connections, and a
-            // pooled connection must not outlive the runtime of a blocking caller.
-            .pool_max_idle_per_host(0)
-            .build()
-            .map_err(|e| ClientError::Setup(e.to_string()))?;
-        Ok(Http { client, timeouts })
+        let builder = || {
+            reqwest::Client::builder()
+                .user_agent(user_agent())
+                .connect_timeout(timeouts.connect)
+                .timeout(timeouts.total)
+                .redirect(reqwest::redirect::Policy::none())
+                // One request every few minutes: nothing to gain from idle connections, and
+                // a pooled connection must not outlive the runtime of a blocking caller.
+                .pool_max_idle_per_host(0)
+        };
+        let setup = |e: reqwest::Error| ClientError::Setup(e.to_string());
+        Ok(Http {
+            client: builder().build().map_err(setup)?,
+            direct: builder().no_proxy().build().map_err(setup)?,
+            timeouts,
+        })
     }
 
     /// GETs `url` and returns the body of a 2xx answer.
@@ -167,8 +221,12 @@ impl Http {
             }
         }
         let path = url.path().to_owned();
-        let response = self
-            .client
+        let client = if is_loopback(&url) {
+            &self.direct
+        } else {
+            &self.client
+        };
+        let response = client
             .get(url)
             .headers(headers)
             .send()
@@ -273,17 +331,51 @@ mod tests {
     use super::*;
 
     #[test]
-    fn https_only_unless_loopback() {
-        assert!(base_url("https://api.anthropic.com").is_ok());
-        assert!(base_url("http://127.0.0.1:8080").is_ok());
-        assert!(base_url("http://127.5.0.1").is_ok());
-        assert!(base_url("http://localhost:1").is_ok());
-        assert!(base_url("http://[::1]:9").is_ok());
-        assert!(base_url("http://api.anthropic.com").is_err());
-        assert!(base_url("http://10.0.0.1").is_err());
-        assert!(base_url("ftp://127.0.0.1").is_err());
-        assert!(base_url("https://u:p@api.anthropic.com").is_err());
-        assert!(base_url("not a url").is_err());
+    fn only_the_official_host_or_loopback() {
+        let api = Service::AnthropicApi;
+        assert_eq!(
+            base_url("https://api.anthropic.com", api).unwrap().as_str(),
+            "https://api.anthropic.com/"
+        );
+        assert!(base_url("https://api.anthropic.com/", api).is_ok());
+        assert!(base_url("https://API.anthropic.com:443", api).is_ok());
+        assert!(base_url("https://claude.ai", Service::ClaudeAi).is_ok());
+        for loopback in [
+            "http://127.0.0.1:8080",
+            "http://127.5.0.1",
+            "http://[::1]:9",
+            "https://127.0.0.1:9",
+            "http://127.0.0.1:9/prefix/",
+        ] {
+            assert!(base_url(loopback, api).is_ok(), "{loopback}");
+            assert!(base_url(loopback, Service::ClaudeAi).is_ok(), "{loopback}");
+        }
+        for foreign in [
+            "https://attacker.example",
+            "https://api.anthropic.com.attacker.example",
+            "https://api.anthropic.com:8443",
+            "https://api.anthropic.com/elsewhere",
+            "https://claude.ai",
+            "https://10.0.0.1",
+            "https://[::ffff:127.0.0.1]",
+            "http://api.anthropic.com",
+            "http://10.0.0.1",
+            "ftp://127.0.0.1",
+            "https://u:p@api.anthropic.com",
+            "https://api.anthropic.com/?q=1",
+            "not a url",
+            // The name is resolved by the system, which the environment can redirect.
+            "http://localhost:1",
+        ] {
+            assert!(base_url(foreign, api).is_err(), "{foreign}");
+        }
+        assert!(base_url("https://api.anthropic.com", Service::ClaudeAi).is_err());
+        let why = base_url("https://attacker.example", api)
+            .unwrap_err()
+            .to_string();
+        assert!(why.contains("https://api.anthropic.com"), "{why}");
+        let why = base_url("http://localhost:1", api).unwrap_err().to_string();
+        assert!(why.contains("127.0.0.1"), "{why}");
     }
 
     #[test]

@@ -16,9 +16,8 @@
 //! # API for front ends (tray, `watch`, CLI)
 //!
 //! ```text
-//! let config = AccountConfig::new(env.claude_settings_dir())          // paths passed in
-//!     .with_settings(&settings.sources)                               // poll minutes, toggles
-//!     .with_anthropic_api(std::env::var("HEADROOM_ANTHROPIC_API"))?;  // read once, at the edge
+//! // Paths, toggles, poll minutes and the base URLs checked at start (`environment::Edge`):
+//! let config = edge.account_config(&settings.sources);
 //! let refresher = Refresher::new(config, Arc::new(keychain_store))?;  // or MemoryStore
 //! // Async (tokio); the future is Send (holds only `&mut Ledger`):
 //! let snap: UsageSnapshot = refresher.refresh(&mut ledger, now_ms, Mode::Auto).await?;
@@ -31,8 +30,9 @@
 //! - [`Refresher::refresh`] reads the newest samples and poll state from the ledger, asks
 //!   [`policy`] whether each source may be polled (a fresh statusline sample means no request;
 //!   429 cool-down and backoff are honoured), polls what is allowed, records the readings
-//!   and returns the merged snapshot. `Mode::Force` (`--refresh`) asks now unless a request
-//!   went out less than a minute ago; `Mode::Never` is [`snapshot_from_ledger`].
+//!   and returns the merged snapshot. `Mode::Force` (`--refresh`, Refresh now, the Extra
+//!   Usage watch) asks now unless a request went out less than a minute ago or a 429
+//!   cool-down is on; `Mode::Never` is [`snapshot_from_ledger`].
 //! - Offline, rate limited, signed out: never an `Err`. They appear in
 //!   `snapshot.sources[].error` and `snapshot.errors` (words a person can act on, never a
 //!   secret) and the newest figures on record are shown with their age. `Err` is only for a
@@ -64,7 +64,7 @@ pub use secret::{MemoryStore, Secret, SecretStore, SecretStoreError, CLAUDE_AI_S
 
 use crate::blocks::{self, Block};
 use crate::ledger::{Ledger, LedgerError};
-use crate::report::CostMode;
+use crate::report::{CostMode, Zone};
 use crate::settings::SourceSettings;
 use crate::snapshot::{ExtraUsage, LocalBlock, Source, SourceStatus, UsageSnapshot};
 use client::{Auth, Http};
@@ -92,6 +92,9 @@ pub struct AccountConfig {
     pub claude_ai_organization: Option<String>,
     pub policy: PollPolicy,
     pub timeouts: Timeouts,
+    /// The zone of the clock times in messages ("rate limited by Anthropic until 14:05"):
+    /// the user's `general.timezone`, set by the front end with [`AccountConfig::with_zone`].
+    pub zone: Zone,
 }
 
 impl AccountConfig {
@@ -107,7 +110,14 @@ impl AccountConfig {
             claude_ai_organization: None,
             policy: PollPolicy::default(),
             timeouts: Timeouts::default(),
+            zone: Zone::Local,
         }
+    }
+
+    /// The zone messages give clock times in.
+    pub fn with_zone(mut self, zone: Zone) -> AccountConfig {
+        self.zone = zone;
+        self
     }
 
     /// Applies the user's source settings (toggles, organization, poll interval).
@@ -117,22 +127,6 @@ impl AccountConfig {
         self.claude_ai_organization = s.claude_ai_organization.clone();
         self.policy = PollPolicy::with_interval_minutes(s.poll_minutes);
         self
-    }
-
-    /// Overrides the OAuth API base (`HEADROOM_ANTHROPIC_API`); `None` or empty keeps it.
-    pub fn with_anthropic_api(mut self, base: Option<&str>) -> Result<AccountConfig, AccountError> {
-        if let Some(base) = base.filter(|b| !b.trim().is_empty()) {
-            self.anthropic_api = client::base_url(base)?;
-        }
-        Ok(self)
-    }
-
-    /// Overrides claude.ai's base (`HEADROOM_CLAUDE_AI`); `None` or empty keeps it.
-    pub fn with_claude_ai(mut self, base: Option<&str>) -> Result<AccountConfig, AccountError> {
-        if let Some(base) = base.filter(|b| !b.trim().is_empty()) {
-            self.claude_ai = client::base_url(base)?;
-        }
-        Ok(self)
     }
 
     /// Account figures older than this make a snapshot stale: three poll intervals, at
@@ -606,7 +600,7 @@ pub fn snapshot_from_ledger(
         let figures_seen = newest_seen(source);
         let error = state
             .last_failure
-            .map(|kind| describe_failure(kind, state.last_error.as_deref(), figures_seen, now_ms));
+            .map(|kind| describe_failure(kind, &state, figures_seen, now_ms, config.zone));
         if let Some(e) = &error {
             errors.push(format!("{}: {e}", source_name(source)));
         }
@@ -641,14 +635,24 @@ fn source_name(source: Source) -> &'static str {
     }
 }
 
-/// "rate limited by Anthropic, showing figures from 12 min ago".
+/// "offline (…), showing figures from 12 min ago"; for a 429, when the next request is
+/// allowed: "rate limited by Anthropic until 14:05; figures from 13:40", in `zone`.
 fn describe_failure(
     kind: FailureKind,
-    message: Option<&str>,
+    state: &PollState,
     figures_seen_ms: Option<i64>,
     now_ms: i64,
+    zone: Zone,
 ) -> String {
-    let message = message.unwrap_or(match kind {
+    if kind == FailureKind::RateLimited {
+        return rate_limited_text(
+            state.cooldown_until_ms.filter(|&u| u > now_ms),
+            figures_seen_ms,
+            now_ms,
+            zone,
+        );
+    }
+    let message = state.last_error.as_deref().unwrap_or(match kind {
         FailureKind::Offline => "offline",
         FailureKind::RateLimited => "rate limited by Anthropic",
         FailureKind::Auth => "signed out",
@@ -664,6 +668,26 @@ fn describe_failure(
     match kind {
         FailureKind::Auth => message.to_owned(),
         _ => format!("{message}, {showing}"),
+    }
+}
+
+/// "rate limited by Anthropic until 14:05; figures from 13:40" (clock times by
+/// `alerts::text::clock`, so a time on another day says so). Without an active cool-down the
+/// "until" is left out; without figures, "no account figures yet".
+pub fn rate_limited_text(
+    until_ms: Option<i64>,
+    figures_seen_ms: Option<i64>,
+    now_ms: i64,
+    zone: Zone,
+) -> String {
+    let clock = |ms| crate::alerts::text::clock(ms, now_ms, zone);
+    let head = match until_ms {
+        Some(until) => format!("rate limited by Anthropic until {}", clock(until)),
+        None => "rate limited by Anthropic".to_owned(),
+    };
+    match figures_seen_ms {
+        Some(seen) => format!("{head}; figures from {}", clock(seen)),
+        None => format!("{head}; no account figures yet"),
     }
 }
 

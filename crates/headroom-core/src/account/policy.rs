@@ -13,8 +13,10 @@
 //!   5 min, doubling on each further 429 up to 1 h;
 //! - a login problem (401, 403, expired) is not retried until the credentials change (their
 //!   fingerprint differs) or an hour has passed;
-//! - forcing (`--refresh`, the Extra Usage watch) skips the cadence, backoff and cool-down,
-//!   but not `min_interval`.
+//! - forcing (`status --refresh`, the tray's Refresh now, the Extra Usage watch) skips the
+//!   cadence, the backoff and the login wait, but neither `min_interval` nor an active 429
+//!   cool-down: Anthropic said to wait, and asking anyway with the user's own token risks a
+//!   longer throttle of the account.
 //!
 //! The state is kept in the ledger (`account::store`) so every process (CLI, `watch`, tray)
 //! respects the same cool-down. Jitter is an argument in `[0, 1)`, drawn by the caller.
@@ -152,7 +154,8 @@ pub enum Mode {
     /// Follow the cadence.
     #[default]
     Auto,
-    /// Ask now unless asked less than `min_interval` ago (`--refresh`).
+    /// Ask now unless asked less than `min_interval` ago or a 429 cool-down is on
+    /// (`--refresh`, Refresh now, the Extra Usage watch).
     Force,
     /// Never ask (`snapshot_from_ledger`, `--offline`).
     Never,
@@ -183,16 +186,22 @@ pub fn decide(
             };
         }
     }
-    if mode == Mode::Force {
-        return Decision::Poll;
-    }
     // Times further ahead than the policy could have set mean the clock went backwards:
     // they are ignored rather than obeyed for hours.
     let plausible = |t: i64, max: i64| t > now_ms && t - now_ms <= max;
-    if let Some(until) = state
+    let cooldown = state
         .cooldown_until_ms
-        .filter(|&u| plausible(u, policy.retry_after_max_ms.max(policy.auth_retry_ms)))
-    {
+        .filter(|&u| plausible(u, policy.retry_after_max_ms.max(policy.auth_retry_ms)));
+    if mode == Mode::Force {
+        return match (cooldown, state.last_failure) {
+            (Some(until_ms), Some(FailureKind::RateLimited)) => Decision::Wait {
+                until_ms,
+                why: WaitReason::RateLimited,
+            },
+            _ => Decision::Poll,
+        };
+    }
+    if let Some(until) = cooldown {
         let why = match state.last_failure {
             Some(FailureKind::RateLimited) => WaitReason::RateLimited,
             Some(FailureKind::Auth) => {
@@ -445,6 +454,62 @@ mod tests {
             (ok.cooldown_until_ms, ok.rate_limited, ok.failures),
             (None, 0, 0)
         );
+    }
+
+    #[test]
+    fn forcing_skips_the_backoff_but_never_a_rate_limit_cool_down() {
+        // The tests' lowered floor: only the cool-down can hold a forced poll back.
+        let policy = PollPolicy {
+            min_interval_ms: 0,
+            ..p()
+        };
+        for retry_after_s in [None, Some(0), Some(1800)] {
+            let s = after(
+                &policy,
+                &PollState::default(),
+                &Outcome::RateLimited { retry_after_s },
+                None,
+                0,
+                0.5,
+            );
+            let until = s.cooldown_until_ms.unwrap();
+            assert!(until >= 5 * M, "{retry_after_s:?}: {until}");
+            for now in [1, M, until - 1] {
+                assert_eq!(
+                    decide(&policy, &s, None, None, Mode::Force, now),
+                    Decision::Wait {
+                        until_ms: until,
+                        why: WaitReason::RateLimited
+                    },
+                    "{retry_after_s:?} at {now}"
+                );
+            }
+            assert_eq!(
+                decide(&policy, &s, None, None, Mode::Force, until),
+                Decision::Poll
+            );
+        }
+        // A backoff after an ordinary failure is skipped when forced.
+        let fail = Outcome::Failed {
+            kind: FailureKind::Server,
+            message: "500".into(),
+        };
+        let mut s = PollState::default();
+        for _ in 0..4 {
+            s = after(&policy, &s, &fail, None, 0, 0.5);
+        }
+        assert!(s.cooldown_until_ms.unwrap() > 4 * M);
+        assert_eq!(
+            decide(&policy, &s, None, None, Mode::Force, M),
+            Decision::Poll
+        );
+        assert!(matches!(
+            decide(&policy, &s, None, None, Mode::Auto, M),
+            Decision::Wait {
+                why: WaitReason::Backoff,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -7,9 +7,12 @@
 //! absent; [`parse`] never fails on a JSON object and tells garbage apart so the caller can
 //! print a plain line and exit 0: the status bar must never break.
 //!
-//! [`install`] adds `statusLine` to Claude Code's `settings.json`: idempotent, every other key
-//! kept, a backup written first, the file replaced atomically; a different existing
-//! statusLine is kept unless forced (the error says what is there and how to chain it).
+//! [`install`] adds `statusLine` to Claude Code's `settings.json` without losing anything:
+//! idempotent; every other key kept in its order; a timestamped backup written first (the
+//! last [`BACKUPS_KEPT`] kept); the file replaced atomically, through a symlink (the link
+//! stays) and with its mode kept. A different existing statusLine is kept unless forced (the
+//! error says what is there and how to chain it); only the exact command Headroom writes
+//! ([`is_headroom_command`]) counts as its own.
 
 use std::path::{Path, PathBuf};
 
@@ -218,8 +221,57 @@ pub fn format_line(facts: &LineFacts, now_ms: i64, colors: Colors) -> String {
     parts.join(" · ")
 }
 
-/// The command Headroom installs, and how it recognises its own entry.
+/// The subcommand Claude Code runs: `<headroom> statusline`.
 pub const COMMAND_MARKER: &str = "statusline";
+/// How many timestamped backups of Claude Code's `settings.json` are kept beside it.
+pub const BACKUPS_KEPT: usize = 5;
+/// Backups are `settings.json.headroom-backup-<UTC time>`, beside the file (beside the link
+/// when it is a symlink, so a dotfiles repository does not fill with them).
+const BACKUP_INFIX: &str = ".headroom-backup-";
+
+/// The command Headroom installs for the `headroom` binary at `exe`: `<exe> statusline`, the
+/// path single-quoted for POSIX shells (Claude Code runs the command through a shell, Git
+/// Bash on Windows) unless every character is one no shell treats specially. `\` is not one
+/// of those: unquoted, a shell would take it as an escape.
+pub fn command_for(exe: &str) -> String {
+    format!("{} {COMMAND_MARKER}", shell_quote(exe))
+}
+
+fn shell_quote(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:".contains(c));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+/// The reverse of [`shell_quote`], for what it writes and nothing else.
+fn shell_unquote(text: &str) -> Option<String> {
+    let inner = match text.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')) {
+        Some(inner) => inner.replace(r"'\''", "'"),
+        None => text.to_owned(),
+    };
+    (shell_quote(&inner) == text).then_some(inner)
+}
+
+/// Whether `command` is exactly what [`command_for`] writes for a binary named `headroom`
+/// (wherever it is installed: the CLI and the tray may find it in different places, and an
+/// upgrade may move it). A command that merely mentions headroom and statusline, such as a
+/// user's own `~/bin/headroom-statusline.sh`, is not ours.
+pub fn is_headroom_command(command: &str) -> bool {
+    let Some(program) = command.strip_suffix(&format!(" {COMMAND_MARKER}")) else {
+        return false;
+    };
+    let Some(path) = shell_unquote(program) else {
+        return false;
+    };
+    let name = path.rsplit(['/', '\\']).next().unwrap_or("");
+    name == "headroom" || name == "headroom.exe"
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
@@ -243,11 +295,15 @@ pub enum InstallError {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Installed {
-    Added,
+    /// Added; `backup` holds the file as it was (none when there was no file).
+    Added {
+        backup: Option<PathBuf>,
+    },
     AlreadyThere,
-    /// Replaced another statusLine (forced); the old one was saved to the given file.
+    /// Replaced another statusLine (forced); the old one was saved to `saved_to`.
     Replaced {
         saved_to: PathBuf,
+        backup: Option<PathBuf>,
     },
 }
 
@@ -289,35 +345,151 @@ fn is_ours(entry: &Value) -> bool {
     entry
         .get("command")
         .and_then(Value::as_str)
-        .is_some_and(|c| c.contains("headroom") && c.contains(COMMAND_MARKER))
+        .is_some_and(is_headroom_command)
 }
 
-fn write(path: &Path, map: &Map<String, Value>, backup: bool) -> Result<(), InstallError> {
-    let io = |source| InstallError::Io {
-        path: path.to_owned(),
-        source,
+/// The file a symlink chain at `path` ends at (which need not exist yet); `path` itself when
+/// it is not a link. Dotfile managers link `~/.claude/settings.json` into a repository:
+/// the edit goes to that file, and the link stays.
+fn resolve_links(path: &Path) -> std::io::Result<PathBuf> {
+    let mut current = path.to_owned();
+    // As the kernel's limit on symlink hops (ELOOP).
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&current) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = std::fs::read_link(&current)?;
+                current = match current.parent() {
+                    Some(dir) if target.is_relative() => dir.join(target),
+                    _ => target,
+                };
+            }
+            Ok(_) => return Ok(current),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(current),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "{} is a loop of symbolic links",
+        path.display()
+    )))
+}
+
+/// `settings.json.headroom-backup-20261201T221500.123Z`: sorts by time.
+fn backup_path(path: &Path, now_ms: i64) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "settings.json".into());
+    let stamp = chrono::DateTime::from_timestamp_millis(now_ms)
+        .unwrap_or_default()
+        .format("%Y%m%dT%H%M%S%.3fZ");
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let first = dir.join(format!("{name}{BACKUP_INFIX}{stamp}"));
+    if !first.exists() {
+        return first;
+    }
+    // Two writes within a millisecond (or a clock set back): a suffix, never an overwrite.
+    (2..)
+        .map(|n| dir.join(format!("{name}{BACKUP_INFIX}{stamp}-{n}")))
+        .find(|p| !p.exists())
+        .unwrap_or(first)
+}
+
+/// Deletes all but the newest [`BACKUPS_KEPT`] backups of `path` (by their time stamps).
+fn prune_backups(path: &Path) -> std::io::Result<()> {
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return Ok(());
     };
-    if backup && path.exists() {
-        let backup_path = PathBuf::from(format!("{}.headroom-backup", path.display()));
-        std::fs::copy(path, &backup_path).map_err(io)?;
+    let prefix = format!("{name}{BACKUP_INFIX}");
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut backups: Vec<(String, PathBuf)> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let file = e.file_name().to_string_lossy().into_owned();
+            let stamp = file.strip_prefix(&prefix)?.to_owned();
+            Some((stamp, e.path()))
+        })
+        .collect();
+    // "…Z" sorts before "…Z-2": the suffixed one is the later write.
+    backups.sort();
+    let excess = backups.len().saturating_sub(BACKUPS_KEPT);
+    for (_, old) in backups.into_iter().take(excess) {
+        std::fs::remove_file(old)?;
+    }
+    Ok(())
+}
+
+/// Replaces `target`'s content atomically (a fresh temporary file beside it, fsync, rename
+/// over, fsync the folder), keeping its permissions; a new file is owner-only.
+fn replace_keeping_mode(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = match target.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    let permissions = match std::fs::metadata(target) {
+        Ok(m) => Some(m.permissions()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    // A random name opened with O_EXCL, created 0600.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".headroom-settings-")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    if let Some(permissions) = permissions {
+        tmp.as_file().set_permissions(permissions)?;
+    }
+    tmp.as_file().sync_all()?;
+    tmp.persist(target).map_err(|e| e.error)?;
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+/// Writes `map` to Claude Code's settings file at `path`, through a symlink if it is one,
+/// in the key order it was read in. With `backup`, the file as it was is first copied to a
+/// timestamped backup beside `path`, of which the last [`BACKUPS_KEPT`] are kept.
+fn write(
+    path: &Path,
+    map: &Map<String, Value>,
+    backup: bool,
+    now_ms: i64,
+) -> Result<Option<PathBuf>, InstallError> {
+    let io = |at: &Path| {
+        let at = at.to_owned();
+        move |source| InstallError::Io { path: at, source }
+    };
+    let target = resolve_links(path).map_err(io(path))?;
+    let mut saved = None;
+    if backup && target.exists() {
+        let backup_path = backup_path(path, now_ms);
+        std::fs::copy(&target, &backup_path).map_err(io(&backup_path))?;
+        if let Err(e) = prune_backups(path) {
+            tracing::warn!("cannot remove old backups of {}: {e}", path.display());
+        }
+        saved = Some(backup_path);
     }
     let mut text = serde_json::to_string_pretty(&Value::Object(map.clone()))
-        .map_err(|e| io(std::io::Error::other(e)))?;
+        .map_err(|e| io(path)(std::io::Error::other(e)))?;
     text.push('\n');
-    write_atomically(path, text.as_bytes()).map_err(io)
+    replace_keeping_mode(&target, text.as_bytes()).map_err(io(&target))?;
+    Ok(saved)
 }
 
 /// Adds Headroom's `statusLine` to `settings_path`. `saved_previous` is where a replaced
-/// statusLine is kept for [`uninstall`].
+/// statusLine is kept for [`uninstall`]; `now_ms` names the backup.
 pub fn install(
     settings_path: &Path,
     command: &str,
     force: bool,
     saved_previous: &Path,
+    now_ms: i64,
 ) -> Result<Installed, InstallError> {
     let mut map = read_object(settings_path)?;
     let entry = serde_json::json!({ "type": "command", "command": command, "padding": 0 });
-    let mut outcome = Installed::Added;
+    let mut replaced = None;
     if let Some(existing) = map.get("statusLine") {
         if existing.get("command").and_then(Value::as_str) == Some(command) {
             return Ok(Installed::AlreadyThere);
@@ -346,18 +518,24 @@ pub fn install(
                     source,
                 }
             })?;
-            outcome = Installed::Replaced {
-                saved_to: saved_previous.to_owned(),
-            };
+            replaced = Some(saved_previous.to_owned());
         }
     }
+    // An existing key keeps its place (serde_json's `preserve_order`); a new one goes last.
     map.insert("statusLine".to_owned(), entry);
-    write(settings_path, &map, true)?;
-    Ok(outcome)
+    let backup = write(settings_path, &map, true, now_ms)?;
+    Ok(match replaced {
+        Some(saved_to) => Installed::Replaced { saved_to, backup },
+        None => Installed::Added { backup },
+    })
 }
 
 /// Removes Headroom's `statusLine`, putting back the one `--force` replaced.
-pub fn uninstall(settings_path: &Path, saved_previous: &Path) -> Result<Uninstalled, InstallError> {
+pub fn uninstall(
+    settings_path: &Path,
+    saved_previous: &Path,
+    now_ms: i64,
+) -> Result<Uninstalled, InstallError> {
     let mut map = read_object(settings_path)?;
     match map.get("statusLine") {
         None => return Ok(Uninstalled::NotInstalled),
@@ -378,11 +556,13 @@ pub fn uninstall(settings_path: &Path, saved_previous: &Path) -> Result<Uninstal
             Uninstalled::Restored
         }
         None => {
-            map.remove("statusLine");
+            // `shift_remove`, not `remove`: with `preserve_order` the latter moves the last
+            // key into the gap.
+            map.shift_remove("statusLine");
             Uninstalled::Removed
         }
     };
-    write(settings_path, &map, true)?;
+    write(settings_path, &map, true, now_ms)?;
     if outcome == Uninstalled::Restored {
         let _ = std::fs::remove_file(saved_previous);
     }
@@ -399,6 +579,92 @@ mod tests {
         assert_eq!(short_duration(45 * 60_000), "45m");
         assert_eq!(short_duration(20_000), "<1m");
         assert_eq!(short_duration(51 * 3_600_000), "2d3h");
+    }
+
+    #[test]
+    fn the_command_is_quoted_for_posix_shells() {
+        assert_eq!(
+            command_for("/usr/local/bin/headroom"),
+            "/usr/local/bin/headroom statusline"
+        );
+        assert_eq!(
+            command_for("/home/me/My Apps/headroom"),
+            "'/home/me/My Apps/headroom' statusline"
+        );
+        // A backslash is an escape to a shell: it must be inside quotes.
+        assert_eq!(
+            command_for(r"/opt/we\ird/headroom"),
+            r"'/opt/we\ird/headroom' statusline"
+        );
+        assert_eq!(
+            command_for(r"C:\Users\me\headroom.exe"),
+            r"'C:\Users\me\headroom.exe' statusline"
+        );
+        assert_eq!(
+            command_for("/tmp/it's/headroom"),
+            r"'/tmp/it'\''s/headroom' statusline"
+        );
+    }
+
+    /// What a shell makes of the command: the real `sh` runs it, and the program it starts
+    /// prints the path it was started as and its argument.
+    #[cfg(unix)]
+    #[test]
+    fn a_shell_runs_the_command_as_written() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        for folder in [r"back\slash", "it's here", "$HOME `x` \"q\"", "plain"] {
+            let bin_dir = dir.path().join(folder);
+            std::fs::create_dir_all(&bin_dir).unwrap();
+            let exe = bin_dir.join("headroom");
+            std::fs::write(&exe, "#!/bin/sh\nprintf '%s|%s' \"$0\" \"$1\"\n").unwrap();
+            std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let exe = exe.to_str().unwrap().to_owned();
+            let command = command_for(&exe);
+            let out = std::process::Command::new("sh")
+                .args(["-c", &command])
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                format!("{exe}|statusline"),
+                "{command}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(is_headroom_command(&command), "{command}");
+        }
+    }
+
+    #[test]
+    fn only_the_exact_command_headroom_writes_is_ours() {
+        for ours in [
+            "/usr/local/bin/headroom statusline",
+            "/home/me/.cargo/bin/headroom statusline",
+            "headroom statusline",
+            "'/home/me/My Apps/headroom' statusline",
+            r"'C:\Users\me\headroom.exe' statusline",
+            &command_for("/tmp/it's/headroom"),
+        ] {
+            assert!(is_headroom_command(ours), "{ours}");
+        }
+        for theirs in [
+            "~/bin/headroom-statusline.sh",
+            "/home/me/bin/headroom statusline --extra",
+            "/home/me/bin/my-headroom statusline",
+            "/home/me/bin/headroom statusline; rm -rf ~",
+            "sh -c 'headroom statusline'",
+            "headroom  statusline",
+            "'/usr/bin/headroom statusline'",
+            // Quoted although it needs no quotes: not how Headroom writes it.
+            "'/usr/local/bin/headroom' statusline",
+            // Unquoted though it would need quotes.
+            r"/opt/we\ird/headroom statusline",
+            "/opt/my apps/headroom statusline",
+            "statusline",
+            "",
+        ] {
+            assert!(!is_headroom_command(theirs), "{theirs}");
+        }
     }
 
     #[test]

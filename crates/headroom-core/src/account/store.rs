@@ -448,3 +448,73 @@ pub fn claim(
     tx.commit().map_err(&err)?;
     Ok((decision, state))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::policy::{after, Outcome, WaitReason};
+
+    /// The claim every forced poll goes through: `status --refresh`, the Extra Usage watch,
+    /// and the tray's Refresh now (its refresh task calls `Refresher::refresh` with
+    /// `Mode::Force`, which claims here before any request).
+    #[test]
+    fn a_forced_claim_during_a_429_cool_down_sends_nothing_and_records_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+        // The tests' lowered floor: nothing but the cool-down holds a forced poll back.
+        let policy = PollPolicy {
+            min_interval_ms: 0,
+            ..PollPolicy::default()
+        };
+        let now = 1_800_000_000_000;
+        let (first, before) =
+            claim(&ledger, Source::Account, &policy, Some(7), Mode::Auto, now).unwrap();
+        assert_eq!(first, Decision::Poll);
+        // Anthropic answers 429 with `Retry-After: 0`: the policy's own 5 min.
+        let limited = after(
+            &policy,
+            &before,
+            &Outcome::RateLimited {
+                retry_after_s: Some(0),
+            },
+            Some(7),
+            now,
+            0.5,
+        );
+        save_poll_state(&ledger, Source::Account, &limited).unwrap();
+        let until = limited.cooldown_until_ms.unwrap();
+        assert_eq!(until, now + 5 * 60_000);
+
+        for later in [now + 1, now + 60_000, until - 1] {
+            let (decision, _) = claim(
+                &ledger,
+                Source::Account,
+                &policy,
+                Some(7),
+                Mode::Force,
+                later,
+            )
+            .unwrap();
+            assert_eq!(
+                decision,
+                Decision::Wait {
+                    until_ms: until,
+                    why: WaitReason::RateLimited
+                },
+                "forced at {later}"
+            );
+        }
+        // Refused claims leave no trace: the state is the one the 429 left.
+        assert_eq!(poll_state(&ledger, Source::Account).unwrap(), limited);
+        let (decision, _) = claim(
+            &ledger,
+            Source::Account,
+            &policy,
+            Some(7),
+            Mode::Force,
+            until,
+        )
+        .unwrap();
+        assert_eq!(decision, Decision::Poll, "once the cool-down is over");
+    }
+}
