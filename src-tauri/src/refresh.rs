@@ -587,7 +587,7 @@ impl Task {
         }
         for w in &published.snapshot.windows {
             if let Some(reset) = w.resets_at_ms.filter(|&r| r > now) {
-                next = next.min(reset + 1000);
+                next = next.min(reset.saturating_add(1000));
             }
         }
         next.max(now + 1000)
