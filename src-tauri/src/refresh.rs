@@ -19,11 +19,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use headroom_core::account::{self, policy, store, Mode, Refresher, SecretStore};
+use headroom_core::account::{self, policy, store, AccountError, Mode, Refresher, SecretStore};
 use headroom_core::alerts::store::{self as alert_store, outcome};
 use headroom_core::alerts::{Action, Delivery, Notification};
 use headroom_core::ingest;
-use headroom_core::ledger::Ledger;
+use headroom_core::ledger::{Ledger, LedgerError};
 use headroom_core::pricing::PriceTable;
 use headroom_core::report::Zone;
 use headroom_core::settings::{self, Settings};
@@ -39,6 +39,9 @@ use crate::env::AppEnv;
 const DEBOUNCE: Duration = Duration::from_millis(200);
 /// The longest sleep: ages in the menu, staleness, and other processes' statusline samples.
 const MAX_SLEEP_MS: i64 = 60_000;
+/// A round another process kept the ledger busy for (a long ingest) is tried again this soon,
+/// showing the last figures meanwhile rather than an empty snapshot.
+const BUSY_RETRY_MS: i64 = 5_000;
 /// How long the Extra Usage watch waits for the account to confirm.
 const EXTRA_USAGE_WATCH_MS: i64 = 15 * 60_000;
 
@@ -193,6 +196,9 @@ struct ExtraWatch {
     deadline_ms: i64,
 }
 
+/// Another process held the ledger past the busy timeout.
+struct Busy;
+
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -219,6 +225,7 @@ impl Task {
                 }
             }
             let mut problems = Vec::new();
+            let mut busy = false;
             let snapshot = match ledger.as_mut() {
                 None => {
                     problems.push(format!(
@@ -232,10 +239,15 @@ impl Task {
                 }
                 Some(l) => {
                     if ingest_due || self.unwatched {
-                        if let Some(problem) = self.ingest(l, &settings) {
-                            problems.push(problem);
+                        match self.ingest(l, &settings) {
+                            // Still due: read on the retry.
+                            Err(Busy) => busy = true,
+                            Ok(Some(problem)) => {
+                                problems.push(problem);
+                                ingest_due = false;
+                            }
+                            Ok(None) => ingest_due = false,
                         }
-                        ingest_due = false;
                     }
                     let mode = if force || extra.is_some() {
                         Mode::Force
@@ -246,6 +258,18 @@ impl Task {
                     match self.refresher(&settings) {
                         Ok(r) => match r.refresh(l, now, mode).await {
                             Ok(s) => s,
+                            Err(AccountError::Ledger(e @ LedgerError::Locked { .. })) => {
+                                tracing::info!("{e}; trying again in {BUSY_RETRY_MS} ms");
+                                busy = true;
+                                self.publish
+                                    .borrow()
+                                    .as_ref()
+                                    .map(|p| p.snapshot.clone())
+                                    .unwrap_or_else(|| UsageSnapshot {
+                                        taken_at_ms: now,
+                                        ..UsageSnapshot::default()
+                                    })
+                            }
                             Err(e) => {
                                 problems.push(e.to_string());
                                 UsageSnapshot {
@@ -286,7 +310,10 @@ impl Task {
                 let _ = reply.send(());
             }
 
-            let wake_at = self.next_wake(ledger.as_ref(), &published, extra.as_ref(), now);
+            let mut wake_at = self.next_wake(ledger.as_ref(), &published, extra.as_ref(), now);
+            if busy {
+                wake_at = wake_at.min(now.saturating_add(BUSY_RETRY_MS));
+            }
             let sleep = Duration::from_millis(u64::try_from(wake_at - now_ms()).unwrap_or(0));
             tokio::select! {
                 request = inbox.recv() => {
@@ -322,8 +349,8 @@ impl Task {
         }
     }
 
-    /// New transcript lines into the ledger; returns a problem worth showing.
-    fn ingest(&self, ledger: &mut Ledger, settings: &Settings) -> Option<String> {
+    /// New transcript lines into the ledger; returns a problem worth showing, or [`Busy`].
+    fn ingest(&self, ledger: &mut Ledger, settings: &Settings) -> Result<Option<String>, Busy> {
         let prices = match PriceTable::with_overrides(&self.env.state.price_overrides()) {
             Ok(p) => p,
             Err(e) => {
@@ -335,8 +362,8 @@ impl Task {
         let files = match ingest::discover(&roots) {
             Ok(files) => files,
             // No transcripts is normal for a chat-only user: account figures still count.
-            Err(ingest::IngestError::NoTranscripts { .. }) => return None,
-            Err(e) => return Some(e.to_string()),
+            Err(ingest::IngestError::NoTranscripts { .. }) => return Ok(None),
+            Err(e) => return Ok(Some(e.to_string())),
         };
         match ingest::ingest(ledger, &files, &prices) {
             Ok(report) => {
@@ -346,9 +373,13 @@ impl Task {
                 if report.new_entries > 0 {
                     tracing::debug!("ingest: {} new responses", report.new_entries);
                 }
-                None
+                Ok(None)
             }
-            Err(e) => Some(e.to_string()),
+            Err(ingest::IngestError::Ledger(e @ LedgerError::Locked { .. })) => {
+                tracing::info!("ingest: {e}; trying again in {BUSY_RETRY_MS} ms");
+                Err(Busy)
+            }
+            Err(e) => Ok(Some(e.to_string())),
         }
     }
 
@@ -584,7 +615,7 @@ impl Task {
         }
         for w in &published.snapshot.windows {
             if let Some(reset) = w.resets_at_ms.filter(|&r| r > now) {
-                next = next.min(reset + 1000);
+                next = next.min(reset.saturating_add(1000));
             }
         }
         next.max(now + 1000)

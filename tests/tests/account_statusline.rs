@@ -183,6 +183,51 @@ fn without_rate_limits_garbage_and_empty_input_never_break_the_bar() {
     assert!(stdout(&out).starts_with("Session 42 %"), "{}", stdout(&out));
 }
 
+/// While another process holds the ledger's write lock (a cold ingest), a render waits about
+/// 50 ms for it, not the 5 s busy timeout: the line is printed from what the ledger holds, the
+/// reading is dropped and the log says so.
+#[test]
+fn a_busy_ledger_drops_the_reading_and_the_line_comes_at_once() {
+    use std::time::{Duration, Instant};
+    let home = Home::bare();
+    let now_s = now_ms() / 1000;
+    let timed = |payload: String| {
+        let started = Instant::now();
+        let out = statusline(&home, payload.as_bytes(), false);
+        (out, started.elapsed())
+    };
+    // The first render creates the ledger; the second is the unhindered time of a render.
+    timed(payload_with_limits(now_s + 4_000, now_s + 300_000));
+    let (_, unhindered) = timed(payload_with_limits(now_s + 4_000, now_s + 300_000));
+
+    let ledger_path = home.headroom_home().join("ledger.sqlite3");
+    let mut writer = headroom_core::ledger::Ledger::open(&ledger_path).unwrap();
+    let batch = writer.batch().unwrap();
+    let (out, busy) =
+        timed(payload_with_limits(now_s + 5_000, now_s + 300_000).replace("42.5", "57"));
+    drop(batch);
+    assert!(out.status.success());
+    let line = stdout(&out);
+    assert!(line.starts_with("Session 57 %"), "{line:?}");
+    assert!(
+        line.contains("Today $0.00"),
+        "the ledger was still read: {line:?}"
+    );
+    let log = stderr(&out);
+    assert!(log.contains("not recorded"), "{log}");
+    eprintln!("render: {unhindered:?} unhindered, {busy:?} with the ledger busy");
+    assert!(
+        busy < unhindered + Duration::from_millis(150),
+        "{busy:?} with the ledger busy, {unhindered:?} without"
+    );
+    let j = status_json(&home, None, &[]);
+    assert_eq!(
+        j["session"]["utilization"].as_f64(),
+        Some(42.5),
+        "the busy render's reading was dropped: {j:#}"
+    );
+}
+
 #[test]
 fn no_headroom_folder_at_all_still_exits_0() {
     let home = Home::bare();

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use headroom_core::account::{Mode, Refresher, SecretStore};
+use headroom_core::account::{AccountError, Mode, Refresher, SecretStore};
 use headroom_core::environment::{AccountEnv, Edge};
 use headroom_core::ingest::{self, IngestError, IngestReport};
 use headroom_core::ledger::{Ledger, LedgerError};
@@ -17,6 +17,8 @@ use headroom_core::snapshot::UsageSnapshot;
 pub struct Failure {
     pub code: u8,
     pub message: String,
+    /// Another process held the ledger past the busy timeout: worth trying again.
+    pub busy: bool,
 }
 
 impl Failure {
@@ -24,13 +26,26 @@ impl Failure {
         Failure {
             code,
             message: message.into(),
+            busy: false,
         }
     }
 }
 
 impl From<LedgerError> for Failure {
     fn from(e: LedgerError) -> Failure {
-        Failure::new(1, e.to_string())
+        Failure {
+            busy: matches!(e, LedgerError::Locked { .. }),
+            ..Failure::new(1, e.to_string())
+        }
+    }
+}
+
+impl From<AccountError> for Failure {
+    fn from(e: AccountError) -> Failure {
+        match e {
+            AccountError::Ledger(e) => e.into(),
+            e => Failure::new(1, e.to_string()),
+        }
     }
 }
 
@@ -153,8 +168,7 @@ impl Context {
         };
         let snapshot = self
             .refresher(settings)?
-            .refresh_blocking(ledger, now, mode)
-            .map_err(|e| Failure::new(1, e.to_string()))?;
+            .refresh_blocking(ledger, now, mode)?;
         Ok((snapshot, report))
     }
 

@@ -33,7 +33,13 @@ pub fn run(ctx: &Context, action: LedgerAction) -> Result<(), Failure> {
             let now = chrono::Utc::now().timestamp();
             let (mut ledger, rebuilt) = ledger::rebuild(&path, now)?;
             match rebuilt {
-                Rebuilt::Refreshed => println!("Ledger sound; recomputing from transcripts."),
+                Rebuilt::Refreshed { implausible: 0 } => {
+                    println!("Ledger sound; recomputing from transcripts.")
+                }
+                Rebuilt::Refreshed { implausible } => println!(
+                    "Ledger sound; deleted {implausible} responses with impossible token counts (over {} in a field); recomputing from transcripts.",
+                    ledger::MAX_TOKENS_PER_FIELD
+                ),
                 Rebuilt::Replaced { moved_to, salvaged } => println!(
                     "The damaged ledger was moved to {}; {salvaged} responses were salvaged from it.",
                     moved_to.display()

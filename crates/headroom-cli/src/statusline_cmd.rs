@@ -8,7 +8,11 @@
 //!   the ledger cannot be read);
 //! - is cheap: it opens the ledger, writes one small transaction, and reads the newest
 //!   samples and today's quarter-hour totals. It does not ingest transcripts (the tray,
-//!   `watch` or `status` do) nor compute blocks, so it costs the same with years of history.
+//!   `watch` or `status` do) nor compute blocks, so it costs the same with years of history;
+//! - never waits more than [`LEDGER_WAIT`] for another process's lock: while an ingest
+//!   writes, the reading is dropped (a warning says so; the next render carries the same
+//!   figures and records them) and the line is printed from what the ledger holds (WAL
+//!   readers do not wait for writers).
 //!
 //! Colour: Claude Code renders ANSI colours in its status bar although our stdout is a pipe,
 //! so colour is on unless `NO_COLOR` is set, `TERM=dumb`, or `--no-color` is given.
@@ -18,11 +22,12 @@
 
 use std::io::Read;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 use headroom_core::account::statusline::{self, Colors, Installed, LineFacts, Uninstalled};
 use headroom_core::account::store;
-use headroom_core::ledger::Ledger;
+use headroom_core::ledger::{Ledger, LedgerError};
 use headroom_core::report::{CostMode, Zone};
 use headroom_core::snapshot::{Source, Window, WindowKind};
 
@@ -31,6 +36,8 @@ use crate::context::{Context, Failure};
 /// Claude Code's payloads are a few kilobytes; anything past this is not one.
 const MAX_INPUT: u64 = 1 << 20;
 const SAVED_PREVIOUS: &str = "statusline-previous.json";
+/// Claude Code waits for the line on every render: a busy ledger costs at most this.
+const LEDGER_WAIT: Duration = Duration::from_millis(50);
 
 #[derive(Debug, Args)]
 pub struct StatuslineArgs {
@@ -107,10 +114,19 @@ fn facts_from_ledger(
     ctx: &Context,
     windows: &[Window],
     now: i64,
-) -> Result<LineFacts, headroom_core::ledger::LedgerError> {
-    let ledger = Ledger::open(&ctx.state.ledger())?;
+) -> Result<LineFacts, LedgerError> {
+    let dropped = |e: &LedgerError| {
+        if !windows.is_empty() {
+            tracing::warn!("statusline: {e}; this reading was not recorded (the next render's is)");
+        }
+    };
+    let ledger = Ledger::open_waiting(&ctx.state.ledger(), LEDGER_WAIT).inspect_err(dropped)?;
     if !windows.is_empty() {
-        store::record(&ledger, Source::Statusline, windows, None, now)?;
+        match store::record(&ledger, Source::Statusline, windows, None, now) {
+            Ok(_) => {}
+            Err(e @ LedgerError::Locked { .. }) => dropped(&e),
+            Err(e) => return Err(e),
+        }
     }
     let mut facts = from_payload(windows);
     if facts.session.is_none() || facts.weekly.is_none() {

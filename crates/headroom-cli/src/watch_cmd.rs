@@ -6,7 +6,8 @@
 //! repeats the other's alerts), prints what it found and delivers at most one notification.
 //! `--once` does one round and exits. Ctrl-C (or SIGTERM) ends the loop between rounds, or
 //! interrupts the wait, and exits 0. No notification server is a warning; the alert is still
-//! recorded and printed.
+//! recorded and printed. A ledger another process keeps busy past the busy timeout (a long
+//! ingest, a rebuild) is a warning too: the round is tried again [`BUSY_RETRY`] later.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
@@ -25,6 +26,9 @@ use headroom_notify::{Clicked, Notifier, NotifierConfig, NotifyError};
 
 use crate::context::{now_ms, zone, Context, Failure};
 use crate::table::{Align, Style, Table};
+
+/// How soon a round the ledger was too busy for is tried again (the interval when shorter).
+const BUSY_RETRY: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
@@ -56,7 +60,8 @@ pub struct AlertsArgs {
 /// Everything a round needs that lives longer than the round.
 struct Watcher<'a> {
     ctx: &'a Context,
-    ledger: Ledger,
+    /// Opened by the first round that can (a rebuild may hold it).
+    ledger: Option<Ledger>,
     notifier: Option<Notifier>,
     /// Warn about a missing notification server once, not every round.
     warned_no_server: bool,
@@ -68,7 +73,6 @@ enum Event {
 }
 
 pub fn watch(ctx: &Context, args: &WatchArgs) -> Result<(), Failure> {
-    let ledger = ctx.open_ledger()?;
     let (events, inbox) = mpsc::channel::<Event>();
     let notifier = if args.no_notify {
         None
@@ -104,13 +108,24 @@ pub fn watch(ctx: &Context, args: &WatchArgs) -> Result<(), Failure> {
 
     let mut w = Watcher {
         ctx,
-        ledger,
+        ledger: None,
         notifier,
         warned_no_server: false,
     };
     loop {
         let settings = ctx.settings()?;
-        w.round(&settings)?;
+        let busy = match w.round(&settings) {
+            Ok(()) => false,
+            Err(f) if f.busy && !args.once => {
+                eprintln!(
+                    "warning: {}; trying again in {} s",
+                    f.message,
+                    BUSY_RETRY.as_secs()
+                );
+                true
+            }
+            Err(f) => return Err(f),
+        };
         if args.once {
             return Ok(());
         }
@@ -118,7 +133,11 @@ pub fn watch(ctx: &Context, args: &WatchArgs) -> Result<(), Failure> {
             .interval
             .unwrap_or(settings.sources.poll_minutes)
             .max(1);
-        let deadline = std::time::Instant::now() + Duration::from_secs(u64::from(minutes) * 60);
+        let mut wait = Duration::from_secs(u64::from(minutes) * 60);
+        if busy {
+            wait = wait.min(BUSY_RETRY);
+        }
+        let deadline = std::time::Instant::now() + wait;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match inbox.recv_timeout(left) {
@@ -137,22 +156,23 @@ impl Watcher<'_> {
     fn round(&mut self, settings: &Settings) -> Result<(), Failure> {
         let now = now_ms();
         let zone = zone(settings);
-        let snapshot = self
-            .ctx
-            .snapshot(&mut self.ledger, settings, now, Mode::Auto)?;
+        let ledger = match &mut self.ledger {
+            Some(ledger) => ledger,
+            None => self.ledger.insert(self.ctx.open_ledger()?),
+        };
+        let snapshot = self.ctx.snapshot(ledger, settings, now, Mode::Auto)?;
         for problem in &snapshot.errors {
             eprintln!("warning: {problem}");
         }
-        let recorded =
-            store::evaluate_and_record(&self.ledger, &snapshot, &settings.alerts, now, zone)?;
+        let recorded = store::evaluate_and_record(ledger, &snapshot, &settings.alerts, now, zone)?;
         println!("{}", status_line(&snapshot, now, zone));
         let outcome = match &recorded.evaluation.delivery {
             Delivery::Nothing => return Ok(()),
             Delivery::Suppressed { why } => why.as_str().to_owned(),
             Delivery::Deliver { notification } => self.deliver(notification),
         };
-        if outcome != outcome::PENDING {
-            store::record_delivery(&self.ledger, &recorded.ids, &outcome)?;
+        if let Some(ledger) = self.ledger.as_ref().filter(|_| outcome != outcome::PENDING) {
+            store::record_delivery(ledger, &recorded.ids, &outcome)?;
         }
         print_alerts(&recorded.evaluation, &outcome, now, zone);
         Ok(())

@@ -16,6 +16,7 @@
 use serde::Serialize;
 
 use crate::ledger::{BucketRow, Ledger, LedgerError};
+use crate::num::floor_to_u64;
 use crate::report::{iso_ms, CostMode};
 
 pub const BLOCK_MS: i64 = 5 * 3_600_000;
@@ -152,13 +153,15 @@ fn make_block(start_ms: i64, buckets: &[&BucketRow], now_ms: i64, mode: CostMode
         None
     };
     let projection = burn_rate.map(|rate| {
-        let remaining_minutes = ((end_ms - now_ms).max(0)) as f64 / 60_000.0;
+        let remaining_ms = end_ms.saturating_sub(now_ms).max(0);
+        let remaining_minutes = remaining_ms as f64 / 60_000.0;
+        let total_tokens = tokens.total() as f64 + rate.tokens_per_minute * remaining_minutes;
         Projection {
-            total_tokens: (tokens.total() as f64 + rate.tokens_per_minute * remaining_minutes)
-                .round() as u64,
+            total_tokens: floor_to_u64(total_tokens.round()).unwrap_or(u64::MAX),
             total_cost: ((cost + rate.cost_per_hour / 60.0 * remaining_minutes) * 100.0).round()
                 / 100.0,
-            remaining_minutes: remaining_minutes.round() as i64,
+            // Whole minutes of an i64 of milliseconds: always in range.
+            remaining_minutes: remaining_ms.saturating_add(30_000) / 60_000,
         }
     });
     Block {

@@ -19,14 +19,37 @@
 //!
 //! Every write happens in a transaction that also advances the file offsets it consumed: a
 //! process killed at any moment loses nothing committed and never counts a response twice.
+//!
+//! Several processes share the ledger (the tray, `headroom watch`, the statusline on every
+//! render of Claude Code, any command):
+//! - each holds a shared advisory lock on `<ledger>.lock` while it has the ledger open, and
+//!   `headroom ledger rebuild` takes it exclusively, so it never moves files under another
+//!   process's open connection (see [`rebuild`]);
+//! - a process waits at most its busy timeout for another's write transaction
+//!   ([`BUSY_TIMEOUT`], or less with [`Ledger::open_waiting`]), then gets
+//!   [`LedgerError::Locked`], which callers treat as "try again", not as a failure;
+//! - migrations run inside one `BEGIN IMMEDIATE` that reads `user_version` again, so two
+//!   processes opening a new ledger at once never both run them.
+//!
+//! The ledger, its `-wal` and `-shm` and the lock file are 0600, and their folder 0700, on
+//! Unix (they name every project and hold spend figures); [`Ledger::open`] mends the modes of
+//! an install made before this rule.
+//!
+//! Token counts are stored as i64: values convert with saturation (`num`), aggregates add
+//! with saturation in SQL (SQLite would otherwise store a REAL that no read accepts), and a
+//! response with a count above [`MAX_TOKENS_PER_FIELD`] is never stored or summed.
 
 use std::collections::HashSet;
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction};
 use rustc_hash::FxHashMap;
 
+use crate::num::{count_from_sql, count_to_sql, floor_to_u64};
 use crate::pricing::PriceTable;
 use crate::transcript::Tokens;
 
@@ -44,7 +67,7 @@ impl std::hash::Hasher for KeyHasher {
         }
     }
     fn write_i64(&mut self, key: i64) {
-        self.0 = key as u64;
+        self.0 = key.cast_unsigned();
     }
 }
 
@@ -52,6 +75,16 @@ pub type KeyHash = std::hash::BuildHasherDefault<KeyHasher>;
 
 /// Width of an aggregate bucket.
 pub const BUCKET_MS: i64 = 15 * 60 * 1000;
+
+/// How long a process waits for another one's write transaction (or for a rebuild to end)
+/// before [`LedgerError::Locked`].
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// No real response has more tokens than this in any field (the largest context windows hold
+/// about 10^6). The transcript parser counts a line above it as bad; the ledger never stores
+/// or sums one either, whoever calls it, and `ledger rebuild` deletes those an older version
+/// stored.
+pub const MAX_TOKENS_PER_FIELD: u64 = 1_000_000_000;
 
 /// Schema migrations, in order; `user_version` is the number applied.
 const MIGRATIONS: &[&str] = &[
@@ -196,6 +229,8 @@ pub enum LedgerError {
     Corrupt { path: PathBuf, detail: String },
     #[error("the ledger {path} is locked by another process; try again, or stop the other Headroom process")]
     Locked { path: PathBuf },
+    #[error("another Headroom process has the ledger {path} open (the tray app, `headroom watch`, or a command still running); quit it and run `headroom ledger rebuild` again. Nothing was changed.")]
+    InUse { path: PathBuf },
     #[error("the ledger {path} was written by a newer Headroom (schema {found}, this one knows {known}); update Headroom")]
     TooNew {
         path: PathBuf,
@@ -255,32 +290,88 @@ pub struct Sums {
     pub display_cost: f64,
 }
 
+// Counts add with saturation: a sum that reached u64::MAX is wrong either way, but it must
+// not panic (debug) or wrap to a small number (release).
 impl Sums {
     fn add_entry(&mut self, e: &NewEntry<'_>) {
-        self.entries += 1;
-        self.input += e.tokens.input;
-        self.output += e.tokens.output;
-        self.cache_write += e.tokens.cache_write;
-        self.cache_read += e.tokens.cache_read;
-        self.calc_cost += e.calc_cost;
-        self.auto_cost += e.cost_usd.unwrap_or(e.calc_cost);
-        self.display_cost += e.cost_usd.unwrap_or(0.0);
+        self.entries = self.entries.saturating_add(1);
+        self.input = self.input.saturating_add(e.tokens.input);
+        self.output = self.output.saturating_add(e.tokens.output);
+        self.cache_write = self.cache_write.saturating_add(e.tokens.cache_write);
+        self.cache_read = self.cache_read.saturating_add(e.tokens.cache_read);
+        let (cost_usd, calc_cost) = finite_costs(e);
+        self.calc_cost += calc_cost;
+        self.auto_cost += cost_usd.unwrap_or(calc_cost);
+        self.display_cost += cost_usd.unwrap_or(0.0);
     }
 
     pub fn add(&mut self, other: &Sums) {
-        self.entries += other.entries;
-        self.input += other.input;
-        self.output += other.output;
-        self.cache_write += other.cache_write;
-        self.cache_read += other.cache_read;
+        self.entries = self.entries.saturating_add(other.entries);
+        self.input = self.input.saturating_add(other.input);
+        self.output = self.output.saturating_add(other.output);
+        self.cache_write = self.cache_write.saturating_add(other.cache_write);
+        self.cache_read = self.cache_read.saturating_add(other.cache_read);
         self.calc_cost += other.calc_cost;
         self.auto_cost += other.auto_cost;
         self.display_cost += other.display_cost;
     }
 
     pub fn total_tokens(&self) -> u64 {
-        self.input + self.output + self.cache_write + self.cache_read
+        self.input
+            .saturating_add(self.output)
+            .saturating_add(self.cache_write)
+            .saturating_add(self.cache_read)
     }
+}
+
+/// The costs as stored: SQLite turns NaN into NULL (which `calc_cost NOT NULL` refuses, and
+/// every later ingest would fail), and an infinity would make every sum infinite.
+fn finite_costs(e: &NewEntry<'_>) -> (Option<f64>, f64) {
+    let calc_cost = if e.calc_cost.is_finite() {
+        e.calc_cost
+    } else {
+        0.0
+    };
+    (e.cost_usd.filter(|c| c.is_finite()), calc_cost)
+}
+
+/// Whether a response's counts can be real (see [`MAX_TOKENS_PER_FIELD`]).
+fn plausible(t: &Tokens) -> bool {
+    [
+        t.input,
+        t.output,
+        t.cache_write,
+        t.cache_write_5m,
+        t.cache_write_1h,
+        t.cache_read,
+    ]
+    .iter()
+    .all(|&n| n <= MAX_TOKENS_PER_FIELD)
+}
+
+/// [`plausible`] in SQL, over the columns of `entries`.
+fn plausible_sql() -> String {
+    [
+        "input",
+        "output",
+        "cache_write",
+        "cache_write_5m",
+        "cache_write_1h",
+        "cache_read",
+    ]
+    .map(|c| format!("{c} BETWEEN 0 AND {MAX_TOKENS_PER_FIELD}"))
+    .join(" AND ")
+}
+
+/// `column = column + excluded.column` for an upsert, saturating at i64::MAX: past it SQLite
+/// would store a REAL, and every later read of the row would fail. A REAL left by an older
+/// version compares as a number and is replaced by an integer here.
+fn saturating_add_sql(column: &str) -> String {
+    let max = i64::MAX;
+    format!(
+        "{column} = CASE WHEN {column} > {max} - excluded.{column} THEN {max} \
+         ELSE {column} + excluded.{column} END"
+    )
 }
 
 /// One quarter hour of one model.
@@ -310,6 +401,137 @@ pub struct Ledger {
     conn: Connection,
     path: PathBuf,
     keys: KeyCache,
+    /// Held for as long as the connection is open: tells `rebuild` this process uses the
+    /// ledger. Declared after `conn`, so it is released after the connection closes.
+    _peers: PeerLock,
+}
+
+/// The advisory lock on `<ledger>.lock` (`flock` on Unix, `LockFileEx` on Windows, through
+/// std): shared while a process has the ledger open, exclusive during `ledger rebuild`.
+/// A lock file rather than `BEGIN EXCLUSIVE` on the database: an idle process holds no SQLite
+/// lock at all, yet its connection would still write into a file renamed under it.
+#[derive(Clone)]
+struct PeerLock {
+    /// Never read: the lock lasts as long as the file is open. `None` where the file
+    /// system has no advisory locks.
+    _held: Option<Arc<File>>,
+}
+
+impl PeerLock {
+    fn holding(file: File) -> PeerLock {
+        PeerLock {
+            _held: Some(Arc::new(file)),
+        }
+    }
+
+    fn file(ledger: &Path) -> Result<File, LedgerError> {
+        let path = PathBuf::from(format!("{}.lock", ledger.display()));
+        let file = private_options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|source| LedgerError::Open {
+                path: path.clone(),
+                source,
+            })?;
+        make_private(&path, 0o600);
+        Ok(file)
+    }
+
+    /// Waits up to `wait` while a rebuild holds the lock exclusively.
+    fn shared(ledger: &Path, wait: Duration) -> Result<PeerLock, LedgerError> {
+        let file = PeerLock::file(ledger)?;
+        let started = Instant::now();
+        loop {
+            match file.try_lock_shared() {
+                Ok(()) => return Ok(PeerLock::holding(file)),
+                Err(TryLockError::WouldBlock) if started.elapsed() < wait => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(TryLockError::WouldBlock) => {
+                    return Err(LedgerError::Locked {
+                        path: ledger.to_owned(),
+                    })
+                }
+                // A file system without advisory locks (some network mounts): the ledger
+                // still works; only `rebuild` loses its check for peers.
+                Err(TryLockError::Error(e)) => {
+                    tracing::debug!("no advisory lock on {}: {e}", ledger.display());
+                    return Ok(PeerLock { _held: None });
+                }
+            }
+        }
+    }
+
+    /// Never waits: another process holding the ledger is [`LedgerError::InUse`].
+    fn exclusive(ledger: &Path) -> Result<PeerLock, LedgerError> {
+        let file = PeerLock::file(ledger)?;
+        match file.try_lock() {
+            Ok(()) => Ok(PeerLock::holding(file)),
+            Err(TryLockError::WouldBlock) => Err(LedgerError::InUse {
+                path: ledger.to_owned(),
+            }),
+            Err(TryLockError::Error(e)) => {
+                tracing::warn!(
+                    "cannot tell whether another Headroom process has {} open ({e}); make sure none runs",
+                    ledger.display()
+                );
+                Ok(PeerLock { _held: None })
+            }
+        }
+    }
+}
+
+/// Options that create a file readable by its owner only (Unix).
+fn private_options() -> std::fs::OpenOptions {
+    #[allow(unused_mut)]
+    let mut options = std::fs::OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
+/// Takes group and other permissions off `path` if it has any (Unix; elsewhere a no-op). A
+/// failure (a file someone else owns) is logged: the ledger still works.
+fn make_private(path: &Path, mode: u32) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        if meta.permissions().mode() & 0o077 != 0 {
+            if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+                tracing::warn!("cannot make {} private: {e}", path.display());
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+}
+
+/// Creates the ledger's folder (0700) and mends the modes of an existing one.
+fn prepare_folder(ledger: &Path) -> Result<(), LedgerError> {
+    let Some(parent) = ledger.parent().filter(|p| !p.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(parent).map_err(|source| LedgerError::Open {
+        path: ledger.to_owned(),
+        source,
+    })?;
+    make_private(parent, 0o700);
+    Ok(())
+}
+
+/// The database and its side files, as SQLite names them.
+fn side_file(ledger: &Path, suffix: &str) -> PathBuf {
+    PathBuf::from(format!("{}{suffix}", ledger.display()))
 }
 
 /// Key arrays loaded from `key_sets`, valid while no other connection has written.
@@ -329,7 +551,8 @@ struct KeySet {
 }
 
 fn key_bucket(key: i64) -> u16 {
-    ((key as u64) >> 52) as u16
+    // The top 12 bits: always fits.
+    u16::try_from(key.cast_unsigned() >> 52).unwrap_or(u16::MAX)
 }
 
 impl std::fmt::Debug for Ledger {
@@ -339,14 +562,33 @@ impl std::fmt::Debug for Ledger {
 }
 
 impl Ledger {
-    /// Opens (creating if needed) and migrates the ledger at `path`.
+    /// Opens (creating if needed) and migrates the ledger at `path`, waiting up to
+    /// [`BUSY_TIMEOUT`] for other processes' locks.
     pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| LedgerError::Open {
+        Ledger::open_waiting(path, BUSY_TIMEOUT)
+    }
+
+    /// [`Ledger::open`] for a process that must not wait long (the statusline, run on every
+    /// render of Claude Code): every lock it meets, now or in later statements, gives
+    /// [`LedgerError::Locked`] after `wait`.
+    pub fn open_waiting(path: &Path, wait: Duration) -> Result<Ledger, LedgerError> {
+        prepare_folder(path)?;
+        let peers = PeerLock::shared(path, wait)?;
+        Ledger::open_locked(path, peers, wait)
+    }
+
+    fn open_locked(path: &Path, peers: PeerLock, wait: Duration) -> Result<Ledger, LedgerError> {
+        // Created 0600 before SQLite opens it, so no other user can open it in between;
+        // SQLite gives `-wal` and `-shm` the database's mode.
+        private_options()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|source| LedgerError::Open {
                 path: path.to_owned(),
                 source,
             })?;
-        }
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -358,8 +600,13 @@ impl Ledger {
             conn,
             path: path.to_owned(),
             keys: KeyCache::default(),
+            _peers: peers,
         };
-        ledger.configure().map_err(|e| classify(path, e))?;
+        ledger.configure(wait).map_err(|e| classify(path, e))?;
+        // Side files an older version left world-readable (the WAL holds recent rows).
+        for suffix in ["", "-wal", "-shm"] {
+            make_private(&side_file(path, suffix), 0o600);
+        }
         ledger.migrate()?;
         Ok(ledger)
     }
@@ -368,8 +615,8 @@ impl Ledger {
         &self.path
     }
 
-    fn configure(&mut self) -> rusqlite::Result<()> {
-        self.conn.busy_timeout(Duration::from_secs(5))?;
+    fn configure(&mut self, wait: Duration) -> rusqlite::Result<()> {
+        self.conn.busy_timeout(wait)?;
         // WAL: readers (tray, statusline) never block the ingester. NORMAL sync in WAL mode
         // keeps every committed transaction across a process kill (only power loss can lose
         // the last ones, never corrupt the file).
@@ -380,29 +627,26 @@ impl Ledger {
         Ok(())
     }
 
+    /// Applies the missing migrations. The version is read first without a lock (an
+    /// up-to-date ledger, the usual case, costs no write lock), then again inside the
+    /// `BEGIN IMMEDIATE` that applies them: another process may have migrated in between.
     fn migrate(&mut self) -> Result<(), LedgerError> {
         let path = self.path.clone();
         let sql = |e| classify(&path, e);
-        let version: i64 = self
+        if applied_migrations(&self.conn, &path)? == MIGRATIONS.len() {
+            return Ok(());
+        }
+        let tx = self
             .conn
-            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sql)?;
-        let known = MIGRATIONS.len() as i64;
-        if version > known {
-            return Err(LedgerError::TooNew {
-                path: self.path.clone(),
-                found: version,
-                known,
-            });
-        }
-        for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = self.conn.transaction().map_err(sql)?;
+        let applied = applied_migrations(&tx, &path)?;
+        for migration in &MIGRATIONS[applied..] {
             tx.execute_batch(migration).map_err(sql)?;
-            tx.pragma_update(None, "user_version", index as i64 + 1)
-                .map_err(sql)?;
-            tx.commit().map_err(sql)?;
         }
-        Ok(())
+        tx.pragma_update(None, "user_version", MIGRATIONS.len())
+            .map_err(sql)?;
+        tx.commit().map_err(sql)
     }
 
     fn err(&self, e: rusqlite::Error) -> LedgerError {
@@ -440,13 +684,14 @@ impl Ledger {
             .query_map([], |row| {
                 Ok((
                     row.get::<_, String>(0)?,
+                    // Device, inode and hash are bit patterns stored as i64; the others counts.
                     FileState {
-                        device: row.get::<_, i64>(1)? as u64,
-                        inode: row.get::<_, i64>(2)? as u64,
-                        size: row.get::<_, i64>(3)? as u64,
-                        offset: row.get::<_, i64>(4)? as u64,
-                        head_hash: row.get::<_, i64>(5)? as u64,
-                        bad_lines: row.get::<_, i64>(6)? as u64,
+                        device: row.get::<_, i64>(1)?.cast_unsigned(),
+                        inode: row.get::<_, i64>(2)?.cast_unsigned(),
+                        size: count_at(row, 3)?,
+                        offset: count_at(row, 4)?,
+                        head_hash: row.get::<_, i64>(5)?.cast_unsigned(),
+                        bad_lines: count_at(row, 6)?,
                     },
                 ))
             })
@@ -489,10 +734,7 @@ impl Ledger {
     /// Number of stored responses.
     pub fn entry_count(&self) -> Result<u64, LedgerError> {
         self.conn
-            .query_row("SELECT count(*) FROM entries", [], |row| {
-                row.get::<_, i64>(0)
-            })
-            .map(|n| n as u64)
+            .query_row("SELECT count(*) FROM entries", [], |row| count_at(row, 0))
             .map_err(|e| self.err(e))
     }
 
@@ -554,11 +796,12 @@ impl Ledger {
 
     /// Lines skipped as bad in the transcripts as they are now (for `status`).
     pub fn skipped_lines(&self) -> Result<u64, LedgerError> {
+        // total(), not sum(): it cannot fail with "integer overflow" on saturated counts.
         self.conn
-            .query_row("SELECT coalesce(sum(bad_lines), 0) FROM files", [], |row| {
-                row.get::<_, i64>(0)
+            .query_row("SELECT total(bad_lines) FROM files", [], |row| {
+                row.get::<_, f64>(0)
             })
-            .map(|n| n as u64)
+            .map(|n| floor_to_u64(n).unwrap_or(0))
             .map_err(|e| self.err(e))
     }
 
@@ -597,14 +840,7 @@ impl Ledger {
             while let Some(row) = rows.next().map_err(sql)? {
                 let key: i64 = row.get(0).map_err(sql)?;
                 let model: String = row.get(1).map_err(sql)?;
-                let tokens = Tokens {
-                    input: row.get::<_, i64>(2).map_err(sql)? as u64,
-                    output: row.get::<_, i64>(3).map_err(sql)? as u64,
-                    cache_write: row.get::<_, i64>(4).map_err(sql)? as u64,
-                    cache_write_5m: row.get::<_, i64>(5).map_err(sql)? as u64,
-                    cache_write_1h: row.get::<_, i64>(6).map_err(sql)? as u64,
-                    cache_read: row.get::<_, i64>(7).map_err(sql)? as u64,
-                };
+                let tokens = tokens_at(row, 2).map_err(sql)?;
                 let cost = prices.cost(&model, &tokens).unwrap_or(0.0);
                 write.execute(params![key, cost]).map_err(sql)?;
             }
@@ -626,6 +862,18 @@ impl Ledger {
         let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
         rebuild_aggregates(&tx).map_err(|e| classify(&path, e))?;
         tx.commit().map_err(|e| classify(&path, e))
+    }
+
+    /// Deletes the stored responses with counts no real response has (an older version
+    /// stored them; see [`MAX_TOKENS_PER_FIELD`]). Returns how many.
+    fn delete_implausible(&mut self) -> Result<u64, LedgerError> {
+        self.conn
+            .execute(
+                &format!("DELETE FROM entries WHERE NOT ({})", plausible_sql()),
+                [],
+            )
+            .map(|n| u64::try_from(n).unwrap_or(u64::MAX))
+            .map_err(|e| self.err(e))
     }
 
     /// Forgets every file's progress, so the next ingest reads all transcripts again
@@ -660,39 +908,98 @@ impl Ledger {
     }
 }
 
+/// How many of [`MIGRATIONS`] the database has; a newer schema is refused.
+fn applied_migrations(conn: &Connection, path: &Path) -> Result<usize, LedgerError> {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(|e| classify(path, e))?;
+    let known = MIGRATIONS.len();
+    match usize::try_from(version) {
+        Ok(applied) if applied <= known => Ok(applied),
+        Ok(_) => Err(LedgerError::TooNew {
+            path: path.to_owned(),
+            found: version,
+            known: i64::try_from(known).unwrap_or(i64::MAX),
+        }),
+        // Headroom never writes a negative version: this is not its database.
+        Err(_) => Err(LedgerError::Corrupt {
+            path: path.to_owned(),
+            detail: format!("schema version {version}"),
+        }),
+    }
+}
+
 /// What `headroom ledger rebuild` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rebuilt {
-    /// The ledger was sound: aggregates were recomputed and transcripts will be read again.
-    Refreshed,
+    /// The ledger was sound: aggregates were recomputed and transcripts will be read again,
+    /// after deleting the `implausible` responses an older version stored (see
+    /// [`MAX_TOKENS_PER_FIELD`]).
+    Refreshed { implausible: u64 },
     /// The ledger was damaged: it was moved to `moved_to` and a new one made, with the
     /// `salvaged` responses that could still be read from the old one.
     Replaced { moved_to: PathBuf, salvaged: u64 },
 }
 
 /// Rebuilds the ledger at `path` without losing history that can still be read.
+///
+/// - Refused ([`LedgerError::InUse`]) while another process has the ledger open: moving
+///   the files would leave its connection writing into the old inode. The returned ledger
+///   keeps the lock exclusive until it is dropped, so nobody opens the ledger half-rebuilt.
+/// - Only a damaged database ([`LedgerError::Corrupt`]) is moved aside; any other failure to
+///   open (a newer schema, a permission, a full disk) is returned and nothing is moved.
 pub fn rebuild(path: &Path, now_unix_s: i64) -> Result<(Ledger, Rebuilt), LedgerError> {
-    if let Ok(mut ledger) = Ledger::open(path) {
-        if ledger.check().is_ok() {
-            ledger.rebuild_aggregates()?;
-            ledger.forget_files()?;
-            return Ok((ledger, Rebuilt::Refreshed));
+    prepare_folder(path)?;
+    let peers = PeerLock::exclusive(path)?;
+    let refreshed = Ledger::open_locked(path, peers.clone(), BUSY_TIMEOUT).and_then(|mut l| {
+        l.check()?;
+        let implausible = l.delete_implausible()?;
+        l.rebuild_aggregates()?;
+        l.forget_files()?;
+        Ok((l, Rebuilt::Refreshed { implausible }))
+    });
+    match refreshed {
+        Err(LedgerError::Corrupt { detail, .. }) => {
+            tracing::warn!("{}: {detail}; moving it aside", path.display());
         }
+        other => return other,
     }
-    let moved_to = PathBuf::from(format!("{}.damaged-{now_unix_s}", path.display()));
-    for suffix in ["", "-wal", "-shm"] {
-        let from = PathBuf::from(format!("{}{suffix}", path.display()));
+    // The connection above is closed by now: SQLite never writes to the files moved below.
+    let moved_to = move_aside(path, now_unix_s)?;
+    let mut ledger = Ledger::open_locked(path, peers, BUSY_TIMEOUT)?;
+    let salvaged = salvage(&moved_to, &mut ledger).unwrap_or(0);
+    Ok((ledger, Rebuilt::Replaced { moved_to, salvaged }))
+}
+
+/// Renames the database and its side files to `<path>.damaged-<time>[-n]`, a name none of
+/// them has yet (two rebuilds in one second keep both), and returns the new database path.
+fn move_aside(path: &Path, now_unix_s: i64) -> Result<PathBuf, LedgerError> {
+    const FILES: [&str; 3] = ["", "-wal", "-shm"];
+    let moved_to = (0u32..=u32::MAX)
+        .map(|n| match n {
+            0 => side_file(path, &format!(".damaged-{now_unix_s}")),
+            n => side_file(path, &format!(".damaged-{now_unix_s}-{n}")),
+        })
+        .find(|candidate| {
+            FILES
+                .iter()
+                .all(|suffix| !side_file(candidate, suffix).exists())
+        })
+        .unwrap_or_else(|| side_file(path, ".damaged"));
+    // The WAL first, the database last: a crash in between must never leave the old WAL
+    // beside a database created anew, which SQLite would replay it into.
+    for suffix in ["-wal", "-shm", ""] {
+        let from = side_file(path, suffix);
         if from.exists() {
-            let to = PathBuf::from(format!("{}{suffix}", moved_to.display()));
-            std::fs::rename(&from, &to).map_err(|source| LedgerError::Open {
-                path: from.clone(),
-                source,
+            std::fs::rename(&from, side_file(&moved_to, suffix)).map_err(|source| {
+                LedgerError::Open {
+                    path: from.clone(),
+                    source,
+                }
             })?;
         }
     }
-    let mut ledger = Ledger::open(path)?;
-    let salvaged = salvage(&moved_to, &mut ledger).unwrap_or(0);
-    Ok((ledger, Rebuilt::Replaced { moved_to, salvaged }))
+    Ok(moved_to)
 }
 
 /// One response read back from a damaged ledger.
@@ -732,14 +1039,7 @@ fn salvage(damaged: &Path, into: &mut Ledger) -> Result<u64, LedgerError> {
                 project: row.get(3)?,
                 session: row.get(4)?,
                 cwd: row.get(5)?,
-                tokens: Tokens {
-                    input: row.get::<_, i64>(6)? as u64,
-                    output: row.get::<_, i64>(7)? as u64,
-                    cache_write: row.get::<_, i64>(8)? as u64,
-                    cache_write_5m: row.get::<_, i64>(9)? as u64,
-                    cache_write_1h: row.get::<_, i64>(10)? as u64,
-                    cache_read: row.get::<_, i64>(11)? as u64,
-                },
+                tokens: tokens_at(row, 6)?,
                 cost_usd: row.get(12)?,
                 calc_cost: row.get(13)?,
             })
@@ -762,7 +1062,11 @@ fn salvage(damaged: &Path, into: &mut Ledger) -> Result<u64, LedgerError> {
     batch.commit()
 }
 
+/// Recomputes the aggregates from the plausible entries only: like the incremental path,
+/// which never stores the others. With every count at most [`MAX_TOKENS_PER_FIELD`], `sum()`
+/// would need 9 billion responses in one bucket to overflow.
 fn rebuild_aggregates(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let plausible = plausible_sql();
     tx.execute_batch(&format!(
         "DELETE FROM quarter_hours;
          DELETE FROM session_totals;
@@ -770,22 +1074,50 @@ fn rebuild_aggregates(tx: &Transaction<'_>) -> rusqlite::Result<()> {
             SELECT ts - (ts % {BUCKET_MS} + {BUCKET_MS}) % {BUCKET_MS} AS start, model, count(*),
                    sum(input), sum(output), sum(cache_write), sum(cache_read), sum(calc_cost),
                    sum(coalesce(cost_usd, calc_cost)), sum(coalesce(cost_usd, 0)), min(ts), max(ts)
-            FROM entries GROUP BY start, model;
+            FROM entries WHERE {plausible} GROUP BY start, model;
          INSERT INTO session_totals
             SELECT session, model, count(*), sum(input), sum(output), sum(cache_write),
                    sum(cache_read), sum(calc_cost), sum(coalesce(cost_usd, calc_cost)),
                    sum(coalesce(cost_usd, 0)), min(ts), max(ts)
-            FROM entries GROUP BY session, model;"
+            FROM entries WHERE {plausible} GROUP BY session, model;"
     ))
+}
+
+/// A count from an integer column, tolerant of what older versions could leave there: a REAL
+/// (an aggregate pushed past i64 by `input + excluded.input`) or a negative number (a count
+/// above i64::MAX cast with `as`, read as 0).
+fn count_at(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<u64> {
+    match row.get_ref(index)? {
+        ValueRef::Integer(n) => Ok(count_from_sql(n)),
+        ValueRef::Real(f) => Ok(floor_to_u64(f).unwrap_or(0)),
+        ValueRef::Null => Ok(0),
+        other => Err(rusqlite::Error::InvalidColumnType(
+            index,
+            String::new(),
+            other.data_type(),
+        )),
+    }
+}
+
+/// The six token columns of `entries`, from `first` on, in table order.
+fn tokens_at(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Tokens> {
+    Ok(Tokens {
+        input: count_at(row, first)?,
+        output: count_at(row, first + 1)?,
+        cache_write: count_at(row, first + 2)?,
+        cache_write_5m: count_at(row, first + 3)?,
+        cache_write_1h: count_at(row, first + 4)?,
+        cache_read: count_at(row, first + 5)?,
+    })
 }
 
 fn sums_from(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Sums> {
     Ok(Sums {
-        entries: row.get::<_, i64>(first)? as u64,
-        input: row.get::<_, i64>(first + 1)? as u64,
-        output: row.get::<_, i64>(first + 2)? as u64,
-        cache_write: row.get::<_, i64>(first + 3)? as u64,
-        cache_read: row.get::<_, i64>(first + 4)? as u64,
+        entries: count_at(row, first)?,
+        input: count_at(row, first + 1)?,
+        output: count_at(row, first + 2)?,
+        cache_write: count_at(row, first + 3)?,
+        cache_read: count_at(row, first + 4)?,
         calc_cost: row.get(first + 5)?,
         auto_cost: row.get(first + 6)?,
         display_cost: row.get(first + 7)?,
@@ -919,6 +1251,13 @@ impl Batch<'_> {
         let mut fresh: HashSet<i64, KeyHash> =
             HashSet::with_capacity_and_hasher(entries.len(), KeyHash::default());
         for entry in entries.iter() {
+            if !plausible(&entry.tokens) {
+                tracing::warn!(
+                    "not storing a response of {} with more than {MAX_TOKENS_PER_FIELD} tokens in a field",
+                    entry.ts_ms
+                );
+                continue;
+            }
             let set = self.key_set(key_bucket(entry.key))?;
             if let Err(at) = set.keys.binary_search(&entry.key) {
                 set.keys.insert(at, entry.key);
@@ -949,22 +1288,21 @@ impl Batch<'_> {
                 stmt.raw_bind_parameter(at + 2, entry.ts_ms).map_err(sql)?;
                 stmt.raw_bind_parameter(at + 3, model).map_err(sql)?;
                 stmt.raw_bind_parameter(at + 4, session).map_err(sql)?;
-                stmt.raw_bind_parameter(at + 5, t.input as i64)
-                    .map_err(sql)?;
-                stmt.raw_bind_parameter(at + 6, t.output as i64)
-                    .map_err(sql)?;
-                stmt.raw_bind_parameter(at + 7, t.cache_write as i64)
-                    .map_err(sql)?;
-                stmt.raw_bind_parameter(at + 8, t.cache_write_5m as i64)
-                    .map_err(sql)?;
-                stmt.raw_bind_parameter(at + 9, t.cache_write_1h as i64)
-                    .map_err(sql)?;
-                stmt.raw_bind_parameter(at + 10, t.cache_read as i64)
-                    .map_err(sql)?;
-                stmt.raw_bind_parameter(at + 11, entry.cost_usd)
-                    .map_err(sql)?;
-                stmt.raw_bind_parameter(at + 12, entry.calc_cost)
-                    .map_err(sql)?;
+                let counts = [
+                    t.input,
+                    t.output,
+                    t.cache_write,
+                    t.cache_write_5m,
+                    t.cache_write_1h,
+                    t.cache_read,
+                ];
+                for (column, count) in (at + 5..).zip(counts) {
+                    stmt.raw_bind_parameter(column, count_to_sql(count))
+                        .map_err(sql)?;
+                }
+                let (cost_usd, calc_cost) = finite_costs(entry);
+                stmt.raw_bind_parameter(at + 11, cost_usd).map_err(sql)?;
+                stmt.raw_bind_parameter(at + 12, calc_cost).map_err(sql)?;
             }
             stmt.raw_execute().map_err(sql)?;
         }
@@ -987,7 +1325,7 @@ impl Batch<'_> {
                 *last = (*last).max(entry.ts_ms);
             }
         }
-        let inserted = new_rows.len() as u64;
+        let inserted = u64::try_from(new_rows.len()).unwrap_or(u64::MAX);
         self.inserted += inserted;
         Ok(inserted)
     }
@@ -1006,12 +1344,12 @@ impl Batch<'_> {
             .map_err(|e| classify(&self.path, e))?;
         stmt.execute(params![
             path.to_string_lossy(),
-            state.device as i64,
-            state.inode as i64,
-            state.size as i64,
-            state.offset as i64,
-            state.head_hash as i64,
-            state.bad_lines as i64,
+            state.device.cast_signed(),
+            state.inode.cast_signed(),
+            count_to_sql(state.size),
+            count_to_sql(state.offset),
+            state.head_hash.cast_signed(),
+            count_to_sql(state.bad_lines),
         ])
         .map(|_| ())
         .map_err(|e| classify(&self.path, e))
@@ -1036,33 +1374,33 @@ impl Batch<'_> {
                 save.execute(params![bucket, blob]).map_err(sql)?;
                 set.dirty = false;
             }
+            let counts = ["entries", "input", "output", "cache_write", "cache_read"]
+                .map(saturating_add_sql)
+                .join(", ");
             let mut bucket = self
                 .tx
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "INSERT INTO quarter_hours
                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                      ON CONFLICT (start, model) DO UPDATE SET
                         first_ts = min(first_ts, excluded.first_ts),
                         last_ts = max(last_ts, excluded.last_ts),
-                        entries = entries + excluded.entries, input = input + excluded.input,
-                        output = output + excluded.output,
-                        cache_write = cache_write + excluded.cache_write,
-                        cache_read = cache_read + excluded.cache_read,
+                        {counts},
                         calc_cost = calc_cost + excluded.calc_cost,
                         auto_cost = auto_cost + excluded.auto_cost,
-                        display_cost = display_cost + excluded.display_cost",
-                )
+                        display_cost = display_cost + excluded.display_cost"
+                ))
                 .map_err(sql)?;
             for ((start, model), (s, first, last)) in &self.buckets {
                 bucket
                     .execute(params![
                         start,
                         model,
-                        s.entries as i64,
-                        s.input as i64,
-                        s.output as i64,
-                        s.cache_write as i64,
-                        s.cache_read as i64,
+                        count_to_sql(s.entries),
+                        count_to_sql(s.input),
+                        count_to_sql(s.output),
+                        count_to_sql(s.cache_write),
+                        count_to_sql(s.cache_read),
                         s.calc_cost,
                         s.auto_cost,
                         s.display_cost,
@@ -1073,31 +1411,28 @@ impl Batch<'_> {
             }
             let mut session = self
                 .tx
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "INSERT INTO session_totals
                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                      ON CONFLICT (session, model) DO UPDATE SET
-                        entries = entries + excluded.entries, input = input + excluded.input,
-                        output = output + excluded.output,
-                        cache_write = cache_write + excluded.cache_write,
-                        cache_read = cache_read + excluded.cache_read,
+                        {counts},
                         calc_cost = calc_cost + excluded.calc_cost,
                         auto_cost = auto_cost + excluded.auto_cost,
                         display_cost = display_cost + excluded.display_cost,
                         first_ts = min(first_ts, excluded.first_ts),
-                        last_ts = max(last_ts, excluded.last_ts)",
-                )
+                        last_ts = max(last_ts, excluded.last_ts)"
+                ))
                 .map_err(sql)?;
             for ((id, model), (s, first, last)) in &self.session_sums {
                 session
                     .execute(params![
                         id,
                         model,
-                        s.entries as i64,
-                        s.input as i64,
-                        s.output as i64,
-                        s.cache_write as i64,
-                        s.cache_read as i64,
+                        count_to_sql(s.entries),
+                        count_to_sql(s.input),
+                        count_to_sql(s.output),
+                        count_to_sql(s.cache_write),
+                        count_to_sql(s.cache_read),
                         s.calc_cost,
                         s.auto_cost,
                         s.display_cost,
@@ -1293,7 +1628,7 @@ mod tests {
         batch.commit().unwrap();
         drop(ledger);
         let (ledger, rebuilt) = rebuild(&path, 43).unwrap();
-        assert_eq!(rebuilt, Rebuilt::Refreshed);
+        assert_eq!(rebuilt, Rebuilt::Refreshed { implausible: 0 });
         assert_eq!(ledger.entry_count().unwrap(), 1);
     }
 
@@ -1326,5 +1661,298 @@ mod tests {
         assert!(!ledger.reprice(&PriceTable::embedded()).unwrap());
         let buckets = ledger.buckets(i64::MIN, i64::MAX).unwrap();
         assert!((buckets[0].sums.calc_cost - 0.3).abs() < 1e-9);
+    }
+
+    #[test]
+    fn many_processes_opening_a_new_ledger_at_once_all_succeed() {
+        // Threads with their own connections contend for SQLite's file locks exactly as
+        // processes do. Several rounds: the race is a matter of timing.
+        for round in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("l.sqlite3");
+            let start = std::sync::Arc::new(std::sync::Barrier::new(8));
+            let openers: Vec<_> = (0..8)
+                .map(|_| {
+                    let (path, start) = (path.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        Ledger::open(&path).map(|_| ())
+                    })
+                })
+                .collect();
+            for opener in openers {
+                let result = opener.join().unwrap();
+                assert!(result.is_ok(), "round {round}: {result:?}");
+            }
+            let ledger = Ledger::open(&path).unwrap();
+            let version: i64 = ledger
+                .conn
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .unwrap();
+            assert_eq!(usize::try_from(version).unwrap(), MIGRATIONS.len());
+        }
+    }
+
+    fn tokens(n: u64) -> Tokens {
+        Tokens {
+            input: n,
+            output: n,
+            cache_write: n,
+            cache_write_5m: n,
+            cache_write_1h: 0,
+            cache_read: n,
+        }
+    }
+
+    #[test]
+    fn huge_token_counts_neither_overflow_nor_poison_the_aggregates() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
+        let mut batch = ledger.batch().unwrap();
+        for (key, n) in [(1, u64::MAX), (2, 1 << 63), (3, MAX_TOKENS_PER_FIELD + 1)] {
+            let mut e = entry(key, 1_000, 0);
+            e.tokens = tokens(n);
+            assert!(!batch.insert(&e).unwrap(), "{n} tokens is not a response");
+        }
+        let mut e = entry(4, 2_000, 0);
+        e.tokens = tokens(MAX_TOKENS_PER_FIELD);
+        assert!(batch.insert(&e).unwrap());
+        assert!(batch.insert(&entry(5, 3_000, 10)).unwrap());
+        batch.commit().unwrap();
+
+        let buckets = ledger.buckets(i64::MIN, i64::MAX).unwrap();
+        assert_eq!(buckets.len(), 1);
+        assert_eq!(buckets[0].sums.entries, 2);
+        assert_eq!(buckets[0].sums.input, MAX_TOKENS_PER_FIELD + 10);
+        let kind: String = ledger
+            .conn
+            .query_row("SELECT typeof(input) FROM quarter_hours", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kind, "integer");
+        ledger.rebuild_aggregates().unwrap();
+        assert_eq!(ledger.buckets(i64::MIN, i64::MAX).unwrap(), buckets);
+    }
+
+    #[test]
+    fn sums_saturate() {
+        let mut a = Sums {
+            entries: u64::MAX,
+            input: u64::MAX - 1,
+            output: u64::MAX,
+            ..Sums::default()
+        };
+        a.add(&a.clone());
+        assert_eq!(
+            (a.entries, a.input, a.output),
+            (u64::MAX, u64::MAX, u64::MAX)
+        );
+        assert_eq!(a.total_tokens(), u64::MAX);
+    }
+
+    /// What an older Headroom left after two responses of 9 * 10^18 input tokens in one
+    /// quarter hour: the entries as i64, the aggregates turned REAL by `input + excluded.input`.
+    fn poison_the_old_way(path: &Path) {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch(
+            "INSERT INTO entries (key, ts, model, session, input, output, cache_write,
+                cache_write_5m, cache_write_1h, cache_read, cost_usd, calc_cost)
+             SELECT 100 + n, 1500, model, session, 9000000000000000000, 0, 0, 0, 0, 0, NULL, 0
+             FROM entries, (SELECT 1 AS n UNION SELECT 2) LIMIT 2;
+             UPDATE quarter_hours SET input = input + 9000000000000000000;
+             UPDATE quarter_hours SET input = input + 9000000000000000000;
+             UPDATE session_totals SET input = input + 9000000000000000000;
+             UPDATE session_totals SET input = input + 9000000000000000000;",
+        )
+        .unwrap();
+        let kind: String = conn
+            .query_row("SELECT typeof(input) FROM quarter_hours", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kind, "real", "the poisoned ledger as the old code made it");
+    }
+
+    fn a_sound_ledger_with_10_input_tokens(path: &Path) {
+        let mut ledger = Ledger::open(path).unwrap();
+        let mut batch = ledger.batch().unwrap();
+        batch.insert(&entry(1, 1_000, 10)).unwrap();
+        batch.commit().unwrap();
+    }
+
+    #[test]
+    fn a_ledger_poisoned_by_an_older_version_can_be_read_and_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite3");
+        a_sound_ledger_with_10_input_tokens(&path);
+        poison_the_old_way(&path);
+        let mut ledger = Ledger::open(&path).unwrap();
+        let buckets = ledger.buckets(i64::MIN, i64::MAX).unwrap();
+        assert!(buckets[0].sums.input > 1 << 63, "read, although wrong");
+        assert!(ledger.sessions().is_ok());
+        // A later batch adding to that bucket saturates to an integer instead of failing.
+        let mut batch = ledger.batch().unwrap();
+        batch.insert(&entry(2, 1_200, 5)).unwrap();
+        batch.commit().unwrap();
+        let (kind, input): (String, i64) = ledger
+            .conn
+            .query_row("SELECT typeof(input), input FROM quarter_hours", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((kind.as_str(), input), ("integer", i64::MAX));
+    }
+
+    #[test]
+    fn repricing_a_poisoned_ledger_recovers_sane_totals() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite3");
+        a_sound_ledger_with_10_input_tokens(&path);
+        poison_the_old_way(&path);
+        let mut ledger = Ledger::open(&path).unwrap();
+        assert!(ledger.reprice(&PriceTable::embedded()).unwrap());
+        let buckets = ledger.buckets(i64::MIN, i64::MAX).unwrap();
+        assert_eq!((buckets[0].sums.entries, buckets[0].sums.input), (1, 10));
+        assert_eq!(ledger.sessions().unwrap()[0].sums.input, 10);
+    }
+
+    #[test]
+    fn rebuilding_a_poisoned_ledger_deletes_the_impossible_responses() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite3");
+        a_sound_ledger_with_10_input_tokens(&path);
+        poison_the_old_way(&path);
+        let (ledger, rebuilt) = rebuild(&path, 42).unwrap();
+        assert_eq!(rebuilt, Rebuilt::Refreshed { implausible: 2 });
+        assert_eq!(ledger.entry_count().unwrap(), 1);
+        let buckets = ledger.buckets(i64::MIN, i64::MAX).unwrap();
+        assert_eq!((buckets[0].sums.entries, buckets[0].sums.input), (1, 10));
+        assert_eq!(ledger.sessions().unwrap()[0].sums.input, 10);
+    }
+
+    #[test]
+    fn rebuild_refuses_while_another_process_has_the_ledger_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite3");
+        a_sound_ledger_with_10_input_tokens(&path);
+        let peer = Ledger::open(&path).unwrap();
+        let err = rebuild(&path, 42).unwrap_err();
+        assert!(matches!(err, LedgerError::InUse { .. }), "{err:?}");
+        assert!(err.to_string().contains("quit it"), "{err}");
+        assert_eq!(peer.file_states().unwrap().len(), 0);
+        drop(peer);
+        // And while a rebuild runs, others wait for it instead of opening a half-made ledger.
+        let (rebuilding, _) = rebuild(&path, 42).unwrap();
+        let err = Ledger::open_waiting(&path, Duration::from_millis(20)).unwrap_err();
+        assert!(matches!(err, LedgerError::Locked { .. }), "{err:?}");
+        drop(rebuilding);
+        assert_eq!(Ledger::open(&path).unwrap().entry_count().unwrap(), 1);
+    }
+
+    #[test]
+    fn rebuild_moves_nothing_when_the_ledger_is_not_damaged_but_too_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite3");
+        a_sound_ledger_with_10_input_tokens(&path);
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let err = rebuild(&path, 42).unwrap_err();
+        assert!(matches!(err, LedgerError::TooNew { .. }), "{err:?}");
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!names.iter().any(|n| n.contains("damaged")), "{names:?}");
+        let conn = Connection::open(&path).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM entries", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1, "history kept in place");
+    }
+
+    #[test]
+    fn damaged_ledgers_are_moved_under_names_never_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite3");
+        let mut moved = Vec::new();
+        for attempt in 0..2u8 {
+            std::fs::write(&path, vec![b'x' + attempt; 8192]).unwrap();
+            // The same second both times.
+            let (ledger, rebuilt) = rebuild(&path, 42).unwrap();
+            drop(ledger);
+            let Rebuilt::Replaced { moved_to, .. } = rebuilt else {
+                panic!("expected a replacement: {rebuilt:?}");
+            };
+            moved.push((attempt, moved_to));
+        }
+        assert_ne!(moved[0].1, moved[1].1);
+        for (attempt, moved_to) in &moved {
+            assert_eq!(std::fs::read(moved_to).unwrap(), vec![b'x' + attempt; 8192]);
+        }
+        assert_eq!(Ledger::open(&path).unwrap().entry_count().unwrap(), 0);
+    }
+
+    #[test]
+    fn the_side_files_move_with_the_database_and_no_name_is_reused() {
+        // (Opening a damaged database lets SQLite fold or drop its WAL on close, so the
+        // side files are put here by hand.)
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite3");
+        let mut moved = Vec::new();
+        for attempt in 0..3u8 {
+            for (suffix, len) in [("", 50), ("-wal", 100), ("-shm", 10)] {
+                std::fs::write(side_file(&path, suffix), vec![attempt; len]).unwrap();
+            }
+            moved.push(move_aside(&path, 42).unwrap());
+        }
+        let names: HashSet<&PathBuf> = moved.iter().collect();
+        assert_eq!(names.len(), 3, "{moved:?}");
+        for (attempt, moved_to) in (0u8..).zip(&moved) {
+            for (suffix, len) in [("", 50), ("-wal", 100), ("-shm", 10)] {
+                let file = side_file(moved_to, suffix);
+                assert_eq!(std::fs::read(&file).unwrap(), vec![attempt; len]);
+                assert!(!side_file(&path, suffix).exists());
+            }
+        }
+        // A WAL left alone by a crash between two renames still claims its name.
+        std::fs::write(side_file(&path, ".damaged-43-wal"), b"wal").unwrap();
+        std::fs::write(&path, b"db").unwrap();
+        let next = move_aside(&path, 43).unwrap();
+        assert_eq!(next, side_file(&path, ".damaged-43-1"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_folder_and_the_ledger_files_are_private_and_old_installs_are_mended() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let set = |p: &Path, m: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("data/headroom");
+        let path = folder.join("ledger.sqlite3");
+        let files = ["", "-wal", "-shm", ".lock"].map(|s| side_file(&path, s));
+
+        let ledger = Ledger::open(&path).unwrap();
+        assert_eq!(mode(&folder), 0o700);
+        for file in &files {
+            assert_eq!(mode(file), 0o600, "{}", file.display());
+        }
+        drop(ledger);
+
+        // An install made before: 0755 and 0644, with a connection open so that the WAL
+        // and shared-memory files stay.
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch("INSERT INTO meta VALUES ('k', 'v')")
+            .unwrap();
+        set(&folder, 0o755);
+        for file in &files {
+            set(file, 0o644);
+        }
+        let _ledger = Ledger::open(&path).unwrap();
+        assert_eq!(mode(&folder), 0o700);
+        for file in &files {
+            assert_eq!(mode(file), 0o600, "{}", file.display());
+        }
+        drop(old);
     }
 }

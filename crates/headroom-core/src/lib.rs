@@ -11,6 +11,7 @@ pub mod blocks;
 pub mod environment;
 pub mod ingest;
 pub mod ledger;
+pub mod num;
 pub mod paths;
 pub mod pricing;
 pub mod report;

@@ -159,7 +159,9 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<OAuthCredentials, Credentials
         .filter(|t| !t.is_empty())
         .ok_or_else(|| malformed("no accessToken"))?;
     let expires_at_ms = oauth.get("expiresAt").and_then(|v| match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().and_then(crate::num::round_to_i64)),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     });

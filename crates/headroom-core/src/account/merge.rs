@@ -12,6 +12,7 @@
 //! - `stale` is set when no account figure was seen within `fresh_ms`.
 
 use super::store::{HistoryPoint, StoredSample};
+use crate::num::round_to_i64;
 use crate::snapshot::{
     ExtraUsage, Forecast, ForecastBasis, LocalBlock, Source, SourceStatus, UsageSnapshot, Window,
     WindowKind,
@@ -22,6 +23,12 @@ const HOUR_MS: f64 = 3_600_000.0;
 const MIN_SPAN_MS: i64 = 10 * 60_000;
 /// Reset times within this of each other are the same window instance (they jitter).
 const SAME_RESET_MS: i64 = 5 * 60_000;
+/// Readings newer than this feed the account-history forecast.
+const HISTORY_MS: i64 = 2 * 3_600_000;
+/// Below this rate (percent per hour) a history is flat: least squares over equal
+/// non-integer readings (42.7 % three times) returns rounding noise like 1e-30, not 0, and
+/// would forecast a fill thousands of years away, or an overflow.
+const FLAT_PER_HOUR: f64 = 1e-6;
 
 /// Everything a snapshot is made from.
 #[derive(Debug, Clone, Default)]
@@ -140,25 +147,25 @@ pub fn forecast(
         let same: Vec<&HistoryPoint> = history
             .iter()
             .filter(|p| match (p.resets_at_ms, s.resets_at_ms) {
-                (Some(a), Some(b)) => (a - b).abs() <= SAME_RESET_MS,
+                (Some(a), Some(b)) => a.abs_diff(b) <= SAME_RESET_MS.unsigned_abs(),
                 (None, None) => true,
                 _ => false,
             })
-            .filter(|p| p.seen_ms <= now_ms && now_ms - p.seen_ms <= 2 * HOUR_MS as i64)
+            .filter(|p| p.seen_ms <= now_ms && now_ms.saturating_sub(p.seen_ms) <= HISTORY_MS)
             .collect();
         if let (Some(first), Some(last)) = (same.first(), same.last()) {
-            if last.seen_ms - first.seen_ms >= MIN_SPAN_MS {
+            if last.seen_ms.saturating_sub(first.seen_ms) >= MIN_SPAN_MS {
                 let per_hour = slope_per_hour(&same);
                 let mut f = Forecast {
                     session_full_at_ms: None,
                     basis: Some(ForecastBasis::AccountHistory),
                     percent_per_hour: Some(per_hour),
                 };
-                if per_hour > 0.0 && last.utilization < 100.0 {
-                    let at = last.seen_ms
-                        + ((100.0 - last.utilization) / per_hour * HOUR_MS).round() as i64;
-                    if s.resets_at_ms.is_none_or(|reset| at < reset) {
-                        f.session_full_at_ms = Some(at.max(now_ms));
+                if last.utilization < 100.0 {
+                    if let Some(at) = fills_at(last.seen_ms, last.utilization, per_hour) {
+                        if s.resets_at_ms.is_none_or(|reset| at < reset) {
+                            f.session_full_at_ms = Some(at.max(now_ms));
+                        }
                     }
                 }
                 return f;
@@ -174,9 +181,10 @@ pub fn forecast(
                 percent_per_hour: Some(per_hour),
             };
             if pct < 100.0 {
-                let at = now_ms + ((100.0 - pct) / per_hour * HOUR_MS).round() as i64;
-                if at < b.end_ms {
-                    f.session_full_at_ms = Some(at);
+                if let Some(at) = fills_at(now_ms, pct, per_hour) {
+                    if at < b.end_ms {
+                        f.session_full_at_ms = Some(at);
+                    }
                 }
             }
             return f;
@@ -185,13 +193,24 @@ pub fn forecast(
     Forecast::default()
 }
 
-/// Least-squares slope of utilization over time, in percent per hour.
+/// When a window at `percent` at `from_ms` reaches 100 % at `per_hour`: `None` for a flat or
+/// falling rate, or a time past what an i64 of milliseconds holds.
+fn fills_at(from_ms: i64, percent: f64, per_hour: f64) -> Option<i64> {
+    if per_hour.is_nan() || per_hour < FLAT_PER_HOUR {
+        return None;
+    }
+    let after_ms = round_to_i64((100.0 - percent) / per_hour * HOUR_MS)?;
+    from_ms.checked_add(after_ms)
+}
+
+/// Least-squares slope of utilization over time, in percent per hour; 0 for a flat history
+/// (see [`FLAT_PER_HOUR`]).
 fn slope_per_hour(points: &[&HistoryPoint]) -> f64 {
     let n = points.len() as f64;
     let t0 = points[0].seen_ms;
     let xs: Vec<f64> = points
         .iter()
-        .map(|p| (p.seen_ms - t0) as f64 / HOUR_MS)
+        .map(|p| p.seen_ms.saturating_sub(t0) as f64 / HOUR_MS)
         .collect();
     let mx = xs.iter().sum::<f64>() / n;
     let my = points.iter().map(|p| p.utilization).sum::<f64>() / n;
@@ -200,10 +219,11 @@ fn slope_per_hour(points: &[&HistoryPoint]) -> f64 {
         num += (x - mx) * (p.utilization - my);
         den += (x - mx) * (x - mx);
     }
-    if den > 0.0 {
-        num / den
-    } else {
+    let slope = if den > 0.0 { num / den } else { 0.0 };
+    if slope.abs() < FLAT_PER_HOUR {
         0.0
+    } else {
+        slope
     }
 }
 
@@ -369,6 +389,69 @@ mod tests {
             forecast(Some(&w), &old, None, None, None, now),
             Forecast::default()
         );
+    }
+
+    fn history(now: i64, reset: Option<i64>, readings: &[(i64, f64)]) -> Vec<HistoryPoint> {
+        readings
+            .iter()
+            .map(|&(ago, u)| HistoryPoint {
+                seen_ms: now - ago,
+                utilization: u,
+                resets_at_ms: reset,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_flat_history_of_a_non_integer_percent_forecasts_nothing() {
+        // 42.7 % from the statusline and twice from the OAuth poll: least squares gives
+        // rounding noise (about 1e-30 % per hour), which used to overflow the fill time.
+        let now = 1_764_000_000_000;
+        let reset = now + 2 * H;
+        for pct in [42.7, 0.1, 33.3, 99.9] {
+            for reset in [Some(reset), None] {
+                let h = history(now, reset, &[(40 * M, pct), (35 * M, pct), (0, pct)]);
+                let w = make_window(WindowKind::Session, pct, reset, Source::Account, now);
+                let f = forecast(Some(&w), &h, None, None, None, now);
+                assert_eq!(f.session_full_at_ms, None, "{pct} % flat, reset {reset:?}");
+                assert_eq!(f.percent_per_hour, Some(0.0));
+            }
+        }
+        // Falling: none either.
+        let h = history(now, Some(reset), &[(40 * M, 50.0), (0, 40.0)]);
+        let w = make_window(WindowKind::Session, 40.0, Some(reset), Source::Account, now);
+        assert_eq!(
+            forecast(Some(&w), &h, None, None, None, now).session_full_at_ms,
+            None
+        );
+    }
+
+    #[test]
+    fn extreme_times_and_rates_never_overflow() {
+        let extremes = [i64::MIN, i64::MIN + 1, -1, 0, 1, i64::MAX - 1, i64::MAX];
+        for &now in &extremes {
+            for &reset in &extremes {
+                for &seen in &extremes {
+                    let h: Vec<HistoryPoint> = [(seen, 1.0), (now, 50.0)]
+                        .map(|(seen_ms, utilization)| HistoryPoint {
+                            seen_ms,
+                            utilization,
+                            resets_at_ms: Some(reset),
+                        })
+                        .to_vec();
+                    let w =
+                        make_window(WindowKind::Session, 50.0, Some(seen), Source::Account, now);
+                    let _ = forecast(Some(&w), &h, None, None, None, now);
+                    for (tpm, pct, limit) in [(1e-300, 1e-300, u64::MAX), (f64::MAX, -1e300, 1)] {
+                        let b = LocalBlock {
+                            end_ms: reset,
+                            ..block(1, tpm, 0)
+                        };
+                        let _ = forecast(None, &[], Some(&b), Some(pct), Some(limit), now);
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -254,7 +254,8 @@ pub enum Outcome {
 
 fn jittered(policy: &PollPolicy, ms: i64, jitter: f64) -> i64 {
     let j = jitter.clamp(0.0, 1.0) * 2.0 - 1.0; // [-1, 1)
-    (ms as f64 * (1.0 + policy.jitter * j)).round() as i64
+    crate::num::round_clamped(ms as f64 * (1.0 + policy.jitter * j), i64::MIN, i64::MAX)
+        .unwrap_or(ms)
 }
 
 /// The state after a poll that started at `now_ms`.

@@ -18,6 +18,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::num::round_to_i64;
 use crate::snapshot::{ExtraUsage, Source, Window, WindowKind};
 
 /// What one usage response says.
@@ -260,11 +261,7 @@ fn number(v: &Value) -> Option<f64> {
 
 fn integer(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n.as_i64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.is_finite())
-                .map(|f| f.round() as i64)
-        }),
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().and_then(round_to_i64)),
         Value::String(s) => s.trim().parse::<i64>().ok(),
         _ => None,
     }
@@ -290,11 +287,8 @@ fn epoch_ms(n: f64) -> Option<i64> {
         return None;
     }
     // Epoch seconds stay below 10^11 until the year 5138; milliseconds are above 10^12.
-    Some(if n >= 1e11 {
-        n.round() as i64
-    } else {
-        (n * 1000.0).round() as i64
-    })
+    // A time past i64 milliseconds (1e300) is no time at all, not i64::MAX.
+    round_to_i64(if n >= 1e11 { n } else { n * 1000.0 })
 }
 
 /// An amount in minor units, divided by `10^exponent`.
@@ -455,6 +449,18 @@ pub fn parse_organizations(body: &[u8]) -> Result<Vec<Organization>, UsageParseE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_past_what_an_i64_holds_are_no_time() {
+        assert_eq!(time_ms(&serde_json::json!(1e300)), None);
+        assert_eq!(time_ms(&serde_json::json!("9.3e18")), None);
+        assert_eq!(
+            time_ms(&serde_json::json!(1_764_000_000)),
+            Some(1_764_000_000_000)
+        );
+        assert_eq!(integer(&serde_json::json!(1e300)), None);
+        assert_eq!(integer(&serde_json::json!(2.6)), Some(3));
+    }
 
     fn parse(text: &str) -> ParsedUsage {
         parse_usage(text.as_bytes(), Source::Account, 1_000).unwrap()

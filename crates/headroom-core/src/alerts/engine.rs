@@ -20,6 +20,7 @@ use super::text::{self, clock, duration, money, percent, resets, whole_money};
 use super::{
     sort_by_severity, Action, Alert, AlertKind, Delivery, Level, Notification, Suppression,
 };
+use crate::num::floor_to_u64;
 use crate::report::Zone;
 use crate::settings::AlertSettings;
 use crate::snapshot::{ExtraUsage, ForecastBasis, Source, UsageSnapshot, Window, WindowKind};
@@ -623,17 +624,16 @@ fn extra_usage_alerts(
             }
             None if eu.enabled == Some(true) => {
                 let step = u64::from(settings.spend_step_dollars.max(1));
-                let k = (used.max(0.0) / step as f64 + 1e-9).floor() as u64;
+                let k = floor_to_u64(used / step as f64 + 1e-9).unwrap_or(0);
+                // Saturates only for spend no account can have (a server's garbage).
+                let spent = k.saturating_mul(step);
                 if k >= 1 && state.spend.steps.is_none_or(|s| k > s) {
                     alerts.push(alert(
                         AlertKind::SpendStep,
                         Level::Info,
-                        u32::try_from(k * step).ok(),
+                        u32::try_from(spent).ok(),
                         Some(used),
-                        format!(
-                            "Extra Usage: {} spent this month",
-                            whole_money(k * step, cur)
-                        ),
+                        format!("Extra Usage: {} spent this month", whole_money(spent, cur)),
                         format!(
                             "{} of Extra Usage spent this month, with no monthly cap.",
                             money(used, cur)

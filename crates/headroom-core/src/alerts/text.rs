@@ -7,12 +7,13 @@
 
 use chrono::{DateTime, Datelike, TimeZone, Timelike};
 
+use crate::num::{floor_to_u64, round_clamped};
 use crate::report::Zone;
 
 /// `91 %`: floored, never negative.
 pub fn percent(value: f64) -> String {
     if value.is_finite() {
-        format!("{} %", value.max(0.0).floor() as i64)
+        format!("{} %", floor_to_u64(value).unwrap_or(0))
     } else {
         "? %".to_owned()
     }
@@ -20,10 +21,10 @@ pub fn percent(value: f64) -> String {
 
 /// `$12.50`, `€3.00`, `£1.20`, or `12.50 CHF` for other currencies.
 pub fn money(amount: f64, currency: &str) -> String {
-    let amount = if amount.is_finite() { amount } else { 0.0 };
-    let cents = (amount * 100.0).round() as i64;
+    // Clamped short of i64::MIN, whose absolute value has no i64.
+    let cents = round_clamped(amount * 100.0, -i64::MAX, i64::MAX).unwrap_or(0);
     let sign = if cents < 0 { "-" } else { "" };
-    let cents = cents.abs();
+    let cents = cents.unsigned_abs();
     let number = format!("{}.{:02}", group_thousands(cents / 100), cents % 100);
     match currency.to_ascii_uppercase().as_str() {
         "USD" | "" => format!("{sign}${number}"),
@@ -35,7 +36,7 @@ pub fn money(amount: f64, currency: &str) -> String {
 
 /// `$75` for whole amounts (spend steps).
 pub fn whole_money(amount: u64, currency: &str) -> String {
-    let number = group_thousands(amount as i64);
+    let number = group_thousands(amount);
     match currency.to_ascii_uppercase().as_str() {
         "USD" | "" => format!("${number}"),
         "EUR" => format!("€{number}"),
@@ -44,11 +45,11 @@ pub fn whole_money(amount: u64, currency: &str) -> String {
     }
 }
 
-fn group_thousands(n: i64) -> String {
-    let digits = n.abs().to_string();
+fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -142,6 +143,20 @@ pub fn resets(resets_at_ms: Option<i64>, now_ms: i64, zone: Zone) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extreme_amounts_never_overflow() {
+        // -9.3e16 dollars is below i64::MIN cents: its absolute value used to overflow.
+        assert_eq!(
+            money(-1e300, "USD"),
+            format!("-${}.07", group_thousands(i64::MAX.unsigned_abs() / 100))
+        );
+        assert!(money(-9.3e16, "EUR").starts_with("-€92,233,720,368,547,758"));
+        assert!(money(1e300, "USD").starts_with("$92,233,720,368,547,758"));
+        assert_eq!(whole_money(u64::MAX, "USD"), "$18,446,744,073,709,551,615");
+        assert_eq!(percent(1e300), "18446744073709551615 %");
+        assert_eq!(percent(-5.0), "0 %");
+    }
 
     fn utc() -> Zone {
         Zone::Named(chrono_tz::UTC)
