@@ -222,6 +222,18 @@ fn tray_menu_over_dbus_shows_the_servers_numbers() {
         wait_for("the StatusNotifierWatcher", || {
             busctl(&["status", "org.kde.StatusNotifierWatcher"])
         });
+        // A panel registers as a host; without one the app rightly says that nothing shows
+        // its icon (and opens its settings window).
+        busctl(&[
+            "call",
+            "org.kde.StatusNotifierWatcher",
+            "/StatusNotifierWatcher",
+            "org.kde.StatusNotifierWatcher",
+            "RegisterStatusNotifierHost",
+            "s",
+            "org.kde.StatusNotifierHost-headroom-tests",
+        ])
+        .expect("RegisterStatusNotifierHost");
         Some(p)
     } else {
         None
