@@ -16,16 +16,14 @@ fn headroom(args: &[&str], config: &Path, home: &Path) -> Output {
 }
 
 fn assert_says_what_to_do(stdout: &str, projects: &Path, state: &str) {
+    let folder = format!("{} ({state})", projects.display());
     for needle in [
-        &format!("{} ({state})", projects.display()),
+        folder.as_str(),
         "Claude Code's login",
         "headroom statusline --install",
         "headroom claude-ai login",
     ] {
-        assert!(
-            stdout.contains(needle.as_str()),
-            "no {needle:?} in\n{stdout}"
-        );
+        assert!(stdout.contains(needle), "no {needle:?} in\n{stdout}");
     }
 }
 
