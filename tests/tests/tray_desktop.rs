@@ -22,11 +22,9 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use headroom_core::alerts::text;
-use headroom_core::report::Zone;
 use serde_json::json;
 use support_dbus::{Bus, Recorder};
-use support_http::{now_ms, usage_server_shared, Home};
+use support_http::{clock_texts, now_ms, usage_server_shared, Home};
 use support_tray::{settings_window, start_tray_host, wait_for, App, Proc};
 
 fn need_display() {
@@ -51,10 +49,6 @@ fn usage_body(session: f64, weekly: f64) -> String {
         "extra_usage": { "is_enabled": false, "monthly_limit": null, "used_credits": null },
     })
     .to_string()
-}
-
-fn utc() -> Zone {
-    Zone::parse("UTC").unwrap()
 }
 
 /// The app, with a login, on its own bus with a tray host; the first launch already behind
@@ -136,11 +130,11 @@ fn a_panic_in_the_refresh_task_is_shown_and_fresh_figures_follow() {
     let first = labels[0];
     let expected: Vec<String> = [before, after]
         .iter()
-        .map(|&t| {
+        .flat_map(|&t| clock_texts(t, before, after))
+        .map(|at| {
             format!(
-                "refresh failed: test fault from {}; restarted at {}",
-                fault_file.display(),
-                text::clock(t, after, utc())
+                "refresh failed: test fault from {}; restarted at {at}",
+                fault_file.display()
             )
         })
         .collect();

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use headroom_tests::app_bin;
+use headroom_tests::{app_bin, EnvClearKeepClock};
 use serde_json::Value;
 
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -116,7 +116,7 @@ impl App {
     /// The built `headroom-app` with only this user's environment; `api` is the OAuth base.
     pub fn command(&self, api: &str) -> Command {
         let mut c = Command::new(app_bin());
-        c.env_clear()
+        c.env_clear_keep_clock()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("DISPLAY", std::env::var_os("DISPLAY").unwrap_or_default())
             .env("DBUS_SESSION_BUS_ADDRESS", &self.bus)
@@ -179,28 +179,33 @@ impl App {
             .find(|(_, l, _)| l.starts_with(label))
             .map(|(id, _, _)| id)
             .unwrap_or_else(|| panic!("no menu item {label:?}"));
-        let ok = busctl(
-            &self.bus,
-            &[
-                "call",
-                &item.0,
-                &format!("{}/Menu", item.1),
-                "com.canonical.dbusmenu",
-                "Event",
-                "isvu",
-                &id.to_string(),
-                "clicked",
-                "i",
-                "0",
-                "0",
-            ],
-        );
-        assert!(ok.is_some(), "clicking {label:?} failed");
+        click_id(&self.bus, &item.0, &item.1, id);
     }
 }
 
+/// Clicks the menu item `id` of the item (`name`, `path`), as a panel does.
+pub fn click_id(bus: &str, name: &str, path: &str, id: i64) {
+    let ok = busctl(
+        bus,
+        &[
+            "call",
+            name,
+            &format!("{path}/Menu"),
+            "com.canonical.dbusmenu",
+            "Event",
+            "isvu",
+            &id.to_string(),
+            "clicked",
+            "i",
+            "0",
+            "0",
+        ],
+    );
+    assert!(ok.is_some(), "clicking menu item {id} failed");
+}
+
 /// The newest registered item as (bus name, object path).
-fn item(bus: &str) -> Option<(String, String)> {
+pub fn item(bus: &str) -> Option<(String, String)> {
     let out = busctl(
         bus,
         &[
@@ -231,7 +236,8 @@ fn item(bus: &str) -> Option<(String, String)> {
     Some((name, path))
 }
 
-fn menu(bus: &str, name: &str, path: &str) -> Vec<(i64, String, bool)> {
+/// Every menu item of the item (`name`, `path`) as (id, label, enabled), depth first.
+pub fn menu(bus: &str, name: &str, path: &str) -> Vec<(i64, String, bool)> {
     let Some(out) = busctl(
         bus,
         &[
