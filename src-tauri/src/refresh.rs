@@ -292,7 +292,14 @@ impl Task {
             },
         });
         self.publish.send_replace(Some(published.clone()));
-        (self.hooks.published)(&published);
+        // Outside the supervised run: a front end that panics on this view too must not take
+        // the supervisor down with it.
+        let shown = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            (self.hooks.published)(&published)
+        }));
+        if shown.is_err() {
+            tracing::error!("the front end failed to show the refresh task's failure");
+        }
     }
 
     async fn run(&mut self, inbox: &mut mpsc::UnboundedReceiver<Request>) {
