@@ -200,7 +200,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_driver(home: &Home, api: &Api, log: &Path) -> Driver {
+/// `tauri-driver` with the user's environment, plus `extra` (passed on to the app).
+fn start_driver(home: &Home, api: &Api, log: &Path, extra: &[(&str, &str)]) -> Driver {
     let log = std::fs::File::create(log).unwrap();
     let (port, native) = (free_port(), free_port());
     let browser = home.fake_browser();
@@ -236,6 +237,7 @@ fn start_driver(home: &Home, api: &Api, log: &Path) -> Driver {
     .stdin(Stdio::null())
     .stdout(Stdio::from(log.try_clone().unwrap()))
     .stderr(Stdio::from(log));
+    c.envs(extra.iter().copied());
     // The display, the session bus and X authority come from the wrapper (scripts/ci-gui.sh).
     for keep in [
         "DISPLAY",
@@ -287,7 +289,7 @@ fn settings_pane_end_to_end() {
     let extra_off = json!({"is_enabled": false, "monthly_limit": null, "used_credits": null, "utilization": null});
     let api = serve_api(usage_body(42.0, 17.0, extra_off));
     let artefacts = artefacts_dir();
-    let driver = start_driver(&home, &api, &artefacts.join("tauri-driver.log"));
+    let driver = start_driver(&home, &api, &artefacts.join("tauri-driver.log"), &[]);
 
     // Launch to the first paint with the server's numbers.
     let launched = Instant::now();
@@ -543,7 +545,16 @@ fn the_pane_opens_at_sources_and_says_what_to_connect() {
         json!({"is_enabled": false, "monthly_limit": null, "used_credits": null}),
     ));
     let artefacts = artefacts_dir();
-    let driver = start_driver(&home, &api, &artefacts.join("tauri-driver-sources.log"));
+    // And its first round panics (the debug build's fault hook): the pane says so in a banner
+    // once the task has restarted.
+    let fault = home.path("panic-first-round");
+    std::fs::write(&fault, "").unwrap();
+    let driver = start_driver(
+        &home,
+        &api,
+        &artefacts.join("tauri-driver-sources.log"),
+        &[("HEADROOM_TEST_FAULT_FILE", fault.to_str().unwrap())],
+    );
     let app = app_bin();
     // As the tray starts it on a first launch and for "Connect an account source…".
     let started = Instant::now();
@@ -584,6 +595,17 @@ fn the_pane_opens_at_sources_and_says_what_to_connect() {
     }
     s.wait_text("#credentials-state", WAIT, |t| t.starts_with("not found"))
         .unwrap();
+    let banner = s
+        .wait_text("#refresh-failure", WAIT, |t| t.contains("restarted at"))
+        .unwrap();
+    assert!(
+        banner.starts_with(&format!(
+            "Refresh failed: test fault from {}",
+            fault.display()
+        )),
+        "{banner}"
+    );
+    assert!(!fault.exists(), "the fault hook did not fire");
     let png = s.screenshot().unwrap();
     std::fs::write(artefacts.join("settings-sources-first-run.png"), &png).unwrap();
     let _ = s.close();
