@@ -119,6 +119,10 @@ function setupTabs() {
       select(tabs[(next + tabs.length) % tabs.length], true);
     });
   }
+  // The app opens the window at a section with `index.html#sources` (first launch, and the
+  // tray's "Connect an account source…").
+  const start = tabs.find((t) => t.id === `tab-${location.hash.slice(1)}`);
+  if (start) select(start, false);
   // Ctrl/Cmd+1..5 jump to a section, as in most desktop preference windows.
   document.addEventListener("keydown", (e) => {
     if ((e.ctrlKey || e.metaKey) && e.key >= "1" && e.key <= String(tabs.length)) {
@@ -212,6 +216,10 @@ function renderNow() {
   const trap = state.overview?.trap ?? trapWarning(s);
   $("trap-warning").hidden = !trap;
   if (trap) text("trap-warning", trap);
+
+  const failure = state.overview?.refresh_failure ?? null;
+  $("refresh-failure").hidden = !failure;
+  text("refresh-failure", failure ? capitalise(failure) : "");
 
   const w = s.session ?? s.weekly;
   const fresh = w ? `${w.source} · ${fmt.age(now - w.observed_at_ms)}` : "no figures yet";
@@ -574,6 +582,7 @@ function dot(id, kind) {
 function renderSources() {
   const src = state.sources ?? {};
   const now = Date.now();
+  $("sources-empty").hidden = state.overview?.has_source !== false;
 
   const sl = src.statusline ?? {};
   const slStatus = sourceStatus("statusline");
@@ -742,6 +751,7 @@ function renderAll() {
   renderAlerts();
   renderGeneral();
   if (!$("panel-sources").hidden) renderSources();
+  else $("sources-empty").hidden = state.overview?.has_source !== false;
 }
 
 async function reloadSettings() {

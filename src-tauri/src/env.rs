@@ -3,7 +3,7 @@
 //! `HEADROOM_TEST_POLL_FLOOR_MS`) go through `headroom_core::environment`, so that the app
 //! and the CLI share one data folder and tests can point both at temporary folders and a
 //! loopback server. The app's own: `HEADROOM_NO_BROWSER`, `HEADROOM_OPEN_SETTINGS`,
-//! `HEADROOM_TRAY_THEME`.
+//! `HEADROOM_TRAY_THEME`, and in debug builds `HEADROOM_TEST_FAULT_FILE`.
 
 use std::path::PathBuf;
 
@@ -23,13 +23,36 @@ pub struct AppEnv {
     pub no_browser: bool,
     /// `--settings` or `HEADROOM_OPEN_SETTINGS=1`: open the settings window at start.
     pub open_settings: bool,
+    /// `--section <name>`: the pane's section the window opens at (one of [`SECTIONS`]).
+    pub open_section: Option<&'static str>,
     pub tray_theme: Theme,
+    /// `HEADROOM_TEST_FAULT_FILE`, debug builds only: a round panics once when the file exists
+    /// (`supervise::test_fault`). Release builds never read it.
+    pub test_fault_file: Option<PathBuf>,
 }
 
 fn flag(name: &str) -> bool {
     std::env::var(name)
         .map(|v| !v.trim().is_empty() && v.trim() != "0")
         .unwrap_or(false)
+}
+
+/// The settings pane's sections, as `index.html#<name>` and `--section <name>` name them.
+pub const SECTIONS: [&str; 5] = ["now", "extra", "alerts", "sources", "general"];
+
+/// `--section <name>` or `--section=<name>`, if it names a section (anything else is ignored:
+/// the pane then opens at Now).
+pub fn section_arg(args: impl IntoIterator<Item = String>) -> Option<&'static str> {
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let value = match arg.strip_prefix("--section") {
+            Some("") => args.next(),
+            Some(rest) => rest.strip_prefix('=').map(str::to_owned),
+            None => continue,
+        };
+        return value.and_then(|v| SECTIONS.iter().copied().find(|s| *s == v));
+    }
+    None
 }
 
 impl AppEnv {
@@ -53,7 +76,15 @@ impl AppEnv {
             no_browser: flag("HEADROOM_NO_BROWSER"),
             open_settings: flag("HEADROOM_OPEN_SETTINGS")
                 || std::env::args().skip(1).any(|a| a == "--settings"),
+            open_section: section_arg(std::env::args().skip(1)),
             tray_theme: theme,
+            test_fault_file: if cfg!(debug_assertions) {
+                std::env::var_os("HEADROOM_TEST_FAULT_FILE")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            } else {
+                None
+            },
         })
     }
 
@@ -81,5 +112,26 @@ impl AppEnv {
         self.env
             .claude_settings_dir()
             .map(|d| d.join("settings.json"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|a| (*a).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_section_comes_from_either_spelling_and_only_from_the_list() {
+        assert_eq!(
+            section_arg(args(&["--settings", "--section", "sources"])),
+            Some("sources")
+        );
+        assert_eq!(section_arg(args(&["--section=alerts"])), Some("alerts"));
+        assert_eq!(section_arg(args(&["--section", "../../etc"])), None);
+        assert_eq!(section_arg(args(&["--section"])), None);
+        assert_eq!(section_arg(args(&["--settings"])), None);
     }
 }

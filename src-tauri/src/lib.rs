@@ -10,7 +10,10 @@ pub mod env;
 pub mod error;
 pub mod icon;
 pub mod refresh;
+pub mod supervise;
 pub mod tray;
+#[cfg(target_os = "linux")]
+pub mod tray_host;
 pub mod view;
 
 use std::sync::Arc;
@@ -34,6 +37,8 @@ pub struct AppState {
     pub settings_lock: tokio::sync::Mutex<()>,
     /// The settings window's own process, while it runs (tray mode).
     pub settings_process: std::sync::Mutex<Option<std::process::Child>>,
+    /// The first-launch check ran (see [`first_launch`]).
+    pub first_launch_checked: std::sync::atomic::AtomicBool,
 }
 
 /// Why the app cannot start here, if it cannot: on Linux without `DISPLAY` or
@@ -117,6 +122,7 @@ pub fn start<R: Runtime>(app: &AppHandle<R>, secrets: Arc<dyn SecretStore>) -> R
         refresh,
         settings_lock: tokio::sync::Mutex::new(()),
         settings_process: std::sync::Mutex::new(None),
+        first_launch_checked: std::sync::atomic::AtomicBool::new(false),
     });
     Ok(())
 }
@@ -153,6 +159,11 @@ fn on_published<R: Runtime>(app: &AppHandle<R>, p: &Arc<Published>) {
                 *child = None;
             }
         }
+        // Only where there is a tray (not in the window's process, nor in tests on the mock
+        // runtime); `run` checks too, should the first view come before the tray.
+        if app.try_state::<tray::Tray<R>>().is_some() {
+            first_launch(app, &state, p);
+        }
     }
     if app.get_webview_window(SETTINGS_WINDOW).is_none() {
         return;
@@ -167,6 +178,38 @@ fn on_published<R: Runtime>(app: &AppHandle<R>, p: &Arc<Published>) {
             }
         }
         Err(e) => tracing::warn!("usage-updated: {e}"),
+    }
+}
+
+/// The name of the file in the data folder that says the tray has been launched before.
+pub const LAUNCHED_MARKER: &str = "launched";
+
+/// On the tray's very first launch (no [`LAUNCHED_MARKER`] in the data folder yet), once the
+/// first round has run: with no source set up, the pane opens at Sources, so that a new user
+/// sees what to connect instead of a menu of "no figures yet". Runs once per process; the
+/// marker is written whatever the outcome, so it happens once per install.
+fn first_launch<R: Runtime>(app: &AppHandle<R>, state: &AppState, p: &Published) {
+    use std::sync::atomic::Ordering;
+    // Not in the window's own process, and not on a view republished after a failure (it
+    // holds no sources).
+    if state.env.open_settings || p.failure.is_some() {
+        return;
+    }
+    if state.first_launch_checked.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let marker = state.env.state.dir.join(LAUNCHED_MARKER);
+    if marker.exists() {
+        return;
+    }
+    let written = std::fs::create_dir_all(&state.env.state.dir)
+        .and_then(|()| std::fs::write(&marker, "The Headroom tray has been launched here.\n"));
+    if let Err(e) = written {
+        tracing::warn!("cannot write {}: {e}", marker.display());
+    }
+    if !headroom_core::first_run::has_source(&p.snapshot) {
+        tracing::info!("first launch with no source: opening the settings at Sources");
+        show_settings_at(app, Some("sources"));
     }
 }
 
@@ -209,6 +252,7 @@ fn open_extra_usage<R: Runtime>(app: &AppHandle<R>) {
 pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
     match id {
         tray::OPEN_SETTINGS => show_settings(app),
+        tray::CONNECT => show_settings_at(app, Some("sources")),
         tray::REFRESH => {
             if let Some(state) = app.try_state::<AppState>() {
                 state.refresh.send(Request::Refresh {
@@ -242,12 +286,17 @@ pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
 /// process never loads a page and stays at ~70 MiB. Both processes share the ledger and the
 /// settings file, as the CLI does; the tray watches the settings file for the window's saves.
 pub fn show_settings<R: Runtime>(app: &AppHandle<R>) {
+    show_settings_at(app, None)
+}
+
+/// [`show_settings`], at one of the pane's sections ([`env::SECTIONS`]).
+pub fn show_settings_at<R: Runtime>(app: &AppHandle<R>, section: Option<&'static str>) {
     let Some(state) = app.try_state::<AppState>() else {
         return;
     };
     if state.env.open_settings {
         // This is the window's process (also what tauri-driver launches in the tests).
-        open_settings(app);
+        open_settings(app, section);
         return;
     }
     let Ok(mut child) = state.settings_process.lock() else {
@@ -266,19 +315,20 @@ pub fn show_settings<R: Runtime>(app: &AppHandle<R>) {
             return;
         }
     };
-    match std::process::Command::new(exe)
-        .arg("--settings")
-        .stdin(std::process::Stdio::null())
-        .spawn()
-    {
+    let mut command = std::process::Command::new(exe);
+    command.arg("--settings");
+    if let Some(section) = section {
+        command.args(["--section", section]);
+    }
+    match command.stdin(std::process::Stdio::null()).spawn() {
         Ok(c) => *child = Some(c),
         Err(e) => tracing::error!("cannot open the settings window: {e}"),
     }
 }
 
-/// Opens the settings window in this process, or brings it forward if it is open. It is
-/// destroyed on close.
-pub fn open_settings<R: Runtime, M: Manager<R>>(manager: &M) {
+/// Opens the settings window in this process (at `section`, else at Now), or brings it
+/// forward if it is open. It is destroyed on close.
+pub fn open_settings<R: Runtime, M: Manager<R>>(manager: &M, section: Option<&str>) {
     if let Some(window) = manager.get_webview_window(SETTINGS_WINDOW) {
         let _ = window.unminimize();
         let _ = window.show();
@@ -288,7 +338,11 @@ pub fn open_settings<R: Runtime, M: Manager<R>>(manager: &M) {
     let built = tauri::WebviewWindowBuilder::new(
         manager,
         SETTINGS_WINDOW,
-        tauri::WebviewUrl::App("index.html".into()),
+        // The page selects the section named by its fragment.
+        tauri::WebviewUrl::App(match section {
+            Some(s) => format!("index.html#{s}").into(),
+            None => "index.html".into(),
+        }),
     )
     .title("Headroom")
     .inner_size(760.0, 560.0)
@@ -297,6 +351,36 @@ pub fn open_settings<R: Runtime, M: Manager<R>>(manager: &M) {
     if let Err(e) = built {
         tracing::error!("cannot open the settings window: {e}");
     }
+}
+
+/// No tray host: said in the log and in a notification, and the settings window opens so
+/// that the app is seen at all (see [`tray_host`]).
+#[cfg(target_os = "linux")]
+fn no_tray_host<R: Runtime>(app: &AppHandle<R>, host: tray_host::TrayHost) {
+    let Some(text) = host.explain() else {
+        return;
+    };
+    tracing::warn!("{text}");
+    let icon = app.try_state::<AppState>().and_then(|state| {
+        headroom_notify::install_icon(&state.env.state.dir.join("icons"))
+            .ok()
+            .map(|p| p.display().to_string())
+    });
+    let (notifier, _clicks) = headroom_notify::Notifier::new(headroom_notify::NotifierConfig {
+        icon,
+        actions: false,
+        ..headroom_notify::NotifierConfig::default()
+    });
+    let notification = headroom_core::alerts::Notification {
+        summary: "Headroom has no tray to show its icon".to_owned(),
+        body: text,
+        level: headroom_core::alerts::Level::Warning,
+        actions: Vec::new(),
+    };
+    if let Err(e) = notifier.deliver(&notification) {
+        tracing::warn!("cannot say so in a notification: {e}");
+    }
+    show_settings(app);
 }
 
 /// Runs the app until Quit; returns the exit status.
@@ -353,7 +437,8 @@ pub fn run() -> i32 {
         return 1;
     }
     if window_only {
-        open_settings(app.handle());
+        let section = app.try_state::<AppState>().and_then(|s| s.env.open_section);
+        open_settings(app.handle(), section);
         app.run(|_, _| {});
         return 0;
     }
@@ -369,12 +454,19 @@ pub fn run() -> i32 {
                 app.try_state::<AppState>(),
                 app.try_state::<tray::Tray<tauri::Wry>>(),
             ) {
-                if let Some(p) = state.refresh.latest.borrow().clone() {
+                let latest = state.refresh.latest.borrow().clone();
+                if let Some(p) = latest {
                     tray.show(&p, p.refreshed_at_ms);
+                    first_launch(app.handle(), &state, &p);
                 }
             }
         }
         Err(e) => eprintln!("headroom-app: cannot create the tray icon: {e}"),
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let handle = app.handle().clone();
+        tray_host::watch(move |host| no_tray_host(&handle, host));
     }
     app.run(|_app, event| {
         // Closing the settings window must not end a tray app: only Quit (an explicit

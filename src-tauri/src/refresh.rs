@@ -33,6 +33,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::env::AppEnv;
+use crate::supervise::{self, TaskFailure};
 
 /// How long the watcher waits for more changes before reading: Claude Code writes a
 /// response as several lines in quick succession.
@@ -55,6 +56,8 @@ pub struct Published {
     pub settings: Settings,
     /// Set when the settings file was corrupt and moved aside.
     pub settings_notice: Option<String>,
+    /// The task failed (a panic) and was restarted, within the last hour.
+    pub failure: Option<TaskFailure>,
 }
 
 impl Published {
@@ -143,16 +146,6 @@ pub fn start(env: AppEnv, secrets: Arc<dyn SecretStore>, hooks: Hooks) -> Handle
     let spawned = std::thread::Builder::new()
         .name("headroom-refresh".into())
         .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    tracing::error!("cannot start the refresh task: {e}");
-                    return;
-                }
-            };
             let task = Task {
                 env,
                 secrets,
@@ -165,13 +158,71 @@ pub fn start(env: AppEnv, secrets: Arc<dyn SecretStore>, hooks: Hooks) -> Handle
                 watched_roots: Vec::new(),
                 unwatched: true,
                 refresher: None,
+                failure: None,
+                rounds: 0,
+                pending: Pending::default(),
             };
-            runtime.block_on(task.run(inbox));
+            supervised(task, inbox);
         });
     if let Err(e) = spawned {
         tracing::error!("cannot start the refresh thread: {e}");
     }
     handle
+}
+
+/// Runs the task until the inbox closes, and again after each panic (see [`supervise`]):
+/// the panic is logged and published with the last view, and the task starts over on a
+/// fresh runtime after a back-off, keeping its inbox (requests sent meanwhile wait there),
+/// its front-end hooks and its notifier. Its caches (watcher, account sources) are rebuilt.
+fn supervised(mut task: Task, mut inbox: mpsc::UnboundedReceiver<Request>) {
+    let mut failures_in_a_row = 0u32;
+    loop {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::error!("cannot start the refresh task: {e}");
+                return;
+            }
+        };
+        task.rounds = 0;
+        // AssertUnwindSafe: after a panic only the caches that `forget_caches` drops, the
+        // failure and the published view are used again; the round's own state is gone.
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            runtime.block_on(task.run(&mut inbox))
+        }));
+        drop(runtime);
+        let payload = match ran {
+            Ok(()) => return,
+            Err(payload) => payload,
+        };
+        failures_in_a_row = if task.rounds > 0 {
+            1
+        } else {
+            failures_in_a_row.saturating_add(1)
+        };
+        let delay = supervise::restart_delay(failures_in_a_row);
+        let message = supervise::panic_message(&*payload);
+        tracing::error!(
+            "the refresh task failed: {message}; restarting it in {} s (failure {failures_in_a_row} in a row)",
+            delay.as_secs()
+        );
+        let now = now_ms();
+        let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        task.failure = Some(TaskFailure {
+            message,
+            failed_at_ms: now,
+            restart_at_ms: now.saturating_add(delay_ms),
+        });
+        task.forget_caches();
+        task.republish_failure();
+        std::thread::sleep(delay);
+        if let Some(f) = task.failure.as_mut() {
+            f.restart_at_ms = now_ms();
+        }
+    }
 }
 
 struct Task {
@@ -189,6 +240,19 @@ struct Task {
     unwatched: bool,
     /// Rebuilt only when the source settings change.
     refresher: Option<(headroom_core::settings::SourceSettings, Refresher)>,
+    /// The last panic, kept for the front ends (see [`supervise`]).
+    failure: Option<TaskFailure>,
+    /// Rounds finished since the last (re)start.
+    rounds: u64,
+    /// What the current round owes its askers; kept in the task, not the round, so that a
+    /// round that panics is done again (and answered) by the restarted task.
+    pending: Pending,
+}
+
+#[derive(Default)]
+struct Pending {
+    force: bool,
+    replies: Vec<oneshot::Sender<()>>,
 }
 
 struct ExtraWatch {
@@ -204,13 +268,52 @@ fn now_ms() -> i64 {
 }
 
 impl Task {
-    async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Request>) {
+    /// After a panic: what may have been left half-built is built again.
+    fn forget_caches(&mut self) {
+        self.watcher = None;
+        self.watched_roots.clear();
+        self.unwatched = true;
+        self.refresher = None;
+    }
+
+    /// Publishes the last view (or an empty one) with the failure, at once: the restart may
+    /// be minutes away.
+    fn republish_failure(&self) {
+        let now = now_ms();
+        let last = self.publish.borrow().clone();
+        let published = Arc::new(match last {
+            Some(p) => Published {
+                failure: self.failure.clone(),
+                ..(*p).clone()
+            },
+            None => Published {
+                snapshot: UsageSnapshot {
+                    taken_at_ms: now,
+                    ..UsageSnapshot::default()
+                },
+                refreshed_at_ms: now,
+                settings: Settings::default(),
+                settings_notice: None,
+                failure: self.failure.clone(),
+            },
+        });
+        self.publish.send_replace(Some(published.clone()));
+        // Outside the supervised run: a front end that panics on this view too must not take
+        // the supervisor down with it.
+        let shown = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            (self.hooks.published)(&published)
+        }));
+        if shown.is_err() {
+            tracing::error!("the front end failed to show the refresh task's failure");
+        }
+    }
+
+    async fn run(&mut self, inbox: &mut mpsc::UnboundedReceiver<Request>) {
         let mut ledger: Option<Ledger> = None;
         let mut ingest_due = true;
-        let mut force = false;
-        let mut replies: Vec<oneshot::Sender<()>> = Vec::new();
         let mut extra: Option<ExtraWatch> = None;
         loop {
+            supervise::test_fault(self.env.test_fault_file.as_deref());
             let now = now_ms();
             let loaded = settings::load(&self.env.state.settings(), now / 1000);
             let (settings, notice) = match loaded {
@@ -249,12 +352,13 @@ impl Task {
                             Ok(None) => ingest_due = false,
                         }
                     }
-                    let mode = if force || extra.is_some() {
+                    // A forced refresh that a panic interrupted is done by the restarted task:
+                    // `pending` is cleared only once the round is published.
+                    let mode = if self.pending.force || extra.is_some() {
                         Mode::Force
                     } else {
                         Mode::Auto
                     };
-                    force = false;
                     match self.refresher(&settings) {
                         Ok(r) => match r.refresh(l, now, mode).await {
                             Ok(s) => s,
@@ -303,12 +407,15 @@ impl Task {
                 refreshed_at_ms: now,
                 settings,
                 settings_notice: notice,
+                failure: self.failure.clone().filter(|f| f.shown_at(now)),
             });
             self.publish.send_replace(Some(published.clone()));
             (self.hooks.published)(&published);
-            for reply in replies.drain(..) {
+            for reply in self.pending.replies.drain(..) {
                 let _ = reply.send(());
             }
+            self.pending.force = false;
+            self.rounds += 1;
 
             let mut wake_at = self.next_wake(ledger.as_ref(), &published, extra.as_ref(), now);
             if busy {
@@ -329,8 +436,8 @@ impl Task {
                         match request {
                             Request::Refresh { force: f, reply } => {
                                 ingest_due = true;
-                                force |= f;
-                                replies.extend(reply);
+                                self.pending.force |= f;
+                                self.pending.replies.extend(reply);
                             }
                             Request::Transcripts => ingest_due = true,
                             Request::SettingsChanged => self.refresher = None,

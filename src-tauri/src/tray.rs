@@ -7,6 +7,7 @@
 use std::sync::Mutex;
 
 use headroom_core::alerts::text;
+use headroom_core::first_run;
 use headroom_core::report::Zone;
 use headroom_core::snapshot::{Source, UsageSnapshot, Window, WindowKind};
 use tauri::image::Image;
@@ -18,6 +19,8 @@ use crate::icon::{self, IconSpec, Theme};
 use crate::refresh::Published;
 
 pub const OPEN_SETTINGS: &str = "open-settings";
+/// The first row while no source is set up: opens the pane at Sources.
+pub const CONNECT: &str = "connect-source";
 pub const REFRESH: &str = "refresh";
 pub const SNOOZE: &str = "snooze";
 pub const ENABLE_EXTRA: &str = "enable-extra-usage";
@@ -28,6 +31,10 @@ pub const QUIT: &str = "quit";
 pub struct TrayTexts {
     /// Title and tooltip: `62 % · resets 14:05`.
     pub title: String,
+    /// A first, read-only row after the refresh task failed and restarted.
+    pub failure: Option<String>,
+    /// While no source is set up: the row that says so and opens the pane at Sources.
+    pub connect: Option<String>,
     pub session: String,
     pub weekly: String,
     /// Per-model weekly windows in use: (window id, row text).
@@ -73,6 +80,20 @@ fn source_name(source: Source) -> &'static str {
 }
 
 impl TrayTexts {
+    /// The texts of a published view at `now`.
+    pub fn of(published: &Published, now: i64, theme: Theme) -> TrayTexts {
+        let zone = published.zone();
+        let mut texts = TrayTexts::from(
+            &published.snapshot,
+            now,
+            zone,
+            published.settings.alerts.snoozed_until_ms,
+            theme,
+        );
+        texts.failure = published.failure.as_ref().map(|f| f.describe(now, zone));
+        texts
+    }
+
     pub fn from(
         snapshot: &UsageSnapshot,
         now: i64,
@@ -142,6 +163,8 @@ impl TrayTexts {
             && (over(session) || over(snapshot.weekly.as_ref()));
         TrayTexts {
             title,
+            failure: None,
+            connect: first_run::tray_row(snapshot),
             session: window_row("Session", session, now, zone),
             weekly: window_row("Weekly", snapshot.weekly.as_ref(), now, zone),
             models,
@@ -163,6 +186,8 @@ impl TrayTexts {
 pub struct Tray<R: Runtime> {
     icon: TrayIcon<R>,
     menu: Menu<R>,
+    failure: MenuItem<R>,
+    connect: MenuItem<R>,
     session: MenuItem<R>,
     weekly: MenuItem<R>,
     extra: MenuItem<R>,
@@ -175,6 +200,9 @@ pub struct Tray<R: Runtime> {
 
 struct Shown<R: Runtime> {
     texts: Option<TrayTexts>,
+    /// The optional first rows in the menu: failure, connect.
+    failure_in_menu: bool,
+    connect_in_menu: bool,
     models: Vec<(String, MenuItem<R>)>,
     enable_extra_in_menu: bool,
 }
@@ -200,6 +228,8 @@ impl<R: Runtime> Tray<R> {
         let enable_extra =
             MenuItem::with_id(app, ENABLE_EXTRA, "Enable Extra Usage…", true, None::<&str>)?;
         let quit = MenuItem::with_id(app, QUIT, "Quit Headroom", true, None::<&str>)?;
+        let failure = row(app, "row-failure", "")?;
+        let connect = MenuItem::with_id(app, CONNECT, first_run::CONNECT, true, None::<&str>)?;
         let menu = Menu::with_items(
             app,
             &[
@@ -233,6 +263,8 @@ impl<R: Runtime> Tray<R> {
         Ok(Tray {
             icon,
             menu,
+            failure,
+            connect,
             session,
             weekly,
             extra,
@@ -241,6 +273,8 @@ impl<R: Runtime> Tray<R> {
             enable_extra,
             shown: Mutex::new(Shown {
                 texts: None,
+                failure_in_menu: false,
+                connect_in_menu: false,
                 models: Vec::new(),
                 enable_extra_in_menu: false,
             }),
@@ -250,16 +284,10 @@ impl<R: Runtime> Tray<R> {
 
     /// Shows a new view, touching only what changed.
     pub fn show(&self, published: &Published, now: i64) {
-        let texts = TrayTexts::from(
-            &published.snapshot,
-            now,
-            published.zone(),
-            published.settings.alerts.snoozed_until_ms,
-            self.theme,
-        );
-        let Ok(mut shown) = self.shown.lock() else {
-            return;
-        };
+        let texts = TrayTexts::of(published, now, self.theme);
+        // A panic while the lock was held (the refresh task is supervised and restarts)
+        // must not freeze the tray: what it guards is rebuilt from `texts` below.
+        let mut shown = self.shown.lock().unwrap_or_else(|e| e.into_inner());
         let before = shown.texts.take();
         if let Err(e) = self.apply(&mut shown, before.as_ref(), &texts) {
             tracing::warn!("tray: {e}");
@@ -274,6 +302,30 @@ impl<R: Runtime> Tray<R> {
         now: &TrayTexts,
     ) -> tauri::Result<()> {
         let changed = |f: fn(&TrayTexts) -> &String| before.is_none_or(|b| f(b) != f(now));
+        // The optional first rows: the failure, then "Connect an account source…".
+        let mut top = 0;
+        for (item, text, in_menu) in [
+            (&self.failure, &now.failure, &mut shown.failure_in_menu),
+            (&self.connect, &now.connect, &mut shown.connect_in_menu),
+        ] {
+            match text {
+                Some(t) => {
+                    if item.text()? != *t {
+                        item.set_text(t)?;
+                    }
+                    if !*in_menu {
+                        self.menu.insert(item, top)?;
+                        *in_menu = true;
+                    }
+                    top += 1;
+                }
+                None if *in_menu => {
+                    self.menu.remove(item)?;
+                    *in_menu = false;
+                }
+                None => {}
+            }
+        }
         if changed(|t| &t.title) {
             self.icon.set_tooltip(Some(&now.title))?;
             self.icon.set_title(Some(&now.title))?;
@@ -295,7 +347,8 @@ impl<R: Runtime> Tray<R> {
                 item.set_text(f(now))?;
             }
         }
-        // Per-model rows sit after "Weekly" (position 2); add, drop or rename as needed.
+        // Per-model rows sit after "Weekly" (position 2 below the first rows); add, drop or
+        // rename as needed.
         let wanted: Vec<&String> = now.models.iter().map(|(id, _)| id).collect();
         let mut kept = Vec::new();
         for (id, item) in shown.models.drain(..) {
@@ -315,7 +368,7 @@ impl<R: Runtime> Tray<R> {
                 }
                 None => {
                     let item = row(self.icon.app_handle(), &format!("row-model-{id}"), label)?;
-                    self.menu.insert(&item, 2 + i)?;
+                    self.menu.insert(&item, top + 2 + i)?;
                     kept.insert(i.min(kept.len()), (id.clone(), item));
                 }
             }
@@ -323,8 +376,9 @@ impl<R: Runtime> Tray<R> {
         shown.models = kept;
         if now.offer_extra != shown.enable_extra_in_menu {
             if now.offer_extra {
-                // After "Snooze alerts": rows, models, separator, open, refresh, snooze.
-                let at = 4 + shown.models.len() + 4;
+                // After "Snooze alerts": first rows, rows, models, separator, open, refresh,
+                // snooze.
+                let at = top + 4 + shown.models.len() + 4;
                 self.menu.insert(&self.enable_extra, at)?;
             } else {
                 self.menu.remove(&self.enable_extra)?;
@@ -457,6 +511,56 @@ mod tests {
         let t = TrayTexts::from(&s, NOW, utc(), None, Theme::Dark);
         assert_eq!(t.extra, "Extra Usage on · $12.30 spent, no cap");
         assert!(t.icon.on_extra_usage);
+    }
+
+    fn published(snapshot: UsageSnapshot) -> Published {
+        let mut settings = headroom_core::settings::Settings::default();
+        settings.general.timezone = Some("UTC".into());
+        Published {
+            snapshot,
+            refreshed_at_ms: NOW,
+            settings,
+            settings_notice: None,
+            failure: None,
+        }
+    }
+
+    #[test]
+    fn a_failed_and_restarted_task_gets_a_first_row() {
+        let mut p = published(snapshot());
+        let t = TrayTexts::of(&p, NOW, Theme::Dark);
+        assert_eq!(t.failure, None);
+        p.failure = Some(crate::supervise::TaskFailure {
+            message: "attempt to add with overflow".into(),
+            failed_at_ms: NOW - 5 * 60_000,
+            restart_at_ms: NOW - 5 * 60_000 + 1000,
+        });
+        let t = TrayTexts::of(&p, NOW, Theme::Dark);
+        assert_eq!(
+            t.failure.as_deref(),
+            Some("refresh failed: attempt to add with overflow; restarted at 09:55")
+        );
+        // The figures are still shown below it.
+        assert_eq!(t.session, "Session 62 % · resets 14:05");
+    }
+
+    #[test]
+    fn no_source_says_what_is_missing_first() {
+        let mut s = UsageSnapshot::default();
+        let t = TrayTexts::of(&published(s.clone()), NOW, Theme::Dark);
+        assert_eq!(
+            t.connect.as_deref(),
+            Some("No Claude Code login found · Connect an account source…")
+        );
+        s.sources.push(headroom_core::snapshot::SourceStatus {
+            source: Source::Account,
+            configured: true,
+            last_success_ms: None,
+            cooldown_until_ms: None,
+            error: Some("offline".into()),
+        });
+        let t = TrayTexts::of(&published(s), NOW, Theme::Dark);
+        assert_eq!(t.connect, None, "a login that fails is not a missing one");
     }
 
     #[test]

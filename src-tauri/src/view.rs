@@ -45,6 +45,12 @@ pub struct Overview {
     pub price_table_version: &'static str,
     pub app_version: &'static str,
     pub data_dir: String,
+    /// The refresh task failed and was restarted within the hour:
+    /// `refresh failed: …; restarted at 14:05`.
+    pub refresh_failure: Option<String>,
+    /// Some source of limit figures is set up (`first_run::has_source`); without one the
+    /// pane says what to connect.
+    pub has_source: bool,
 }
 
 pub fn overview(env: &AppEnv, p: &Published) -> CmdResult<Overview> {
@@ -106,6 +112,8 @@ pub fn overview(env: &AppEnv, p: &Published) -> CmdResult<Overview> {
         price_table_version: PRICE_TABLE_VERSION,
         app_version: env!("CARGO_PKG_VERSION"),
         data_dir: env.state.dir.display().to_string(),
+        refresh_failure: p.failure.as_ref().map(|f| f.describe(now, zone)),
+        has_source: headroom_core::first_run::has_source(s),
     })
 }
 

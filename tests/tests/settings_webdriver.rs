@@ -200,7 +200,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_driver(home: &Home, api: &Api, log: &Path) -> Driver {
+/// `tauri-driver` with the user's environment, plus `extra` (passed on to the app).
+fn start_driver(home: &Home, api: &Api, log: &Path, extra: &[(&str, &str)]) -> Driver {
     let log = std::fs::File::create(log).unwrap();
     let (port, native) = (free_port(), free_port());
     let browser = home.fake_browser();
@@ -236,6 +237,7 @@ fn start_driver(home: &Home, api: &Api, log: &Path) -> Driver {
     .stdin(Stdio::null())
     .stdout(Stdio::from(log.try_clone().unwrap()))
     .stderr(Stdio::from(log));
+    c.envs(extra.iter().copied());
     // The display, the session bus and X authority come from the wrapper (scripts/ci-gui.sh).
     for keep in [
         "DISPLAY",
@@ -287,7 +289,7 @@ fn settings_pane_end_to_end() {
     let extra_off = json!({"is_enabled": false, "monthly_limit": null, "used_credits": null, "utilization": null});
     let api = serve_api(usage_body(42.0, 17.0, extra_off));
     let artefacts = artefacts_dir();
-    let driver = start_driver(&home, &api, &artefacts.join("tauri-driver.log"));
+    let driver = start_driver(&home, &api, &artefacts.join("tauri-driver.log"), &[]);
 
     // Launch to the first paint with the server's numbers.
     let launched = Instant::now();
@@ -524,5 +526,87 @@ fn settings_pane_end_to_end() {
         std::fs::write(docs.join("settings.png"), &png).unwrap();
     }
     println!("screenshots in {}", artefacts.display());
+    let _ = s.close();
+}
+
+#[test]
+#[ignore = "needs Xvfb, a D-Bus session, tauri-driver and WebKitWebDriver: run scripts/ci-gui.sh"]
+fn the_pane_opens_at_sources_and_says_what_to_connect() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some(),
+        "no display: run this test through scripts/ci-gui.sh (Xvfb + D-Bus + tauri-driver)"
+    );
+    // A new user: Claude Code's folder, but no login.
+    let home = Home::new();
+    std::fs::remove_file(home.path("claude/.credentials.json")).unwrap();
+    let api = serve_api(usage_body(
+        1.0,
+        1.0,
+        json!({"is_enabled": false, "monthly_limit": null, "used_credits": null}),
+    ));
+    let artefacts = artefacts_dir();
+    // And its first round panics (the debug build's fault hook): the pane says so in a banner
+    // once the task has restarted.
+    let fault = home.path("panic-first-round");
+    std::fs::write(&fault, "").unwrap();
+    let driver = start_driver(
+        &home,
+        &api,
+        &artefacts.join("tauri-driver-sources.log"),
+        &[("HEADROOM_TEST_FAULT_FILE", fault.to_str().unwrap())],
+    );
+    let app = app_bin();
+    // As the tray starts it on a first launch and for "Connect an account source…".
+    let started = Instant::now();
+    let s = loop {
+        match Session::start_tauri(
+            &driver.addr,
+            app.to_str().unwrap(),
+            &["--settings", "--section", "sources"],
+        ) {
+            Ok(s) => break s,
+            Err(e) if started.elapsed() < Duration::from_secs(10) => {
+                eprintln!("session not started yet: {e}");
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            Err(e) => panic!("cannot start a WebDriver session: {e}"),
+        }
+    };
+    let _ = s.set_window_size(760, 560);
+    s.wait_for("the Sources section", WAIT, |s| {
+        let v = s.execute(
+            "return [document.getElementById('tab-sources').getAttribute('aria-selected'), \
+             document.getElementById('panel-sources').hidden, \
+             document.getElementById('panel-now').hidden]",
+            json!([]),
+        )?;
+        Ok((v == json!(["true", false, true])).then_some(()))
+    })
+    .unwrap();
+    let empty = s
+        .wait_text("#sources-empty", WAIT, |t| t.contains("no source"))
+        .unwrap();
+    for way in [
+        "Claude Code's login",
+        "headroom statusline --install",
+        "headroom claude-ai login",
+    ] {
+        assert!(empty.contains(way), "{way:?} not in {empty:?}");
+    }
+    s.wait_text("#credentials-state", WAIT, |t| t.starts_with("not found"))
+        .unwrap();
+    let banner = s
+        .wait_text("#refresh-failure", WAIT, |t| t.contains("restarted at"))
+        .unwrap();
+    assert!(
+        banner.starts_with(&format!(
+            "Refresh failed: test fault from {}",
+            fault.display()
+        )),
+        "{banner}"
+    );
+    assert!(!fault.exists(), "the fault hook did not fire");
+    let png = s.screenshot().unwrap();
+    std::fs::write(artefacts.join("settings-sources-first-run.png"), &png).unwrap();
     let _ = s.close();
 }

@@ -13,40 +13,29 @@
 //! test below runs everywhere.
 
 mod support_http;
+mod support_tray;
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use headroom_tests::{app_bin, EnvClearKeepClock};
+use headroom_tests::app_bin;
 use serde_json::{json, Value};
 use support_http::{clock_texts, now_ms, Home, Response, Server, TOKEN};
+use support_tray::Proc;
 
 const WAIT: Duration = Duration::from_secs(30);
 /// The app's stderr, shown when a wait times out.
 static LOG: OnceLock<PathBuf> = OnceLock::new();
 
-/// A process killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// The session bus of the test (scripts/ci-gui.sh's `dbus-run-session`).
+fn session() -> String {
+    std::env::var("DBUS_SESSION_BUS_ADDRESS").unwrap_or_default()
 }
 
 fn busctl(args: &[&str]) -> Option<String> {
-    let out = Command::new("busctl")
-        .arg("--user")
-        .args(args)
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    support_tray::busctl(&session(), args)
 }
 
 fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
@@ -66,83 +55,12 @@ fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-/// The registered items' bus names (`:1.42/org/ayatana/NotificationItem/...` or `:1.42`).
-fn registered_items() -> Vec<String> {
-    let Some(out) = busctl(&[
-        "--json=short",
-        "get-property",
-        "org.kde.StatusNotifierWatcher",
-        "/StatusNotifierWatcher",
-        "org.kde.StatusNotifierWatcher",
-        "RegisteredStatusNotifierItems",
-    ]) else {
-        return Vec::new();
-    };
-    let v: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
-    v["data"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// (bus name, item object path) of the first registered item.
 fn item() -> Option<(String, String)> {
-    let entry = registered_items().into_iter().next()?;
-    let (name, path) = match entry.find('/') {
-        Some(i) => (entry[..i].to_owned(), entry[i..].to_owned()),
-        None => (entry.clone(), String::new()),
-    };
-    if !path.is_empty() {
-        return Some((name, path));
-    }
-    let tree = busctl(&["tree", &name, "--list"])?;
-    let path = tree
-        .lines()
-        .map(str::trim)
-        .find(|l| l.contains("NotificationItem/") && !l.ends_with("/Menu"))?
-        .to_owned();
-    Some((name, path))
+    support_tray::item(&session())
 }
 
-/// Every menu item as (id, label), depth first.
 fn menu(name: &str, path: &str) -> Vec<(i64, String, bool)> {
-    let Some(out) = busctl(&[
-        "--json=short",
-        "call",
-        name,
-        &format!("{path}/Menu"),
-        "com.canonical.dbusmenu",
-        "GetLayout",
-        "iias",
-        "--",
-        "0",
-        "-1",
-        "0",
-    ]) else {
-        return Vec::new();
-    };
-    let v: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
-    let mut items = Vec::new();
-    fn walk(node: &Value, items: &mut Vec<(i64, String, bool)>) {
-        // (id, {properties}, [children as variants])
-        let id = node[0].as_i64().unwrap_or(-1);
-        let props = &node[1];
-        if let Some(label) = props["label"]["data"].as_str() {
-            let enabled = props["enabled"]["data"].as_bool().unwrap_or(true);
-            items.push((id, label.replace('_', ""), enabled));
-        }
-        if let Some(children) = node[2].as_array() {
-            for child in children {
-                walk(&child["data"], items);
-            }
-        }
-    }
-    walk(&v["data"][1], &mut items);
-    items
+    support_tray::menu(&session(), name, path)
 }
 
 fn labels(items: &[(i64, String, bool)]) -> Vec<String> {
@@ -150,20 +68,7 @@ fn labels(items: &[(i64, String, bool)]) -> Vec<String> {
 }
 
 fn click(name: &str, path: &str, id: i64) {
-    let ok = busctl(&[
-        "call",
-        name,
-        &format!("{path}/Menu"),
-        "com.canonical.dbusmenu",
-        "Event",
-        "isvu",
-        &id.to_string(),
-        "clicked",
-        "i",
-        "0",
-        "0",
-    ]);
-    assert!(ok.is_some(), "clicking menu item {id} failed");
+    support_tray::click_id(&session(), name, path, id)
 }
 
 fn api_time(ms: i64) -> String {
@@ -210,22 +115,13 @@ fn tray_menu_over_dbus_shows_the_servers_numbers() {
         );
     }
     // A tray host, unless the session has one.
-    let _watcher = if registered_items().is_empty()
-        && busctl(&["status", "org.kde.StatusNotifierWatcher"]).is_none()
-    {
-        let child = Command::new("status-notifier-watcher")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("status-notifier-watcher (Debian: haskell-status-notifier-item-utils)");
-        let p = Proc(child);
-        wait_for("the StatusNotifierWatcher", || {
-            busctl(&["status", "org.kde.StatusNotifierWatcher"])
-        });
-        Some(p)
-    } else {
-        None
-    };
+    // A tray host (a watcher and a panel registered with it), unless the session has one.
+    let _watcher =
+        if item().is_none() && busctl(&["status", "org.kde.StatusNotifierWatcher"]).is_none() {
+            Some(support_tray::start_tray_host(&session()))
+        } else {
+            None
+        };
 
     // Reset times in the test's own minute grid, so the expected text is exact.
     let now = now_ms();
@@ -253,33 +149,11 @@ fn tray_menu_over_dbus_shows_the_servers_numbers() {
     std::fs::create_dir_all(transcript.parent().unwrap()).unwrap();
     std::fs::write(&transcript, transcript_line(now - 20 * 60_000, 1)).unwrap();
 
-    let log = home.dir.path().join("app.log");
-    let mut app = Command::new(app_bin());
-    app.env_clear_keep_clock()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("DISPLAY", std::env::var_os("DISPLAY").unwrap())
-        .env(
-            "DBUS_SESSION_BUS_ADDRESS",
-            std::env::var_os("DBUS_SESSION_BUS_ADDRESS").unwrap(),
-        )
-        .env(
-            "XAUTHORITY",
-            std::env::var_os("XAUTHORITY").unwrap_or_default(),
-        )
-        .env("HOME", home.dir.path())
-        .env("XDG_RUNTIME_DIR", home.dir.path())
-        .env("CLAUDE_CONFIG_DIR", home.claude_dir())
-        .env("HEADROOM_HOME", home.headroom_home())
-        .env("HEADROOM_ANTHROPIC_API", &api.base)
-        .env("HEADROOM_CLAUDE_AI", "http://127.0.0.1:9")
-        .env("HEADROOM_NO_BROWSER", "1")
-        // "Refresh now" may ask a loopback server again at once (the floor is a minute).
-        .env("HEADROOM_TEST_POLL_FLOOR_MS", "0")
-        .env("HEADROOM_LOG", "info")
-        .env("TZ", "UTC")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap());
+    // The user's environment only (support_tray::App): the loopback API, these folders,
+    // "Refresh now" allowed to ask the server again at once (the floor is a minute), TZ=UTC.
+    let user = support_tray::App::new(home.dir.path(), &session());
+    let log = user.log.clone();
+    let mut app = user.command(&api.base);
     let mut app = Proc(app.spawn().unwrap());
     let _ = LOG.set(log.clone());
     let show_log = || std::fs::read_to_string(&log).unwrap_or_default();

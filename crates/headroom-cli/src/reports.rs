@@ -5,6 +5,8 @@ use clap::{Args, ValueEnum};
 use serde_json::{json, Map, Value};
 
 use headroom_core::blocks::{self, BlockJson};
+use headroom_core::first_run;
+use headroom_core::ledger::Ledger;
 use headroom_core::report::{
     self, CostMode, ModelBreakdown, Period, PeriodUsage, Query, Totals, Zone,
 };
@@ -100,7 +102,7 @@ impl ReportArgs {
 pub fn periods(ctx: &Context, args: &ReportArgs, period: Period) -> Result<(), Failure> {
     let query = args.query()?;
     let mut ledger = ctx.open_ledger()?;
-    ctx.refresh(&mut ledger, args.verbose)?;
+    refresh_for_report(ctx, &mut ledger, args.verbose)?;
     let (mut rows, totals) = report::periods(&ledger, period, &query)?;
     if matches!(args.order, Order::Desc) {
         rows.reverse();
@@ -120,13 +122,39 @@ pub fn periods(ctx: &Context, args: &ReportArgs, period: Period) -> Result<(), F
     }
     let style = Style::detect(args.no_color);
     if rows.is_empty() {
-        println!("No usage found{}.", range_note(args));
+        nothing_found(ctx, args, "usage");
         return Ok(());
     }
     let labelled: Vec<(String, &PeriodUsage)> =
         rows.iter().map(|r| (r.period.clone(), r)).collect();
     print!("{}", usage_table(title, &labelled, &totals, args, &style));
     Ok(())
+}
+
+/// Reads new transcript lines for a report. Claude Code's folder without a `projects` folder
+/// (a new install that has not answered a prompt yet) is no usage, not an error; no Claude
+/// Code folder at all still is (exit 2, naming where it looked).
+fn refresh_for_report(ctx: &Context, ledger: &mut Ledger, verbose: bool) -> Result<(), Failure> {
+    match ctx.refresh(ledger, verbose) {
+        Ok(_) => Ok(()),
+        Err(f) if f.code == 2 && ctx.env.claude_roots().iter().any(|r| r.is_dir()) => {
+            tracing::debug!("{}", f.message);
+            Ok(())
+        }
+        Err(f) => Err(f),
+    }
+}
+
+/// "No usage found." and, when nothing at all was asked to be left out (no date range), what
+/// to do about it: the folders read and the ways to add a source.
+fn nothing_found(ctx: &Context, args: &ReportArgs, what: &str) {
+    println!("No {what} found{}.", range_note(args));
+    if args.since.is_none() && args.until.is_none() {
+        let folders = first_run::transcript_folders(&ctx.env.claude_roots());
+        for line in first_run::no_usage_help(&folders) {
+            println!("{line}");
+        }
+    }
 }
 
 fn range_note(args: &ReportArgs) -> String {
@@ -267,7 +295,7 @@ pub fn short_model(model: &str) -> String {
 pub fn sessions(ctx: &Context, args: &ReportArgs) -> Result<(), Failure> {
     let query = args.query()?;
     let mut ledger = ctx.open_ledger()?;
-    ctx.refresh(&mut ledger, args.verbose)?;
+    refresh_for_report(ctx, &mut ledger, args.verbose)?;
     let (mut rows, totals) = report::sessions(&ledger, &query)?;
     if matches!(args.order, Order::Asc) {
         rows.reverse();
@@ -278,7 +306,7 @@ pub fn sessions(ctx: &Context, args: &ReportArgs) -> Result<(), Failure> {
     }
     let style = Style::detect(args.no_color);
     if rows.is_empty() {
-        println!("No sessions found{}.", range_note(args));
+        nothing_found(ctx, args, "sessions");
         return Ok(());
     }
     let labelled: Vec<(String, PeriodUsage)> = rows
@@ -305,7 +333,7 @@ pub fn sessions(ctx: &Context, args: &ReportArgs) -> Result<(), Failure> {
 pub fn projects(ctx: &Context, args: &ReportArgs) -> Result<(), Failure> {
     let query = args.query()?;
     let mut ledger = ctx.open_ledger()?;
-    ctx.refresh(&mut ledger, args.verbose)?;
+    refresh_for_report(ctx, &mut ledger, args.verbose)?;
     let (rows, totals) = report::projects(&ledger, &query)?;
     if args.json {
         print_json(&json!({ "projects": rows, "totals": totals }));
@@ -313,7 +341,7 @@ pub fn projects(ctx: &Context, args: &ReportArgs) -> Result<(), Failure> {
     }
     let style = Style::detect(args.no_color);
     if rows.is_empty() {
-        println!("No projects found{}.", range_note(args));
+        nothing_found(ctx, args, "projects");
         return Ok(());
     }
     let labelled: Vec<(String, PeriodUsage)> = rows
@@ -350,7 +378,7 @@ pub struct BlocksArgs {
 pub fn blocks(ctx: &Context, args: &BlocksArgs) -> Result<(), Failure> {
     let query = args.report.query()?;
     let mut ledger = ctx.open_ledger()?;
-    ctx.refresh(&mut ledger, args.report.verbose)?;
+    refresh_for_report(ctx, &mut ledger, args.report.verbose)?;
     let now = chrono::Utc::now().timestamp_millis();
     let from = if args.recent {
         now - 3 * 86_400_000

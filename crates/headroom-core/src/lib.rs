@@ -9,6 +9,7 @@ pub mod account;
 pub mod alerts;
 pub mod blocks;
 pub mod environment;
+pub mod first_run;
 pub mod ingest;
 pub mod ledger;
 pub mod num;

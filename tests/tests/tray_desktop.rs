@@ -1,0 +1,282 @@
+//! The tray app where things go wrong or have not started yet, as the desktop sees it: the
+//! built `headroom-app` in an X display (Xvfb), each test on a D-Bus session bus of its own
+//! with a recording notification server, a loopback usage API and temporary folders.
+//!
+//! - a panic inside the refresh task is caught: the menu says "refresh failed: …; restarted
+//!   at HH:MM" and the server's new figures come back (the test-only fault hook
+//!   `HEADROOM_TEST_FAULT_FILE`, honoured by debug builds only);
+//! - with no tray host (no `status-notifier-watcher`, or one that goes away), a notification
+//!   names the fix and the settings window's process starts;
+//! - a first launch with Claude Code's folder but no transcripts and no login: the menu's first
+//!   row says what is missing and opens the pane at Sources, and the first launch opens it
+//!   there by itself.
+//!
+//! Needs a display, `dbus-daemon` and `status-notifier-watcher`: `#[ignore]`d in a plain
+//! `cargo test`, run by `scripts/ci-gui.sh` (`--run-ignored only`).
+
+mod support_dbus;
+mod support_http;
+mod support_tray;
+
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support_dbus::{Bus, Recorder};
+use support_http::{clock_texts, now_ms, usage_server_shared, Home};
+use support_tray::{settings_window, start_tray_host, wait_for, App, Proc};
+
+fn need_display() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "DISPLAY is not set: run this test through scripts/ci-gui.sh"
+    );
+}
+
+fn api_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%S%.6f+00:00")
+        .to_string()
+}
+
+fn usage_body(session: f64, weekly: f64) -> String {
+    let now = now_ms();
+    json!({
+        "five_hour": { "utilization": session, "resets_at": api_time(now + 3 * 3_600_000) },
+        "seven_day": { "utilization": weekly, "resets_at": api_time(now + 3 * 86_400_000) },
+        "extra_usage": { "is_enabled": false, "monthly_limit": null, "used_credits": null },
+    })
+    .to_string()
+}
+
+/// The app, with a login, on its own bus with a tray host; the first launch already behind
+/// it (its marker written), so that only what the test does opens windows.
+struct Running {
+    _home: Home,
+    app: App,
+    proc: Proc,
+    item: (String, String),
+    body: Arc<Mutex<String>>,
+    _api: support_http::Server,
+    _host: Option<Proc>,
+    _recorder: Recorder,
+    _bus: Bus,
+}
+
+fn start(with_host: bool, env: &[(&str, &str)]) -> Running {
+    need_display();
+    let bus = Bus::start();
+    let recorder = Recorder::serve(&bus, &["body", "actions"]);
+    let host = with_host.then(|| start_tray_host(&bus.address));
+    let body = Arc::new(Mutex::new(usage_body(62.0, 41.0)));
+    let api = usage_server_shared(body.clone());
+    let home = Home::new();
+    let app = App::new(home.dir.path(), &bus.address);
+    std::fs::create_dir_all(&app.headroom).unwrap();
+    std::fs::write(app.headroom.join("launched"), "").unwrap();
+    let mut command = app.command(&api.base);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let proc = Proc(command.spawn().unwrap());
+    let item = if with_host {
+        app.item()
+    } else {
+        (String::new(), String::new())
+    };
+    Running {
+        _home: home,
+        app,
+        proc,
+        item,
+        body,
+        _api: api,
+        _host: host,
+        _recorder: recorder,
+        _bus: bus,
+    }
+}
+
+#[test]
+#[ignore = "needs Xvfb, dbus-daemon and status-notifier-watcher: run by scripts/ci-gui.sh"]
+fn a_panic_in_the_refresh_task_is_shown_and_fresh_figures_follow() {
+    let fault = tempfile::tempdir().unwrap();
+    let fault_file = fault.path().join("panic-next-round");
+    let r = start(
+        true,
+        &[("HEADROOM_TEST_FAULT_FILE", fault_file.to_str().unwrap())],
+    );
+    r.app.wait_row(&r.item, "the first figures", |l| {
+        l.starts_with("Session 62 %")
+    });
+
+    // The next round panics once; the server has new figures meanwhile.
+    *r.body.lock().unwrap() = usage_body(71.0, 43.0);
+    std::fs::write(&fault_file, "").unwrap();
+    let before = now_ms();
+    r.app.click(&r.item, "Refresh now");
+    let rows = r
+        .app
+        .wait_row(&r.item, "the restarted task's figures", |l| {
+            l.starts_with("Session 71 %")
+        });
+    let after = now_ms();
+    assert!(!fault_file.exists(), "the fault hook did not fire");
+    let labels: Vec<&str> = rows.iter().map(|(_, l, _)| l.as_str()).collect();
+    // Its first row, read-only: what failed and when the task came back (the minute of the
+    // restart, whichever side of a minute boundary it fell).
+    let first = labels[0];
+    let expected: Vec<String> = [before, after]
+        .iter()
+        .flat_map(|&t| clock_texts(t, before, after))
+        .map(|at| {
+            format!(
+                "refresh failed: test fault from {}; restarted at {at}",
+                fault_file.display()
+            )
+        })
+        .collect();
+    assert!(
+        expected.iter().any(|e| e == first),
+        "first row {first:?}, expected one of {expected:#?}\n{}",
+        r.app.log_text()
+    );
+    assert!(!rows[0].2, "the failure row is read-only");
+    let log = r.app.log_text();
+    assert!(
+        log.contains("the refresh task failed: test fault from"),
+        "not in the log:\n{log}"
+    );
+
+    // And it keeps working: another refresh reaches the server again.
+    *r.body.lock().unwrap() = usage_body(80.0, 44.0);
+    r.app.click(&r.item, "Refresh now");
+    r.app.wait_row(&r.item, "a later refresh", |l| {
+        l.starts_with("Session 80 %")
+    });
+}
+
+/// The no-host notification and the settings window, on `r`'s bus.
+fn assert_says_no_tray(r: &Running, recorder_wait: Duration) {
+    let started = Instant::now();
+    let got = loop {
+        let got: Vec<_> = r
+            ._recorder
+            .received()
+            .into_iter()
+            .filter(|n| n.summary == "Headroom has no tray to show its icon")
+            .collect();
+        if !got.is_empty() || started.elapsed() > recorder_wait {
+            break got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(got.len(), 1, "{got:#?}\n{}", r.app.log_text());
+    let body = &got[0].body;
+    assert!(
+        body.contains("AppIndicator and KStatusNotifierItem Support"),
+        "{body}"
+    );
+    assert!(body.contains("headroom watch"), "{body}");
+    let log = r.app.log_text();
+    assert!(
+        log.contains("Headroom's tray icon cannot appear"),
+        "not in the log:\n{log}"
+    );
+    wait_for("the settings window's process", &r.app.log, || {
+        settings_window(r.proc.0.id())
+    });
+}
+
+#[test]
+#[ignore = "needs Xvfb and dbus-daemon: run by scripts/ci-gui.sh"]
+fn without_a_tray_host_it_says_so_and_opens_the_settings() {
+    let r = start(false, &[]);
+    assert_says_no_tray(&r, Duration::from_secs(30));
+    // Once: a minute of further rounds adds nothing.
+    std::thread::sleep(Duration::from_secs(2));
+    let again = r
+        ._recorder
+        .received()
+        .into_iter()
+        .filter(|n| n.summary == "Headroom has no tray to show its icon")
+        .count();
+    assert_eq!(again, 1);
+}
+
+#[test]
+#[ignore = "needs Xvfb, dbus-daemon and status-notifier-watcher: run by scripts/ci-gui.sh"]
+fn when_the_tray_host_goes_away_it_says_so() {
+    let mut r = start(true, &[]);
+    r.app.wait_row(&r.item, "the first figures", |l| {
+        l.starts_with("Session 62 %")
+    });
+    assert!(settings_window(r.proc.0.id()).is_none());
+    // The panel quits.
+    if let Some(host) = r._host.take() {
+        drop(host);
+    }
+    assert_says_no_tray(&r, Duration::from_secs(30));
+}
+
+#[test]
+#[ignore = "needs Xvfb, dbus-daemon and status-notifier-watcher: run by scripts/ci-gui.sh"]
+fn a_first_launch_with_no_source_leads_to_sources() {
+    need_display();
+    let bus = Bus::start();
+    let _recorder = Recorder::serve(&bus, &["body"]);
+    let _host = start_tray_host(&bus.address);
+    // Claude Code's folder, with an empty `projects` and no credentials.
+    let home = Home::bare();
+    let app = App::new(home.dir.path(), &bus.address);
+    let proc = Proc(app.command("http://127.0.0.1:9").spawn().unwrap());
+    let pid = proc.0.id();
+    let item = app.item();
+
+    // The first launch opens the pane at Sources by itself...
+    let (window, args) = wait_for("the settings window at Sources", &app.log, || {
+        settings_window(pid)
+    });
+    assert!(
+        args.windows(2).any(|w| w == ["--section", "sources"]),
+        "{args:?}"
+    );
+    assert!(
+        app.headroom.join("launched").exists(),
+        "the first launch is not remembered"
+    );
+
+    // ...and the menu's first row says what is missing, and leads there too.
+    let rows = app.wait_row(&item, "the connect row", |l| {
+        l == "No Claude Code login found · Connect an account source…"
+    });
+    assert_eq!(
+        rows[0].1, "No Claude Code login found · Connect an account source…",
+        "not the first row: {rows:#?}"
+    );
+    assert!(rows[0].2, "the connect row must be clickable");
+    let _ = Command::new("kill").arg(window.to_string()).status();
+    wait_for("the first window to close", &app.log, || {
+        settings_window(pid).is_none().then_some(())
+    });
+    app.click(&item, "No Claude Code login found");
+    let (_, args) = wait_for("the settings window from the menu", &app.log, || {
+        settings_window(pid)
+    });
+    assert!(
+        args.windows(2).any(|w| w == ["--section", "sources"]),
+        "{args:?}"
+    );
+    drop(proc);
+
+    // A second launch is not a first one: no window opens by itself.
+    let proc = Proc(app.command("http://127.0.0.1:9").spawn().unwrap());
+    let item = app.item();
+    app.wait_row(&item, "the connect row again", |l| {
+        l.starts_with("No Claude Code login found")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(settings_window(proc.0.id()).is_none());
+}
