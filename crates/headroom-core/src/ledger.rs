@@ -80,11 +80,11 @@ pub const BUCKET_MS: i64 = 15 * 60 * 1000;
 /// before [`LedgerError::Locked`].
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// No real response has more tokens than this in any field (the largest context windows hold
-/// about 10^6). The transcript parser counts a line above it as bad; the ledger never stores
-/// or sums one either, whoever calls it, and `ledger rebuild` deletes those an older version
-/// stored.
-pub const MAX_TOKENS_PER_FIELD: u64 = 1_000_000_000;
+/// No real response has more tokens than this in any field: the transcript parser's bound
+/// ([`crate::transcript::MAX_TOKENS`]), which counts a line above it as bad. The ledger never
+/// stores or sums one either, whoever calls it, and `ledger rebuild` deletes those an older
+/// version stored.
+pub const MAX_TOKENS_PER_FIELD: u64 = crate::transcript::MAX_TOKENS;
 
 /// Schema migrations, in order; `user_version` is the number applied.
 const MIGRATIONS: &[&str] = &[
