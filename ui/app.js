@@ -521,7 +521,10 @@ function readAlertsForm() {
 
 async function saveSettings(next, errorId, savedId) {
   try {
-    state.settings = unwrapSettings(await ipc.call("save_settings", { settings: next })) ?? next;
+    // `base` is what this page last loaded: only the fields that differ from it are saved, so
+    // that a change made elsewhere meanwhile (the tray's snooze, the CLI) is kept.
+    const base = state.settings;
+    state.settings = unwrapSettings(await ipc.call("save_settings", { settings: next, base })) ?? next;
     showError(errorId, null);
     if (savedId) flash(savedId, "Saved.");
     renderAll();

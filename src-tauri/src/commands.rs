@@ -8,7 +8,7 @@ use std::time::Duration;
 use headroom_core::account::{self, credentials, statusline, Secret, CLAUDE_AI_SESSION_KEY};
 use headroom_core::alerts::{self, Level, Notification};
 use headroom_core::report::Zone;
-use headroom_core::settings::{self, Cap, Settings};
+use headroom_core::settings::{self, Cap, Loaded, Patch, Settings};
 use headroom_notify::{Notifier, NotifierConfig};
 use serde::Serialize;
 use tauri::{AppHandle, Runtime, State};
@@ -29,8 +29,26 @@ const ALLOWED_URLS: [&str; 2] = [
 #[derive(Debug, Clone, Serialize)]
 pub struct SettingsView {
     pub settings: Settings,
-    /// The settings file was corrupt and moved aside; defaults were loaded.
+    /// What loading or saving has to tell the user, as one paragraph (a field reset to its
+    /// default and why, a file that cannot be read, a broken file kept aside); else `None`.
     pub notice: Option<String>,
+    /// The same, one sentence each.
+    pub warnings: Vec<String>,
+}
+
+impl From<Loaded> for SettingsView {
+    fn from(loaded: Loaded) -> Self {
+        SettingsView {
+            notice: loaded.notice(),
+            warnings: loaded
+                .unreadable
+                .iter()
+                .chain(&loaded.warnings)
+                .cloned()
+                .collect(),
+            settings: loaded.settings,
+        }
+    }
 }
 
 fn now_ms() -> i64 {
@@ -52,27 +70,34 @@ async fn latest(state: &AppState) -> CmdResult<std::sync::Arc<Published>> {
     }
 }
 
-/// Reads, changes and saves the settings as one step (commands run concurrently).
+/// Runs settings file work off the async runtime's threads: a save may wait for another
+/// process's lock, and a load for a file caught in the middle of a write to settle.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, settings::SettingsError> + Send + 'static,
+) -> CmdResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| CommandError::new("settings", e.to_string()))?
+        .map_err(CommandError::from)
+}
+
+/// Changes the settings as one step (`settings::update`: under the cross-process lock, only
+/// the changed fields written), then tells the refresh task.
 async fn update_settings(
     state: &AppState,
-    change: impl FnOnce(&mut Settings) -> CmdResult<()>,
+    change: impl FnOnce(&mut Settings) + Send + 'static,
 ) -> CmdResult<SettingsView> {
+    // The file lock serialises processes; this keeps this process's commands from each
+    // holding a blocking thread while they wait for it.
     let _guard = state.settings_lock.lock().await;
     let path = state.env.state.settings();
-    let loaded = settings::load(&path, now_ms() / 1000)?;
-    let mut s = loaded.settings;
-    change(&mut s)?;
-    s.clamp();
-    settings::save(&path, &s)?;
+    let saved = blocking(move || settings::update(&path, now_ms() / 1000, change)).await?;
     state.refresh.send(Request::SettingsChanged);
     state.refresh.send(Request::Refresh {
         force: false,
         reply: None,
     });
-    Ok(SettingsView {
-        settings: s,
-        notice: loaded.notice,
-    })
+    Ok(saved.into())
 }
 
 #[tauri::command]
@@ -83,26 +108,36 @@ pub async fn get_overview(state: State<'_, AppState>) -> CmdResult<Overview> {
 
 #[tauri::command]
 pub async fn get_settings(state: State<'_, AppState>) -> CmdResult<SettingsView> {
-    let _guard = state.settings_lock.lock().await;
-    let loaded = settings::load(&state.env.state.settings(), now_ms() / 1000)?;
-    Ok(SettingsView {
-        settings: loaded.settings,
-        notice: loaded.notice,
-    })
+    let path = state.env.state.settings();
+    Ok(blocking(move || settings::load(&path)).await?.into())
 }
 
+fn invalid_settings(e: impl std::fmt::Display) -> CommandError {
+    CommandError::new(
+        "invalid_settings",
+        format!("these settings cannot be saved: {e}"),
+    )
+}
+
+/// Saves what the pane changed. With `base`, the settings the pane last loaded, only the
+/// fields that differ between `base` and `settings` are saved, so that another process's
+/// save since then (a snooze from the tray, `headroom claude-ai login`) is kept. Without it,
+/// `settings` replace the file's as a whole.
 #[tauri::command]
 pub async fn save_settings(
     state: State<'_, AppState>,
     settings: serde_json::Value,
+    base: Option<serde_json::Value>,
 ) -> CmdResult<SettingsView> {
-    // Parsed here rather than by Tauri so that a bad shape gets our code and a sentence.
-    let incoming: Settings = serde_json::from_value(settings).map_err(|e| {
-        CommandError::new(
-            "invalid_settings",
-            format!("these settings cannot be saved: {e}"),
-        )
-    })?;
+    // Parsed here rather than by Tauri so that a bad shape gets our code and a sentence. Only
+    // an object: serde would also take a list as the struct's fields in order.
+    let parse = |value: serde_json::Value| {
+        if !value.is_object() {
+            return Err(invalid_settings("expected an object of settings"));
+        }
+        serde_json::from_value::<Settings>(value).map_err(invalid_settings)
+    };
+    let mut incoming = parse(settings)?;
     if let Some(name) = incoming
         .general
         .timezone
@@ -111,16 +146,21 @@ pub async fn save_settings(
     {
         Zone::parse(name).map_err(|e| CommandError::new("invalid_settings", e))?;
     }
-    update_settings(&state, move |s| {
-        *s = incoming;
-        if s.general
-            .timezone
-            .as_deref()
-            .is_some_and(|n| n.trim().is_empty())
-        {
-            s.general.timezone = None;
-        }
-        Ok(())
+    if incoming
+        .general
+        .timezone
+        .as_deref()
+        .is_some_and(|n| n.trim().is_empty())
+    {
+        incoming.general.timezone = None;
+    }
+    let patch = match base {
+        Some(base) => Some(Patch::between(&parse(base)?, &incoming).map_err(invalid_settings)?),
+        None => None,
+    };
+    update_settings(&state, move |s| match patch {
+        Some(patch) => patch.apply(s),
+        None => *s = incoming,
     })
     .await
 }
@@ -132,11 +172,7 @@ pub async fn set_spending_cap(
 ) -> CmdResult<SettingsView> {
     // Parsed before the file is touched: a refused cap leaves it as it was.
     let cap = Cap::parse(&input)?;
-    update_settings(&state, move |s| {
-        s.extra_usage.chosen_cap = Some(cap);
-        Ok(())
-    })
-    .await
+    update_settings(&state, move |s| s.extra_usage.chosen_cap = Some(cap)).await
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -154,11 +190,7 @@ pub async fn enable_extra_usage<R: Runtime>(
     cap: String,
 ) -> CmdResult<EnableStarted> {
     let parsed = Cap::parse(&cap)?;
-    update_settings(&state, move |s| {
-        s.extra_usage.chosen_cap = Some(parsed);
-        Ok(())
-    })
-    .await?;
+    update_settings(&state, move |s| s.extra_usage.chosen_cap = Some(parsed)).await?;
     let opened = open_url(&app, &state, EXTRA_USAGE_URL)?;
     state.refresh.send(Request::WatchExtraUsage);
     Ok(EnableStarted {
@@ -412,22 +444,14 @@ pub async fn set_claude_ai_session_key(
     state
         .secrets
         .set(CLAUDE_AI_SESSION_KEY, &Secret::new(key))?;
-    update_settings(&state, |s| {
-        s.sources.claude_ai = true;
-        Ok(())
-    })
-    .await?;
+    update_settings(&state, |s| s.sources.claude_ai = true).await?;
     Ok(KeyState { key_stored: true })
 }
 
 #[tauri::command]
 pub async fn clear_claude_ai_session_key(state: State<'_, AppState>) -> CmdResult<KeyState> {
     state.secrets.delete(CLAUDE_AI_SESSION_KEY)?;
-    update_settings(&state, |s| {
-        s.sources.claude_ai = false;
-        Ok(())
-    })
-    .await?;
+    update_settings(&state, |s| s.sources.claude_ai = false).await?;
     Ok(KeyState { key_stored: false })
 }
 
@@ -500,20 +524,12 @@ pub async fn snooze_alerts(
             }
         }
     };
-    update_settings(&state, move |s| {
-        s.alerts.snoozed_until_ms = Some(until);
-        Ok(())
-    })
-    .await
+    update_settings(&state, move |s| s.alerts.snoozed_until_ms = Some(until)).await
 }
 
 #[tauri::command]
 pub async fn resume_alerts(state: State<'_, AppState>) -> CmdResult<SettingsView> {
-    update_settings(&state, |s| {
-        s.alerts.snoozed_until_ms = None;
-        Ok(())
-    })
-    .await
+    update_settings(&state, |s| s.alerts.snoozed_until_ms = None).await
 }
 
 #[tauri::command]
@@ -542,9 +558,5 @@ pub async fn set_autostart<R: Runtime>(
     result.map_err(|e| {
         CommandError::new("autostart", format!("cannot change the login item: {e}"))
     })?;
-    update_settings(&state, move |s| {
-        s.general.start_at_login = enabled;
-        Ok(())
-    })
-    .await
+    update_settings(&state, move |s| s.general.start_at_login = enabled).await
 }

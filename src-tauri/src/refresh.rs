@@ -54,7 +54,8 @@ pub struct Published {
     pub refreshed_at_ms: i64,
     /// The settings this round used (zone, snooze, chosen cap).
     pub settings: Settings,
-    /// Set when the settings file was corrupt and moved aside.
+    /// What loading the settings file had to tell the user (fields reset to their
+    /// defaults, a file that cannot be read), as `settings::Loaded::notice`.
     pub settings_notice: Option<String>,
     /// The task failed (a panic) and was restarted, within the last hour.
     pub failure: Option<TaskFailure>,
@@ -255,6 +256,33 @@ struct Pending {
     replies: Vec<oneshot::Sender<()>>,
 }
 
+/// The settings for a round, and what to tell the user about them. A file that cannot be read
+/// at all (a hand edit gone wrong, or one still being written once `settings::load` has let
+/// it settle) keeps the settings of the round before, and says so: nothing here moves or
+/// rewrites the file; only a save does. A notice is logged when it first appears.
+fn reload_settings(path: &std::path::Path, last: Option<&Published>) -> (Settings, Option<String>) {
+    let kept = || last.map(|p| p.settings.clone()).unwrap_or_default();
+    let (settings, notice) = match settings::load(path) {
+        Ok(loaded) => match (&loaded.unreadable, last) {
+            (Some(why), Some(_)) => (
+                kept(),
+                Some(format!(
+                    "{why} Until then Headroom keeps the settings it had."
+                )),
+            ),
+            _ => {
+                let notice = loaded.notice();
+                (loaded.settings, notice)
+            }
+        },
+        Err(e) => (kept(), Some(e.to_string())),
+    };
+    if notice.is_some() && notice != last.and_then(|p| p.settings_notice.clone()) {
+        tracing::warn!("{}", notice.as_deref().unwrap_or_default());
+    }
+    (settings, notice)
+}
+
 struct ExtraWatch {
     started_ms: i64,
     deadline_ms: i64,
@@ -315,11 +343,8 @@ impl Task {
         loop {
             supervise::test_fault(self.env.test_fault_file.as_deref());
             let now = now_ms();
-            let loaded = settings::load(&self.env.state.settings(), now / 1000);
-            let (settings, notice) = match loaded {
-                Ok(l) => (l.settings, l.notice),
-                Err(e) => (Settings::default(), Some(e.to_string())),
-            };
+            let last = self.publish.borrow().clone();
+            let (settings, notice) = reload_settings(&self.env.state.settings(), last.as_deref());
             self.ensure_watcher(&settings);
             if ledger.is_none() {
                 match Ledger::open(&self.env.state.ledger()) {
@@ -426,7 +451,8 @@ impl Task {
                 request = inbox.recv() => {
                     let Some(first) = request else { return };
                     let mut pending = vec![first];
-                    if matches!(pending[0], Request::Transcripts) {
+                    // A settings file is written in steps too: an editor truncates it first.
+                    if matches!(pending[0], Request::Transcripts | Request::SettingsChanged) {
                         tokio::time::sleep(DEBOUNCE).await;
                     }
                     while let Ok(more) = inbox.try_recv() {

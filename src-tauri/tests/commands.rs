@@ -450,3 +450,86 @@ fn only_the_settings_window_may_call() {
     // And a command that does not exist is refused for the settings window too.
     assert!(f.call("plugin:shell|execute", json!({})).is_err());
 }
+
+#[test]
+fn the_pane_saves_only_what_it_changed() {
+    let f = fixture();
+    let base = f.call("get_settings", json!({})).unwrap()["settings"].clone();
+    // Meanwhile another process (the tray's snooze, the CLI) saves other fields.
+    headroom_core::settings::update(&f.settings_file(), 0, |s| {
+        s.alerts.snoozed_until_ms = Some(4_102_444_800_000);
+        s.alerts.reset_weekly = true;
+    })
+    .unwrap();
+    let mut next = base.clone();
+    next["alerts"]["session_thresholds"] = json!([80]);
+    let r = f
+        .call("save_settings", json!({"settings": next, "base": base}))
+        .unwrap();
+    let on_disk: Value = serde_json::from_slice(&read(&f.settings_file()).unwrap()).unwrap();
+    for saved in [&r["settings"], &on_disk] {
+        assert_eq!(saved["alerts"]["session_thresholds"], json!([80]));
+        assert_eq!(
+            saved["alerts"]["snoozed_until_ms"],
+            json!(4_102_444_800_000_i64)
+        );
+        assert_eq!(saved["alerts"]["reset_weekly"], json!(true));
+    }
+    assert_eq!(r["warnings"], json!([]));
+    assert_eq!(r["notice"], Value::Null);
+    // A base that is not settings is refused like the settings themselves.
+    let err = f
+        .call("save_settings", json!({"settings": next, "base": [1]}))
+        .unwrap_err();
+    assert_eq!(err["code"], "invalid_settings");
+}
+
+#[test]
+fn the_tray_keeps_its_settings_while_the_file_is_being_written() {
+    use tauri::Manager;
+    let f = fixture();
+    let published = || {
+        f.app
+            .state::<headroom_app::AppState>()
+            .refresh
+            .latest
+            .borrow()
+            .clone()
+            .unwrap()
+    };
+    f.call(
+        "save_settings",
+        json!({"settings": {"sources": {"poll_minutes": 9}}}),
+    )
+    .unwrap();
+    f.call("refresh_now", json!({})).unwrap();
+    assert_eq!(published().settings.sources.poll_minutes, 9);
+
+    // As nano or a shell's `>` do: truncate, then write through the open descriptor.
+    let mut editor = std::fs::File::create(f.settings_file()).unwrap();
+    f.call("refresh_now", json!({})).unwrap();
+    let p = published();
+    assert_eq!(
+        p.settings.sources.poll_minutes, 9,
+        "the tray lost its settings"
+    );
+    let notice = p.settings_notice.clone().unwrap_or_default();
+    assert!(notice.contains("empty"), "{notice}");
+    assert!(notice.contains("keeps the settings it had"), "{notice}");
+    let names: Vec<String> = std::fs::read_dir(f.settings_file().parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.contains("corrupt")),
+        "moved aside: {names:?}"
+    );
+    editor
+        .write_all(br#"{"sources": {"poll_minutes": 7}}"#)
+        .unwrap();
+    drop(editor);
+    f.call("refresh_now", json!({})).unwrap();
+    let p = published();
+    assert_eq!(p.settings.sources.poll_minutes, 7);
+    assert_eq!(p.settings_notice, None);
+}

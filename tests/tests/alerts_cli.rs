@@ -91,3 +91,43 @@ fn listing_and_snoozing_alerts() {
         serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
     assert!(saved["alerts"]["snoozed_until_ms"].is_null());
 }
+
+#[test]
+fn a_wrongly_typed_setting_is_named_and_snoozing_keeps_everything_else() {
+    let home = tempfile::tempdir().unwrap();
+    let settings = home.path().join("headroom/settings.json");
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    let file = serde_json::json!({
+        "alerts": {"session_thresholds": [75, 300], "reset_weekly": true},
+        "sources": {"claude_ai": true, "claude_ai_organization": "org-1", "poll_minutes": 5.5},
+        "extra_usage": {"chosen_cap": 50},
+    });
+    std::fs::write(&settings, file.to_string()).unwrap();
+
+    let out = headroom(home.path(), &["alerts", "--snooze", "1h"]);
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    // Each bad field is named with why, once per load.
+    for field in ["alerts.session_thresholds", "sources.poll_minutes"] {
+        assert!(
+            stderr.contains(&format!("{field} is not valid (")),
+            "{field}: {stderr}"
+        );
+    }
+    // Nothing was moved aside, and only the snooze was written: the hand-written values,
+    // bad ones included, are still the user's to fix.
+    let names: Vec<_> = std::fs::read_dir(settings.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("corrupt"))
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+    let mut saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
+    assert!(saved["alerts"]["snoozed_until_ms"].as_i64().is_some());
+    saved["alerts"]
+        .as_object_mut()
+        .unwrap()
+        .remove("snoozed_until_ms");
+    assert_eq!(saved, file);
+}

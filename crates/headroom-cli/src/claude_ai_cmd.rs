@@ -116,14 +116,14 @@ fn login(ctx: &Context) -> Result<(), Failure> {
     ctx.secrets()
         .set(CLAUDE_AI_SESSION_KEY, &key)
         .map_err(|e| Failure::new(1, format!("{e}. The session key was not stored.")))?;
-    let mut settings = ctx.settings()?;
-    settings.sources.claude_ai = true;
     let chosen = match chat.as_slice() {
         [one] => Some(one.uuid.clone()),
         _ => None,
     };
-    settings.sources.claude_ai_organization = chosen.clone();
-    ctx.save_settings(&settings)?;
+    ctx.update_settings(|s| {
+        s.sources.claude_ai = true;
+        s.sources.claude_ai_organization = chosen.clone();
+    })?;
     println!("Stored the claude.ai session key in your system keychain.");
     match (chosen, chat.len()) {
         (Some(uuid), _) => {
@@ -144,11 +144,12 @@ fn login(ctx: &Context) -> Result<(), Failure> {
 }
 
 fn logout(ctx: &Context) -> Result<(), Failure> {
-    let mut settings = ctx.settings()?;
-    let was_on = settings.sources.claude_ai;
-    settings.sources.claude_ai = false;
-    settings.sources.claude_ai_organization = None;
-    ctx.save_settings(&settings)?;
+    let mut was_on = false;
+    ctx.update_settings(|s| {
+        was_on = s.sources.claude_ai;
+        s.sources.claude_ai = false;
+        s.sources.claude_ai_organization = None;
+    })?;
     ctx.secrets()
         .delete(CLAUDE_AI_SESSION_KEY)
         .map_err(|e| Failure::new(1, e.to_string()))?;
@@ -175,7 +176,6 @@ fn orgs(ctx: &Context, use_org: Option<&str>) -> Result<(), Failure> {
             )
         })?;
     let list = organizations(ctx, &key)?;
-    let mut settings = ctx.settings()?;
     if let Some(uuid) = use_org {
         let Some(org) = list
             .iter()
@@ -198,15 +198,17 @@ fn orgs(ctx: &Context, use_org: Option<&str>) -> Result<(), Failure> {
                 org.name
             );
         }
-        settings.sources.claude_ai = true;
-        settings.sources.claude_ai_organization = Some(org.uuid.clone());
-        ctx.save_settings(&settings)?;
+        ctx.update_settings(|s| {
+            s.sources.claude_ai = true;
+            s.sources.claude_ai_organization = Some(org.uuid.clone());
+        })?;
         println!(
             "Reading usage of the organization {:?} ({}).",
             org.name, org.uuid
         );
         return Ok(());
     }
+    let settings = ctx.settings()?;
     for o in &list {
         let in_use = settings.sources.claude_ai_organization.as_deref() == Some(o.uuid.as_str());
         println!(

@@ -9,7 +9,7 @@ use headroom_core::ledger::{Ledger, LedgerError};
 use headroom_core::paths::{Environment, StateFiles};
 use headroom_core::pricing::PriceTable;
 use headroom_core::report::Zone;
-use headroom_core::settings::Settings;
+use headroom_core::settings::{Loaded, Settings};
 use headroom_core::snapshot::UsageSnapshot;
 
 /// A failure with the exit code it deserves.
@@ -55,6 +55,13 @@ impl From<IngestError> for Failure {
             IngestError::NoTranscripts { .. } => Failure::new(2, e.to_string()),
             IngestError::Ledger(e) => e.into(),
         }
+    }
+}
+
+/// Each thing loading the settings found worth saying, on stderr.
+fn warn_about(loaded: &Loaded) {
+    for line in loaded.unreadable.iter().chain(&loaded.warnings) {
+        eprintln!("warning: {line}");
     }
 }
 
@@ -112,21 +119,35 @@ impl Context {
         Refresher::new(config, self.secrets()).map_err(|e| Failure::new(1, e.to_string()))
     }
 
-    /// The user's settings; a file moved aside as corrupt is said on stderr.
+    /// The user's settings. What loading had to say (a field reset to its default, a file
+    /// that cannot be read) goes to stderr; the file itself is never moved by a read.
     pub fn settings(&self) -> Result<Settings, Failure> {
-        let now_s = chrono::Utc::now().timestamp();
-        let loaded = headroom_core::settings::load(&self.state.settings(), now_s)
-            .map_err(|e| Failure::new(1, e.to_string()))?;
-        if let Some(notice) = loaded.notice {
-            eprintln!("warning: {notice}");
-        }
-        Ok(loaded.settings)
+        self.settings_or(None)
     }
 
-    /// Saves the settings atomically.
-    pub fn save_settings(&self, settings: &Settings) -> Result<(), Failure> {
-        headroom_core::settings::save(&self.state.settings(), settings)
-            .map_err(|e| Failure::new(1, e.to_string()))
+    /// As [`Context::settings`], but a file that cannot be read at all gives `last` (what a
+    /// long-running command used so far) instead of the defaults.
+    pub fn settings_or(&self, last: Option<&Settings>) -> Result<Settings, Failure> {
+        let loaded = headroom_core::settings::load(&self.state.settings())
+            .map_err(|e| Failure::new(1, e.to_string()))?;
+        warn_about(&loaded);
+        Ok(match (&loaded.unreadable, last) {
+            (Some(_), Some(last)) => {
+                eprintln!("warning: keeping the settings in use until the file can be read");
+                last.clone()
+            }
+            _ => loaded.settings,
+        })
+    }
+
+    /// Changes the settings as one step under the settings lock, saving only the fields
+    /// `change` sets (another process's save in between is kept). Returns what was saved.
+    pub fn update_settings(&self, change: impl FnOnce(&mut Settings)) -> Result<Settings, Failure> {
+        let now_s = chrono::Utc::now().timestamp();
+        let saved = headroom_core::settings::update(&self.state.settings(), now_s, change)
+            .map_err(|e| Failure::new(1, e.to_string()))?;
+        warn_about(&saved);
+        Ok(saved.settings)
     }
 
     /// Where the claude.ai session key is kept: the OS keychain, and nowhere else. Nothing is

@@ -167,12 +167,14 @@ fn enable(ctx: &Context, args: &EnableArgs) -> Result<(), Failure> {
     let no_browser = args.no_browser
         || std::env::var("HEADROOM_NO_BROWSER").is_ok_and(|v| !v.is_empty() && v != "0");
 
-    let mut settings: Settings = ctx.settings()?;
-    if let Some(cap) = cap {
-        settings.extra_usage.chosen_cap = Some(cap);
-        ctx.save_settings(&settings)?;
-        println!("Recorded your monthly cap: {cap}.");
-    }
+    let settings: Settings = match cap {
+        Some(cap) => {
+            let saved = ctx.update_settings(|s| s.extra_usage.chosen_cap = Some(cap))?;
+            println!("Recorded your monthly cap: {cap}.");
+            saved
+        }
+        None => ctx.settings()?,
+    };
     let chosen = settings.extra_usage.chosen_cap;
 
     let mut ledger = ctx.open_ledger()?;

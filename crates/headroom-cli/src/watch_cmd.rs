@@ -112,8 +112,10 @@ pub fn watch(ctx: &Context, args: &WatchArgs) -> Result<(), Failure> {
         notifier,
         warned_no_server: false,
     };
+    let mut last: Option<Settings> = None;
     loop {
-        let settings = ctx.settings()?;
+        // A settings file caught broken (a hand edit) does not reset a running watch.
+        let settings = ctx.settings_or(last.as_ref())?;
         let busy = match w.round(&settings) {
             Ok(()) => false,
             Err(f) if f.busy && !args.once => {
@@ -126,6 +128,7 @@ pub fn watch(ctx: &Context, args: &WatchArgs) -> Result<(), Failure> {
             }
             Err(f) => return Err(f),
         };
+        last = Some(settings.clone());
         if args.once {
             return Ok(());
         }
@@ -217,10 +220,7 @@ fn on_click(ctx: &Context, action: Action) -> Result<(), Failure> {
         Action::OpenSettings => {
             // Headless there is no settings pane: open the settings file itself.
             let path = ctx.state.settings();
-            if !path.exists() {
-                settings::save(&path, &Settings::default())
-                    .map_err(|e| Failure::new(1, e.to_string()))?;
-            }
+            settings::create_if_missing(&path).map_err(|e| Failure::new(1, e.to_string()))?;
             println!("Settings: {}", path.display());
             open(&path.display().to_string());
         }
@@ -249,9 +249,8 @@ fn open(target: &str) {
 }
 
 fn set_snooze(ctx: &Context, until: Option<i64>) -> Result<(), Failure> {
-    let mut settings = ctx.settings()?;
-    settings.alerts.snoozed_until_ms = until;
-    ctx.save_settings(&settings)
+    ctx.update_settings(|s| s.alerts.snoozed_until_ms = until)
+        .map(drop)
 }
 
 /// `10:02  session 91 % (resets at 11:10 (in 1 h 8 min)) · weekly 40 % · Extra Usage off`
