@@ -386,9 +386,8 @@ pub fn load(path: &Path, now_unix_s: i64) -> Result<Loaded, SettingsError> {
             })
         }
     };
-    match serde_json::from_str::<Settings>(&text) {
-        Ok(mut settings) => {
-            settings.clamp();
+    match parse(&text) {
+        Ok(settings) => {
             Ok(Loaded {
                 settings,
                 notice: None,
@@ -409,6 +408,14 @@ pub fn load(path: &Path, now_unix_s: i64) -> Result<Loaded, SettingsError> {
             })
         }
     }
+}
+
+/// Reads the text of a settings file and clamps its values: the pure half of [`load`], which
+/// the fuzzing target `settings_file` calls too.
+pub fn parse(text: &str) -> Result<Settings, serde_json::Error> {
+    let mut settings = serde_json::from_str::<Settings>(text)?;
+    settings.clamp();
+    Ok(settings)
 }
 
 /// Saves settings atomically with owner-only permissions.
