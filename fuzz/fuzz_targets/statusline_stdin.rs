@@ -43,7 +43,8 @@ fuzz_target!(|data: &[u8]| {
         today_cost_usd: payload.session_cost_usd,
         extra_usage: None,
     };
-    for now in [OBSERVED_AT_MS, i64::MIN, i64::MAX, 0] {
+    // Clock times a machine can have (the clock is not input): the epoch and the observation.
+    for now in [0, OBSERVED_AT_MS] {
         for colors in [Colors(true), Colors(false)] {
             let _ = format_line(&facts, now, colors);
         }
