@@ -20,7 +20,10 @@ fuzz_target!(|data: &[u8]| {
             let mut without = credentials.clone();
             without.access_token = Secret::new("another token");
             assert_eq!(format!("{credentials:?}"), format!("{without:?}"));
-            assert_eq!(credentials.access_token.to_string(), without.access_token.to_string());
+            assert_eq!(
+                credentials.access_token.to_string(),
+                without.access_token.to_string()
+            );
             for now in [i64::MIN, 0, i64::MAX] {
                 let _ = credentials.check(now);
             }
@@ -28,7 +31,8 @@ fuzz_target!(|data: &[u8]| {
         Err(CredentialsError::Malformed { origin, detail }) => {
             assert_eq!(origin, ORIGIN);
             assert!(
-                ["not JSON", "no claudeAiOauth object", "no accessToken"].contains(&detail.as_str()),
+                ["not JSON", "no claudeAiOauth object", "no accessToken"]
+                    .contains(&detail.as_str()),
                 "the error says {detail:?}"
             );
         }

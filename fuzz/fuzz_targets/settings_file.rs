@@ -19,11 +19,15 @@ fuzz_target!(|data: &[u8]| {
         twice.clamp();
         assert_eq!(twice, settings, "clamp is not idempotent");
         let saved = serde_json::to_string_pretty(&settings).expect("settings serialize");
-        let again = parse(&saved).unwrap_or_else(|e| panic!("saved settings do not load ({e}): {saved}"));
+        let again =
+            parse(&saved).unwrap_or_else(|e| panic!("saved settings do not load ({e}): {saved}"));
         assert_eq!(again, settings, "saved as {saved}");
     }
     if let Ok(cap) = Cap::parse(text) {
-        assert!((Cap::MIN_CENTS..=Cap::MAX_CENTS).contains(&cap.cents()), "{cap:?}");
+        assert!(
+            (Cap::MIN_CENTS..=Cap::MAX_CENTS).contains(&cap.cents()),
+            "{cap:?}"
+        );
         assert_eq!(Cap::parse(&cap.to_string()), Ok(cap), "{cap}");
         assert_eq!(Cap::try_from(cap.dollars()), Ok(cap), "{cap}");
     }
@@ -42,7 +46,10 @@ fn check_ranges(s: &Settings) {
         &a.cap_percents,
     ] {
         assert!(list.iter().all(|p| (1..=200).contains(p)), "{list:?}");
-        assert!(list.windows(2).all(|w| w[0] < w[1]), "{list:?} not sorted and unique");
+        assert!(
+            list.windows(2).all(|w| w[0] < w[1]),
+            "{list:?} not sorted and unique"
+        );
     }
     assert!((1..=100).contains(&a.trap_percent));
     assert!(a.forecast_lead_minutes <= 300);

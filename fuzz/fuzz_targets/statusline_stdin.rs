@@ -5,7 +5,9 @@
 //! and a payload written back in Claude Code's shape reads the same.
 #![no_main]
 
-use headroom_core::account::statusline::{format_line, parse, Colors, LineFacts, Payload, PayloadError};
+use headroom_core::account::statusline::{
+    format_line, parse, Colors, LineFacts, Payload, PayloadError,
+};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
 
@@ -35,11 +37,18 @@ fuzz_target!(|data: &[u8]| {
         assert!(figure.is_finite(), "{payload:?}");
     }
     let windows = payload.windows(OBSERVED_AT_MS);
-    let expected = usize::from(payload.five_hour.is_some()) + usize::from(payload.seven_day.is_some());
+    let expected =
+        usize::from(payload.five_hour.is_some()) + usize::from(payload.seven_day.is_some());
     assert_eq!(windows.len(), expected);
     let facts = LineFacts {
-        session: windows.first().filter(|_| payload.five_hour.is_some()).cloned(),
-        weekly: windows.last().filter(|_| payload.seven_day.is_some()).cloned(),
+        session: windows
+            .first()
+            .filter(|_| payload.five_hour.is_some())
+            .cloned(),
+        weekly: windows
+            .last()
+            .filter(|_| payload.seven_day.is_some())
+            .cloned(),
         today_cost_usd: payload.session_cost_usd,
         extra_usage: None,
     };
@@ -57,7 +66,10 @@ fuzz_target!(|data: &[u8]| {
             && payload.model == again.model
             && payload.current_dir == again.current_dir
             && same_option_f64(payload.session_cost_usd, again.session_cost_usd)
-            && same_option_f64(payload.context_used_percentage, again.context_used_percentage)
+            && same_option_f64(
+                payload.context_used_percentage,
+                again.context_used_percentage,
+            )
             && same_window(payload.five_hour, again.five_hour)
             && same_window(payload.seven_day, again.seven_day);
         assert!(same, "{payload:?} read back as {again:?} from {body}");
@@ -95,7 +107,9 @@ fn rewrite(p: &Payload) -> Option<Value> {
     }
     let mut limits = json!({});
     for (key, window) in [("five_hour", p.five_hour), ("seven_day", p.seven_day)] {
-        let Some((percent, resets_at)) = window else { continue };
+        let Some((percent, resets_at)) = window else {
+            continue;
+        };
         let mut w = json!({ "used_percentage": percent });
         if let Some(at) = resets_at {
             w["resets_at"] = reset_value(at)?;

@@ -138,7 +138,9 @@ fn rewrite(parsed: &ParsedUsage) -> Option<Value> {
                 "scope": { "model": { "display_name": model } },
             }),
             WindowKind::Other { key } => {
-                if key.trim().is_empty() || ["session", "weekly_all", "weekly_scoped"].contains(&key.as_str()) {
+                if key.trim().is_empty()
+                    || ["session", "weekly_all", "weekly_scoped"].contains(&key.as_str())
+                {
                     return None;
                 }
                 json!({ "kind": key })
@@ -152,9 +154,7 @@ fn rewrite(parsed: &ParsedUsage) -> Option<Value> {
     }
     let mut body = json!({ "limits": limits });
     if let Some(extra) = &parsed.extra_usage {
-        let money = |amount: f64| {
-            json!({ "amount_minor": amount, "exponent": 0, "currency": extra.currency })
-        };
+        let money = |amount: f64| json!({ "amount_minor": amount, "exponent": 0, "currency": extra.currency });
         let mut spend = json!({ "currency": extra.currency });
         if let Some(enabled) = extra.enabled {
             spend["enabled"] = json!(enabled);

@@ -387,12 +387,10 @@ pub fn load(path: &Path, now_unix_s: i64) -> Result<Loaded, SettingsError> {
         }
     };
     match parse(&text) {
-        Ok(settings) => {
-            Ok(Loaded {
-                settings,
-                notice: None,
-            })
-        }
+        Ok(settings) => Ok(Loaded {
+            settings,
+            notice: None,
+        }),
         Err(err) => {
             let aside = PathBuf::from(format!("{}.corrupt-{now_unix_s}", path.display()));
             fs::rename(path, &aside).map_err(|source| SettingsError::Write {
