@@ -41,3 +41,8 @@ fi
 if ! command -v tauri-driver >/dev/null; then
     cargo install tauri-driver --version "^2.1" --locked
 fi
+# The fuzzing targets (scripts/fuzz.sh) need cargo-fuzz and a nightly toolchain; without
+# nightly they are skipped, so cargo-fuzz is not installed either.
+if rustup toolchain list 2>/dev/null | grep -q '^nightly' && ! command -v cargo-fuzz >/dev/null; then
+    cargo install cargo-fuzz --locked
+fi

@@ -21,6 +21,9 @@ fi
 echo "== the clock-sensitive tests at 23:30 and 00:30 (faketime)"
 bash scripts/test-clock.sh
 
+echo "== fuzzing (FUZZ_SECONDS each target)"
+bash scripts/fuzz.sh
+
 echo "== tests"
 # Last, so that nextest's summary closes the output.
 cargo nextest run --workspace --locked --no-fail-fast
