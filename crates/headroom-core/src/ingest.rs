@@ -525,7 +525,7 @@ fn scan(
                 let (model_name, price) = match &out.last_price {
                     Some((name, price)) if &**name == model => (name.clone(), *price),
                     _ => {
-                        let price = prices.lookup(model).copied();
+                        let price = prices.lookup(model);
                         let name: std::sync::Arc<str> = model.into();
                         out.last_price = Some((name.clone(), price));
                         (name, price)
