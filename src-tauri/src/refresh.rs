@@ -324,7 +324,10 @@ impl Task {
 
     /// New transcript lines into the ledger; returns a problem worth showing.
     fn ingest(&self, ledger: &mut Ledger, settings: &Settings) -> Option<String> {
-        let prices = match PriceTable::with_overrides(&self.env.state.price_overrides()) {
+        let prices = match PriceTable::load(
+            &self.env.state.downloaded_prices(),
+            &self.env.state.price_overrides(),
+        ) {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!("{e}; using the embedded prices");

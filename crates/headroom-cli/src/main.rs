@@ -4,6 +4,7 @@ mod claude_ai_cmd;
 mod context;
 mod extra_usage_cmd;
 mod ledger_cmd;
+mod prices_cmd;
 mod reports;
 mod status_cmd;
 mod statusline_cmd;
@@ -56,6 +57,9 @@ enum Command {
     /// The optional claude.ai source: `login` (session key into the keychain), `logout`, `orgs`.
     #[command(name = "claude-ai")]
     ClaudeAi(claude_ai_cmd::ClaudeAiArgs),
+    /// The API prices in use (source, version, each model's rates); `update` fetches
+    /// LiteLLM's current ones, the only request sent to a host other than Anthropic's.
+    Prices(prices_cmd::PricesArgs),
 }
 
 fn main() -> ExitCode {
@@ -107,5 +111,6 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Statusline(args) => statusline_cmd::install(&ctx, &args),
         Command::ExtraUsage(args) => extra_usage_cmd::run(&ctx, &args),
         Command::ClaudeAi(args) => claude_ai_cmd::run(&ctx, &args),
+        Command::Prices(args) => prices_cmd::run(&ctx, &args),
     }
 }
