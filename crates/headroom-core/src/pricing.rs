@@ -109,7 +109,12 @@ pub struct ModelPrice {
     pub tier: Option<Tier>,
     /// Multiplier of every rate in fast mode, where known.
     pub fast_multiplier: Option<f64>,
-    /// Multiplier for US-only inference (`inference_geo: "us"`), where the data has one.
+    /// Multiplier for US-only inference, where the data has one (LiteLLM's
+    /// `provider_specific_entry.us`, 1.1 on Opus 4.6 and later). Claude Code writes
+    /// `message.usage.inference_geo: "us"` for it (Anthropic's data-residency docs: `"us"` or
+    /// `"global"`). Not applied yet: the ledger prices a stored response from its model name
+    /// and tokens alone, which is what lets every cost be recomputed when prices change, so
+    /// applying it needs the geo stored per response (a column of `entries`).
     pub us_multiplier: Option<f64>,
 }
 

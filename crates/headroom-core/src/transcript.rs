@@ -79,6 +79,8 @@ impl UsageLine<'_> {
 
 /// What became of a line.
 #[derive(Debug, Clone, PartialEq)]
+// Returned by value once per line and never stored: boxing the usage would allocate per line.
+#[allow(clippy::large_enum_variant)]
 pub enum LineOutcome<'a> {
     /// An assistant response with usage.
     Usage(UsageLine<'a>),
