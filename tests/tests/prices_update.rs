@@ -128,3 +128,32 @@ fn reports_say_what_their_costs_leave_out() {
         stdout(&out)
     );
 }
+
+#[test]
+fn auto_update_fetches_at_most_daily_and_only_when_set() {
+    let home = Home::bare();
+    write_transcript(&home);
+    let server = Server::fixed("/prices.json", Response::json(200, litellm("1e-05")));
+    let daily = |home: &Home| {
+        let mut c = home.command(None);
+        c.env(
+            "HEADROOM_PRICES_URL",
+            format!("{}/prices.json", server.base),
+        )
+        .args(["daily", "--json"]);
+        let v: Value = serde_json::from_str(&stdout(&run(c))).unwrap();
+        v["totals"]["totalCost"].as_f64().unwrap()
+    };
+    // Off by default: no request, embedded prices.
+    assert!((daily(&home) - 5.0).abs() < 1e-9);
+    assert_eq!(server.count("/prices.json"), 0);
+    std::fs::create_dir_all(home.headroom_home()).unwrap();
+    std::fs::write(
+        home.headroom_home().join("settings.json"),
+        r#"{"prices":{"auto_update":true}}"#,
+    )
+    .unwrap();
+    assert!((daily(&home) - 10.0).abs() < 1e-9);
+    assert!((daily(&home) - 10.0).abs() < 1e-9);
+    assert_eq!(server.count("/prices.json"), 1, "at most one fetch a day");
+}

@@ -97,6 +97,11 @@ fn init_logging() {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     let ctx = Context::from_env()?;
+    let ctx = match cli.command {
+        // The statusline never sends a request; `prices update` does its own.
+        Command::Statusline(_) | Command::Prices(_) => ctx,
+        _ => prices_cmd::auto_update(ctx),
+    };
     match cli.command {
         Command::Daily(args) => reports::periods(&ctx, &args, Period::Day),
         Command::Weekly(args) => reports::periods(&ctx, &args, Period::Week),

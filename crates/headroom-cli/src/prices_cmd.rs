@@ -94,13 +94,45 @@ fn show(table: &PriceTable, as_json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `prices.auto_update`: at most one attempt a day, before the command runs, so that it
+/// prices with the new table. A failure is a warning; the command goes on with the old table.
+pub fn auto_update(mut ctx: Context) -> Context {
+    let now_s = chrono::Utc::now().timestamp();
+    let Ok(loaded) = headroom_core::settings::load(&ctx.state.settings(), now_s) else {
+        return ctx;
+    };
+    let stamp = ctx.state.downloaded_prices().with_extension("attempted");
+    if !loaded.settings.prices.auto_update
+        || !update::auto_update_due(&stamp, std::time::SystemTime::now())
+    {
+        return ctx;
+    }
+    if let Err(e) =
+        std::fs::create_dir_all(&ctx.state.dir).and_then(|()| std::fs::write(&stamp, b""))
+    {
+        tracing::warn!("cannot record the price update attempt: {e}");
+        return ctx;
+    }
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let path = ctx.state.downloaded_prices();
+    // HEADROOM_PRICES_URL points it elsewhere (tests: a loopback server).
+    let url = std::env::var("HEADROOM_PRICES_URL").unwrap_or_else(|_| update::DEFAULT_URL.into());
+    match update::fetch_and_install(&url, &path, &today, Duration::from_secs(10)) {
+        Ok(_) => match PriceTable::load(&path, &ctx.state.price_overrides()) {
+            Ok(table) => ctx.prices = table,
+            Err(e) => eprintln!("warning: {e}"),
+        },
+        Err(e) => eprintln!("warning: automatic price update (prices.auto_update): {e}"),
+    }
+    ctx
+}
+
 fn run_update(ctx: &Context, from: &str) -> Result<(), Failure> {
     let fail = |e: update::UpdateError| Failure::new(1, e.to_string());
-    let bytes = update::read_source(from, Duration::from_secs(30)).map_err(fail)?;
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    let file = update::extract(from, &bytes, &today).map_err(fail)?;
     let path = ctx.state.downloaded_prices();
-    update::install(&path, &file).map_err(fail)?;
+    let file =
+        update::fetch_and_install(from, &path, &today, Duration::from_secs(30)).map_err(fail)?;
     let table = PriceTable::load(&path, &ctx.state.price_overrides())
         .map_err(|e| Failure::new(1, e.to_string()))?;
     // Every stored cost follows the new table now, not at the next report.

@@ -218,11 +218,28 @@ pub fn install(path: &Path, file: &TableFile) -> Result<PriceTable, UpdateError>
     Ok(table)
 }
 
-/// Whether an automatic update is due: the downloaded table is missing or a day old.
-pub fn auto_update_due(path: &Path, now: std::time::SystemTime) -> bool {
-    let Ok(modified) = std::fs::metadata(path).and_then(|m| m.modified()) else {
+/// Whether an automatic update is due: none was attempted in the last day. `stamp` is a file
+/// touched at every attempt, successful or not, so a failing network costs one try a day.
+pub fn auto_update_due(stamp: &Path, now: std::time::SystemTime) -> bool {
+    let Ok(modified) = std::fs::metadata(stamp).and_then(|m| m.modified()) else {
         return true;
     };
-    now.duration_since(modified)
-        .is_ok_and(|age| age >= Duration::from_secs(24 * 3600))
+    // A stamp in the future (clock set back) is not a reason to wait forever.
+    match now.duration_since(modified) {
+        Ok(age) => age >= Duration::from_secs(24 * 3600),
+        Err(_) => true,
+    }
+}
+
+/// Fetches from `from`, checks and installs, as `headroom prices update` does.
+pub fn fetch_and_install(
+    from: &str,
+    path: &Path,
+    date: &str,
+    timeout: Duration,
+) -> Result<TableFile, UpdateError> {
+    let bytes = read_source(from, timeout)?;
+    let file = extract(from, &bytes, date)?;
+    install(path, &file)?;
+    Ok(file)
 }
