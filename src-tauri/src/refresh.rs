@@ -484,7 +484,10 @@ impl Task {
 
     /// New transcript lines into the ledger; returns a problem worth showing, or [`Busy`].
     fn ingest(&self, ledger: &mut Ledger, settings: &Settings) -> Result<Option<String>, Busy> {
-        let prices = match PriceTable::with_overrides(&self.env.state.price_overrides()) {
+        let prices = match PriceTable::load(
+            &self.env.state.downloaded_prices(),
+            &self.env.state.price_overrides(),
+        ) {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!("{e}; using the embedded prices");

@@ -95,7 +95,7 @@ impl Context {
             state,
             account,
         } = Edge::from_process().map_err(|e| Failure::new(2, e.to_string()))?;
-        let prices = PriceTable::with_overrides(&state.price_overrides())
+        let prices = PriceTable::load(&state.downloaded_prices(), &state.price_overrides())
             .map_err(|e| Failure::new(1, e.to_string()))?;
         Ok(Context {
             env,
@@ -204,7 +204,7 @@ impl Context {
         }
         for model in &report.unknown_models {
             eprintln!(
-                "warning: no price known for model {model:?}; its cost counts as $0 (add it to {})",
+                "warning: no complete price known for model {model:?}; its cost is left out (run `headroom prices update`, or add it to {})",
                 self.state.price_overrides().display()
             );
         }

@@ -4,6 +4,7 @@ mod claude_ai_cmd;
 mod context;
 mod extra_usage_cmd;
 mod ledger_cmd;
+mod prices_cmd;
 mod reports;
 mod status_cmd;
 mod statusline_cmd;
@@ -56,6 +57,9 @@ enum Command {
     /// The optional claude.ai source: `login` (session key into the keychain), `logout`, `orgs`.
     #[command(name = "claude-ai")]
     ClaudeAi(claude_ai_cmd::ClaudeAiArgs),
+    /// The API prices in use (source, version, each model's rates); `update` fetches
+    /// LiteLLM's current ones, the only request sent to a host other than Anthropic's.
+    Prices(prices_cmd::PricesArgs),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +97,11 @@ fn init_logging() {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     let ctx = Context::from_env()?;
+    let ctx = match cli.command {
+        // The statusline never sends a request; `prices update` does its own.
+        Command::Statusline(_) | Command::Prices(_) => ctx,
+        _ => prices_cmd::auto_update(ctx),
+    };
     match cli.command {
         Command::Daily(args) => reports::periods(&ctx, &args, Period::Day),
         Command::Weekly(args) => reports::periods(&ctx, &args, Period::Week),
@@ -107,5 +116,6 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Statusline(args) => statusline_cmd::install(&ctx, &args),
         Command::ExtraUsage(args) => extra_usage_cmd::run(&ctx, &args),
         Command::ClaudeAi(args) => claude_ai_cmd::run(&ctx, &args),
+        Command::Prices(args) => prices_cmd::run(&ctx, &args),
     }
 }

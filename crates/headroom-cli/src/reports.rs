@@ -118,6 +118,7 @@ pub fn periods(ctx: &Context, args: &ReportArgs, period: Period) -> Result<(), F
             .map(|row| with_key(row, item_key, &row.period))
             .collect();
         print_json(&json!({ list_key: items, "totals": totals }));
+        unpriced_footer(&ledger, &query, true)?;
         return Ok(());
     }
     let style = Style::detect(args.no_color);
@@ -128,6 +129,25 @@ pub fn periods(ctx: &Context, args: &ReportArgs, period: Period) -> Result<(), F
     let labelled: Vec<(String, &PeriodUsage)> =
         rows.iter().map(|r| (r.period.clone(), r)).collect();
     print!("{}", usage_table(title, &labelled, &totals, args, &style));
+    unpriced_footer(&ledger, &query, false)?;
+    Ok(())
+}
+
+/// Says below a report what its costs leave out; on stderr under JSON, whose shape is
+/// ccusage's.
+fn unpriced_footer(
+    ledger: &headroom_core::ledger::Ledger,
+    query: &Query,
+    json: bool,
+) -> Result<(), Failure> {
+    let (from, to) = query.ms_range();
+    if let Some(note) = report::unpriced_note(&ledger.unpriced(from, to)?) {
+        if json {
+            eprintln!("note: {note}");
+        } else {
+            println!("\n{note}");
+        }
+    }
     Ok(())
 }
 

@@ -39,10 +39,22 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<(), Failure> {
     } else {
         Mode::Auto
     };
-    let (snap, ingested) = ctx.snapshot_and_ingest(&mut ledger, &settings, now_ms(), mode)?;
+    let now = now_ms();
+    let (snap, ingested) = ctx.snapshot_and_ingest(&mut ledger, &settings, now, mode)?;
+    // Today's responses whose cost the figures leave out (no known price).
+    let day = zone(&settings);
+    let unpriced = ledger.unpriced(day.start_of(day.date_of(now)), now + 1)?;
     if args.json {
-        let json = serde_json::to_string_pretty(&StatusJson::from_snapshot(&snap))
+        let mut value = serde_json::to_value(StatusJson::from_snapshot(&snap))
             .map_err(|e| Failure::new(1, e.to_string()))?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert(
+                "unpriced".into(),
+                serde_json::to_value(&unpriced).map_err(|e| Failure::new(1, e.to_string()))?,
+            );
+        }
+        let json =
+            serde_json::to_string_pretty(&value).map_err(|e| Failure::new(1, e.to_string()))?;
         println!("{json}");
         return Ok(());
     }
@@ -50,6 +62,9 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<(), Failure> {
     print!("{}", human(&snap, &settings, zone(&settings), skipped));
     if let Some(report) = &ingested {
         print!("{}", not_read(&report.skipped));
+    }
+    if let Some(note) = headroom_core::report::unpriced_note(&unpriced) {
+        println!("{note}");
     }
     Ok(())
 }

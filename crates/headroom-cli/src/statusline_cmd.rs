@@ -153,6 +153,7 @@ fn facts_from_ledger(
         .map(|b| CostMode::Auto.pick(&b.sums))
         .sum();
     facts.today_cost_usd = Some(cost);
+    facts.today_cost_partial = !ledger.unpriced(midnight, now + 1)?.is_empty();
     Ok(facts)
 }
 

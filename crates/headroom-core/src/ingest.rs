@@ -354,8 +354,14 @@ struct FileResult {
     task: usize,
     /// Dedup keys of the valid responses read from this file.
     claimed: HashSet<i64, KeyHash>,
-    /// The last model priced, and its price: a file rarely changes model.
-    last_price: Option<(std::sync::Arc<str>, Option<crate::pricing::ModelPrice>)>,
+    /// The last model priced (as written, fast or not), its stored name and its price: a file
+    /// rarely changes model.
+    last_price: Option<(
+        std::sync::Arc<str>,
+        bool,
+        std::sync::Arc<str>,
+        crate::pricing::Priced,
+    )>,
     entries: Vec<Parsed>,
     cwd: Option<String>,
     outcome: Result<FileState, ReadFailure>,
@@ -449,6 +455,7 @@ pub fn ingest(
     // Biggest first, so two workers finish together.
     tasks.sort_by_key(|t| std::cmp::Reverse(t.size - t.start));
     if tasks.is_empty() {
+        ledger.record_unpriced(prices)?;
         return Ok(report);
     }
 
@@ -485,6 +492,7 @@ pub fn ingest(
         drop(sender);
         write_results(ledger, &tasks, receiver, &mut report)
     })?;
+    ledger.record_unpriced(prices)?;
     Ok(report)
 }
 
@@ -951,7 +959,7 @@ fn scan(
     bad
 }
 
-/// Keeps a parsed response (the line at `offset` of the file `path_key`).
+/// Keeps a parsed response (the line at `offset` of the file `path_key`) and its advisor calls.
 fn record_usage(
     usage: UsageLine<'_>,
     offset: u64,
@@ -964,24 +972,7 @@ fn record_usage(
         None => hash_key(&[b"line", path_key.as_bytes(), &offset.to_le_bytes()]),
     };
     let model = usage.model.as_deref().unwrap_or("unknown");
-    let (model_name, price) = match &out.last_price {
-        Some((name, price)) if &**name == model => (name.clone(), *price),
-        _ => {
-            let price = prices.lookup(model).copied();
-            let name: std::sync::Arc<str> = model.into();
-            out.last_price = Some((name.clone(), price));
-            (name, price)
-        }
-    };
-    let calc_cost = match price.map(|p| p.cost(&usage.tokens)) {
-        Some(cost) => cost,
-        None => {
-            if !out.unknown_models.contains(model) {
-                out.unknown_models.insert(model.to_owned());
-            }
-            0.0
-        }
-    };
+    let (model_name, calc_cost) = price_response(out, prices, model, usage.fast, &usage.tokens);
     if out.cwd.is_none() {
         out.cwd = usage.cwd.as_deref().map(str::to_owned);
     }
@@ -994,6 +985,57 @@ fn record_usage(
         cost_usd: usage.cost_usd,
         calc_cost,
     });
+    // Advisor calls are API calls of their own, on their own model: one entry each, keyed on
+    // the response and the call's position (so duplicates of the response do not count them
+    // twice).
+    for (index, advisor) in usage.advisors.iter().enumerate() {
+        let (model_name, calc_cost) =
+            price_response(out, prices, &advisor.model, false, &advisor.tokens);
+        out.entries.push(Parsed {
+            key: hash_key(&[b"advisor", &key.to_le_bytes(), &index.to_le_bytes()]),
+            ts_ms: usage.timestamp_ms,
+            model: model_name,
+            tokens: advisor.tokens,
+            cost_usd: None,
+            calc_cost,
+        });
+    }
+}
+
+/// The name a response is stored under (`<model>-fast` in fast mode, as ccusage names it) and
+/// its cost; a model without a complete price is noted. The last model's price is kept, so a
+/// file's lines (rarely of more than one model) resolve their model once, not once per line.
+fn price_response(
+    out: &mut FileResult,
+    prices: &PriceTable,
+    model: &str,
+    fast: bool,
+    tokens: &crate::transcript::Tokens,
+) -> (std::sync::Arc<str>, f64) {
+    let priced = match &out.last_price {
+        Some((raw, was_fast, name, priced)) if &**raw == model && *was_fast == fast => {
+            (name.clone(), *priced)
+        }
+        _ => {
+            let name: std::sync::Arc<str> = if fast {
+                format!("{model}{}", crate::pricing::FAST_SUFFIX).into()
+            } else {
+                model.into()
+            };
+            let priced = prices.resolve(&name);
+            out.last_price = Some((model.into(), fast, name.clone(), priced));
+            (name, priced)
+        }
+    };
+    let (name, priced) = priced;
+    if !priced.is_complete()
+        && !crate::pricing::is_placeholder_model(model)
+        && !out.unknown_models.contains(&*name)
+    {
+        out.unknown_models.insert(name.to_string());
+    }
+    let cost = priced.price().map_or(0.0, |p| p.cost(tokens));
+    (name, cost)
 }
 
 /// Lines without a usage key are not parsed; those that cannot be a JSON object are counted.

@@ -220,6 +220,13 @@ const MIGRATIONS: &[&str] = &[
         credential_fingerprint INTEGER
     ) WITHOUT ROWID;
     ",
+    // 4: models whose responses had no known rate under the prices in force (`unpriced`).
+    r"
+    CREATE TABLE unpriced_models (
+        model INTEGER PRIMARY KEY REFERENCES models (id),
+        reason TEXT NOT NULL
+    );
+    ",
 ];
 
 /// What can go wrong with the ledger.
@@ -372,6 +379,16 @@ fn saturating_add_sql(column: &str) -> String {
         "{column} = CASE WHEN {column} > {max} - excluded.{column} THEN {max} \
          ELSE {column} + excluded.{column} END"
     )
+}
+
+/// Responses of one model whose cost is not (fully) known.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Unpriced {
+    pub model: String,
+    /// "no known price", or "no fast-mode multiplier" (then priced at standard rates).
+    pub reason: String,
+    pub responses: u64,
+    pub tokens: u64,
 }
 
 /// One quarter hour of one model.
@@ -854,6 +871,69 @@ impl Ledger {
         .map_err(sql)?;
         tx.commit().map_err(sql)?;
         Ok(true)
+    }
+
+    /// Records which stored models have no complete price under `prices` (their responses
+    /// count as $0, or at standard rates for fast mode without a known multiplier), so every
+    /// reader can say what its costs leave out. A few dozen models: cheap on every ingest.
+    pub fn record_unpriced(&mut self, prices: &PriceTable) -> Result<(), LedgerError> {
+        let path = self.path.clone();
+        let sql = |e| classify(&path, e);
+        let tx = self.conn.transaction().map_err(sql)?;
+        {
+            let mut models = tx.prepare("SELECT id, name FROM models").map_err(sql)?;
+            let rows = models
+                .query_map([], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+                })
+                .map_err(sql)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(sql)?;
+            tx.execute("DELETE FROM unpriced_models", []).map_err(sql)?;
+            let mut insert = tx
+                .prepare("INSERT INTO unpriced_models (model, reason) VALUES (?1, ?2)")
+                .map_err(sql)?;
+            for (id, name) in rows {
+                if crate::pricing::is_placeholder_model(&name) {
+                    continue;
+                }
+                let reason = match prices.resolve(&name) {
+                    crate::pricing::Priced::Known(_) => continue,
+                    crate::pricing::Priced::FastUnknown(_) => "no fast-mode multiplier",
+                    crate::pricing::Priced::Unknown => "no known price",
+                };
+                insert.execute(params![id, reason]).map_err(sql)?;
+            }
+        }
+        tx.commit().map_err(sql)
+    }
+
+    /// Responses with `from_ms <= time < to_ms` (by quarter hour) of models without a
+    /// complete price, per model.
+    pub fn unpriced(&self, from_ms: i64, to_ms: i64) -> Result<Vec<Unpriced>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT m.name, u.reason, sum(q.entries),
+                        sum(q.input + q.output + q.cache_write + q.cache_read)
+                 FROM quarter_hours q JOIN unpriced_models u ON u.model = q.model
+                 JOIN models m ON m.id = q.model
+                 WHERE q.start >= ?1 AND q.start < ?2
+                 GROUP BY m.name, u.reason ORDER BY sum(q.entries) DESC, m.name",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([from_ms, to_ms], |row| {
+                Ok(Unpriced {
+                    model: row.get(0)?,
+                    reason: row.get(1)?,
+                    responses: row.get::<_, i64>(2)? as u64,
+                    tokens: row.get::<_, i64>(3)? as u64,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(e))
     }
 
     /// Recomputes the aggregate tables from `entries`.

@@ -82,6 +82,10 @@ impl StateFiles {
     pub fn price_overrides(&self) -> PathBuf {
         self.dir.join("prices.json")
     }
+    /// LiteLLM's Claude prices as `headroom prices update` last fetched them.
+    pub fn downloaded_prices(&self) -> PathBuf {
+        self.dir.join("prices-litellm.json")
+    }
 }
 
 #[cfg(test)]

@@ -126,7 +126,7 @@ impl Query {
     }
 
     /// A generous epoch-ms range for the SQL query; dates are checked exactly afterwards.
-    fn ms_range(&self) -> (i64, i64) {
+    pub fn ms_range(&self) -> (i64, i64) {
         const DAY: i64 = 86_400_000;
         let from = self.since.map_or(i64::MIN, |d| self.zone.start_of(d) - DAY);
         let to = self
@@ -235,6 +235,53 @@ impl ByModel {
 /// `<synthetic>` (Claude Code's own error messages) and a missing model are not models.
 fn is_real_model(model: &str) -> bool {
     model != "<synthetic>" && model != "unknown"
+}
+
+/// What a cost leaves out, in a sentence, or `None` when every response was priced:
+/// "Costs leave out 1,204 responses of claude-foo-6 with no known price: run `headroom prices
+/// update`". Fast responses of a model without a known multiplier are counted at standard
+/// rates, and said so.
+pub fn unpriced_note(unpriced: &[crate::ledger::Unpriced]) -> Option<String> {
+    use crate::alerts::text::group_thousands;
+    let list = |reason: &str| -> Vec<String> {
+        unpriced
+            .iter()
+            .filter(|u| u.reason == reason)
+            .map(|u| {
+                let n = group_thousands(u.responses);
+                let noun = if u.responses == 1 {
+                    "response"
+                } else {
+                    "responses"
+                };
+                format!("{n} {noun} of {}", u.model)
+            })
+            .collect()
+    };
+    let join = |items: Vec<String>| match items.len() {
+        0 => None,
+        1 => items.into_iter().next(),
+        _ => {
+            let (last, rest) = items.split_last()?;
+            Some(format!("{} and {last}", rest.join(", ")))
+        }
+    };
+    let mut parts = Vec::new();
+    if let Some(unknown) = join(list("no known price")) {
+        parts.push(format!("Costs leave out {unknown} with no known price"));
+    }
+    if let Some(fast) = join(list("no fast-mode multiplier")) {
+        parts.push(format!(
+            "Costs count {fast} at standard rates (no fast-mode multiplier known)"
+        ));
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{}: run `headroom prices update`",
+        parts.join("; ")
+    ))
 }
 
 /// How periods are named.
@@ -605,5 +652,40 @@ mod tests {
         assert_eq!(CostMode::Auto.pick(&sums), 2.0);
         assert_eq!(CostMode::Display.pick(&sums), 3.0);
         assert!("bogus".parse::<CostMode>().is_err());
+    }
+}
+
+#[cfg(test)]
+mod unpriced_tests {
+    use super::unpriced_note;
+    use crate::ledger::Unpriced;
+
+    fn u(model: &str, reason: &str, responses: u64) -> Unpriced {
+        Unpriced {
+            model: model.into(),
+            reason: reason.into(),
+            responses,
+            tokens: 10,
+        }
+    }
+
+    #[test]
+    fn the_note_names_what_costs_leave_out() {
+        assert_eq!(unpriced_note(&[]), None);
+        assert_eq!(
+            unpriced_note(&[u("claude-foo-6", "no known price", 1204)]).unwrap(),
+            "Costs leave out 1,204 responses of claude-foo-6 with no known price: run `headroom prices update`"
+        );
+        assert_eq!(
+            unpriced_note(&[
+                u("claude-foo-6", "no known price", 2),
+                u("claude-bar-1", "no known price", 1),
+                u("claude-sonnet-4-6-fast", "no fast-mode multiplier", 3),
+            ])
+            .unwrap(),
+            "Costs leave out 2 responses of claude-foo-6 and 1 response of claude-bar-1 with no known price; \
+             Costs count 3 responses of claude-sonnet-4-6-fast at standard rates (no fast-mode multiplier known): \
+             run `headroom prices update`"
+        );
     }
 }

@@ -300,6 +300,16 @@ pub struct GeneralSettings {
     pub timezone: Option<String>,
 }
 
+/// `prices`: where API prices come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct PriceSettings {
+    /// Fetch LiteLLM's current prices at most daily without being asked. Off by default:
+    /// then the one request to a host other than Anthropic's is sent only by
+    /// `headroom prices update`.
+    pub auto_update: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
@@ -308,6 +318,7 @@ pub struct Settings {
     pub extra_usage: ExtraUsageSettings,
     pub sources: SourceSettings,
     pub general: GeneralSettings,
+    pub prices: PriceSettings,
 }
 
 impl Default for Settings {
@@ -318,6 +329,7 @@ impl Default for Settings {
             extra_usage: ExtraUsageSettings::default(),
             sources: SourceSettings::default(),
             general: GeneralSettings::default(),
+            prices: PriceSettings::default(),
         }
     }
 }

@@ -66,6 +66,18 @@ pub struct UsageLine<'a> {
     /// Cost Claude Code itself recorded (older versions only).
     pub cost_usd: Option<f64>,
     pub tokens: Tokens,
+    /// `message.usage.speed == "fast"`: fast mode, billed at a multiple of the rates.
+    pub fast: bool,
+    /// Advisor calls of this response (`message.usage.iterations[]` entries of type
+    /// `advisor_message`): separate API calls on their own model, not in `tokens`.
+    pub advisors: Vec<AdvisorCall>,
+}
+
+/// One advisor sub-inference recorded in a response's `usage.iterations`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdvisorCall {
+    pub model: String,
+    pub tokens: Tokens,
 }
 
 impl UsageLine<'_> {
@@ -79,6 +91,8 @@ impl UsageLine<'_> {
 
 /// What became of a line.
 #[derive(Debug, Clone, PartialEq)]
+// Returned by value once per line and never stored: boxing the usage would allocate per line.
+#[allow(clippy::large_enum_variant)]
 pub enum LineOutcome<'a> {
     /// An assistant response with usage.
     Usage(UsageLine<'a>),
@@ -217,7 +231,53 @@ fn validate(raw: RawLine<'_>) -> LineOutcome<'_> {
         cwd: raw.cwd.and_then(|cwd| cwd.0),
         cost_usd: raw.cost_usd,
         tokens,
+        fast: usage.speed.is_some_and(|speed| speed.0 == "fast"),
+        advisors: usage
+            .iterations
+            .as_ref()
+            .map_or_else(Vec::new, advisor_calls),
     })
+}
+
+/// The advisor calls of `usage.iterations` (Anthropic's advisor tool: entries
+/// `{"type": "advisor_message", "model": …, "input_tokens": …, …}`; the top-level usage
+/// counts the executor's tokens only). Entries of another shape are passed over: ccusage
+/// ignores the field, so it must never make a line invalid.
+fn advisor_calls(iterations: &serde_json::Value) -> Vec<AdvisorCall> {
+    let Some(list) = iterations.as_array() else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter(|it| it.get("type").and_then(|t| t.as_str()) == Some("advisor_message"))
+        .filter_map(|it| {
+            let count = |key: &str| it.get(key).and_then(serde_json::Value::as_u64);
+            let model = it.get("model")?.as_str()?.to_owned();
+            let cache_write = count("cache_creation_input_tokens").unwrap_or(0);
+            let ttl = it.get("cache_creation");
+            let ttl_count = |key: &str| {
+                ttl.and_then(|t| t.get(key))
+                    .and_then(serde_json::Value::as_u64)
+            };
+            let (cache_write_5m, cache_write_1h) = match ttl {
+                Some(_) => (
+                    ttl_count("ephemeral_5m_input_tokens").unwrap_or(0),
+                    ttl_count("ephemeral_1h_input_tokens").unwrap_or(0),
+                ),
+                None => (cache_write, 0),
+            };
+            Some(AdvisorCall {
+                model,
+                tokens: Tokens {
+                    input: count("input_tokens")?,
+                    output: count("output_tokens")?,
+                    cache_write,
+                    cache_write_5m,
+                    cache_write_1h,
+                    cache_read: count("cache_read_input_tokens").unwrap_or(0),
+                },
+            })
+        })
+        .collect()
 }
 
 fn trim_ascii(mut bytes: &[u8]) -> &[u8] {
@@ -265,12 +325,12 @@ struct RawMessage<'a> {
     id: Option<Str<'a>>,
     #[serde(default, borrow, deserialize_with = "present")]
     model: Option<Str<'a>>,
-    #[serde(default, deserialize_with = "present")]
-    usage: Option<RawUsage>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    usage: Option<RawUsage<'a>>,
 }
 
 #[derive(Deserialize)]
-struct RawUsage {
+struct RawUsage<'a> {
     input_tokens: u64,
     output_tokens: u64,
     #[serde(default, deserialize_with = "present")]
@@ -279,6 +339,12 @@ struct RawUsage {
     cache_read_input_tokens: Option<u64>,
     #[serde(default, deserialize_with = "present")]
     cache_creation: Option<RawCacheCreation>,
+    /// Validated as ccusage does (a string; `null` fails the line).
+    #[serde(default, borrow, deserialize_with = "present")]
+    speed: Option<Str<'a>>,
+    /// Any JSON: read leniently by [`advisor_calls`].
+    #[serde(default)]
+    iterations: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]

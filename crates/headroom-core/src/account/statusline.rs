@@ -129,6 +129,8 @@ pub struct LineFacts {
     pub weekly: Option<Window>,
     /// Cost of today's Claude Code use from the ledger (local estimate).
     pub today_cost_usd: Option<f64>,
+    /// Part of today's responses have no known price: the cost shows as `$12.30+`.
+    pub today_cost_partial: bool,
     pub extra_usage: Option<ExtraUsage>,
 }
 
@@ -185,7 +187,8 @@ pub fn format_line(facts: &LineFacts, now_ms: i64, colors: Colors) -> String {
         parts.push(part);
     }
     if let Some(cost) = facts.today_cost_usd {
-        parts.push(format!("Today {}", text::money(cost, "USD")));
+        let more = if facts.today_cost_partial { "+" } else { "" };
+        parts.push(format!("Today {}{more}", text::money(cost, "USD")));
     }
     if let Some(eu) = &facts.extra_usage {
         let part = match eu.enabled {
@@ -665,6 +668,20 @@ mod tests {
         ] {
             assert!(!is_headroom_command(theirs), "{theirs}");
         }
+    }
+
+    #[test]
+    fn a_cost_that_leaves_responses_out_says_so() {
+        let mut facts = LineFacts {
+            today_cost_usd: Some(12.3),
+            ..LineFacts::default()
+        };
+        let full = format_line(&facts, 0, Colors(false));
+        assert!(full.contains(&format!("Today {}", text::money(12.3, "USD"))));
+        assert!(!full.contains('+'));
+        facts.today_cost_partial = true;
+        let partial = format_line(&facts, 0, Colors(false));
+        assert!(partial.contains(&format!("Today {}+", text::money(12.3, "USD"))));
     }
 
     #[test]

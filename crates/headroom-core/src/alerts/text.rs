@@ -45,7 +45,8 @@ pub fn whole_money(amount: u64, currency: &str) -> String {
     }
 }
 
-fn group_thousands(n: u64) -> String {
+/// `1204` → `1,204`.
+pub fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {

@@ -1,0 +1,336 @@
+use super::*;
+
+fn one(kind: &str, count: u64) -> Tokens {
+    let mut t = Tokens::default();
+    match kind {
+        "input" => t.input = count,
+        "output" => t.output = count,
+        "5m" => {
+            t.cache_write = count;
+            t.cache_write_5m = count;
+        }
+        "1h" => {
+            t.cache_write = count;
+            t.cache_write_1h = count;
+        }
+        "read" => t.cache_read = count,
+        _ => unreachable!(),
+    }
+    t
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+#[test]
+fn the_embedded_table_parses_and_names_its_source() {
+    let table = PriceTable::embedded();
+    let file: TableFile = serde_json::from_str(EMBEDDED_JSON).unwrap();
+    assert_eq!(
+        format!("litellm {}", file.headroom.info.version),
+        PRICE_TABLE_VERSION
+    );
+    assert_eq!(table.info().version, "1.110.2");
+    assert!(table.info().source.contains("LiteLLM"));
+    assert!(table.models().count() > 20);
+}
+
+/// Every model on Anthropic's pricing page as of LiteLLM 1.110.2, with its input, output,
+/// 5-minute write, 1-hour write and read rates per million tokens as the page lists them.
+#[test]
+fn every_model_on_anthropics_pricing_page_is_priced() {
+    let table = PriceTable::embedded();
+    let page: &[(&str, [f64; 5])] = &[
+        ("claude-opus-5-5", [4.0, 20.0, 5.0, 8.0, 0.2]),
+        ("claude-opus-5", [5.0, 25.0, 6.25, 10.0, 0.5]),
+        ("claude-opus-4-8", [5.0, 25.0, 6.25, 10.0, 0.5]),
+        ("claude-opus-4-7", [5.0, 25.0, 6.25, 10.0, 0.5]),
+        ("claude-opus-4-6", [5.0, 25.0, 6.25, 10.0, 0.5]),
+        ("claude-opus-4-5-20251101", [5.0, 25.0, 6.25, 10.0, 0.5]),
+        ("claude-opus-4-1-20250805", [15.0, 75.0, 18.75, 30.0, 1.5]),
+        ("claude-opus-4-20250514", [15.0, 75.0, 18.75, 30.0, 1.5]),
+        ("claude-sonnet-5-5", [2.0, 10.0, 2.5, 4.0, 0.1]),
+        ("claude-sonnet-5", [2.0, 10.0, 2.5, 4.0, 0.2]),
+        ("claude-sonnet-4-6", [3.0, 15.0, 3.75, 6.0, 0.3]),
+        ("claude-sonnet-4-5-20250929", [3.0, 15.0, 3.75, 6.0, 0.3]),
+        ("claude-sonnet-4-20250514", [3.0, 15.0, 3.75, 6.0, 0.3]),
+        ("claude-haiku-5-5", [0.1, 0.5, 0.125, 0.2, 0.01]),
+        ("claude-haiku-4-5-20251001", [1.0, 5.0, 1.25, 2.0, 0.1]),
+        ("claude-3-5-haiku-20241022", [0.8, 4.0, 1.0, 1.6, 0.08]),
+        ("claude-fable-5-1", [10.0, 50.0, 12.5, 20.0, 0.25]),
+        ("claude-fable-5", [10.0, 50.0, 12.5, 20.0, 1.0]),
+        ("claude-mythos-5-1", [10.0, 50.0, 12.5, 20.0, 0.25]),
+        ("claude-mythos-5", [10.0, 50.0, 12.5, 20.0, 1.0]),
+    ];
+    for (model, rates) in page {
+        for (kind, want) in ["input", "output", "5m", "1h", "read"].iter().zip(rates) {
+            let got = table
+                .cost(model, &one(kind, 10_000))
+                .unwrap_or_else(|| panic!("{model} has no price"));
+            // 10,000 tokens: below every tier threshold.
+            assert!(
+                close(got, want / 100.0),
+                "{model} {kind}: {got} != {}",
+                want / 100.0
+            );
+        }
+    }
+}
+
+#[test]
+fn older_models_keep_their_prices() {
+    let table = PriceTable::embedded();
+    for (model, input, read) in [
+        ("claude-3-7-sonnet-20250219", 3.0, 0.3),
+        ("claude-3-5-sonnet-20241022", 3.0, 0.3),
+        ("claude-3-opus-20240229", 15.0, 1.5),
+        ("claude-3-haiku-20240307", 0.25, 0.03),
+    ] {
+        assert!(
+            close(table.cost(model, &one("input", 1_000_000)).unwrap(), input),
+            "{model}"
+        );
+        assert!(
+            close(table.cost(model, &one("read", 1_000_000)).unwrap(), read),
+            "{model}"
+        );
+    }
+    // Haiku 3's cache writes are Anthropic's published ones (a documented addition).
+    let haiku3 = table.lookup("claude-3-haiku-20240307").unwrap();
+    assert!(close(haiku3.base.cache_write_5m, 0.30) && close(haiku3.base.cache_write_1h, 0.50));
+}
+
+/// Anthropic: a request whose prompt exceeds 200k tokens has all its tokens at the tier.
+#[test]
+fn a_request_above_the_threshold_is_priced_wholly_at_the_higher_tier() {
+    let table = PriceTable::embedded();
+    let sonnet = "claude-sonnet-4-5-20250929";
+    // 150k input + 30k cache reads + 1k output = 180k prompt: base rates.
+    // 150,000 x $3 + 30,000 x $0.30 + 1,000 x $15 per million = 0.45 + 0.009 + 0.015.
+    let below = Tokens {
+        input: 150_000,
+        cache_read: 30_000,
+        output: 1_000,
+        ..Tokens::default()
+    };
+    assert!(close(table.cost(sonnet, &below).unwrap(), 0.474));
+    // Another 30k of 5-minute cache writes: 210k prompt, everything at $6 / $22.50 / $7.50 /
+    // $0.60: 0.9 + 0.018 + 0.0225 + 0.225.
+    let above = Tokens {
+        cache_write: 30_000,
+        cache_write_5m: 30_000,
+        ..below
+    };
+    assert!(close(table.cost(sonnet, &above).unwrap(), 1.1655));
+    // Output does not count toward the prompt: 200k input exactly is not above it.
+    let at = Tokens {
+        input: 200_000,
+        output: 50_000,
+        ..Tokens::default()
+    };
+    assert!(close(table.cost(sonnet, &at).unwrap(), 0.6 + 0.75));
+    // 1-hour writes above the tier: $12 per million (LiteLLM's Bedrock entry).
+    assert!(close(table.cost(sonnet, &one("1h", 300_000)).unwrap(), 3.6));
+    // Sonnet 4 has no 1-hour rate above the tier in the data: twice the tier's input, $12.
+    assert!(close(
+        table
+            .cost("claude-sonnet-4-20250514", &one("1h", 300_000))
+            .unwrap(),
+        3.6
+    ));
+}
+
+#[test]
+fn haiku_5_5_tiers_at_100k() {
+    let table = PriceTable::embedded();
+    // 100k input: $0.10 per million = 0.01. 100,001: all at $0.50 = 0.0500005.
+    assert!(close(
+        table
+            .cost("claude-haiku-5-5", &one("input", 100_000))
+            .unwrap(),
+        0.01
+    ));
+    assert!(close(
+        table
+            .cost("claude-haiku-5-5", &one("input", 100_001))
+            .unwrap(),
+        0.0500005
+    ));
+}
+
+#[test]
+fn fast_mode_multiplies_every_rate() {
+    let table = PriceTable::embedded();
+    let t = Tokens {
+        input: 1_000,
+        output: 2_000,
+        cache_read: 10_000,
+        ..Tokens::default()
+    };
+    // Opus 4.6 standard: 1,000 x $5 + 2,000 x $25 + 10,000 x $0.50 = 0.005 + 0.05 + 0.005.
+    assert!(close(table.cost("claude-opus-4-6", &t).unwrap(), 0.06));
+    // x6 (Anthropic's fast-mode page; a documented addition to LiteLLM's data).
+    assert!(close(table.cost("claude-opus-4-6-fast", &t).unwrap(), 0.36));
+    assert!(close(
+        table.cost("claude-opus-4-7-20260416-fast", &t).unwrap(),
+        0.36
+    ));
+    // x2 for Opus 4.8 and 5 (LiteLLM's provider_specific_entry.fast).
+    assert!(close(table.cost("claude-opus-4-8-fast", &t).unwrap(), 0.12));
+    assert!(close(table.cost("claude-opus-5-fast", &t).unwrap(), 0.12));
+    // A model with no known multiplier: standard rates, flagged.
+    assert!(matches!(
+        table.resolve("claude-sonnet-4-6-fast"),
+        Priced::FastUnknown(_)
+    ));
+    assert!(close(
+        table.cost("claude-sonnet-4-6-fast", &t).unwrap(),
+        0.003 + 0.03 + 0.003
+    ));
+    assert!(table.resolve("claude-opus-4-6-fast").is_complete());
+    assert_eq!(table.resolve("claude-nope-9-fast"), Priced::Unknown);
+}
+
+#[test]
+fn model_ids_are_matched_in_every_spelling() {
+    let table = PriceTable::embedded();
+    for id in [
+        "claude-sonnet-4-5-20250929",
+        "claude-sonnet-4-5",
+        "anthropic/claude-sonnet-4-5",
+        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "claude-sonnet-4-5@20250929",
+        "claude-sonnet-4-5-20250929[1m]",
+    ] {
+        assert_eq!(normalize_model(id), "claude-sonnet-4-5", "{id}");
+        assert!(table.lookup(id).is_some(), "{id}");
+    }
+    assert_eq!(normalize_model("claude-opus-4-20250514"), "claude-opus-4");
+    assert!(table.lookup("claude-opus-4-5-thinking").is_some());
+}
+
+#[test]
+fn unknown_models_cost_nothing_and_say_so() {
+    let table = PriceTable::embedded();
+    assert_eq!(table.cost("<synthetic>", &one("input", 10)), None);
+    assert_eq!(table.cost("claude-haiku-4-6", &one("input", 10)), None);
+    assert_eq!(table.cost("gpt-5", &one("input", 10)), None);
+    // A later version is not the family's first model ("claude-opus-4" is $15).
+    assert_eq!(table.cost("claude-opus-4-9", &one("input", 10)), None);
+    assert_eq!(table.cost("claude-foo-6", &one("input", 10)), None);
+}
+
+#[test]
+fn overrides_add_and_replace_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prices.json");
+    let embedded = PriceTable::embedded();
+    assert_eq!(
+        PriceTable::with_overrides(&path).unwrap().fingerprint(),
+        embedded.fingerprint()
+    );
+    std::fs::write(
+        &path,
+        r#"{"models":{"claude-next-5":{"input":2,"output":10,"fast_multiplier":3},"claude-opus-4-5":{"input":1,"output":1,"cache_read":0}}}"#,
+    )
+    .unwrap();
+    let table = PriceTable::with_overrides(&path).unwrap();
+    assert_ne!(table.fingerprint(), embedded.fingerprint());
+    assert!(close(
+        table
+            .cost("claude-next-5-20270101", &one("1h", 1_000_000))
+            .unwrap(),
+        4.0
+    ));
+    assert!(close(
+        table
+            .cost("claude-next-5-fast", &one("input", 1_000_000))
+            .unwrap(),
+        6.0
+    ));
+    assert!(close(
+        table
+            .cost("claude-opus-4-5", &one("read", 1_000_000))
+            .unwrap(),
+        0.0
+    ));
+    assert!(table
+        .origin("claude-opus-4-5")
+        .unwrap()
+        .starts_with("override"));
+    std::fs::write(&path, r#"{"models":{"x":{"input":-5,"output":1}}}"#).unwrap();
+    assert!(matches!(
+        PriceTable::with_overrides(&path),
+        Err(PricingError::BadRate { .. })
+    ));
+    std::fs::write(&path, "not json").unwrap();
+    assert!(matches!(
+        PriceTable::with_overrides(&path),
+        Err(PricingError::Parse { .. })
+    ));
+}
+
+fn litellm_file(opus_input: &str) -> String {
+    let mut models = serde_json::Map::new();
+    for (i, name) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+        models.insert(
+            format!("claude-sonnet-9-{i}{name}"),
+            serde_json::json!({"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6,
+                "litellm_provider": "anthropic"}),
+        );
+    }
+    let mut text = serde_json::Value::Object(models).to_string();
+    text.pop();
+    format!(
+        r#"{text},"claude-opus-4-6":{{"input_cost_per_token":{opus_input},"output_cost_per_token":5e-05,"litellm_provider":"anthropic"}},"gpt-5":{{"input_cost_per_token":1.0}}}}"#
+    )
+}
+
+#[test]
+fn a_downloaded_table_is_checked_and_used_over_the_embedded_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let kept = dir.path().join("prices-litellm.json");
+    let overrides = dir.path().join("prices.json");
+    let file = update::extract("test", litellm_file("1e-05").as_bytes(), "2026-12-01").unwrap();
+    update::install(&kept, &file).unwrap();
+    let table = PriceTable::load(&kept, &overrides).unwrap();
+    // The download's Opus 4.6 ($10 input) wins; the embedded fast multiplier still applies.
+    assert!(close(
+        table
+            .cost("claude-opus-4-6", &one("input", 1_000_000))
+            .unwrap(),
+        10.0
+    ));
+    assert!(close(
+        table
+            .cost("claude-opus-4-6-fast", &one("input", 1_000_000))
+            .unwrap(),
+        60.0
+    ));
+    // Models it lacks keep their embedded prices; its own are added.
+    assert!(table.lookup("claude-haiku-5-5").is_some());
+    assert!(table.lookup("claude-sonnet-9-0a").is_some());
+    assert!(table.lookup("gpt-5").is_none());
+    assert_eq!(table.info().source, "test");
+    assert_ne!(table.fingerprint(), PriceTable::embedded().fingerprint());
+}
+
+#[test]
+fn bad_downloads_are_refused() {
+    // Implausible: $5,000 per million input tokens, or zero.
+    for rate in ["0.005", "0", "-1e-06"] {
+        let err = update::extract("u", litellm_file(rate).as_bytes(), "d").unwrap_err();
+        assert!(err.to_string().contains("unchanged"), "{err}");
+    }
+    // Not JSON, truncated, or JSON of another shape.
+    let good = litellm_file("1e-05");
+    for bad in [
+        "<html>rate limited</html>".to_owned(),
+        good[..good.len() / 2].to_owned(),
+        "[1,2,3]".to_owned(),
+        r#"{"gpt-5":{"input_cost_per_token":1e-6}}"#.to_owned(),
+    ] {
+        assert!(update::extract("u", bad.as_bytes(), "d").is_err(), "{bad}");
+    }
+}
