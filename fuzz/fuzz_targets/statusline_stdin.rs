@@ -51,6 +51,7 @@ fuzz_target!(|data: &[u8]| {
             .cloned(),
         today_cost_usd: payload.session_cost_usd,
         extra_usage: None,
+        ..LineFacts::default()
     };
     // Clock times a machine can have (the clock is not input): the epoch and the observation.
     for now in [0, OBSERVED_AT_MS] {

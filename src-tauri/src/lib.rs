@@ -37,7 +37,7 @@ pub struct AppState {
     pub settings_lock: tokio::sync::Mutex<()>,
     /// The settings window's own process, while it runs (tray mode).
     pub settings_process: std::sync::Mutex<Option<std::process::Child>>,
-    /// The first-launch check ran (see [`first_launch`]).
+    /// The first-launch check ran (see `first_launch`).
     pub first_launch_checked: std::sync::atomic::AtomicBool,
 }
 
