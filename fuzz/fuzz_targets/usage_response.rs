@@ -72,6 +72,7 @@ fn check_parsed(parsed: &ParsedUsage, source: Source) {
             .cloned(),
         today_cost_usd: parsed.extra_usage.as_ref().and_then(|e| e.used),
         extra_usage: parsed.extra_usage.clone(),
+        ..LineFacts::default()
     };
     // Clock times a machine can have (the clock is not input): the epoch and the observation.
     for now in [0, OBSERVED_AT_MS] {
