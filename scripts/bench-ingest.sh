@@ -5,12 +5,15 @@
 #   scripts/bench-ingest.sh            # generates data once under target/bench/, then measures
 #   SIZE_MB=200 scripts/bench-ingest.sh
 #
-# Measures, each with hyperfine (medians of several runs):
-#   cold         empty ledger: read and store everything
-#   warm         ledger up to date, nothing appended
-#   incremental  1 MB of new responses appended to one transcript since the last run
-#   ccusage      ccusage 20.0.24 (native binary) on the same folder
-# and peak memory (maximum resident set) of a cold run of each with /usr/bin/time.
+# Measures:
+#   cold vs ccusage  side by side: RUNS (default 5) rounds, each a cold `headroom daily --json`
+#                    (empty ledger: read and store everything) then `ccusage claude daily --json
+#                    --offline` 20.0.24 (native binary) on the same folder, alternating so that
+#                    both see the same load; wall time (median and min) and peak memory
+#                    (maximum resident set) of every run, with /usr/bin/time, and the load
+#                    average before and after
+#   warm             ledger up to date, nothing appended (hyperfine)
+#   incremental      1 MB of new responses appended to one transcript since the last run (hyperfine)
 # Needs: python3, hyperfine, GNU time, npm (apt-get install hyperfine time; npm is on the machine).
 set -euo pipefail
 
@@ -68,14 +71,20 @@ for path in sorted(pathlib.Path(sys.argv[1]).rglob("*.jsonl")):
 pathlib.Path(sys.argv[2]).write_text("".join(lines))
 EOF
 
+runs=${RUNS:-5}
 echo
-echo "== cold: empty ledger, $(du -sh "$data" | cut -f1) of transcripts"
-hyperfine -N --warmup 1 --runs 5 --prepare "rm -rf $home" --export-json "$work/cold.json" \
-    "$headroom daily --json"
-echo
-echo "== ccusage 20.0.24 (native), same folder"
-hyperfine -N --warmup 1 --runs 3 --export-json "$work/ccusage.json" \
-    "$ccusage claude daily --json --offline"
+echo "== cold headroom vs ccusage 20.0.24 (native), $(du -sh "$data" | cut -f1) of transcripts, $runs alternating rounds"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+: >"$work/side-by-side.tsv"
+for round in $(seq "$runs"); do
+    rm -rf "$home"
+    /usr/bin/time -o "$work/time.txt" -f "%e %M" "$headroom" daily --json >"$work/headroom.json"
+    echo "headroom $(cat "$work/time.txt")" >>"$work/side-by-side.tsv"
+    /usr/bin/time -o "$work/time.txt" -f "%e %M" "$ccusage" claude daily --json --offline >"$work/ccusage.json"
+    echo "ccusage $(cat "$work/time.txt")" >>"$work/side-by-side.tsv"
+    echo "  round $round: $(tail -2 "$work/side-by-side.tsv" | tr '\n' ' ')"
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "== warm: ledger up to date"
 "$headroom" daily --json >/dev/null
@@ -89,23 +98,24 @@ hyperfine -N --warmup 1 --runs 10 --prepare "sh -c '$prepare'" --export-json "$w
     "$headroom daily --json"
 cp "$work/target.orig" "$target"
 
-echo
-echo "== peak memory of a cold run"
-rm -rf "$home"
-/usr/bin/time -f "headroom: %e s wall, %M KB peak" "$headroom" daily --json >/dev/null
-/usr/bin/time -f "ccusage:  %e s wall, %M KB peak" "$ccusage" claude daily --json --offline >/dev/null
-
 python3 - "$work" <<'EOF'
-import json, sys, os
+import json, os, statistics, sys
 work = sys.argv[1]
 med = lambda name: json.load(open(os.path.join(work, name + ".json")))["results"][0]["median"]
-cold, cc, warm, inc = med("cold"), med("ccusage"), med("warm"), med("incremental")
+runs = {"headroom": [], "ccusage": []}
+for line in open(os.path.join(work, "side-by-side.tsv")):
+    tool, wall, kb = line.split()
+    runs[tool].append((float(wall), int(kb)))
+walls = {tool: sorted(w for w, _ in r) for tool, r in runs.items()}
+peak = {tool: max(kb for _, kb in r) / 1024 for tool, r in runs.items()}
+hr, cc = statistics.median(walls["headroom"]), statistics.median(walls["ccusage"])
+warm, inc = med("warm"), med("incremental")
 print()
-print("| run | median |")
-print("|---|---|")
-print(f"| cold (empty ledger) | {cold*1000:.0f} ms |")
-print(f"| ccusage 20.0.24 | {cc*1000:.0f} ms |")
-print(f"| speed-up cold vs ccusage | {cc/cold:.1f}x |")
-print(f"| warm (nothing new) | {warm*1000:.1f} ms |")
-print(f"| incremental (1 MB appended) | {inc*1000:.1f} ms |")
+print("| run | median | min | peak memory |")
+print("|---|---|---|---|")
+print(f"| headroom cold (empty ledger) | {hr:.2f} s | {walls['headroom'][0]:.2f} s | {peak['headroom']:.0f} MiB |")
+print(f"| ccusage 20.0.24 | {cc:.2f} s | {walls['ccusage'][0]:.2f} s | {peak['ccusage']:.0f} MiB |")
+print(f"| speed-up cold vs ccusage | {cc/hr:.1f}x (medians) | {walls['ccusage'][0]/walls['headroom'][0]:.1f}x (mins) | |")
+print(f"| warm (nothing new) | {warm*1000:.1f} ms | | |")
+print(f"| incremental (1 MB appended) | {inc*1000:.1f} ms | | |")
 EOF

@@ -2,8 +2,8 @@
 # Benchmark: `headroom statusline` as Claude Code runs it on every render (a statusline payload
 # with rate_limits on stdin, one line out), release build, against a ledger that already holds
 # the 1 GB benchmark history (../shared/bench/gen_claude_logs.py --size-mb 1000 --seed 12
-# --days 60, the data of scripts/bench-ingest.sh, reused when present). The issue requires a
-# median under 20 ms.
+# --days 60, the data of scripts/bench-ingest.sh, reused when present). The budget: a median
+# under 20 ms, so that Claude Code's status line never waits on Headroom.
 #
 #   scripts/bench-statusline.sh
 #   SIZE_MB=200 scripts/bench-statusline.sh

@@ -32,8 +32,9 @@ echo "== settings pane in the real webview"
 # The test is #[ignore]d in plain runs (it needs this session); here it is the only one run.
 # Each GUI test gets a session bus of its own: the tray app is single-instance per bus, so an
 # app the previous test left behind would otherwise swallow the next launch.
+# The benchmark in that file (bench_*) is scripts/bench-enable.sh's, not a test.
 dbus-run-session -- cargo nextest run -p headroom-tests --test settings_webdriver --run-ignored only --locked --test-threads 1 \
-    --no-fail-fast --success-output immediate
+    -E 'not test(/^bench_/)' --no-fail-fast --success-output immediate
 
 echo "== tray over D-Bus (StatusNotifierItem, dbusmenu)"
 # Its own tray host in this session: the test starts status-notifier-watcher if none runs.

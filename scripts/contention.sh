@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 13's contention test at full size: a cold ingest of 1 GB of generated transcripts in one
+# The ledger contention test at full size: a cold ingest of 1 GB of generated transcripts in one
 # process, `headroom daily --json` in a second and 100 `headroom statusline` calls in a third,
 # on a release build (see crates/headroom-cli/tests/contention.rs for what it checks).
 #

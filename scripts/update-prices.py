@@ -9,7 +9,7 @@ litellm/model_prices_and_context_window_backup.json, is read) or that JSON file 
 The output, crates/headroom-core/data/prices.json, keeps LiteLLM's own field names for
 every Claude entry Headroom may use, so that the Rust loader reads it exactly as it reads a
 file fetched by `headroom prices update`. Which entry wins for a model is decided there
-(pricing.rs, `Source::priority`): a first-party entry, else Bedrock's global entry
+(pricing/litellm.rs, `source_priority`): a first-party entry, else Bedrock's global entry
 (`anthropic.…`), else Vertex AI's. Regional entries (`us.`, `eu.`, `us-gov` …) carry
 regional markups and are left out, as are resellers.
 
@@ -26,7 +26,7 @@ import zipfile
 
 MEMBER = "litellm/model_prices_and_context_window_backup.json"
 OUT = pathlib.Path(__file__).resolve().parent.parent / "crates/headroom-core/data/prices.json"
-# Key prefixes whose prices are Anthropic's list prices (see pricing.rs for the order).
+# Key prefixes whose prices are Anthropic's list prices (see pricing/litellm.rs for the order).
 PREFIXES = ("", "anthropic.", "global.anthropic.", "vertex_ai/")
 KEEP = re.compile(r"(cost|_tokens$)")
 # Model ids, not `claude-v2` or `claude-instant-v1` (which would match every id by prefix).

@@ -9,6 +9,8 @@ fn main() {
         "set_spending_cap",
         "enable_extra_usage",
         "open_account_settings",
+        "prepare_extra_usage",
+        "apply_extra_usage",
         "get_sources",
         "install_statusline",
         "set_claude_ai_session_key",

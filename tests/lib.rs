@@ -1,12 +1,43 @@
-//! Shared helpers for the cross-crate tests: the built binaries here; the loopback server,
-//! D-Bus and WebDriver helpers in `tests/support_*/`.
+//! Shared helpers for the cross-crate tests and the tray app's: the built binaries and the
+//! loopback HTTP server ([`http`]) here; the D-Bus and WebDriver helpers, and the account
+//! tests' folders, in `tests/support_*/`.
+
+pub mod http;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
 
+/// A loopback port free at the time of asking (for a program the test starts, which binds it
+/// itself: tauri-driver, `headroom serve`, Prometheus).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The `headroom` CLI: `$HEADROOM_BIN` if set, else built (see [`built_binary`]).
+/// `GET /metrics` on loopback `port`: the page, or `None` while nothing serves it (the
+/// metrics tests of the pane and the tray).
+pub fn metrics_page(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok()?;
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    text.starts_with("HTTP/1.1 200").then_some(text)
+}
+
 pub fn headroom_bin() -> PathBuf {
     built_binary("headroom-cli", "headroom", "HEADROOM_BIN")
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // Hand-written SVG charts. No library: two small charts do not justify a dependency, and the
 // page must load from local files with a strict CSP. Each chart is drawn at the element's own
 // pixel size (so text is never stretched) and redrawn when the data or the size changes.
@@ -6,6 +7,27 @@ import { clock, compact, money, percent, timeOfDay } from "./format.js";
 
 const NS = "http://www.w3.org/2000/svg";
 
+/**
+ * A point of the session chart: when, and the percent used then.
+ * @typedef {{ t: number, pct: number }} ChartPoint
+ */
+
+/**
+ * What `drawWindow` draws.
+ * @typedef {{
+ *   startMs: number, endMs: number, nowMs: number, zone?: string,
+ *   points: ChartPoint[], current: number,
+ *   forecastAtMs: number | null, percentPerHour: number | null | undefined,
+ * }} WindowChart
+ */
+
+/** One bar of the daily chart. @typedef {{ date: string, cost: number }} DayCost */
+
+/**
+ * @param {string} name
+ * @param {Record<string, string | number>} [attrs]
+ * @param {string} [text]
+ */
 function el(name, attrs = {}, text) {
   const node = document.createElementNS(NS, name);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
@@ -13,6 +35,11 @@ function el(name, attrs = {}, text) {
   return node;
 }
 
+/**
+ * @param {SVGSVGElement} svg
+ * @param {number} fallbackW
+ * @param {number} fallbackH
+ */
 function size(svg, fallbackW, fallbackH) {
   const box = svg.getBoundingClientRect();
   const w = Math.max(200, Math.round(box.width || fallbackW));
@@ -23,6 +50,12 @@ function size(svg, fallbackW, fallbackH) {
   return { w, h };
 }
 
+/**
+ * @param {SVGSVGElement} svg
+ * @param {number} w
+ * @param {number} h
+ * @param {string} message
+ */
 function empty(svg, w, h, message) {
   svg.append(el("text", { x: w / 2, y: h / 2, "text-anchor": "middle", class: "empty" }, message));
 }
@@ -30,7 +63,8 @@ function empty(svg, w, h, message) {
 /**
  * The current session window: percent used over time, the 100 % line, "now", and the forecast
  * (dashed) from now to 100 % or to the window's end.
- * `data`: { startMs, endMs, nowMs, zone, points: [{t, pct}], current, forecastAtMs, percentPerHour }
+ * @param {SVGSVGElement} svg
+ * @param {WindowChart | null} data null when there is no session window to draw
  */
 export function drawWindow(svg, data) {
   const { w, h } = size(svg, 560, 132);
@@ -45,6 +79,7 @@ export function drawWindow(svg, data) {
     .sort((a, b) => a.t - b.t);
   if (typeof data.current === "number") points.push({ t: Math.min(Math.max(nowMs, startMs), endMs), pct: data.current });
 
+  /** @type {ChartPoint | null} */
   let forecastEnd = null;
   if (typeof data.current === "number") {
     if (typeof data.forecastAtMs === "number" && data.forecastAtMs > nowMs && data.forecastAtMs <= endMs) {
@@ -57,8 +92,8 @@ export function drawWindow(svg, data) {
   // to 100 % (or to the reset), never stretched past the limit.
   const top = Math.max(100, ...points.map((p) => p.pct)) * 1.04;
   if (forecastEnd && forecastEnd.pct > top) forecastEnd = null;
-  const x = (t) => pad.l + ((t - startMs) / (endMs - startMs)) * (w - pad.l - pad.r);
-  const y = (pct) => pad.t + (1 - pct / top) * (h - pad.t - pad.b);
+  const x = (/** @type {number} */ t) => pad.l + ((t - startMs) / (endMs - startMs)) * (w - pad.l - pad.r);
+  const y = (/** @type {number} */ pct) => pad.t + (1 - pct / top) * (h - pad.t - pad.b);
 
   for (const g of [0, 50, 100]) {
     svg.append(el("line", { x1: pad.l, x2: w - pad.r, y1: y(g), y2: y(g), class: g === 100 ? "limit" : "grid" }));
@@ -94,7 +129,10 @@ export function drawWindow(svg, data) {
 }
 
 /**
- * Cost per day. `days`: [{date: "YYYY-MM-DD", cost}] oldest first; the last one is today.
+ * Cost per day, oldest first; the last one is today.
+ * @param {SVGSVGElement} svg
+ * @param {DayCost[]} days `date` as YYYY-MM-DD
+ * @param {string} [currency]
  */
 export function drawDaily(svg, days, currency = "USD") {
   const { w, h } = size(svg, 560, 96);
@@ -106,7 +144,7 @@ export function drawDaily(svg, days, currency = "USD") {
   const max = Math.max(...days.map((d) => d.cost));
   const slot = (w - pad.l - pad.r) / days.length;
   const bw = Math.max(2, slot * 0.72);
-  const y = (v) => pad.t + (1 - v / max) * (h - pad.t - pad.b);
+  const y = (/** @type {number} */ v) => pad.t + (1 - v / max) * (h - pad.t - pad.b);
   svg.append(el("line", { x1: pad.l, x2: w - pad.r, y1: y(0), y2: y(0), class: "grid" }));
   svg.append(el("line", { x1: pad.l, x2: w - pad.r, y1: y(max), y2: y(max), class: "grid" }));
   svg.append(el("text", { x: pad.l - 4, y: y(max) + 4, "text-anchor": "end", class: "axis" }, max >= 1000 ? `$${compact(max)}` : `$${Math.ceil(max)}`));
@@ -125,7 +163,7 @@ export function drawDaily(svg, days, currency = "USD") {
     bar.append(el("title", {}, `${d.date}: ${money(v, currency)}`));
     svg.append(bar);
   });
-  const short = (date) => date.slice(5).replace("-", "/");
+  const short = (/** @type {string} */ date) => date.slice(5).replace("-", "/");
   svg.append(el("text", { x: pad.l, y: h - 3, class: "axis" }, short(days[0].date)));
   svg.append(el("text", { x: w - pad.r, y: h - 3, "text-anchor": "end", class: "axis" }, "today"));
 }

@@ -1,15 +1,24 @@
+// @ts-check
 // How the pane writes numbers, money, times and durations. Mirrors the core's alerts/text.rs
 // (floored percents, floored minutes) so the pane, the tray and notifications read the same.
 
-/** `91 %`: floored, never negative; `–` when unknown. */
+/**
+ * `91 %`: floored, never negative; `–` when unknown.
+ * @param {number | null | undefined} value
+ */
 export function percent(value) {
   if (typeof value !== "number" || !Number.isFinite(value)) return "–";
   return `${Math.floor(Math.max(0, value))} %`;
 }
 
+/** @type {Record<string, string>} */
 const SYMBOLS = { USD: "$", EUR: "€", GBP: "£", "": "$" };
 
-/** `$1,234.50`, `€3.00`, or `12.50 CHF`. */
+/**
+ * `$1,234.50`, `€3.00`, or `12.50 CHF`.
+ * @param {number | null | undefined} amount
+ * @param {string} [currency]
+ */
 export function money(amount, currency = "USD") {
   if (typeof amount !== "number" || !Number.isFinite(amount)) return "–";
   const cents = Math.round(amount * 100);
@@ -21,7 +30,10 @@ export function money(amount, currency = "USD") {
   return code in SYMBOLS ? `${sign}${SYMBOLS[code]}${number}` : `${sign}${number} ${code}`;
 }
 
-/** `1 h 10 min`, `45 min`, `2 d 3 h`, `less than a minute`: floored. */
+/**
+ * `1 h 10 min`, `45 min`, `2 d 3 h`, `less than a minute`: floored.
+ * @param {number} ms
+ */
 export function duration(ms) {
   const minutes = Math.floor(Math.max(0, ms) / 60000);
   if (minutes < 1) return "less than a minute";
@@ -31,23 +43,37 @@ export function duration(ms) {
   return h === 0 ? `${d} d` : `${d} d ${h} h`;
 }
 
-/** `3 min ago`, `just now`. */
+/**
+ * `3 min ago`, `just now`.
+ * @param {number} ms
+ */
 export function age(ms) {
   if (ms < 60000) return "just now";
   return `${duration(ms)} ago`;
 }
 
+/**
+ * @param {string | undefined} zone
+ * @returns {{ timeZone?: string }}
+ */
 function zoneOption(zone) {
   return zone ? { timeZone: zone } : {};
 }
 
-/** `14:05` today, `Tue 14:05` within a week, `3 Dec 14:05` later; 24-hour clock like the core. */
+/**
+ * `14:05` today, `Tue 14:05` within a week, `3 Dec 14:05` later; 24-hour clock like the core.
+ * @param {number} ms
+ * @param {number} now
+ * @param {string} [zone] IANA name; the system's when absent
+ */
 export function clock(ms, now, zone) {
+  /** @type {Intl.DateTimeFormatOptions} */
   const opts = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", ...zoneOption(zone) };
   try {
-    const dayKey = (t) => new Intl.DateTimeFormat("en-CA", { dateStyle: "short", ...zoneOption(zone) }).format(t);
+    const dayKey = (/** @type {number} */ t) => new Intl.DateTimeFormat("en-CA", { dateStyle: "short", ...zoneOption(zone) }).format(t);
     if (dayKey(ms) === dayKey(now)) return new Intl.DateTimeFormat("en-GB", opts).format(ms);
     const within = ms - now < 6 * 86400000 && ms > now;
+    /** @type {Intl.DateTimeFormatOptions} */
     const more = within ? { weekday: "short" } : { day: "numeric", month: "short" };
     return new Intl.DateTimeFormat("en-GB", { ...more, ...opts }).format(ms);
   } catch {
@@ -56,22 +82,36 @@ export function clock(ms, now, zone) {
   }
 }
 
-/** `resets in 1 h 10 min`. */
+/**
+ * `resets in 1 h 10 min`.
+ * @param {number | null | undefined} resetsAt
+ * @param {number} now
+ */
 export function resetText(resetsAt, now) {
   if (typeof resetsAt !== "number") return "no reset time";
   if (resetsAt <= now) return "reset due now";
   return `resets in ${duration(resetsAt - now)}`;
 }
 
-/** `at 14:05`, `on Fri 06:34`. */
+/**
+ * `at 14:05`, `on Fri 06:34`.
+ * @param {number | null | undefined} resetsAt
+ * @param {number} now
+ * @param {string} [zone]
+ */
 export function resetAt(resetsAt, now, zone) {
   if (typeof resetsAt !== "number" || resetsAt <= now) return "";
   const when = clock(resetsAt, now, zone);
   return /^\d/.test(when) ? `at ${when}` : `on ${when}`;
 }
 
-/** `14:05`: the time of day only, for chart axes. */
+/**
+ * `14:05`: the time of day only, for chart axes.
+ * @param {number} ms
+ * @param {string} [zone]
+ */
 export function timeOfDay(ms, zone) {
+  /** @type {Intl.DateTimeFormatOptions} */
   const opts = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
   try {
     return new Intl.DateTimeFormat("en-GB", { ...opts, ...zoneOption(zone) }).format(ms);
@@ -80,20 +120,29 @@ export function timeOfDay(ms, zone) {
   }
 }
 
-/** `12,345` */
+/**
+ * `12,345`
+ * @param {number | null | undefined} n
+ */
 export function integer(n) {
   if (typeof n !== "number" || !Number.isFinite(n)) return "–";
   return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 
-/** `1.2k`, `3.4M` for chart axes. */
+/**
+ * `1.2k`, `3.4M` for chart axes.
+ * @param {number} n
+ */
 export function compact(n) {
   if (n >= 1e6) return `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)}M`;
   if (n >= 1e3) return `${(n / 1e3).toFixed(n >= 1e4 ? 0 : 1)}k`;
   return String(Math.round(n));
 }
 
-/** Level of a percent for colour: ok below 75, warn below 90, bad from 90. */
+/**
+ * Level of a percent for colour: ok below 75, warn below 90, bad from 90.
+ * @param {number | null | undefined} pct
+ */
 export function level(pct) {
   if (typeof pct !== "number") return "ok";
   if (pct >= 90) return "bad";
@@ -101,7 +150,11 @@ export function level(pct) {
   return "ok";
 }
 
-/** Mirrors `settings::Cap::parse` so obvious mistakes show at once; the command's answer is what counts. */
+/**
+ * Mirrors `settings::Cap::parse` so obvious mistakes show at once; the command's answer is what counts.
+ * @param {string} input
+ * @returns {string | null} what is wrong, or null
+ */
 export function checkCap(input) {
   let text = String(input ?? "").trim();
   if (text.startsWith("$")) text = text.slice(1).trim();
@@ -119,7 +172,40 @@ export function checkCap(input) {
   return null;
 }
 
-/** `75, 90, 100` → [75, 90, 100]; null when a part is not a whole percent from 1 to 200. */
+/**
+ * Whole cents of an amount as `checkCap` accepts it, or null.
+ * @param {string | null | undefined} input
+ */
+function cents(input) {
+  let text = String(input ?? "").trim();
+  if (text.startsWith("$")) text = text.slice(1).trim();
+  text = text.replaceAll(",", "");
+  const m = /^(\d+)(?:\.(\d{0,2}))?$/.exec(text);
+  if (!m) return null;
+  return Number(m[1]) * 100 + Number((m[2] ?? "").padEnd(2, "0"));
+}
+
+/**
+ * Whether what was typed again names the same thing as `expected` (the app's words: an amount
+ * such as "$1,500.00", or "no cap"): the same cents, or the same words ignoring case and spaces.
+ * The app checks it again; this only keeps the dialog open on a typo.
+ * @param {string} typed
+ * @param {string | null | undefined} expected
+ */
+export function sameAmount(typed, expected) {
+  const a = cents(typed), b = cents(expected);
+  if (b !== null) return a === b;
+  const words = (/** @type {string | null | undefined} */ s) => String(s ?? "").trim().toLowerCase().replace(/\s+/g, " ");
+  // The core's overage::amount_confirmed takes these for "no cap".
+  if (words(expected) === "no cap") return ["no cap", "nocap", "no-cap", "none", "unlimited"].includes(words(typed));
+  return words(typed) !== "" && words(typed) === words(expected);
+}
+
+/**
+ * `75, 90, 100` → [75, 90, 100]; null when a part is not a whole percent from 1 to 200.
+ * @param {string} text
+ * @returns {number[] | null}
+ */
 export function parsePercents(text) {
   const parts = String(text).split(/[,\s]+/).filter(Boolean);
   const out = [];

@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use headroom_core::account::{self, credentials, statusline, Secret, CLAUDE_AI_SESSION_KEY};
+use headroom_core::account::{
+    self, credentials, session_key_from_paste, statusline, CLAUDE_AI_SESSION_KEY,
+};
 use headroom_core::alerts::{self, Level, Notification};
 use headroom_core::report::Zone;
 use headroom_core::settings::{self, Cap, Loaded, Patch, Settings};
@@ -13,8 +15,8 @@ use headroom_notify::{Notifier, NotifierConfig};
 use serde::Serialize;
 use tauri::{AppHandle, Runtime, State};
 
-use crate::error::{CmdResult, CommandError};
-use crate::refresh::{Published, Request};
+use crate::error::{CmdResult, CommandError, ErrorCode};
+use crate::refresh::{Published, Request, WatchState};
 use crate::view::{self, Overview};
 use crate::AppState;
 
@@ -26,7 +28,7 @@ const ALLOWED_URLS: [&str; 2] = [
     "https://console.anthropic.com/settings/",
 ];
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct SettingsView {
     pub settings: Settings,
     /// What loading or saving has to tell the user, as one paragraph (a field reset to its
@@ -57,14 +59,14 @@ fn now_ms() -> i64 {
 
 /// The newest published view; waits for the first one after start (the first round reads
 /// all transcripts, which can take a second on a large history).
-async fn latest(state: &AppState) -> CmdResult<std::sync::Arc<Published>> {
+pub(crate) async fn latest(state: &AppState) -> CmdResult<std::sync::Arc<Published>> {
     let mut rx = state.refresh.latest.clone();
     let waited = tokio::time::timeout(Duration::from_secs(30), rx.wait_for(Option::is_some)).await;
     match waited {
         Ok(Ok(v)) => v.clone().ok_or(().into()),
         Ok(Err(_)) => Err(().into()),
         Err(_) => Err(CommandError::new(
-            "busy",
+            ErrorCode::Busy,
             "Headroom is still reading your history; try again in a moment",
         )),
     }
@@ -77,13 +79,13 @@ async fn blocking<T: Send + 'static>(
 ) -> CmdResult<T> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| CommandError::new("settings", e.to_string()))?
+        .map_err(|e| CommandError::new(ErrorCode::Settings, e.to_string()))?
         .map_err(CommandError::from)
 }
 
 /// Changes the settings as one step (`settings::update`: under the cross-process lock, only
 /// the changed fields written), then tells the refresh task.
-async fn update_settings(
+pub(crate) async fn update_settings(
     state: &AppState,
     change: impl FnOnce(&mut Settings) + Send + 'static,
 ) -> CmdResult<SettingsView> {
@@ -114,7 +116,7 @@ pub async fn get_settings(state: State<'_, AppState>) -> CmdResult<SettingsView>
 
 fn invalid_settings(e: impl std::fmt::Display) -> CommandError {
     CommandError::new(
-        "invalid_settings",
+        ErrorCode::InvalidSettings,
         format!("these settings cannot be saved: {e}"),
     )
 }
@@ -144,7 +146,7 @@ pub async fn save_settings(
         .as_deref()
         .filter(|n| !n.trim().is_empty())
     {
-        Zone::parse(name).map_err(|e| CommandError::new("invalid_settings", e))?;
+        Zone::parse(name).map_err(|e| CommandError::new(ErrorCode::InvalidSettings, e))?;
     }
     if incoming
         .general
@@ -175,9 +177,10 @@ pub async fn set_spending_cap(
     update_settings(&state, move |s| s.extra_usage.chosen_cap = Some(cap)).await
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct EnableStarted {
-    pub state: &'static str,
+    /// Always `waiting`: the watch's first step (its next ones come as `extra-usage-state`).
+    pub state: WatchState,
     pub cap: f64,
     pub url: &'static str,
     pub opened: bool,
@@ -194,14 +197,14 @@ pub async fn enable_extra_usage<R: Runtime>(
     let opened = open_url(&app, &state, EXTRA_USAGE_URL)?;
     state.refresh.send(Request::WatchExtraUsage);
     Ok(EnableStarted {
-        state: "waiting",
+        state: WatchState::Waiting,
         cap: parsed.dollars(),
         url: EXTRA_USAGE_URL,
         opened,
     })
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Opened {
     pub url: &'static str,
     pub opened: bool,
@@ -224,7 +227,7 @@ pub async fn open_account_settings<R: Runtime>(
 pub fn open_url<R: Runtime>(app: &AppHandle<R>, state: &AppState, url: &str) -> CmdResult<bool> {
     if !ALLOWED_URLS.iter().any(|allowed| url.starts_with(allowed)) {
         return Err(CommandError::new(
-            "opener",
+            ErrorCode::Opener,
             format!("Headroom opens only Anthropic's settings pages, not {url}"),
         ));
     }
@@ -236,45 +239,45 @@ pub fn open_url<R: Runtime>(app: &AppHandle<R>, state: &AppState, url: &str) -> 
     use tauri_plugin_opener::OpenerExt;
     if app.try_state::<tauri_plugin_opener::Opener<R>>().is_none() {
         return Err(CommandError::new(
-            "opener",
+            ErrorCode::Opener,
             format!("cannot open a browser here; visit {url}"),
         ));
     }
     app.opener().open_url(url, None::<&str>).map_err(|e| {
         CommandError::new(
-            "opener",
+            ErrorCode::Opener,
             format!("cannot open the browser ({e}); visit {url}"),
         )
     })?;
     Ok(true)
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct StatuslineView {
     pub installed: bool,
     pub settings_path: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Found {
     pub found: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ClaudeAiView {
     pub key_stored: bool,
     pub enabled: bool,
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Folder {
     pub path: String,
     pub exists: bool,
 }
 
-/// docs/ipc.md, `get_sources`.
-#[derive(Debug, Clone, Serialize)]
+/// What `get_sources` answers: how each source of figures is set up, for the Sources section.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Sources {
     pub statusline: StatuslineView,
     pub credentials: Found,
@@ -316,7 +319,10 @@ pub async fn get_sources(state: State<'_, AppState>) -> CmdResult<Sources> {
             settings_path: settings_file.map(|p| p.display().to_string()),
         },
         credentials: Found {
-            found: credentials::present(state.env.env.claude_settings_dir().as_deref(), true),
+            found: credentials::present(
+                state.env.env.claude_settings_dir().as_deref(),
+                Some(state.env.env.claude_keychain_item()),
+            ),
         },
         claude_ai: ClaudeAiView {
             key_stored,
@@ -324,6 +330,7 @@ pub async fn get_sources(state: State<'_, AppState>) -> CmdResult<Sources> {
             error,
         },
         transcript_dirs: state
+            .env
             .env
             .transcript_roots(&p.settings)
             .into_iter()
@@ -339,7 +346,7 @@ pub async fn get_sources(state: State<'_, AppState>) -> CmdResult<Sources> {
     })
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct InstallResult {
     pub changed: bool,
     pub summary: String,
@@ -367,7 +374,7 @@ fn cli_command() -> CmdResult<String> {
     };
     let path = beside.or_else(on_path).ok_or_else(|| {
         CommandError::new(
-            "cli_missing",
+            ErrorCode::CliMissing,
             "the `headroom` command is not installed, and Claude Code's status line runs it: install it with `cargo install --path crates/headroom-cli`, then try again",
         )
     })?;
@@ -378,7 +385,7 @@ fn cli_command() -> CmdResult<String> {
 pub async fn install_statusline(state: State<'_, AppState>) -> CmdResult<InstallResult> {
     let path = state.env.claude_settings_file().ok_or_else(|| {
         CommandError::new(
-            "statusline",
+            ErrorCode::Statusline,
             "cannot find Claude Code's folder: set CLAUDE_CONFIG_DIR or HOME",
         )
     })?;
@@ -387,7 +394,7 @@ pub async fn install_statusline(state: State<'_, AppState>) -> CmdResult<Install
     // --uninstall` undoes what the app did.
     let saved = state.env.state.dir.join("statusline-previous.json");
     let installed = statusline::install(&path, &command, false, &saved, now_ms())
-        .map_err(|e| CommandError::new("statusline", e.to_string()))?;
+        .map_err(|e| CommandError::new(ErrorCode::Statusline, e.to_string()))?;
     let shown = path.display();
     Ok(match installed {
         statusline::Installed::AlreadyThere => InstallResult {
@@ -416,7 +423,7 @@ pub async fn install_statusline(state: State<'_, AppState>) -> CmdResult<Install
     })
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct KeyState {
     pub key_stored: bool,
 }
@@ -426,24 +433,11 @@ pub async fn set_claude_ai_session_key(
     state: State<'_, AppState>,
     key: String,
 ) -> CmdResult<KeyState> {
-    let key = key.trim();
-    if key.is_empty() {
-        return Err(CommandError::new(
-            "invalid_key",
-            "paste the session key first",
-        ));
-    }
-    // A session key is one printable token; anything else is a paste gone wrong (and is
-    // not echoed back: it may still be most of a secret).
-    if key.len() > 4096 || key.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(CommandError::new(
-            "invalid_key",
-            "that does not look like a session key: copy only the value of the sessionKey cookie",
-        ));
-    }
-    state
-        .secrets
-        .set(CLAUDE_AI_SESSION_KEY, &Secret::new(key))?;
+    // The same rule as `headroom claude-ai login`: a copied `sessionKey=…;` cookie is
+    // stored as the key alone.
+    let key = session_key_from_paste(&key)
+        .map_err(|e| CommandError::new(ErrorCode::InvalidKey, e.to_string()))?;
+    state.secrets.set(CLAUDE_AI_SESSION_KEY, &key)?;
     update_settings(&state, |s| s.sources.claude_ai = true).await?;
     Ok(KeyState { key_stored: true })
 }
@@ -455,7 +449,7 @@ pub async fn clear_claude_ai_session_key(state: State<'_, AppState>) -> CmdResul
     Ok(KeyState { key_stored: false })
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct TestNotification {
     pub delivered: bool,
     pub message: String,
@@ -482,13 +476,13 @@ pub async fn send_test_notification(state: State<'_, AppState>) -> CmdResult<Tes
         notifier.deliver(&notification)
     })
     .await
-    .map_err(|e| CommandError::new("notification", e.to_string()))?;
+    .map_err(|e| CommandError::new(ErrorCode::Notification, e.to_string()))?;
     match delivered {
         Ok(_) => Ok(TestNotification {
             delivered: true,
             message: "Sent.".to_owned(),
         }),
-        Err(e) => Err(CommandError::new("notification", e.to_string())),
+        Err(e) => Err(CommandError::new(ErrorCode::Notification, e.to_string())),
     }
 }
 
@@ -509,7 +503,7 @@ pub async fn snooze_alerts(
         let p = latest(&state).await?;
         alerts::snooze_until_reset(&p.snapshot, now).ok_or_else(|| {
             CommandError::new(
-                "reset_unknown",
+                ErrorCode::ResetUnknown,
                 "the session window's reset time is not known yet; snooze for a while instead",
             )
         })?
@@ -518,7 +512,7 @@ pub async fn snooze_alerts(
             Some(m @ 1..=10_080) => now + i64::from(m) * 60_000,
             _ => {
                 return Err(CommandError::new(
-                    "invalid_snooze",
+                    ErrorCode::InvalidSnooze,
                     "snooze for 1 minute to 7 days, or until the session resets",
                 ))
             }
@@ -545,7 +539,7 @@ pub async fn set_autostart<R: Runtime>(
         .is_none()
     {
         return Err(CommandError::new(
-            "autostart",
+            ErrorCode::Autostart,
             "start at login is not available here",
         ));
     }
@@ -556,7 +550,10 @@ pub async fn set_autostart<R: Runtime>(
         manager.disable()
     };
     result.map_err(|e| {
-        CommandError::new("autostart", format!("cannot change the login item: {e}"))
+        CommandError::new(
+            ErrorCode::Autostart,
+            format!("cannot change the login item: {e}"),
+        )
     })?;
     update_settings(&state, move |s| s.general.start_at_login = enabled).await
 }

@@ -11,6 +11,7 @@ use headroom_core::account::AccountConfig;
 use headroom_core::environment::{AccountEnv, Edge};
 use headroom_core::paths::{Environment, StateFiles};
 use headroom_core::settings::Settings;
+use headroom_service::{Role, ServiceEnv};
 
 use crate::icon::Theme;
 
@@ -88,23 +89,28 @@ impl AppEnv {
         })
     }
 
-    /// The account sources as the user set them up (same rules as the CLI's
-    /// `Context::refresher`).
-    pub fn account_config(&self, settings: &Settings) -> AccountConfig {
-        self.account
-            .config(self.env.claude_settings_dir(), &settings.sources)
-            .with_zone(crate::refresh::zone(settings))
+    /// What the refresh task reads: the edge, and the role of this process (the settings
+    /// window's own process, `--settings`, delivers no alerts: the tray does).
+    pub fn service(&self) -> ServiceEnv {
+        let edge = Edge {
+            paths: self.env.clone(),
+            state: self.state.clone(),
+            account: self.account.clone(),
+        };
+        let role = if self.open_settings {
+            Role::Window
+        } else {
+            Role::Tray
+        };
+        ServiceEnv {
+            test_fault_file: self.test_fault_file.clone(),
+            ..ServiceEnv::new(edge, role)
+        }
     }
 
-    /// Claude Code's config folders plus the extra transcript folders from settings.
-    pub fn transcript_roots(&self, settings: &Settings) -> Vec<PathBuf> {
-        let mut roots = self.env.claude_roots();
-        for extra in &settings.sources.extra_transcript_dirs {
-            if !roots.contains(extra) {
-                roots.push(extra.clone());
-            }
-        }
-        roots
+    /// The account sources as the user set them up (the refresh task's rules).
+    pub fn account_config(&self, settings: &Settings) -> AccountConfig {
+        self.service().account_config(settings)
     }
 
     /// Claude Code's `settings.json` (where the statusline goes).

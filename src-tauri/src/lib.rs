@@ -1,20 +1,27 @@
 //! Headroom's tray app: a thin shell over `headroom-core`.
 //!
-//! One refresh task owns the data ([`refresh`]): it ingests transcripts, polls the account
-//! sources, evaluates alerts and publishes each new view. The tray ([`tray`]) and the
+//! One refresh task owns the data ([`refresh`], run by `headroom-service`, the round
+//! `headroom watch` shares): it ingests transcripts, polls the account sources, evaluates
+//! alerts and publishes each new view. The tray ([`tray`]) and the
 //! settings window's commands ([`commands`]) only read that view and send requests to the
 //! task; the settings window gets `usage-updated` events while it is open.
 
 pub mod commands;
 pub mod env;
 pub mod error;
+pub mod extra_usage;
 pub mod icon;
+pub mod ipc_types;
+pub mod metrics;
 pub mod refresh;
-pub mod supervise;
 pub mod tray;
 #[cfg(target_os = "linux")]
 pub mod tray_host;
 pub mod view;
+pub mod window_request;
+
+/// The refresh task's supervision, now the service's (kept at this path for the front end).
+pub use headroom_service::supervise;
 
 use std::sync::Arc;
 
@@ -35,10 +42,12 @@ pub struct AppState {
     pub refresh: refresh::Handle,
     /// Serialises read-change-save of `settings.json` between commands.
     pub settings_lock: tokio::sync::Mutex<()>,
-    /// The settings window's own process, while it runs (tray mode).
-    pub settings_process: std::sync::Mutex<Option<std::process::Child>>,
+    /// The settings window's own process, while it runs (tray mode), and when it started.
+    pub settings_process: std::sync::Mutex<Option<(std::process::Child, std::time::Instant)>>,
     /// The first-launch check ran (see `first_launch`).
     pub first_launch_checked: std::sync::atomic::AtomicBool,
+    /// The Extra Usage dialog's one-time confirmation (`extra_usage`).
+    pub extra_confirmations: extra_usage::Confirmations,
 }
 
 /// Why the app cannot start here, if it cannot: on Linux without `DISPLAY` or
@@ -98,6 +107,8 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             commands::set_spending_cap,
             commands::enable_extra_usage,
             commands::open_account_settings,
+            extra_usage::prepare_extra_usage,
+            extra_usage::apply_extra_usage,
             commands::get_sources,
             commands::install_statusline,
             commands::set_claude_ai_session_key,
@@ -123,6 +134,7 @@ pub fn start<R: Runtime>(app: &AppHandle<R>, secrets: Arc<dyn SecretStore>) -> R
         settings_lock: tokio::sync::Mutex::new(()),
         settings_process: std::sync::Mutex::new(None),
         first_launch_checked: std::sync::atomic::AtomicBool::new(false),
+        extra_confirmations: extra_usage::Confirmations::default(),
     });
     Ok(())
 }
@@ -138,7 +150,7 @@ fn hooks<R: Runtime>(app: &AppHandle<R>) -> Hooks {
         }),
         clicked: Arc::new(move |action| match action {
             Action::Snooze1h => toggle_snooze(&c, true),
-            Action::EnableExtraUsage => open_extra_usage(&c),
+            Action::EnableExtraUsage => show_settings_at(&c, Some("extra")),
             Action::OpenSettings => show_settings(&c),
         }),
     }
@@ -154,7 +166,7 @@ fn on_published<R: Runtime>(app: &AppHandle<R>, p: &Arc<Published>) {
         if let Ok(mut child) = state.settings_process.lock() {
             if child
                 .as_mut()
-                .is_some_and(|c| !matches!(c.try_wait(), Ok(None)))
+                .is_some_and(|(c, _)| !matches!(c.try_wait(), Ok(None)))
             {
                 *child = None;
             }
@@ -238,16 +250,6 @@ fn toggle_snooze<R: Runtime>(app: &AppHandle<R>, always_snooze: bool) {
     });
 }
 
-fn open_extra_usage<R: Runtime>(app: &AppHandle<R>) {
-    let Some(state) = app.try_state::<AppState>() else {
-        return;
-    };
-    if let Err(e) = commands::open_url(app, &state, commands::EXTRA_USAGE_URL) {
-        tracing::warn!("{e}");
-    }
-    state.refresh.send(Request::WatchExtraUsage);
-}
-
 /// What a tray menu item does.
 pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
     match id {
@@ -262,12 +264,14 @@ pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
             }
         }
         tray::SNOOZE => toggle_snooze(app, false),
-        tray::ENABLE_EXTRA => open_extra_usage(app),
+        // The pane's Extra Usage section, where the switch, the cap and the confirmation are:
+        // the browser is only its fallback link now.
+        tray::ENABLE_EXTRA => show_settings_at(app, Some("extra")),
         tray::QUIT => {
             // The settings window goes with the app.
             if let Some(state) = app.try_state::<AppState>() {
                 if let Ok(mut child) = state.settings_process.lock() {
-                    if let Some(mut c) = child.take() {
+                    if let Some((mut c, _)) = child.take() {
                         let _ = c.kill();
                         let _ = c.wait();
                     }
@@ -302,12 +306,79 @@ pub fn show_settings_at<R: Runtime>(app: &AppHandle<R>, section: Option<&'static
     let Ok(mut child) = state.settings_process.lock() else {
         return;
     };
-    if let Some(running) = child.as_mut() {
+    if let Some((running, started)) = child.as_mut() {
         if matches!(running.try_wait(), Ok(None)) {
-            // Open already; it raises itself when started, and stays in front of its desk.
+            // Open already, in its own process: ask it to come forward at the section.
+            if let Err(e) = window_request::send(&state.env.state.dir, section) {
+                tracing::warn!("cannot ask the settings window to come forward: {e}");
+            }
+            let (app, pid, answer_by) = (app.clone(), running.id(), window_answer_by(*started));
+            std::thread::spawn(move || replace_if_unanswered(&app, pid, answer_by, section));
             return;
         }
     }
+    spawn_settings_window(&mut child, section);
+}
+
+/// When a window started at `started` must have taken a request sent now: within
+/// 2 s, or 20 s after its start while it is still starting (WebKit on a loaded machine
+/// takes seconds before the window listens; it takes a request then, or drops it at start
+/// as one it does not need, since it opens anyway).
+fn window_answer_by(started: std::time::Instant) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    (now + std::time::Duration::from_secs(2)).max(started + std::time::Duration::from_secs(20))
+}
+
+/// Opens a new window when the window process `pid` has not taken the tray's request by
+/// `answer_by`. Its process can look alive and not listen: a window being closed cannot be
+/// reaped until WebKit's threads are gone (a click right after closing the window met
+/// exactly that, and the click did nothing), or it hangs. The old process is ended, so
+/// there are never two windows.
+fn replace_if_unanswered<R: Runtime>(
+    app: &AppHandle<R>,
+    pid: u32,
+    answer_by: std::time::Instant,
+    section: Option<&'static str>,
+) {
+    let Some(state) = app.try_state::<AppState>() else {
+        return;
+    };
+    let request = window_request::path(&state.env.state.dir);
+    while std::time::Instant::now() < answer_by {
+        if !request.exists() {
+            // Taken: the window answered.
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    if std::fs::remove_file(&request).is_err() {
+        return;
+    }
+    let Ok(mut child) = state.settings_process.lock() else {
+        return;
+    };
+    match child.take() {
+        Some((mut old, _)) if old.id() == pid => {
+            tracing::warn!("the settings window did not answer the tray; opening a new one");
+            let _ = old.kill();
+            let _ = old.wait();
+        }
+        // Replaced meanwhile (another click opened a new one): leave it be.
+        Some(other) => {
+            *child = Some(other);
+            return;
+        }
+        // Ended and reaped meanwhile: the click still gets its window.
+        None => {}
+    }
+    spawn_settings_window(&mut child, section);
+}
+
+/// Starts `headroom-app --settings [--section S]` and keeps its process in `child`.
+fn spawn_settings_window(
+    child: &mut Option<(std::process::Child, std::time::Instant)>,
+    section: Option<&str>,
+) {
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(e) => {
@@ -321,18 +392,26 @@ pub fn show_settings_at<R: Runtime>(app: &AppHandle<R>, section: Option<&'static
         command.args(["--section", section]);
     }
     match command.stdin(std::process::Stdio::null()).spawn() {
-        Ok(c) => *child = Some(c),
+        Ok(c) => *child = Some((c, std::time::Instant::now())),
         Err(e) => tracing::error!("cannot open the settings window: {e}"),
     }
 }
 
 /// Opens the settings window in this process (at `section`, else at Now), or brings it
-/// forward if it is open. It is destroyed on close.
+/// forward if it is open, showing `section` if one is named. It is destroyed on close.
 pub fn open_settings<R: Runtime, M: Manager<R>>(manager: &M, section: Option<&str>) {
     if let Some(window) = manager.get_webview_window(SETTINGS_WINDOW) {
         let _ = window.unminimize();
         let _ = window.show();
         let _ = window.set_focus();
+        if let Some(section) = section.and_then(|s| env::SECTIONS.iter().find(|k| **k == s)) {
+            // A name from SECTIONS, so the script is one of five fixed strings.
+            let script =
+                format!("window.headroomShowSection && window.headroomShowSection({section:?})");
+            if let Err(e) = window.eval(&script) {
+                tracing::warn!("settings window: cannot show {section}: {e}");
+            }
+        }
         return;
     }
     let built = tauri::WebviewWindowBuilder::new(
@@ -361,23 +440,18 @@ fn no_tray_host<R: Runtime>(app: &AppHandle<R>, host: tray_host::TrayHost) {
         return;
     };
     tracing::warn!("{text}");
-    let icon = app.try_state::<AppState>().and_then(|state| {
-        headroom_notify::install_icon(&state.env.state.dir.join("icons"))
-            .ok()
-            .map(|p| p.display().to_string())
-    });
-    let (notifier, _clicks) = headroom_notify::Notifier::new(headroom_notify::NotifierConfig {
-        icon,
-        actions: false,
-        ..headroom_notify::NotifierConfig::default()
-    });
     let notification = headroom_core::alerts::Notification {
         summary: "Headroom has no tray to show its icon".to_owned(),
         body: text,
         level: headroom_core::alerts::Level::Warning,
         actions: Vec::new(),
     };
-    if let Err(e) = notifier.deliver(&notification) {
+    let delivered = match app.try_state::<AppState>() {
+        Some(state) => headroom_service::deliver::notify_plain(&state.env.state.dir, &notification),
+        // Not reached: `run` manages the state before it watches the tray host.
+        None => return show_settings(app),
+    };
+    if let Err(e) = delivered {
         tracing::warn!("cannot say so in a notification: {e}");
     }
     show_settings(app);
@@ -437,11 +511,23 @@ pub fn run() -> i32 {
         return 1;
     }
     if window_only {
-        let section = app.try_state::<AppState>().and_then(|s| s.env.open_section);
+        let state = app.try_state::<AppState>();
+        let section = state.as_ref().and_then(|s| s.env.open_section);
+        if let Some(state) = state {
+            window_request::manage(app.handle(), &state.env.state.dir);
+        }
         open_settings(app.handle(), section);
         app.run(|_, _| {});
         return 0;
     }
+    // A tray app on macOS lives in the menu bar: no Dock icon and no app menu. The settings
+    // window is its own process (above), which stays a regular app that comes to the front.
+    #[cfg(target_os = "macos")]
+    let app = {
+        let mut app = app;
+        app.set_activation_policy(tauri::ActivationPolicy::Accessory);
+        app
+    };
     let theme = match app.try_state::<AppState>() {
         Some(s) => s.env.tray_theme,
         None => icon::Theme::Dark,

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use headroom_core::alerts::text;
 use headroom_core::first_run;
 use headroom_core::report::Zone;
-use headroom_core::snapshot::{Source, UsageSnapshot, Window, WindowKind};
+use headroom_core::snapshot::{Source, UsageSnapshot, Window};
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
@@ -114,11 +114,7 @@ impl TrayTexts {
             None => "Headroom".to_owned(),
         };
         let models = snapshot
-            .windows
-            .iter()
-            .filter(|w| matches!(w.kind, WindowKind::WeeklyModel { .. }))
-            // "In use": a dormant per-model window reports 0 % and no reset.
-            .filter(|w| w.utilization > 0.0 || w.resets_at_ms.is_some())
+            .model_windows_in_use()
             .map(|w| (w.id.clone(), window_row(&w.label, Some(w), now, zone)))
             .collect();
         let eu = snapshot.extra_usage.as_ref();
@@ -392,7 +388,7 @@ impl<R: Runtime> Tray<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use headroom_core::snapshot::ExtraUsage;
+    use headroom_core::snapshot::{ExtraUsage, WindowKind};
 
     const NOW: i64 = 1_772_532_000_000; // 2026-03-03 (Tue) 10:00 UTC
 

@@ -3,27 +3,26 @@
 
 use chrono::Days;
 use headroom_core::account::{extra_usage, store};
-use headroom_core::blocks::BLOCK_MS;
 use headroom_core::ledger::Ledger;
 use headroom_core::pricing::PRICE_TABLE_VERSION;
 use headroom_core::report::{self, CostMode, Period, Query};
-use headroom_core::snapshot::UsageSnapshot;
+use headroom_core::snapshot::{Span, UsageSnapshot, Window};
 use serde::Serialize;
 
 use crate::env::AppEnv;
-use crate::error::{CmdResult, CommandError};
+use crate::error::{CmdResult, CommandError, ErrorCode};
 use crate::refresh::Published;
 
 /// Days in the cost chart.
 pub const DAILY_DAYS: u64 = 30;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Point {
     pub at_ms: i64,
     pub utilization: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Day {
     pub date: String,
     pub cost_usd: f64,
@@ -31,14 +30,23 @@ pub struct Day {
 }
 
 /// docs/ipc.md, `get_overview`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Overview {
     pub snapshot: UsageSnapshot,
+    /// The span the session chart covers (`Window::session_span`: 5 h up to the session's
+    /// reset); `None` without a reset time.
+    pub session_span: Option<Span>,
     pub session_history: Vec<Point>,
+    /// The ids of the per-model weekly windows in use (`Window::in_use`), in the order of
+    /// `snapshot.windows`: the pane's chips, the tray's menu rows.
+    pub model_windows_in_use: Vec<String>,
     pub daily: Vec<Day>,
     pub chosen_cap: Option<f64>,
     pub cap_mismatch: Option<String>,
     pub extra_usage_text: Option<String>,
+    /// The Extra Usage trap in one sentence (`extra_usage::trap`, by the alert settings, as
+    /// `headroom status` says it); `None` when no window is in it.
+    pub trap: Option<String>,
     pub snoozed_until_ms: Option<i64>,
     pub last_refresh_ms: Option<i64>,
     pub timezone: Option<String>,
@@ -51,25 +59,29 @@ pub struct Overview {
     /// Some source of limit figures is set up (`first_run::has_source`); without one the
     /// pane says what to connect.
     pub has_source: bool,
+    /// What the costs of `daily` (and so of the current block) leave out, as the CLI's
+    /// report footers say it (`report::unpriced_note`); `None` when every response was priced.
+    pub unpriced_note: Option<String>,
 }
 
 pub fn overview(env: &AppEnv, p: &Published) -> CmdResult<Overview> {
     let ledger = Ledger::open(&env.state.ledger())?;
     let s = &p.snapshot;
     let now = p.refreshed_at_ms;
-    let window_start = s
-        .session
-        .as_ref()
-        .and_then(|w| w.resets_at_ms)
-        .map_or(now - BLOCK_MS, |reset| reset - BLOCK_MS);
-    let session_history = store::window_history(&ledger, "session", window_start)?
-        .into_iter()
-        .filter(|h| h.seen_ms >= window_start)
-        .map(|h| Point {
-            at_ms: h.seen_ms,
-            utilization: h.utilization,
-        })
-        .collect();
+    // The chart's span (`Window::session_span`) and the readings seen inside it; none
+    // without a reset time, when the pane draws no chart.
+    let session_span = s.session.as_ref().and_then(Window::session_span);
+    let session_history = match session_span {
+        Some(span) => store::window_history(&ledger, "session", span.start_ms)?
+            .into_iter()
+            .filter(|h| span.contains(h.seen_ms))
+            .map(|h| Point {
+                at_ms: h.seen_ms,
+                utilization: h.utilization,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     let zone = p.zone();
     let today = zone.date_of(now);
     let first = today
@@ -83,6 +95,8 @@ pub fn overview(env: &AppEnv, p: &Published) -> CmdResult<Overview> {
         ..Query::default()
     };
     let (periods, _) = report::periods(&ledger, Period::Day, &query)?;
+    let (from, to) = query.covered_ms();
+    let unpriced_note = report::unpriced_note(&ledger.unpriced(from, to)?);
     let daily = (0..DAILY_DAYS)
         .filter_map(|i| first.checked_add_days(Days::new(i)))
         .map(|date| {
@@ -98,7 +112,9 @@ pub fn overview(env: &AppEnv, p: &Published) -> CmdResult<Overview> {
     let chosen = p.settings.extra_usage.chosen_cap;
     Ok(Overview {
         snapshot: s.clone(),
+        session_span,
         session_history,
+        model_windows_in_use: s.model_windows_in_use().map(|w| w.id.clone()).collect(),
         daily,
         chosen_cap: chosen.map(|c| c.dollars()),
         cap_mismatch: s
@@ -106,6 +122,7 @@ pub fn overview(env: &AppEnv, p: &Published) -> CmdResult<Overview> {
             .as_ref()
             .and_then(|eu| extra_usage::cap_mismatch(chosen, eu)),
         extra_usage_text: s.extra_usage.as_ref().map(extra_usage::describe),
+        trap: extra_usage::trap(s, &p.settings.alerts),
         snoozed_until_ms: p.settings.alerts.snoozed_until_ms.filter(|&u| u > now),
         last_refresh_ms: Some(p.refreshed_at_ms),
         timezone: p.settings.general.timezone.clone(),
@@ -114,13 +131,14 @@ pub fn overview(env: &AppEnv, p: &Published) -> CmdResult<Overview> {
         data_dir: env.state.dir.display().to_string(),
         refresh_failure: p.failure.as_ref().map(|f| f.describe(now, zone)),
         has_source: headroom_core::first_run::has_source(s),
+        unpriced_note,
     })
 }
 
 impl From<()> for CommandError {
     fn from(_: ()) -> Self {
         CommandError::new(
-            "busy",
+            ErrorCode::Busy,
             "Headroom is shutting down; try again after it restarts",
         )
     }

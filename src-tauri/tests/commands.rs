@@ -3,13 +3,16 @@
 //! a temporary `HEADROOM_HOME` and Claude Code folder, a real SQLite ledger, and a loopback
 //! server answering like Anthropic's OAuth usage endpoint.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use headroom_core::account::MemoryStore;
+mod support;
+
+use headroom_core::account::{MemoryStore, SecretStore, CLAUDE_AI_SESSION_KEY};
+use headroom_tests::http::{Response, Server};
 use serde_json::{json, Value};
+use support::transcript_line;
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
@@ -27,6 +30,12 @@ struct Fixture {
     window: WebviewWindow<MockRuntime>,
     /// When the transcript's five responses happened (the last hour).
     lines_at_ms: Vec<i64>,
+    /// The loopback API, with every request it saw.
+    api: Server,
+    /// The app's keychain.
+    secrets: Arc<MemoryStore>,
+    /// What the loopback API answers `/api/oauth/usage` with.
+    usage: Arc<Mutex<String>>,
 }
 
 fn now_ms() -> i64 {
@@ -40,38 +49,19 @@ fn api_time(ms: i64) -> String {
         .to_string()
 }
 
-/// Answers `/api/oauth/usage` (with the right token) from `body`; counts requests.
-fn serve(body: Arc<Mutex<String>>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut first = String::new();
-            let _ = reader.read_line(&mut first);
-            let mut authorized = false;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                authorized |=
-                    line.to_ascii_lowercase().starts_with("authorization:") && line.contains(TOKEN);
-            }
-            let (status, payload) = if first.contains("/api/oauth/usage") && authorized {
-                ("200 OK", body.lock().unwrap().clone())
-            } else {
-                ("401 Unauthorized", r#"{"error":{}}"#.to_owned())
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{payload}",
-                payload.len()
-            );
+/// Answers `/api/oauth/usage` (with the right token) with `body` as it is at the time,
+/// anything else with 401.
+fn usage_api(body: Arc<Mutex<String>>) -> Server {
+    Server::start(move |request, _| {
+        let authorized = request
+            .header("authorization")
+            .is_some_and(|value| value.contains(TOKEN));
+        if request.path == "/api/oauth/usage" && authorized {
+            Response::json(200, body.lock().unwrap().clone())
+        } else {
+            Response::json(401, r#"{"error":{}}"#)
         }
-    });
-    base
+    })
 }
 
 fn usage(session: f64) -> String {
@@ -82,20 +72,6 @@ fn usage(session: f64) -> String {
         "extra_usage": {"is_enabled": false, "monthly_limit": null, "used_credits": null},
     })
     .to_string()
-}
-
-fn transcript_line(at_ms: i64, n: usize) -> String {
-    let at = chrono::DateTime::from_timestamp_millis(at_ms).unwrap();
-    json!({
-        "type": "assistant",
-        "timestamp": at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-        "sessionId": "s1",
-        "requestId": format!("req_{n}"),
-        "message": {"id": format!("msg_{n}"), "model": "claude-sonnet-4-5-20250929",
-                    "usage": {"input_tokens": 1000, "output_tokens": 500}}
-    })
-    .to_string()
-        + "\n"
 }
 
 fn fixture() -> Fixture {
@@ -119,12 +95,13 @@ fn fixture() -> Fixture {
         .map(|(i, at)| transcript_line(*at, i))
         .collect();
     std::fs::write(project.join("s1.jsonl"), lines).unwrap();
-    let base = serve(Arc::new(Mutex::new(usage(62.0))));
+    let usage_body = Arc::new(Mutex::new(usage(62.0)));
+    let api = usage_api(usage_body.clone());
 
     let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
     std::env::set_var("HEADROOM_HOME", dir.path().join("headroom"));
     std::env::set_var("CLAUDE_CONFIG_DIR", &claude);
-    std::env::set_var("HEADROOM_ANTHROPIC_API", &base);
+    std::env::set_var("HEADROOM_ANTHROPIC_API", &api.base);
     std::env::set_var("HEADROOM_CLAUDE_AI", "http://127.0.0.1:9");
     std::env::set_var("HEADROOM_NO_BROWSER", "1");
     std::env::set_var("HEADROOM_TEST_POLL_FLOOR_MS", "0");
@@ -136,7 +113,8 @@ fn fixture() -> Fixture {
     let app = headroom_app::builder(mock_builder())
         .build(tauri::generate_context!())
         .unwrap();
-    headroom_app::start(app.handle(), Arc::new(MemoryStore::new())).unwrap();
+    let secrets = Arc::new(MemoryStore::new());
+    headroom_app::start(app.handle(), secrets.clone()).unwrap();
     let window = WebviewWindowBuilder::new(&app, headroom_app::SETTINGS_WINDOW, Default::default())
         .build()
         .unwrap();
@@ -145,6 +123,9 @@ fn fixture() -> Fixture {
         app,
         window,
         lines_at_ms,
+        api,
+        secrets,
+        usage: usage_body,
     }
 }
 
@@ -324,6 +305,105 @@ fn the_overview_has_the_servers_numbers_and_the_ledgers_series() {
     // get_overview gives the same view without asking again.
     let again = f.call("get_overview", json!({})).unwrap();
     assert_eq!(again["snapshot"]["session"]["utilization"], json!(62.0));
+    // Every response was priced: the charts leave nothing out.
+    assert_eq!(o["unpriced_note"], Value::Null);
+}
+
+/// The overview carries the trap sentence the core writes by the alert settings (the pane
+/// no longer works it out itself): the session at 62 % with Extra Usage off is in the trap at
+/// `trap_percent` 60, not at the default 90, and never with the warning switched off.
+#[test]
+fn the_overview_carries_the_trap_by_the_alert_settings() {
+    let f = fixture();
+    let trap_with = |alerts: Value| {
+        f.call("save_settings", json!({"settings": {"alerts": alerts}}))
+            .unwrap();
+        f.call("refresh_now", json!({})).unwrap()["trap"].clone()
+    };
+    let trap = trap_with(json!({"trap_percent": 60}));
+    assert!(
+        trap.as_str()
+            .is_some_and(|t| t.starts_with("Session is at 62 % and Extra Usage is off")),
+        "{trap}"
+    );
+    assert_eq!(trap_with(json!({"trap_percent": 90})), Value::Null);
+    assert_eq!(
+        trap_with(json!({"trap_percent": 60, "extra_usage_trap": false})),
+        Value::Null
+    );
+}
+
+/// The overview says which per-model weekly windows are in use, by the tray's rule
+/// (`Window::in_use`: a figure or a reset time; a window at 0 % with no reset is dormant), and
+/// the span of the session chart: the 5 hours up to the session's reset, with every reading
+/// inside it.
+#[test]
+fn the_overview_says_which_windows_are_in_use_and_the_session_charts_span() {
+    let f = fixture();
+    let reset = now_ms() + 2 * 3_600_000;
+    let mut body: Value = serde_json::from_str(&usage(62.0)).unwrap();
+    body["five_hour"]["resets_at"] = json!(api_time(reset));
+    body["seven_day_opus"] =
+        json!({"utilization": 0.0, "resets_at": api_time(now_ms() + 86_400_000)});
+    body["seven_day_sonnet"] = json!({"utilization": 0.0, "resets_at": null});
+    *f.usage.lock().unwrap() = body.to_string();
+    let o = f.call("refresh_now", json!({})).unwrap();
+    let ids: Vec<&str> = o["snapshot"]["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w["id"].as_str())
+        .collect();
+    assert!(ids.contains(&"weekly:sonnet"), "{ids:?}");
+    assert_eq!(o["model_windows_in_use"], json!(["weekly:opus"]), "{o:#}");
+
+    // The API's reset has microseconds; the span is the snapshot's reset to the millisecond.
+    let reset_ms = o["snapshot"]["session"]["resets_at_ms"].as_i64().unwrap();
+    assert!((reset_ms - reset).abs() < 1000, "{reset_ms} vs {reset}");
+    assert_eq!(
+        o["session_span"],
+        json!({"start_ms": reset_ms - 5 * 3_600_000, "end_ms": reset_ms})
+    );
+    let history = o["session_history"].as_array().unwrap();
+    assert!(!history.is_empty());
+    for p in history {
+        let at = p["at_ms"].as_i64().unwrap();
+        assert!((reset_ms - 5 * 3_600_000..=reset_ms).contains(&at), "{p}");
+    }
+}
+
+#[test]
+fn the_overview_says_what_its_costs_leave_out() {
+    let f = fixture();
+    // Two responses of a model no price table knows, appended to the transcript.
+    let transcript = f.dir.path().join("claude/projects/-home-dev-app/s1.jsonl");
+    let unknown: String = [5, 6]
+        .iter()
+        .map(|&n| {
+            transcript_line(f.lines_at_ms[4] + 60_000, n)
+                .replace("claude-sonnet-4-5-20250929", "claude-foo-6")
+        })
+        .collect();
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&transcript)
+        .unwrap();
+    file.write_all(unknown.as_bytes()).unwrap();
+    drop(file);
+    let o = f.call("refresh_now", json!({})).unwrap();
+    assert_eq!(
+        o["unpriced_note"],
+        json!("Costs leave out 2 responses of claude-foo-6 with no known price: run `headroom prices update`"),
+        "{o:#}"
+    );
+    // Their tokens still count.
+    let tokens: u64 = o["daily"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["total_tokens"].as_u64().unwrap())
+        .sum();
+    assert_eq!(tokens, 7 * 1500);
 }
 
 #[test]
@@ -345,6 +425,11 @@ fn no_response_carries_a_secret() {
         ("enable_extra_usage", json!({"cap": "30"})),
         ("open_account_settings", json!({})),
         (
+            "prepare_extra_usage",
+            json!({"action": "enable", "cap": "30"}),
+        ),
+        ("apply_extra_usage", json!({"token": "made-up"})),
+        (
             "save_settings",
             json!({"settings": {"sources": {"claude_ai": true}}}),
         ),
@@ -353,6 +438,19 @@ fn no_response_carries_a_secret() {
         let r = f.call(cmd, args.clone());
         seen.push(r.unwrap_or_else(|e| e));
     }
+    // A confirmed write that the (loopback) account refuses: its error carries no secret.
+    let plan = f
+        .call(
+            "prepare_extra_usage",
+            json!({"action": "enable", "cap": "30"}),
+        )
+        .unwrap();
+    let refused = f
+        .call("apply_extra_usage", json!({"token": plan["token"]}))
+        .unwrap_err();
+    assert!(refused["browser_url"].is_string(), "{refused}");
+    seen.push(plan);
+    seen.push(refused);
     let sources = f.call("get_sources", json!({})).unwrap();
     assert_eq!(sources["credentials"], json!({"found": true}));
     assert_eq!(sources["claude_ai"]["key_stored"], json!(true));
@@ -376,6 +474,46 @@ fn no_response_carries_a_secret() {
         let bytes = std::fs::read(&entry).unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes);
         assert!(!text.contains("SECRET"), "a secret in {}", entry.display());
+    }
+}
+
+/// A key pasted as the cookie it was copied from is stored as the key alone, as
+/// `headroom claude-ai login` stores it; a paste that is not one key is refused and keeps the
+/// key stored before.
+#[test]
+fn a_pasted_cookie_is_stored_as_the_bare_key() {
+    let f = fixture();
+    let stored = || {
+        f.secrets
+            .get(CLAUDE_AI_SESSION_KEY)
+            .unwrap()
+            .map(|k| k.expose().to_owned())
+    };
+    for paste in [
+        format!("sessionKey={SESSION_KEY}"),
+        format!("  sessionKey={SESSION_KEY};\n"),
+        format!("{SESSION_KEY}; "),
+    ] {
+        f.secrets.delete(CLAUDE_AI_SESSION_KEY).unwrap();
+        let r = f
+            .call("set_claude_ai_session_key", json!({ "key": paste }))
+            .unwrap();
+        assert_eq!(r, json!({"key_stored": true}));
+        assert_eq!(stored().as_deref(), Some(SESSION_KEY), "{paste:?}");
+    }
+    for paste in [
+        "sessionKey=".to_owned(),
+        "sessionKey=;".to_owned(),
+        format!("sessionKey={SESSION_KEY}; lastActiveOrg=abc"),
+        format!("{SESSION_KEY};{SESSION_KEY}"),
+        "k".repeat(5000),
+    ] {
+        let err = f
+            .call("set_claude_ai_session_key", json!({ "key": paste }))
+            .unwrap_err();
+        assert_eq!(err["code"], "invalid_key", "{paste:?}");
+        assert!(!err.to_string().contains("SECRET"), "{err}");
+        assert_eq!(stored().as_deref(), Some(SESSION_KEY), "{paste:?}");
     }
 }
 
@@ -532,4 +670,84 @@ fn the_tray_keeps_its_settings_while_the_file_is_being_written() {
     let p = published();
     assert_eq!(p.settings.sources.poll_minutes, 7);
     assert_eq!(p.settings_notice, None);
+}
+
+#[test]
+fn nothing_is_written_without_the_dialogs_token_and_the_amount_typed_again() {
+    let f = fixture();
+    let writes = || {
+        f.api
+            .requests()
+            .iter()
+            .filter(|r| r.method != "GET")
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect::<Vec<_>>()
+    };
+    // No token, a made-up one: refused, nothing sent.
+    assert!(f.call("apply_extra_usage", json!({})).is_err());
+    let err = f
+        .call("apply_extra_usage", json!({"token": "0123456789abcdef"}))
+        .unwrap_err();
+    assert_eq!(err["code"], "not_confirmed");
+    // A cap over $1,000: the plan asks for the amount again, and the app checks it.
+    let plan = f
+        .call(
+            "prepare_extra_usage",
+            json!({"action": "enable", "cap": "1500"}),
+        )
+        .unwrap();
+    assert_eq!(plan["typed_required"], json!(true), "{plan}");
+    assert!(
+        plan["text"].as_str().unwrap().contains("$1,500.00"),
+        "{plan}"
+    );
+    for typed in [json!(null), json!("150"), json!("abc")] {
+        let plan = f
+            .call(
+                "prepare_extra_usage",
+                json!({"action": "enable", "cap": "1500"}),
+            )
+            .unwrap();
+        let err = f
+            .call(
+                "apply_extra_usage",
+                json!({"token": plan["token"], "typedAmount": typed}),
+            )
+            .unwrap_err();
+        assert_eq!(err["code"], "confirmation_mismatch", "{typed}: {err}");
+        // Used up: the same token does not work a second time, even with the right amount.
+        let again = f
+            .call(
+                "apply_extra_usage",
+                json!({"token": plan["token"], "typedAmount": "1500"}),
+            )
+            .unwrap_err();
+        assert_eq!(again["code"], "not_confirmed");
+    }
+    // "No cap" is typed again too.
+    let plan = f
+        .call(
+            "prepare_extra_usage",
+            json!({"action": "enable", "noCap": true}),
+        )
+        .unwrap();
+    assert_eq!(plan["typed_expected"], json!("no cap"));
+    let err = f
+        .call(
+            "apply_extra_usage",
+            json!({"token": plan["token"], "typedAmount": "50"}),
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "confirmation_mismatch");
+    // Bad caps never get a plan.
+    for bad in ["-5", "abc", "1e9", "0.001"] {
+        let err = f
+            .call(
+                "prepare_extra_usage",
+                json!({"action": "enable", "cap": bad}),
+            )
+            .unwrap_err();
+        assert_eq!(err["code"], "invalid_cap", "{bad}");
+    }
+    assert_eq!(writes(), Vec::<String>::new());
 }

@@ -29,7 +29,7 @@ fn flipping_server(off_for: usize) -> Server {
 fn enable(home: &Home, server: &Server, args: &[&str]) -> std::process::Command {
     let mut c = home.command(Some(&server.base));
     c.env("HEADROOM_TEST_POLL_FLOOR_MS", "200")
-        .args(["extra-usage", "enable"])
+        .args(["extra-usage", "enable", "--browser"])
         .args(args);
     c
 }
@@ -223,4 +223,48 @@ fn the_trap_is_pointed_out() {
         text.contains("will not be used until Extra Usage is turned on"),
         "{text}"
     );
+}
+
+/// `headroom status` and `headroom extra-usage status` point out the trap by the same
+/// settings the notification honours: `alerts.trap_percent` and `alerts.extra_usage_trap`.
+#[test]
+fn the_trap_follows_the_alert_settings() {
+    let body = fixture("disabled.json").replace(r#""utilization": 93.0"#, r#""utilization": 85.0"#);
+    assert!(body.contains("85.0"), "the fixture changed: {body}");
+    let server = Server::fixed("/api/oauth/usage", Response::json(200, body));
+    let home = Home::new();
+    std::fs::create_dir_all(home.headroom_home()).unwrap();
+    let warning = "warning: Session is at 85 % and Extra Usage is off";
+    let both = |alerts: Value| {
+        std::fs::write(
+            home.headroom_home().join("settings.json"),
+            serde_json::json!({ "alerts": alerts }).to_string(),
+        )
+        .unwrap();
+        let mut c = home.command(Some(&server.base));
+        c.arg("status");
+        let status = stdout(&run(c));
+        let mut c = home.command(Some(&server.base));
+        c.args(["extra-usage", "status", "--json"]);
+        let json: Value = serde_json::from_slice(&run(c).stdout).unwrap();
+        (status, json["trap"].clone())
+    };
+
+    let (status, trap) = both(serde_json::json!({ "trap_percent": 80 }));
+    assert!(status.contains(warning), "{status}");
+    assert!(
+        trap.as_str()
+            .is_some_and(|t| t.starts_with("Session is at 85 % and Extra Usage is off")),
+        "{trap}"
+    );
+
+    // The default, 90 %: not yet.
+    let (status, trap) = both(serde_json::json!({}));
+    assert!(!status.contains("Extra Usage is off:"), "{status}");
+    assert_eq!(trap, Value::Null);
+
+    // Switched off: never.
+    let (status, trap) = both(serde_json::json!({ "trap_percent": 80, "extra_usage_trap": false }));
+    assert!(!status.contains("Extra Usage is off:"), "{status}");
+    assert_eq!(trap, Value::Null);
 }

@@ -24,8 +24,9 @@ fn window<'a>(json: &'a Value, id: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no window {id}: {json:#}"))
 }
 
-/// `status --json` for a server answering `fixture`; also asserts one request was sent with
-/// the headers the issue requires.
+/// `status --json` for a server answering `fixture`; also asserts one request was sent, a GET
+/// of the usage endpoint with the headers Anthropic's OAuth usage API expects (its beta flag,
+/// JSON, and a `headroom/` user agent that names the client).
 fn status_for(fixture_name: &str) -> Value {
     let server = usage_server(fixture(fixture_name));
     let home = Home::new();
@@ -324,7 +325,8 @@ fn rate_limited_after_figures_shows_them_with_their_age() {
         run(c);
     }
     assert_eq!(server.count("/api/oauth/usage"), 2);
-    // For people: the words of the issue.
+    // For people: a sentence that says who limits and until when, and where the figures
+    // shown come from.
     let mut c = home.command(api);
     c.arg("status");
     let text = stdout(&run(c));
@@ -735,10 +737,11 @@ fn a_429_holds_back_every_forced_poll_in_every_process() {
     );
 
     // The tray's Refresh now: its refresh task calls `Refresher::refresh` in `Mode::Force`
-    // (src-tauri/src/refresh.rs) with the config the app builds; here on the same ledger.
+    // (crates/headroom-service/src/task.rs) with the config the app builds; here on the same
+    // ledger.
     let mut config = AccountConfig::new(Some(home.claude_dir())).with_zone(utc);
     config.anthropic_api = server.base.parse().unwrap();
-    config.macos_keychain = false;
+    config.macos_keychain = None;
     config.policy.min_interval_ms = 0;
     let refresher = Refresher::new(config, std::sync::Arc::new(MemoryStore::new())).unwrap();
     let mut ledger = headroom_core::ledger::Ledger::open(&ledger_path).unwrap();

@@ -75,7 +75,14 @@ fn listing_and_snoozing_alerts() {
     );
 
     // Nonsense is refused and changes nothing.
-    for bad in ["soon", "8d", "-1h"] {
+    for bad in [
+        "soon",
+        "8d",
+        "-1h",
+        "20000",
+        "153722867280912931",
+        "9999999999999999d",
+    ] {
         let out = headroom(home.path(), &["alerts", &format!("--snooze={bad}")]);
         let (_, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");

@@ -1,4 +1,4 @@
-//! The alerts issue's "done when", end to end: the real `headroom` binary, a real D-Bus session
+//! Alerts as a user gets them (docs/alerts.md), end to end: the real `headroom` binary, a real D-Bus session
 //! bus (a private `dbus-daemon`) with a notification server that records what arrives, and a
 //! loopback HTTP server answering like Anthropic's OAuth usage endpoint at 91 % of the session
 //! window with Extra Usage off.
@@ -107,7 +107,7 @@ impl Scenario {
             .map(|at| {
                 format!(
                     "Work will stop at 100 % until the window resets at {at} (in 1 h 10 min). \
-                     Turn on Extra Usage to keep working past the limit; any prepaid balance is not used until you do.\n\
+                     Turn on Extra Usage from Headroom (Enable Extra Usage, or `headroom extra-usage enable --cap DOLLARS`) to keep working past the limit; any prepaid balance is not used until you do.\n\
                      Session usage passed 90 %: now 91 %; the window resets at {at} (in 1 h 10 min)."
                 )
             })

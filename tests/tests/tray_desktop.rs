@@ -280,3 +280,153 @@ fn a_first_launch_with_no_source_leads_to_sources() {
     std::thread::sleep(Duration::from_secs(2));
     assert!(settings_window(proc.0.id()).is_none());
 }
+
+#[test]
+#[ignore = "needs Xvfb, dbus-daemon and status-notifier-watcher: run by scripts/ci-gui.sh"]
+fn enable_extra_usage_in_the_menu_and_in_the_trap_notification_opens_the_pane_there() {
+    let r = start(true, &[]);
+    let pid = r.proc.0.id();
+    // Offered while the account reports Extra Usage off; it opens the pane's Extra Usage
+    // section (switch, cap, confirmation), not the browser.
+    r.app.wait_row(&r.item, "the Enable Extra Usage item", |l| {
+        l == "Enable Extra Usage…"
+    });
+    r.app.click(&r.item, "Enable Extra Usage…");
+    let (window, args) = wait_for("the settings window from the menu", &r.app.log, || {
+        settings_window(pid)
+    });
+    assert!(
+        args.windows(2).any(|w| w == ["--section", "extra"]),
+        "{args:?}"
+    );
+    let _ = Command::new("kill").arg(window.to_string()).status();
+    wait_for("the window to close", &r.app.log, || {
+        settings_window(pid).is_none().then_some(())
+    });
+
+    // With the window open elsewhere (at Now, from Open settings…), the item brings that
+    // window forward at Extra Usage; no second window. It used to do nothing at all. The
+    // window's side (the page switches) is settings_webdriver's sources test.
+    const LISTENING: &str = "settings window: listening for the tray's requests";
+    let listened_before = r.app.log_text().matches(LISTENING).count();
+    r.app.click(&r.item, "Open settings…");
+    let (window, args) = wait_for("the settings window at Now", &r.app.log, || {
+        settings_window(pid)
+    });
+    assert!(!args.iter().any(|a| a == "--section"), "{args:?}");
+    // A request made while the window is still starting is not needed (it opens anyway) and
+    // is dropped as one left from an earlier window: wait until this window listens (the
+    // first window's line is in the log already; counting them, not finding one).
+    wait_for("the window to listen", &r.app.log, || {
+        (r.app.log_text().matches(LISTENING).count() > listened_before).then_some(())
+    });
+    r.app.click(&r.item, "Enable Extra Usage…");
+    wait_for(
+        "the open window to come forward at Extra Usage",
+        &r.app.log,
+        || {
+            r.app
+                .log_text()
+                .contains("settings window: brought forward at the tray's request (extra)")
+                .then_some(())
+        },
+    );
+    assert_eq!(
+        settings_window(pid).map(|(p, _)| p),
+        Some(window),
+        "a second window"
+    );
+
+    // A window process that looks alive and does not answer (stopped here; a window being
+    // closed is the same until its process can be reaped) is replaced: a new window opens
+    // at the section and the old process is ended. The tray used to send its request into
+    // the void, and the click did nothing.
+    let _ = Command::new("kill")
+        .args(["-STOP", &window.to_string()])
+        .status();
+    r.app.click(&r.item, "Enable Extra Usage…");
+    let (replaced, args) = wait_for("a new window for the stopped one", &r.app.log, || {
+        settings_window(pid).filter(|(p, _)| *p != window)
+    });
+    assert!(
+        args.windows(2).any(|w| w == ["--section", "extra"]),
+        "{args:?}"
+    );
+    assert!(
+        r.app
+            .log_text()
+            .contains("the settings window did not answer the tray; opening a new one"),
+        "{}",
+        r.app.log_text()
+    );
+    assert!(
+        !std::path::Path::new(&format!("/proc/{window}")).exists(),
+        "the stopped window's process is still there"
+    );
+    let _ = Command::new("kill").arg(replaced.to_string()).status();
+    wait_for("the window to close", &r.app.log, || {
+        settings_window(pid).is_none().then_some(())
+    });
+
+    // At 91 % of the session with Extra Usage off, the trap notification's button leads there
+    // too.
+    *r.body.lock().unwrap() = usage_body(91.0, 41.0);
+    r.app.click(&r.item, "Refresh now");
+    let trap = wait_for("the trap notification", &r.app.log, || {
+        r._recorder
+            .received()
+            .into_iter()
+            .find(|n| n.actions.iter().any(|a| a == "enable-extra-usage"))
+    });
+    r._recorder.click(trap.id, "enable-extra-usage");
+    let (_, args) = wait_for(
+        "the settings window from the notification",
+        &r.app.log,
+        || settings_window(pid),
+    );
+    assert!(
+        args.windows(2).any(|w| w == ["--section", "extra"]),
+        "{args:?}"
+    );
+    // Nothing was opened in a browser (HEADROOM_NO_BROWSER would only log it): the log says
+    // no "not opening" line.
+    assert!(
+        !r.app.log_text().contains("not opening https://"),
+        "{}",
+        r.app.log_text()
+    );
+}
+
+#[test]
+#[ignore = "needs Xvfb, dbus-daemon and status-notifier-watcher: run by scripts/ci-gui.sh"]
+fn the_tray_serves_metrics_once_the_settings_say_so_and_stops_when_they_do_not() {
+    let r = start(true, &[]);
+    r.app.wait_row(&r.item, "the first figures", |l| {
+        l.starts_with("Session 62 %")
+    });
+    let port = headroom_tests::free_port();
+    assert!(headroom_tests::metrics_page(port).is_none());
+    // As the settings window saves the General section's box: the file, replaced whole.
+    let save = |serve: bool| {
+        let tmp = r.app.headroom.join(".settings.json.test.tmp");
+        let body = json!({"metrics": {"serve": serve, "address": format!("127.0.0.1:{port}")}});
+        std::fs::write(&tmp, body.to_string()).unwrap();
+        std::fs::rename(&tmp, r.app.headroom.join("settings.json")).unwrap();
+    };
+    save(true);
+    let page = wait_for("the tray to serve /metrics", &r.app.log, || {
+        headroom_tests::metrics_page(port)
+            .filter(|p| p.contains("headroom_window_utilization_ratio{"))
+    });
+    assert!(
+        page.lines()
+            .any(|l| l.starts_with("headroom_window_utilization_ratio{")
+                && l.contains("window=\"session\"")
+                && l.ends_with(" 0.62")),
+        "{page}"
+    );
+    save(false);
+    wait_for("the tray to stop serving", &r.app.log, || {
+        headroom_tests::metrics_page(port).is_none().then_some(())
+    });
+}

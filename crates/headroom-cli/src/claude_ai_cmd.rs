@@ -10,7 +10,9 @@ use std::io::{IsTerminal, Read};
 use clap::{Args, Subcommand};
 use headroom_core::account::client::FetchError;
 use headroom_core::account::usage::Organization;
-use headroom_core::account::{AccountError, Secret, SourceError, CLAUDE_AI_SESSION_KEY};
+use headroom_core::account::{
+    session_key_from_paste, AccountError, Secret, SourceError, CLAUDE_AI_SESSION_KEY,
+};
 
 use crate::context::{Context, Failure};
 
@@ -41,26 +43,6 @@ pub fn run(ctx: &Context, args: &ClaudeAiArgs) -> Result<(), Failure> {
     }
 }
 
-/// The key as pasted: whitespace trimmed, a copied `sessionKey=` cookie prefix removed.
-fn clean_key(raw: &str) -> Result<Secret, Failure> {
-    let key = raw.trim();
-    let key = key.strip_prefix("sessionKey=").unwrap_or(key).trim();
-    let key = key.strip_suffix(';').unwrap_or(key).trim();
-    if key.is_empty() {
-        return Err(Failure::new(2, "no session key was given"));
-    }
-    if key
-        .chars()
-        .any(|c| c.is_control() || c.is_whitespace() || c == ';')
-    {
-        return Err(Failure::new(
-            2,
-            "that does not look like a session key (it has spaces or control characters); copy the value of the `sessionKey` cookie of claude.ai",
-        ));
-    }
-    Ok(Secret::new(key))
-}
-
 fn read_key() -> Result<Secret, Failure> {
     let raw = if std::io::stdin().is_terminal() {
         eprintln!("Paste your claude.ai session key (the `sessionKey` cookie of claude.ai in your browser's developer tools); it is not shown and is kept only in your system keychain.");
@@ -74,7 +56,8 @@ fn read_key() -> Result<Secret, Failure> {
             .map_err(|_| Failure::new(2, "cannot read the session key from stdin (not text)"))?;
         text
     };
-    clean_key(&raw)
+    // Exit 2: the input is wrong, as for any other bad argument.
+    session_key_from_paste(&raw).map_err(|e| Failure::new(2, e.to_string()))
 }
 
 /// What went wrong asking claude.ai, in words that never include the key.

@@ -179,7 +179,7 @@ impl Context {
         now: i64,
         mode: Mode,
     ) -> Result<(UsageSnapshot, Option<IngestReport>), Failure> {
-        let report = match self.refresh(ledger, false) {
+        let report = match self.refresh(ledger, settings, false) {
             Ok(report) => Some(report),
             Err(f) if f.code == 2 => {
                 tracing::debug!("{}", f.message);
@@ -193,10 +193,16 @@ impl Context {
         Ok((snapshot, report))
     }
 
-    /// Reads what is new in the transcripts. Warnings (unreadable files, unknown models) go
-    /// to stderr; `verbose` adds the run's counts.
-    pub fn refresh(&self, ledger: &mut Ledger, verbose: bool) -> Result<IngestReport, Failure> {
-        let roots = self.env.claude_roots();
+    /// Reads what is new in the transcripts, in Claude Code's folders and the extra ones in
+    /// `settings`. Warnings (unreadable files, unknown models) go to stderr; `verbose` adds
+    /// the run's counts.
+    pub fn refresh(
+        &self,
+        ledger: &mut Ledger,
+        settings: &Settings,
+        verbose: bool,
+    ) -> Result<IngestReport, Failure> {
+        let roots = self.env.transcript_roots(settings);
         let files = ingest::discover(&roots)?;
         let report = ingest::ingest(ledger, &files, &self.prices)?;
         for (path, reason) in &report.unreadable {

@@ -1,24 +1,41 @@
-//! `headroom extra-usage`: Extra Usage's real state, and `enable`, which makes turning it on
-//! painless. Anthropic offers no API to switch it on or set its cap, so `enable` records the
-//! cap the user chose, opens claude.ai's settings page, and watches the account until it
-//! reports Extra Usage on, warning while the account's cap differs from the chosen one.
+//! `headroom extra-usage`: Extra Usage's real state; `enable`, `cap` and `disable`, which
+//! change it on the account directly (`account::overage`: confirmed, verified, recorded);
+//! `history`, the record of those changes; and `enable --browser`, the older flow that opens
+//! claude.ai's settings page and watches the account until it reports Extra Usage on.
 //!
-//! The watch polls with `Mode::Force`, which the poll policy still holds to one request a
-//! minute; it is written here rather than with `extra_usage::watch_until_enabled` so that
-//! Ctrl-C ends the wait at once instead of after the next poll.
+//! A write needs the user's confirmation: on a terminal a prompt (typing the amount again for
+//! a cap over $1,000 or no cap); in scripts `--yes` (and `--confirm-amount`). Without a
+//! terminal and without `--yes` nothing is written: the command says how to confirm and
+//! exits at once. Exit codes: 0 done and verified, 1 refused or failed (the reason and the
+//! browser flow are printed), 2 bad input.
+//!
+//! The browser watch polls with `Mode::Force`, which the poll policy still holds to one
+//! request a minute, and asks the core's `extra_usage::EnableWatch` (the tray's watch too)
+//! after each snapshot whether to go on; the loop is here so that Ctrl-C ends the wait at
+//! once instead of after the next poll.
 
+use std::io::{BufRead, IsTerminal, Write};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
+use headroom_core::account::extra_usage::{self, WatchStep};
+use headroom_core::account::overage::{self, CapChoice, Change, Confirmation};
 use headroom_core::account::status_json::StatusJson;
-use headroom_core::account::{extra_usage, Mode};
+use headroom_core::account::Mode;
+use headroom_core::ledger::Ledger;
 use headroom_core::settings::{Cap, Settings};
 use headroom_core::snapshot::ExtraUsage;
 
 use crate::context::now_ms;
-use crate::context::{Context, Failure};
+use crate::context::{zone, Context, Failure};
 use crate::status_cmd;
+use crate::table::{Align, Style, Table};
+
+/// How long a write command waits for a ledger another process keeps busy (a long ingest)
+/// before giving up: a few tries, like `watch`'s round, but bounded (a person is waiting).
+const LEDGER_TRIES: u32 = 4;
+const LEDGER_RETRY: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Args)]
 pub struct ExtraUsageArgs {
@@ -34,31 +51,392 @@ pub enum ExtraUsageAction {
         #[arg(long)]
         json: bool,
     },
-    /// Open claude.ai's usage settings to turn Extra Usage on, and wait until the account
-    /// reports it on.
+    /// Turn Extra Usage on with a monthly cap, on your account, after you confirm; then
+    /// read the account back and say what it reports. `--browser`: open claude.ai's settings
+    /// instead and wait until the account reports it on.
+    #[command(after_help = EXIT_CODES)]
     Enable(EnableArgs),
+    /// Set Extra Usage's monthly cap (`cap 75`, or `cap --no-cap`); Extra Usage is on after.
+    #[command(after_help = EXIT_CODES)]
+    Cap(CapArgs),
+    /// Turn Extra Usage off, after you confirm.
+    #[command(after_help = EXIT_CODES)]
+    Disable(DisableArgs),
+    /// Every change Headroom made or tried: when, what was asked, what the account said
+    /// after, the error.
+    History {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// How many to list, newest first.
+        #[arg(long, short = 'n', default_value_t = 20)]
+        limit: usize,
+    },
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 done and confirmed by the account; 1 not confirmed, refused or failed (the reason is printed, with the browser flow); 2 bad input (a cap like \"-5\", \"abc\", \"1e9\" or \"0.001\").\n\nThe endpoint is Anthropic's undocumented OAuth account API (the one Claude Code's /usage-credits uses); if it changes, Headroom says so and the browser flow (--browser, https://claude.ai/settings/usage) still works. Only `PUT overage_spend_limit` and, the first time, `POST setup_overage_billing` are ever written; prepaid credits are never bought.";
+
+/// How a write is confirmed without a prompt.
+#[derive(Debug, Args)]
+pub struct ConfirmArgs {
+    /// Confirm without a prompt (for scripts). Never the default.
+    #[arg(long)]
+    pub yes: bool,
+    /// The amount again, for a cap over $1,000 (`--confirm-amount 1500`) or no cap
+    /// (`--confirm-amount "no cap"`).
+    #[arg(long, value_name = "AMOUNT", allow_hyphen_values = true)]
+    pub confirm_amount: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct EnableArgs {
-    /// The monthly spending cap you will set, in dollars (e.g. 50 or 12.50). Headroom
-    /// records it and warns while the account's cap differs.
+    /// The monthly cap, in dollars (e.g. 50 or 12.50); without it, the cap chosen before in
+    /// Headroom.
     #[arg(long, value_name = "DOLLARS", allow_hyphen_values = true)]
     pub cap: Option<String>,
-    /// Print the address instead of opening a browser (also `HEADROOM_NO_BROWSER=1`).
+    /// No monthly cap at all (needs the amount confirmed: `--confirm-amount "no cap"`).
+    #[arg(long, conflicts_with = "cap")]
+    pub no_cap: bool,
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+    /// The older way: open claude.ai's usage settings and wait until the account reports
+    /// Extra Usage on (nothing is written by Headroom).
+    #[arg(long)]
+    pub browser: bool,
+    /// The browser flow, printing the address instead of opening a browser (also
+    /// `HEADROOM_NO_BROWSER=1` with `--browser`).
     #[arg(long)]
     pub no_browser: bool,
-    /// Give up waiting after this long: `10m`, `1h`, `90s`.
+    /// With `--browser`: give up waiting after this long: `10m`, `1h`, `90s`.
     #[arg(long, value_name = "DURATION", default_value = "15m")]
     pub timeout: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CapArgs {
+    /// The monthly cap, in dollars (e.g. 75 or 12.50).
+    #[arg(
+        value_name = "DOLLARS",
+        allow_hyphen_values = true,
+        required_unless_present = "no_cap"
+    )]
+    pub cap: Option<String>,
+    /// No monthly cap at all (needs `--confirm-amount "no cap"` without a prompt).
+    #[arg(long, conflicts_with = "cap")]
+    pub no_cap: bool,
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+    /// Open claude.ai's usage settings instead (nothing is written by Headroom).
+    #[arg(long)]
+    pub browser: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DisableArgs {
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+    /// Open claude.ai's usage settings instead (nothing is written by Headroom).
+    #[arg(long)]
+    pub browser: bool,
 }
 
 pub fn run(ctx: &Context, args: &ExtraUsageArgs) -> Result<(), Failure> {
     match &args.action {
         None => status(ctx, false),
         Some(ExtraUsageAction::Status { json }) => status(ctx, *json),
-        Some(ExtraUsageAction::Enable(e)) => enable(ctx, e),
+        // `--no-browser` only means something in the browser flow: it asks for it.
+        Some(ExtraUsageAction::Enable(e)) if e.browser || e.no_browser => enable(ctx, e),
+        Some(ExtraUsageAction::Enable(e)) => {
+            let cap = match (&e.cap, e.no_cap) {
+                (_, true) => CapChoice::NoCap,
+                (Some(text), false) => CapChoice::Cap(parse_cap(text)?),
+                (None, false) => match ctx.settings()?.extra_usage.chosen_cap {
+                    Some(cap) => CapChoice::Cap(cap),
+                    None => {
+                        return Err(Failure::new(
+                            2,
+                            "choose the monthly cap: `headroom extra-usage enable --cap 50` (or --no-cap)",
+                        ))
+                    }
+                },
+            };
+            write(ctx, Change::Enable(cap), &e.confirm)
+        }
+        Some(ExtraUsageAction::Cap(c)) => {
+            let cap = match (&c.cap, c.no_cap) {
+                (_, true) => CapChoice::NoCap,
+                (Some(text), false) => CapChoice::Cap(parse_cap(text)?),
+                (None, false) => {
+                    return Err(Failure::new(
+                        2,
+                        "give the cap: `headroom extra-usage cap 75` (or --no-cap)",
+                    ))
+                }
+            };
+            if c.browser {
+                return browser_only(Change::SetCap(cap));
+            }
+            write(ctx, Change::SetCap(cap), &c.confirm)
+        }
+        Some(ExtraUsageAction::Disable(d)) if d.browser => browser_only(Change::Disable),
+        Some(ExtraUsageAction::Disable(d)) => write(ctx, Change::Disable, &d.confirm),
+        Some(ExtraUsageAction::History { json, limit }) => history(ctx, *json, *limit),
     }
+}
+
+fn parse_cap(text: &str) -> Result<Cap, Failure> {
+    Cap::parse(text).map_err(|e| Failure::new(2, format!("invalid cap {text:?}: {e}")))
+}
+
+/// Runs `step` again, a few times, while it fails on a ledger another process keeps busy.
+fn patiently<T>(mut step: impl FnMut() -> Result<T, Failure>) -> Result<T, Failure> {
+    let mut tries = 0;
+    loop {
+        match step() {
+            Err(f) if f.busy && tries + 1 < LEDGER_TRIES => {
+                tries += 1;
+                eprintln!(
+                    "note: {}; trying again in {} s",
+                    f.message,
+                    LEDGER_RETRY.as_secs()
+                );
+                std::thread::sleep(LEDGER_RETRY);
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Opens the ledger, trying again for a few seconds while another process keeps it busy
+/// (a long ingest, the tray's refresh): a person is waiting, so briefly, then the usual
+/// "try again" message.
+fn open_ledger_patiently(ctx: &Context) -> Result<Ledger, Failure> {
+    patiently(|| Ok(Ledger::open(&ctx.state.ledger())?))
+}
+
+/// The browser flow's words, after a failure or for `--browser`.
+fn browser_offer() -> String {
+    format!(
+        "You can still do it in your browser: {} (or `headroom extra-usage enable --browser`, which waits until your account reports it on).",
+        extra_usage::SETTINGS_URL
+    )
+}
+
+/// `cap --browser`, `disable --browser`: opens claude.ai's settings and says what to do there.
+fn browser_only(change: Change) -> Result<(), Failure> {
+    let url = extra_usage::SETTINGS_URL;
+    let what = match change {
+        Change::SetCap(c) => format!("set Extra Usage's monthly cap to {}", c.describe()),
+        Change::Disable => "turn off Extra Usage".to_owned(),
+        Change::Enable(c) => format!("turn on Extra Usage with {}", c.describe()),
+    };
+    open_or_print(url, &what, false);
+    Ok(())
+}
+
+fn open_or_print(url: &str, what: &str, no_browser: bool) {
+    let no_browser =
+        no_browser || std::env::var("HEADROOM_NO_BROWSER").is_ok_and(|v| !v.is_empty() && v != "0");
+    if no_browser {
+        println!("Open {url} and {what}.");
+        return;
+    }
+    match opener::open_browser(url) {
+        Ok(()) => println!("Opened {url} in your browser: {what} there."),
+        Err(e) => {
+            tracing::debug!("cannot open a browser: {e}");
+            println!("Could not open a browser; open {url} and {what}.");
+        }
+    }
+}
+
+/// `enable`, `cap`, `disable`: confirm, write, verify, report.
+fn write(ctx: &Context, change: Change, confirm: &ConfirmArgs) -> Result<(), Failure> {
+    let settings = ctx.settings()?;
+    let refresher = ctx.refresher(&settings)?;
+    let config = refresher.config().clone();
+    if let Err(e) = overage::availability(&config, now_ms()) {
+        println!("{}", browser_offer());
+        return Err(Failure::new(
+            1,
+            format!("Headroom cannot change Extra Usage itself: {}", e.reason),
+        ));
+    }
+    let mut ledger = open_ledger_patiently(ctx)?;
+    // What the account said last decides the question's words and whether the allowance
+    // must be set up first: a routine poll when one is due, else the ledger's reading.
+    let snapshot =
+        patiently(|| Ok(refresher.refresh_blocking(&mut ledger, now_ms(), Mode::Auto)?))?;
+    let current = snapshot.extra_usage.clone();
+    let question = overage::confirmation(&change, current.as_ref());
+    if !confirmed(&question, confirm)? {
+        return Err(Failure::new(1, "nothing was changed"));
+    }
+    // A busy ledger refuses before anything is sent, so trying again cannot write twice.
+    let applied = patiently(|| {
+        Ok(overage::apply_blocking(
+            &refresher,
+            &mut ledger,
+            &change,
+            current.as_ref(),
+            now_ms,
+        )?)
+    })?;
+    match &applied.result {
+        Ok(v) => {
+            println!("{}", v.summary);
+            if let Change::Enable(CapChoice::Cap(cap)) | Change::SetCap(CapChoice::Cap(cap)) =
+                change
+            {
+                // The cap asked for is the one the mismatch warning compares with from now on.
+                if let Err(f) = ctx.update_settings(|s| s.extra_usage.chosen_cap = Some(cap)) {
+                    eprintln!(
+                        "warning: cannot record the chosen cap in the settings: {}",
+                        f.message
+                    );
+                }
+            }
+            match &v.difference {
+                None => Ok(()),
+                Some(d) => {
+                    println!("{}", browser_offer());
+                    Err(Failure::new(
+                        1,
+                        format!("the account does not say what was asked: {d}"),
+                    ))
+                }
+            }
+        }
+        Err(e) => {
+            if e.may_have_changed {
+                println!("Your account may have changed: check with `headroom extra-usage`.");
+            }
+            if e.offer_browser {
+                println!("{}", browser_offer());
+            }
+            Err(Failure::new(1, e.reason.clone()))
+        }
+    }
+}
+
+/// Asks, or reads the flags. `Ok(false)`: the user said no (or could not be asked).
+fn confirmed(question: &Confirmation, flags: &ConfirmArgs) -> Result<bool, Failure> {
+    println!("{}", question.text);
+    let terminal = std::io::stdin().is_terminal();
+    if let Some(typed) = &flags.confirm_amount {
+        if question.retype.is_some() && !overage::amount_confirmed(question, typed) {
+            return Err(Failure::new(
+                2,
+                format!(
+                    "--confirm-amount {typed:?} does not repeat the amount ({}); nothing was changed",
+                    question.retype_hint.as_deref().unwrap_or("")
+                ),
+            ));
+        }
+    }
+    let amount_given = question.retype.is_none() || flags.confirm_amount.is_some();
+    if flags.yes && amount_given {
+        return Ok(true);
+    }
+    if !terminal {
+        let how = match (&question.retype, flags.yes) {
+            (Some(c), _) => format!("--yes --confirm-amount {:?}", retype_text(*c)),
+            (None, _) => "--yes".to_owned(),
+        };
+        println!("Nothing was changed: no terminal to ask on. To confirm, run the command again with {how}.");
+        return Ok(false);
+    }
+    let stdin = std::io::stdin();
+    let mut line = String::new();
+    match &question.retype {
+        Some(_) => {
+            print!(
+                "{}: ",
+                capitalize(
+                    question
+                        .retype_hint
+                        .as_deref()
+                        .unwrap_or("type the amount to confirm")
+                )
+            );
+            let _ = std::io::stdout().flush();
+            stdin
+                .lock()
+                .read_line(&mut line)
+                .map_err(|e| Failure::new(1, e.to_string()))?;
+            if overage::amount_confirmed(question, &line) {
+                return Ok(true);
+            }
+            println!("That is not the amount; nothing was changed.");
+            Ok(false)
+        }
+        None => {
+            print!("Type yes to confirm: ");
+            let _ = std::io::stdout().flush();
+            stdin
+                .lock()
+                .read_line(&mut line)
+                .map_err(|e| Failure::new(1, e.to_string()))?;
+            let answer = line.trim().to_ascii_lowercase();
+            Ok(answer == "yes" || answer == "y")
+        }
+    }
+}
+
+fn retype_text(c: CapChoice) -> String {
+    match c {
+        CapChoice::Cap(cap) => cap.plain(),
+        CapChoice::NoCap => "no cap".to_owned(),
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// `headroom extra-usage history`.
+fn history(ctx: &Context, json: bool, limit: usize) -> Result<(), Failure> {
+    let settings = ctx.settings()?;
+    let ledger = open_ledger_patiently(ctx)?;
+    let entries = overage::history(&ledger, limit)?;
+    if json {
+        let text = serde_json::to_string_pretty(&serde_json::json!({
+            "schema_version": headroom_core::account::status_json::SCHEMA_VERSION,
+            "writes": entries,
+        }))
+        .map_err(|e| Failure::new(1, e.to_string()))?;
+        println!("{text}");
+        return Ok(());
+    }
+    if entries.is_empty() {
+        println!("Headroom has not changed Extra Usage yet.");
+        return Ok(());
+    }
+    let now = now_ms();
+    let zone = zone(&settings);
+    let style = Style::detect(false);
+    let mut table = Table::new(&[
+        ("When", Align::Left),
+        ("Asked", Align::Left),
+        ("Outcome", Align::Left),
+        ("Account said after", Align::Left),
+        ("Error", Align::Left),
+    ]);
+    for e in &entries {
+        table.row(vec![
+            headroom_core::alerts::text::clock(e.at_ms, now, zone),
+            e.asked.clone(),
+            e.outcome.clone(),
+            e.account_after.clone().unwrap_or_default(),
+            e.error.clone().unwrap_or_default(),
+        ]);
+    }
+    print!("{}", table.render(&style));
+    Ok(())
 }
 
 fn status(ctx: &Context, json: bool) -> Result<(), Failure> {
@@ -70,7 +448,7 @@ fn status(ctx: &Context, json: bool) -> Result<(), Failure> {
         .extra_usage
         .as_ref()
         .and_then(|eu| extra_usage::cap_mismatch(chosen, eu));
-    let trap = extra_usage::trap(&snap);
+    let trap = extra_usage::trap(&snap, &settings.alerts);
     if json {
         let value = serde_json::json!({
             "schema_version": headroom_core::account::status_json::SCHEMA_VERSION,
@@ -146,6 +524,7 @@ fn parse_timeout(text: &str) -> Option<Duration> {
     (number.is_empty() && total > 0 && total <= 24 * 3600).then(|| Duration::from_secs(total))
 }
 
+/// `enable --browser`: the flow from before Headroom could write.
 fn enable(ctx: &Context, args: &EnableArgs) -> Result<(), Failure> {
     // Everything the user typed is checked before anything is saved or opened.
     let cap = match &args.cap {
@@ -164,8 +543,7 @@ fn enable(ctx: &Context, args: &EnableArgs) -> Result<(), Failure> {
             ),
         )
     })?;
-    let no_browser = args.no_browser
-        || std::env::var("HEADROOM_NO_BROWSER").is_ok_and(|v| !v.is_empty() && v != "0");
+    let no_browser = args.no_browser;
 
     let settings: Settings = match cap {
         Some(cap) => {
@@ -177,12 +555,11 @@ fn enable(ctx: &Context, args: &EnableArgs) -> Result<(), Failure> {
     };
     let chosen = settings.extra_usage.chosen_cap;
 
-    let mut ledger = ctx.open_ledger()?;
+    let mut ledger = open_ledger_patiently(ctx)?;
     let refresher = ctx.refresher(&settings)?;
     let started = now_ms();
-    let first = refresher
-        .refresh_blocking(&mut ledger, started, Mode::Force)
-        .map_err(|e| Failure::new(1, e.to_string()))?;
+    // A ledger another process keeps busy is waited for briefly, not a failure.
+    let first = patiently(|| Ok(refresher.refresh_blocking(&mut ledger, started, Mode::Force)?))?;
     if let Some(eu) = first
         .extra_usage
         .as_ref()
@@ -203,22 +580,17 @@ fn enable(ctx: &Context, args: &EnableArgs) -> Result<(), Failure> {
         None => "turn on Extra Usage and choose a monthly spending cap".to_owned(),
     };
     let url = extra_usage::SETTINGS_URL;
-    if no_browser {
-        println!("Open {url} and {what}.");
-    } else {
-        match opener::open_browser(url) {
-            Ok(()) => println!("Opened {url} in your browser: {what} there."),
-            Err(e) => {
-                tracing::debug!("cannot open a browser: {e}");
-                println!("Could not open a browser; open {url} and {what}.");
-            }
-        }
-    }
-    if !extra_usage::can_report(&first) {
-        return Err(Failure::new(
+    open_or_print(url, &what, no_browser);
+    let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+    let watch = extra_usage::EnableWatch::new(started, timeout_ms);
+    let no_source = || {
+        Failure::new(
             1,
             "Headroom cannot see your account to confirm the change: sign in with `claude` (Claude Code), or paste a claude.ai session key with `headroom claude-ai login`, then run `headroom extra-usage` to check",
-        ));
+        )
+    };
+    if watch.step(&first, started) == WatchStep::NoSource {
+        return Err(no_source());
     }
 
     let (stop_tx, stop_rx) = mpsc::channel::<()>();
@@ -234,11 +606,8 @@ fn enable(ctx: &Context, args: &EnableArgs) -> Result<(), Failure> {
     );
     println!(
         "Waiting for your account to report Extra Usage on (up to {}; Ctrl-C to stop)...",
-        headroom_core::alerts::text::duration(
-            i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX)
-        )
+        headroom_core::alerts::text::duration(timeout_ms)
     );
-    let deadline = std::time::Instant::now() + timeout;
     let mut shown_errors: Vec<String> = Vec::new();
     loop {
         match stop_rx.recv_timeout(every) {
@@ -249,32 +618,45 @@ fn enable(ctx: &Context, args: &EnableArgs) -> Result<(), Failure> {
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => {}
         }
-        let snap = refresher
-            .refresh_blocking(&mut ledger, now_ms(), Mode::Force)
-            .map_err(|e| Failure::new(1, e.to_string()))?;
+        // While waiting, a busy ledger only skips this look; the next one tries again.
+        let now = now_ms();
+        let snap = match refresher.refresh_blocking(&mut ledger, now, Mode::Force) {
+            Ok(snap) => snap,
+            Err(e) => {
+                let f = Failure::from(e);
+                if !f.busy {
+                    return Err(f);
+                }
+                eprintln!("note: {}; trying again", f.message);
+                continue;
+            }
+        };
         for e in &snap.errors {
             if !shown_errors.contains(e) {
                 eprintln!("note: {e}");
                 shown_errors.push(e.clone());
             }
         }
-        if let Some(eu) = extra_usage::enabled_since(&snap, started) {
-            println!("Extra Usage is on: {}", describe(eu, snap.taken_at_ms));
-            if let Some(m) = extra_usage::cap_mismatch(chosen, eu) {
-                println!("warning: {m}");
+        match watch.step(&snap, now) {
+            WatchStep::Waiting => {}
+            WatchStep::Enabled(eu) => {
+                println!("Extra Usage is on: {}", describe(&eu, snap.taken_at_ms));
+                if let Some(m) = extra_usage::cap_mismatch(chosen, &eu) {
+                    println!("warning: {m}");
+                }
+                return Ok(());
             }
-            return Ok(());
-        }
-        if std::time::Instant::now() >= deadline {
-            return Err(Failure::new(
-                1,
-                format!(
-                    "the account still reports Extra Usage off after {}; once you have turned it on at {url}, run `headroom extra-usage` to check",
-                    headroom_core::alerts::text::duration(
-                        i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX)
-                    )
-                ),
-            ));
+            WatchStep::TimedOut => {
+                return Err(Failure::new(
+                    1,
+                    format!(
+                        "the account still reports Extra Usage off after {}; once you have turned it on at {url}, run `headroom extra-usage` to check",
+                        headroom_core::alerts::text::duration(timeout_ms)
+                    ),
+                ));
+            }
+            // The login went away while waiting (a `claude logout`, a removed key).
+            WatchStep::NoSource => return Err(no_source()),
         }
     }
 }

@@ -45,7 +45,7 @@ pub fn run(ctx: &Context, action: LedgerAction) -> Result<(), Failure> {
                     moved_to.display()
                 ),
             }
-            let report = ctx.refresh(&mut ledger, true)?;
+            let report = ctx.refresh(&mut ledger, &ctx.settings()?, true)?;
             println!(
                 "Rebuilt: {} responses recorded ({} from transcripts).",
                 ledger.entry_count()?,

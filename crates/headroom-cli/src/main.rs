@@ -6,6 +6,7 @@ mod extra_usage_cmd;
 mod ledger_cmd;
 mod prices_cmd;
 mod reports;
+mod serve_cmd;
 mod status_cmd;
 mod statusline_cmd;
 mod table;
@@ -46,13 +47,17 @@ enum Command {
     },
     /// Watch usage in the foreground and send desktop notifications before a limit.
     Watch(watch_cmd::WatchArgs),
+    /// `watch`'s round with its figures for Prometheus (`--metrics [ADDR]`) and OTLP
+    /// (`OTEL_EXPORTER_OTLP_ENDPOINT`); notifications only with `--notify`.
+    Serve(serve_cmd::ServeArgs),
     /// Recent alerts (and `--snooze` to hold notifications back).
     Alerts(watch_cmd::AlertsArgs),
     /// Session and weekly limits, Extra Usage and the forecast, each with its source and age.
     Status(status_cmd::StatusArgs),
     /// Claude Code's status line: reads its JSON on stdin, prints one line (`--install` sets it up).
     Statusline(statusline_cmd::StatuslineArgs),
-    /// Extra Usage's state; `enable` opens claude.ai's settings and waits until it is on.
+    /// Extra Usage: its state; `enable --cap 50`, `cap 75`, `disable` change it on your
+    /// account after you confirm; `history` lists those changes.
     ExtraUsage(extra_usage_cmd::ExtraUsageArgs),
     /// The optional claude.ai source: `login` (session key into the keychain), `logout`, `orgs`.
     #[command(name = "claude-ai")]
@@ -111,6 +116,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Blocks(args) => reports::blocks(&ctx, &args),
         Command::Ledger { action } => ledger_cmd::run(&ctx, action),
         Command::Watch(args) => watch_cmd::watch(&ctx, &args),
+        Command::Serve(args) => serve_cmd::run(&ctx, &args),
         Command::Alerts(args) => watch_cmd::alerts(&ctx, &args),
         Command::Status(args) => status_cmd::run(&ctx, &args),
         Command::Statusline(args) => statusline_cmd::install(&ctx, &args),

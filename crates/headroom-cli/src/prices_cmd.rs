@@ -86,6 +86,9 @@ fn show(table: &PriceTable, as_json: bool) -> Result<(), Failure> {
         if let Some(m) = p.fast_multiplier {
             line.push_str(&format!("  fast x{m}"));
         }
+        if let Some(m) = p.us_multiplier {
+            line.push_str(&format!("  US-only x{m}"));
+        }
         if let Some(origin) = table.origin(id).filter(|o| o.starts_with("override")) {
             line.push_str(&format!("  [{origin}]"));
         }

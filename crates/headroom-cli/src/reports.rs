@@ -1,5 +1,7 @@
 //! `daily`, `weekly`, `monthly`, `session`, `projects` and `blocks`.
 
+use std::path::PathBuf;
+
 use chrono::Weekday;
 use clap::{Args, ValueEnum};
 use serde_json::{json, Map, Value};
@@ -102,7 +104,7 @@ impl ReportArgs {
 pub fn periods(ctx: &Context, args: &ReportArgs, period: Period) -> Result<(), Failure> {
     let query = args.query()?;
     let mut ledger = ctx.open_ledger()?;
-    refresh_for_report(ctx, &mut ledger, args.verbose)?;
+    let roots = refresh_for_report(ctx, &mut ledger, args.verbose)?;
     let (mut rows, totals) = report::periods(&ledger, period, &query)?;
     if matches!(args.order, Order::Desc) {
         rows.reverse();
@@ -118,29 +120,28 @@ pub fn periods(ctx: &Context, args: &ReportArgs, period: Period) -> Result<(), F
             .map(|row| with_key(row, item_key, &row.period))
             .collect();
         print_json(&json!({ list_key: items, "totals": totals }));
-        unpriced_footer(&ledger, &query, true)?;
+        unpriced_footer(&ledger, query.covered_ms(), true)?;
         return Ok(());
     }
     let style = Style::detect(args.no_color);
     if rows.is_empty() {
-        nothing_found(ctx, args, "usage");
+        nothing_found(&roots, args, "usage");
         return Ok(());
     }
     let labelled: Vec<(String, &PeriodUsage)> =
         rows.iter().map(|r| (r.period.clone(), r)).collect();
     print!("{}", usage_table(title, &labelled, &totals, args, &style));
-    unpriced_footer(&ledger, &query, false)?;
+    unpriced_footer(&ledger, query.covered_ms(), false)?;
     Ok(())
 }
 
-/// Says below a report what its costs leave out; on stderr under JSON, whose shape is
-/// ccusage's.
+/// Says below a report what the costs of its time range (`from_ms..to_ms`) leave out; on
+/// stderr under JSON, whose shape is ccusage's.
 fn unpriced_footer(
     ledger: &headroom_core::ledger::Ledger,
-    query: &Query,
+    (from, to): (i64, i64),
     json: bool,
 ) -> Result<(), Failure> {
-    let (from, to) = query.ms_range();
     if let Some(note) = report::unpriced_note(&ledger.unpriced(from, to)?) {
         if json {
             eprintln!("note: {note}");
@@ -151,26 +152,33 @@ fn unpriced_footer(
     Ok(())
 }
 
-/// Reads new transcript lines for a report. Claude Code's folder without a `projects` folder
-/// (a new install that has not answered a prompt yet) is no usage, not an error; no Claude
-/// Code folder at all still is (exit 2, naming where it looked).
-fn refresh_for_report(ctx: &Context, ledger: &mut Ledger, verbose: bool) -> Result<(), Failure> {
-    match ctx.refresh(ledger, verbose) {
-        Ok(_) => Ok(()),
-        Err(f) if f.code == 2 && ctx.env.claude_roots().iter().any(|r| r.is_dir()) => {
+/// Reads new transcript lines for a report, from Claude Code's folders and the extra ones in
+/// the settings; returns those folders. Claude Code's folder without a `projects` folder (a
+/// new install that has not answered a prompt yet) is no usage, not an error; no transcript
+/// folder at all still is (exit 2, naming where it looked).
+fn refresh_for_report(
+    ctx: &Context,
+    ledger: &mut Ledger,
+    verbose: bool,
+) -> Result<Vec<PathBuf>, Failure> {
+    let settings = ctx.settings()?;
+    let roots = ctx.env.transcript_roots(&settings);
+    match ctx.refresh(ledger, &settings, verbose) {
+        Ok(_) => {}
+        Err(f) if f.code == 2 && roots.iter().any(|r| r.is_dir()) => {
             tracing::debug!("{}", f.message);
-            Ok(())
         }
-        Err(f) => Err(f),
+        Err(f) => return Err(f),
     }
+    Ok(roots)
 }
 
 /// "No usage found." and, when nothing at all was asked to be left out (no date range), what
-/// to do about it: the folders read and the ways to add a source.
-fn nothing_found(ctx: &Context, args: &ReportArgs, what: &str) {
+/// to do about it: the folders read (`roots`) and the ways to add a source.
+fn nothing_found(roots: &[PathBuf], args: &ReportArgs, what: &str) {
     println!("No {what} found{}.", range_note(args));
     if args.since.is_none() && args.until.is_none() {
-        let folders = first_run::transcript_folders(&ctx.env.claude_roots());
+        let folders = first_run::transcript_folders(roots);
         for line in first_run::no_usage_help(&folders) {
             println!("{line}");
         }
@@ -315,18 +323,19 @@ pub fn short_model(model: &str) -> String {
 pub fn sessions(ctx: &Context, args: &ReportArgs) -> Result<(), Failure> {
     let query = args.query()?;
     let mut ledger = ctx.open_ledger()?;
-    refresh_for_report(ctx, &mut ledger, args.verbose)?;
+    let roots = refresh_for_report(ctx, &mut ledger, args.verbose)?;
     let (mut rows, totals) = report::sessions(&ledger, &query)?;
     if matches!(args.order, Order::Asc) {
         rows.reverse();
     }
     if args.json {
         print_json(&json!({ "sessions": rows, "totals": totals }));
+        unpriced_footer(&ledger, query.covered_ms(), true)?;
         return Ok(());
     }
     let style = Style::detect(args.no_color);
     if rows.is_empty() {
-        nothing_found(ctx, args, "sessions");
+        nothing_found(&roots, args, "sessions");
         return Ok(());
     }
     let labelled: Vec<(String, PeriodUsage)> = rows
@@ -347,21 +356,23 @@ pub fn sessions(ctx: &Context, args: &ReportArgs) -> Result<(), Failure> {
         .collect();
     let refs: Vec<(String, &PeriodUsage)> = labelled.iter().map(|(l, u)| (l.clone(), u)).collect();
     print!("{}", usage_table("Session", &refs, &totals, args, &style));
+    unpriced_footer(&ledger, query.covered_ms(), false)?;
     Ok(())
 }
 
 pub fn projects(ctx: &Context, args: &ReportArgs) -> Result<(), Failure> {
     let query = args.query()?;
     let mut ledger = ctx.open_ledger()?;
-    refresh_for_report(ctx, &mut ledger, args.verbose)?;
+    let roots = refresh_for_report(ctx, &mut ledger, args.verbose)?;
     let (rows, totals) = report::projects(&ledger, &query)?;
     if args.json {
         print_json(&json!({ "projects": rows, "totals": totals }));
+        unpriced_footer(&ledger, query.covered_ms(), true)?;
         return Ok(());
     }
     let style = Style::detect(args.no_color);
     if rows.is_empty() {
-        nothing_found(ctx, args, "projects");
+        nothing_found(&roots, args, "projects");
         return Ok(());
     }
     let labelled: Vec<(String, PeriodUsage)> = rows
@@ -380,6 +391,7 @@ pub fn projects(ctx: &Context, args: &ReportArgs) -> Result<(), Failure> {
         .collect();
     let refs: Vec<(String, &PeriodUsage)> = labelled.iter().map(|(l, u)| (l.clone(), u)).collect();
     print!("{}", usage_table("Project", &refs, &totals, args, &style));
+    unpriced_footer(&ledger, query.covered_ms(), false)?;
     Ok(())
 }
 
@@ -417,9 +429,15 @@ pub fn blocks(ctx: &Context, args: &BlocksArgs) -> Result<(), Failure> {
     if matches!(args.report.order, Order::Desc) {
         all.reverse();
     }
+    // The footer speaks for the blocks shown.
+    let shown = (
+        all.iter().map(|b| b.start_ms).min().unwrap_or(0),
+        all.iter().map(|b| b.end_ms).max().unwrap_or(0),
+    );
     if args.report.json {
         let items: Vec<BlockJson> = all.iter().map(BlockJson::from).collect();
         print_json(&json!({ "blocks": items }));
+        unpriced_footer(&ledger, shown, true)?;
         return Ok(());
     }
     let style = Style::detect(args.report.no_color);
@@ -507,5 +525,6 @@ pub fn blocks(ctx: &Context, args: &BlocksArgs) -> Result<(), Failure> {
     if let Some(note) = active_note {
         println!("{}", style.green(&note));
     }
+    unpriced_footer(&ledger, shown, false)?;
     Ok(())
 }

@@ -160,7 +160,7 @@ pub fn human(snap: &UsageSnapshot, settings: &Settings, zone: Zone, skipped: u64
             out.push_str(&format!("  warning: {w}\n"));
         }
     }
-    if let Some(trap) = extra_usage::trap(snap) {
+    if let Some(trap) = extra_usage::trap(snap, &settings.alerts) {
         out.push_str(&format!("warning: {trap}\n"));
     }
 

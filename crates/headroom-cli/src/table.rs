@@ -39,18 +39,6 @@ impl Style {
     pub fn red(&self, text: &str) -> String {
         self.paint("31", text)
     }
-
-    /// Colour for a percentage of a limit.
-    #[allow(dead_code)] // for the account figures (`status`)
-    pub fn level(&self, percent: f64, text: &str) -> String {
-        if percent >= 90.0 {
-            self.red(text)
-        } else if percent >= 75.0 {
-            self.yellow(text)
-        } else {
-            self.green(text)
-        }
-    }
 }
 
 /// The terminal's width: `COLUMNS` when set, else a conventional 100 (wide enough for the

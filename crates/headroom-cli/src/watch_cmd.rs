@@ -2,8 +2,10 @@
 //! foreground, for people without a tray; and `headroom alerts`: what the engine said.
 //!
 //! Each round reads the settings again (so a snooze set elsewhere applies), takes a snapshot,
-//! evaluates and records it in one ledger transaction (the tray may share the ledger; neither
-//! repeats the other's alerts), prints what it found and delivers at most one notification.
+//! runs the tray's alert step on it (`headroom_service::deliver`: evaluated and recorded in
+//! one ledger transaction, so the tray may share the ledger and neither repeats the other's
+//! alerts; at most one notification delivered, and how it went recorded), and prints what it
+//! found.
 //! `--once` does one round and exits. Ctrl-C (or SIGTERM) ends the loop between rounds, or
 //! interrupts the wait, and exits 0. No notification server is a warning; the alert is still
 //! recorded and printed. A ledger another process keeps busy past the busy timeout (a long
@@ -14,15 +16,14 @@ use std::time::Duration;
 
 use clap::Args;
 use headroom_core::account::Mode;
-use headroom_core::alerts::store::{self, outcome, HistoryEntry};
-use headroom_core::alerts::{
-    self, text, Action, Delivery, Evaluation, Notification, EXTRA_USAGE_SETTINGS_URL,
-};
+use headroom_core::alerts::store::{self, HistoryEntry};
+use headroom_core::alerts::{self, text, Action, Evaluation, EXTRA_USAGE_SETTINGS_URL};
 use headroom_core::ledger::Ledger;
 use headroom_core::report::Zone;
 use headroom_core::settings::{self, Settings};
 use headroom_core::snapshot::UsageSnapshot;
-use headroom_notify::{Clicked, Notifier, NotifierConfig, NotifyError};
+use headroom_notify::Clicked;
+use headroom_service::deliver::{self, Deliverer, Notifications};
 
 use crate::context::{now_ms, zone, Context, Failure};
 use crate::table::{Align, Style, Table};
@@ -62,42 +63,94 @@ struct Watcher<'a> {
     ctx: &'a Context,
     /// Opened by the first round that can (a rebuild may hold it).
     ledger: Option<Ledger>,
-    notifier: Option<Notifier>,
-    /// Warn about a missing notification server once, not every round.
-    warned_no_server: bool,
+    deliverer: Deliverer,
 }
 
-enum Event {
+/// What wakes the loop between rounds.
+pub enum Event {
     Stop,
     Click(Clicked),
+    /// Someone read the metrics (`headroom serve`): read new transcript lines, without asking
+    /// the account, so the next scrape has them.
+    Scraped,
 }
 
+/// How the loop runs: `headroom watch` and `headroom serve` differ only in these and in what
+/// they do with each round's figures ([`RoundHook`]).
+pub struct LoopOptions {
+    /// The command, for what the loop prints (`watch`, `serve`).
+    pub name: &'static str,
+    /// How an alert delivered without notifications is recorded.
+    pub printed_only: &'static str,
+    pub once: bool,
+    pub interval: Option<u32>,
+    pub notify: bool,
+}
+
+/// What a front end does with each round's snapshot, with the ledger the round used.
+pub trait RoundHook {
+    fn after_round(
+        &mut self,
+        ledger: &Ledger,
+        snapshot: &UsageSnapshot,
+        settings: &Settings,
+        now: i64,
+    );
+}
+
+/// `headroom watch` only prints.
+struct PrintOnly;
+
+impl RoundHook for PrintOnly {
+    fn after_round(&mut self, _: &Ledger, _: &UsageSnapshot, _: &Settings, _: i64) {}
+}
+
+/// The shortest time between two local refreshes a scrape asks for: a scraper polling every
+/// second does not make the loop read the transcripts more often than that.
+const SCRAPE_REFRESH_MIN: Duration = Duration::from_secs(1);
+
 pub fn watch(ctx: &Context, args: &WatchArgs) -> Result<(), Failure> {
-    let (events, inbox) = mpsc::channel::<Event>();
-    let notifier = if args.no_notify {
-        None
-    } else {
-        let icon = headroom_notify::install_icon(&ctx.state.dir.join("icons"))
-            .map_err(|e| tracing::warn!("cannot write the notification icon: {e}"))
-            .ok()
-            .map(|p| p.display().to_string());
-        let (notifier, clicks) = Notifier::new(NotifierConfig {
-            icon,
-            // Buttons need someone to receive the click: not with --once.
-            actions: !args.once,
-            ..NotifierConfig::default()
-        });
-        let forward = events.clone();
-        std::thread::spawn(move || {
-            for click in clicks {
-                if forward.send(Event::Click(click)).is_err() {
-                    break;
-                }
-            }
-        });
-        Some(notifier)
+    let options = LoopOptions {
+        name: "watch",
+        printed_only: "printed only (--no-notify)",
+        once: args.once,
+        interval: args.interval,
+        notify: !args.no_notify,
     };
-    if !args.once {
+    let (events, inbox) = mpsc::channel::<Event>();
+    run_loop(ctx, &options, events, inbox, &mut PrintOnly)
+}
+
+/// The round, again and again: the one loop behind `headroom watch` and `headroom serve`.
+/// `events` is the sender the caller may have handed out (to the metrics endpoint); the loop
+/// ends when every sender is gone or on Ctrl-C.
+pub fn run_loop(
+    ctx: &Context,
+    options: &LoopOptions,
+    events: mpsc::Sender<Event>,
+    inbox: mpsc::Receiver<Event>,
+    hook: &mut dyn RoundHook,
+) -> Result<(), Failure> {
+    let notifications = if options.notify {
+        // Buttons need someone to receive the click: not with --once.
+        Notifications::On {
+            buttons: !options.once,
+        }
+    } else {
+        Notifications::Off {
+            recorded_as: options.printed_only,
+        }
+    };
+    let forward = events.clone();
+    let deliverer = Deliverer::new(
+        &ctx.state.dir,
+        notifications,
+        "alerts are printed and recorded",
+        std::sync::Arc::new(move |click| {
+            let _ = forward.send(Event::Click(click));
+        }),
+    );
+    if !options.once {
         let stop = events.clone();
         ctrlc::set_handler(move || {
             let _ = stop.send(Event::Stop);
@@ -109,16 +162,15 @@ pub fn watch(ctx: &Context, args: &WatchArgs) -> Result<(), Failure> {
     let mut w = Watcher {
         ctx,
         ledger: None,
-        notifier,
-        warned_no_server: false,
+        deliverer,
     };
     let mut last: Option<Settings> = None;
     loop {
         // A settings file caught broken (a hand edit) does not reset a running watch.
         let settings = ctx.settings_or(last.as_ref())?;
-        let busy = match w.round(&settings) {
+        let busy = match w.round(&settings, hook) {
             Ok(()) => false,
-            Err(f) if f.busy && !args.once => {
+            Err(f) if f.busy && !options.once => {
                 eprintln!(
                     "warning: {}; trying again in {} s",
                     f.message,
@@ -129,10 +181,10 @@ pub fn watch(ctx: &Context, args: &WatchArgs) -> Result<(), Failure> {
             Err(f) => return Err(f),
         };
         last = Some(settings.clone());
-        if args.once {
+        if options.once {
             return Ok(());
         }
-        let minutes = args
+        let minutes = options
             .interval
             .unwrap_or(settings.sources.poll_minutes)
             .max(1);
@@ -141,14 +193,20 @@ pub fn watch(ctx: &Context, args: &WatchArgs) -> Result<(), Failure> {
             wait = wait.min(BUSY_RETRY);
         }
         let deadline = std::time::Instant::now() + wait;
+        let mut last_local = std::time::Instant::now();
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match inbox.recv_timeout(left) {
                 Ok(Event::Stop) | Err(RecvTimeoutError::Disconnected) => {
-                    eprintln!("headroom watch: stopped");
+                    eprintln!("headroom {}: stopped", options.name);
                     return Ok(());
                 }
                 Ok(Event::Click(click)) => on_click(ctx, click.action)?,
+                Ok(Event::Scraped) if last_local.elapsed() >= SCRAPE_REFRESH_MIN => {
+                    w.local_refresh(&settings, hook);
+                    last_local = std::time::Instant::now();
+                }
+                Ok(Event::Scraped) => {}
                 Err(RecvTimeoutError::Timeout) => break,
             }
         }
@@ -156,7 +214,21 @@ pub fn watch(ctx: &Context, args: &WatchArgs) -> Result<(), Failure> {
 }
 
 impl Watcher<'_> {
-    fn round(&mut self, settings: &Settings) -> Result<(), Failure> {
+    /// New transcript lines and the snapshot the ledger gives, without asking the account
+    /// or evaluating alerts (the next full round does both). A failure is a warning: the
+    /// figures already published stay.
+    fn local_refresh(&mut self, settings: &Settings, hook: &mut dyn RoundHook) {
+        let Some(ledger) = self.ledger.as_mut() else {
+            return;
+        };
+        let now = now_ms();
+        match self.ctx.snapshot(ledger, settings, now, Mode::Never) {
+            Ok(snapshot) => hook.after_round(ledger, &snapshot, settings, now),
+            Err(f) => tracing::warn!("{}", f.message),
+        }
+    }
+
+    fn round(&mut self, settings: &Settings, hook: &mut dyn RoundHook) -> Result<(), Failure> {
         let now = now_ms();
         let zone = zone(settings);
         let ledger = match &mut self.ledger {
@@ -167,36 +239,20 @@ impl Watcher<'_> {
         for problem in &snapshot.errors {
             eprintln!("warning: {problem}");
         }
-        let recorded = store::evaluate_and_record(ledger, &snapshot, &settings.alerts, now, zone)?;
+        let round = deliver::alert_round(
+            ledger,
+            &snapshot,
+            &settings.alerts,
+            now,
+            zone,
+            &mut self.deliverer,
+        )?;
+        hook.after_round(ledger, &snapshot, settings, now);
         println!("{}", status_line(&snapshot, now, zone));
-        let outcome = match &recorded.evaluation.delivery {
-            Delivery::Nothing => return Ok(()),
-            Delivery::Suppressed { why } => why.as_str().to_owned(),
-            Delivery::Deliver { notification } => self.deliver(notification),
-        };
-        if let Some(ledger) = self.ledger.as_ref().filter(|_| outcome != outcome::PENDING) {
-            store::record_delivery(ledger, &recorded.ids, &outcome)?;
+        if let Some(outcome) = &round.outcome {
+            print_alerts(&round.evaluation, outcome, now, zone);
         }
-        print_alerts(&recorded.evaluation, &outcome, now, zone);
         Ok(())
-    }
-
-    /// Delivers and says how it went, in the words the history keeps.
-    fn deliver(&mut self, notification: &Notification) -> String {
-        let Some(notifier) = &self.notifier else {
-            return "printed only (--no-notify)".to_owned();
-        };
-        let (outcome, error) = notifier.deliver_for_history(notification);
-        match error {
-            Some(NotifyError::NoServer(detail)) if !self.warned_no_server => {
-                tracing::warn!("no notification server is running ({detail}); alerts are printed and recorded (see `headroom alerts`)");
-                self.warned_no_server = true;
-            }
-            Some(NotifyError::NoServer(_)) => {}
-            Some(e) => tracing::warn!("{e}"),
-            None => {}
-        }
-        outcome
     }
 }
 
@@ -298,32 +354,6 @@ fn print_alerts(evaluation: &Evaluation, outcome: &str, now: i64, zone: Zone) {
     }
 }
 
-/// Parses `1h`, `30m`, `2h30m`, `90` (minutes).
-fn parse_duration_ms(s: &str) -> Option<i64> {
-    let s = s.trim().to_ascii_lowercase();
-    if let Ok(minutes) = s.parse::<i64>() {
-        return (minutes > 0).then_some(minutes * 60_000);
-    }
-    let (mut total, mut number) = (0i64, String::new());
-    for c in s.chars() {
-        match c {
-            '0'..='9' => number.push(c),
-            'h' | 'm' | 'd' if !number.is_empty() => {
-                let n: i64 = number.parse().ok()?;
-                total += n * match c {
-                    'd' => 86_400_000,
-                    'h' => 3_600_000,
-                    _ => 60_000,
-                };
-                number.clear();
-            }
-            ' ' => {}
-            _ => return None,
-        }
-    }
-    (number.is_empty() && total > 0 && total <= 7 * 86_400_000).then_some(total)
-}
-
 pub fn alerts(ctx: &Context, args: &AlertsArgs) -> Result<(), Failure> {
     let now = now_ms();
     if let Some(snooze) = &args.snooze {
@@ -395,12 +425,12 @@ fn snooze_cmd(ctx: &Context, snooze: &str, now: i64) -> Result<(), Failure> {
                 )
             })?)
         }
-        other => Some(now + parse_duration_ms(other).ok_or_else(|| {
+        other => Some(now.saturating_add(text::parse_duration_ms(other).ok_or_else(|| {
             Failure::new(
                 2,
                 format!("{other:?} is not a snooze: use a duration like 1h or 30m (at most 7 days), reset, or off"),
             )
-        })?),
+        })?)),
     };
     set_snooze(ctx, until)?;
     match until {
@@ -411,23 +441,4 @@ fn snooze_cmd(ctx: &Context, snooze: &str, now: i64) -> Result<(), Failure> {
         None => println!("Notifications resumed."),
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn snooze_durations() {
-        assert_eq!(parse_duration_ms("1h"), Some(3_600_000));
-        assert_eq!(parse_duration_ms("30m"), Some(1_800_000));
-        assert_eq!(parse_duration_ms("2h30m"), Some(9_000_000));
-        assert_eq!(parse_duration_ms("90"), Some(5_400_000));
-        assert_eq!(parse_duration_ms("1d"), Some(86_400_000));
-        assert_eq!(parse_duration_ms("8d"), None);
-        assert_eq!(parse_duration_ms("h"), None);
-        assert_eq!(parse_duration_ms("1x"), None);
-        assert_eq!(parse_duration_ms("-5"), None);
-        assert_eq!(parse_duration_ms("5h3"), None);
-    }
 }

@@ -38,7 +38,9 @@ fn no_transcript_folder_is_exit_2_with_the_paths() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("missing/projects"), "{stderr}");
+    // Joined as the CLI joins it: `missing\projects` on Windows.
+    let looked = Path::new("missing").join("projects");
+    assert!(stderr.contains(&looked.display().to_string()), "{stderr}");
 }
 
 #[test]
@@ -308,4 +310,104 @@ fn claude_codes_folder_without_transcripts_says_what_to_do() {
     let out = headroom(&["daily", "--json"], &claude, &home);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["daily"], serde_json::json!([]));
+}
+
+#[test]
+fn every_report_says_what_its_costs_leave_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("c/projects/p");
+    fs::create_dir_all(&project).unwrap();
+    // Two responses of a model no price table knows, one of a known one.
+    let unknown = |i: usize| line(i, 50).replace("claude-sonnet-4-5-20250929", "claude-foo-6");
+    fs::write(
+        project.join("s.jsonl"),
+        line(1, 50) + &unknown(2) + &unknown(3),
+    )
+    .unwrap();
+    let note = "Costs leave out 2 responses of claude-foo-6 with no known price: run `headroom prices update`";
+    for report in [
+        "daily", "weekly", "monthly", "session", "projects", "blocks",
+    ] {
+        let out = headroom(&[report], &dir.path().join("c"), &dir.path().join("h"));
+        assert!(
+            out.status.success(),
+            "{report}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains(note), "{report}:\n{stdout}");
+        // Under JSON (ccusage's shape) the note goes to stderr.
+        let out = headroom(
+            &[report, "--json"],
+            &dir.path().join("c"),
+            &dir.path().join("h"),
+        );
+        assert!(out.status.success(), "{report} --json");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(note), "{report} --json:\n{stderr}");
+    }
+    // A range without them has no note, however near they are (the 2nd has the known
+    // model's response, the 3rd and 4th the others).
+    for report in ["daily", "session", "projects"] {
+        let out = headroom(
+            &[report, "--since", "20261102", "--until", "20261102"],
+            &dir.path().join("c"),
+            &dir.path().join("h"),
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("2026-11-02") || report != "daily",
+            "{stdout}"
+        );
+        assert!(!stdout.contains("leave out"), "{report}:\n{stdout}");
+    }
+}
+
+/// `sources.extra_transcript_dirs` is read by every command that ingests, as by the tray: a
+/// transcript only in an extra folder counts in `headroom daily`, and `headroom watch` records
+/// it in the ledger (seen afterwards by a report that no longer names the folder).
+#[test]
+fn extra_transcript_folders_are_read_by_reports_and_watch() {
+    let dir = tempfile::tempdir().unwrap();
+    let claude = dir.path().join("claude");
+    fs::create_dir_all(&claude).unwrap();
+    let extra = dir.path().join("elsewhere");
+    let project = extra.join("projects/p");
+    fs::create_dir_all(&project).unwrap();
+    fs::write(project.join("s.jsonl"), line(1, 50)).unwrap();
+    let settings = |extra_dirs: &[&Path]| {
+        serde_json::json!({
+            "sources": { "account": false, "extra_transcript_dirs": extra_dirs },
+        })
+        .to_string()
+    };
+    let output_tokens = |out: &Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        json["totals"]["outputTokens"].clone()
+    };
+
+    let home = dir.path().join("report");
+    fs::create_dir_all(&home).unwrap();
+    fs::write(home.join("settings.json"), settings(&[&extra])).unwrap();
+    let out = headroom(&["daily", "--json"], &claude, &home);
+    assert_eq!(output_tokens(&out), 50);
+
+    let home = dir.path().join("watch");
+    fs::create_dir_all(&home).unwrap();
+    fs::write(home.join("settings.json"), settings(&[&extra])).unwrap();
+    let out = headroom(&["watch", "--once", "--no-notify"], &claude, &home);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fs::write(home.join("settings.json"), settings(&[])).unwrap();
+    let out = headroom(&["daily", "--json"], &claude, &home);
+    assert_eq!(output_tokens(&out), 50, "what watch recorded");
 }

@@ -21,9 +21,10 @@ use std::path::PathBuf;
 use reqwest::Url;
 
 use crate::account::client::{self, is_loopback, Service};
+use crate::account::credentials::KeychainItem;
 use crate::account::AccountConfig;
 use crate::paths::{Environment, StateFiles};
-use crate::settings::SourceSettings;
+use crate::settings::{Settings, SourceSettings};
 
 /// What the front ends read from the environment at start.
 #[derive(Debug, Clone)]
@@ -44,6 +45,11 @@ pub struct AccountEnv {
     pub claude_ai: Option<Url>,
     /// `HEADROOM_TEST_POLL_FLOOR_MS`, when it is a whole number.
     pub test_poll_floor_ms: Option<i64>,
+    /// Claude Code's account file (`Environment::claude_account_file`), for Extra Usage
+    /// writes: it names the organization.
+    pub claude_account_file: Option<PathBuf>,
+    /// Claude Code's macOS Keychain item (`Environment::claude_keychain_item`).
+    pub claude_keychain_item: KeychainItem,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,7 +73,11 @@ impl Edge {
         Edge::read(
             |name| std::env::var_os(name),
             directories::BaseDirs::new().map(|b| b.home_dir().to_owned()),
-            directories::ProjectDirs::from("", "", "headroom").map(|p| p.data_dir().to_owned()),
+            // The local data folder: the same as the data folder on Linux and macOS; on
+            // Windows %LOCALAPPDATA%, not the roaming profile, which a domain copies to a
+            // server at every logout (the ledger grows to hundreds of MB).
+            directories::ProjectDirs::from("", "", "headroom")
+                .map(|p| p.data_local_dir().to_owned()),
         )
     }
 
@@ -106,6 +116,8 @@ impl Edge {
                 }),
             }
         };
+        let claude_account_file = paths.claude_account_file();
+        let claude_keychain_item = paths.claude_keychain_item();
         Ok(Edge {
             paths,
             state: StateFiles::new(dir),
@@ -122,8 +134,16 @@ impl Edge {
                 )?,
                 test_poll_floor_ms: text("HEADROOM_TEST_POLL_FLOOR_MS")
                     .and_then(|v| v.trim().parse::<i64>().ok()),
+                claude_account_file,
+                claude_keychain_item,
             },
         })
+    }
+
+    /// The folders transcripts are read from, the extra ones in `settings` included (see
+    /// [`Environment::transcript_roots`]).
+    pub fn transcript_roots(&self, settings: &Settings) -> Vec<PathBuf> {
+        self.paths.transcript_roots(settings)
     }
 
     /// The account sources as the user set them up, with this environment's overrides.
@@ -137,7 +157,10 @@ impl AccountEnv {
     /// The account sources as the user set them up: `claude_dir` holds Claude Code's
     /// credentials, `sources` the user's toggles and poll interval.
     pub fn config(&self, claude_dir: Option<PathBuf>, sources: &SourceSettings) -> AccountConfig {
-        let mut config = AccountConfig::new(claude_dir).with_settings(sources);
+        let mut config = AccountConfig::new(claude_dir)
+            .with_settings(sources)
+            .with_account_file(self.claude_account_file.clone());
+        config.macos_keychain = Some(self.claude_keychain_item);
         if let Some(url) = &self.anthropic_api {
             config.anthropic_api = url.clone();
         }
@@ -191,7 +214,13 @@ mod tests {
             edge.paths.claude_settings_dir(),
             Some(PathBuf::from("/home/u/.claude"))
         );
-        assert_eq!(edge.account, AccountEnv::default());
+        assert_eq!(
+            edge.account,
+            AccountEnv {
+                claude_account_file: Some(PathBuf::from("/home/u/.claude.json")),
+                ..AccountEnv::default()
+            }
+        );
 
         let edge = read(&[
             ("HEADROOM_HOME", "/tmp/h"),
@@ -202,6 +231,26 @@ mod tests {
         assert_eq!(
             edge.account_config(&SourceSettings::default()).claude_dir,
             Some(PathBuf::from("/c1"))
+        );
+    }
+
+    #[test]
+    fn the_macos_keychain_item_is_the_config_folders_own() {
+        let config = |vars: &[(&str, &str)]| {
+            read(vars)
+                .unwrap()
+                .account_config(&SourceSettings::default())
+        };
+        let service = |vars: &[(&str, &str)]| config(vars).macos_keychain.map(|i| i.service());
+        assert_eq!(service(&[]).as_deref(), Some("Claude Code-credentials"));
+        assert_eq!(
+            service(&[("CLAUDE_CONFIG_DIR", "")]).as_deref(),
+            Some("Claude Code-credentials")
+        );
+        // The folder the credentials file is read from; digits: printf %s /c1 | sha256sum
+        assert_eq!(
+            service(&[("CLAUDE_CONFIG_DIR", "/c1,/c2")]).as_deref(),
+            Some("Claude Code-credentials-3d7e645e")
         );
     }
 

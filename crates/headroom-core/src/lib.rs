@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod blocks;
 pub mod environment;
 pub mod first_run;
+pub mod fs;
 pub mod ingest;
 pub mod ledger;
 pub mod num;

@@ -7,6 +7,8 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use crate::settings::Settings;
+
 /// The few environment values that decide paths.
 #[derive(Debug, Clone, Default)]
 pub struct Environment {
@@ -39,6 +41,20 @@ impl Environment {
         }
     }
 
+    /// Every folder transcripts are read from: [`Environment::claude_roots`], then the user's
+    /// `sources.extra_transcript_dirs`, each folder once. The one rule for every front end
+    /// (the CLI's reports, `watch` and `serve`, and the tray), so that a folder added in the
+    /// settings counts wherever usage is read.
+    pub fn transcript_roots(&self, settings: &Settings) -> Vec<PathBuf> {
+        let mut roots = self.claude_roots();
+        for extra in &settings.sources.extra_transcript_dirs {
+            if !roots.contains(extra) {
+                roots.push(extra.clone());
+            }
+        }
+        roots
+    }
+
     /// The folder Claude Code's `settings.json` and `.credentials.json` live in: the first
     /// `$CLAUDE_CONFIG_DIR` entry, else `~/.claude`.
     pub fn claude_settings_dir(&self) -> Option<PathBuf> {
@@ -51,6 +67,28 @@ impl Environment {
                 .map(PathBuf::from);
         }
         self.home.as_ref().map(|h| h.join(".claude"))
+    }
+
+    /// Claude Code's macOS Keychain item for this environment: its own per folder when
+    /// `CLAUDE_CONFIG_DIR` is set (the first entry, the one [`Self::claude_settings_dir`] names).
+    pub fn claude_keychain_item(&self) -> crate::account::credentials::KeychainItem {
+        let explicit = self
+            .claude_config_dir
+            .as_ref()
+            .filter(|d| !d.is_empty())
+            .and(self.claude_settings_dir());
+        crate::account::credentials::KeychainItem::for_config_dir(explicit.as_deref())
+    }
+
+    /// Claude Code's account file (`.claude.json`, with `oauthAccount.organizationUuid`): in
+    /// the first `$CLAUDE_CONFIG_DIR` entry when that is set, else in the home folder.
+    pub fn claude_account_file(&self) -> Option<PathBuf> {
+        let config_dir = self
+            .claude_config_dir
+            .as_ref()
+            .filter(|d| !d.is_empty())
+            .and(self.claude_settings_dir());
+        crate::account::overage::account_file_path(config_dir.as_deref(), self.home.as_deref())
     }
 
     /// Headroom's state folder: `$HEADROOM_HOME`, else the platform data folder.
@@ -104,6 +142,22 @@ mod tests {
             [PathBuf::from("/a"), PathBuf::from("/b")]
         );
         assert_eq!(env.claude_settings_dir(), Some(PathBuf::from("/a")));
+    }
+
+    #[test]
+    fn transcript_roots_add_the_extra_folders_once_after_claude_codes() {
+        let env = Environment {
+            claude_config_dir: Some("/a,/b".into()),
+            ..Environment::default()
+        };
+        let mut settings = Settings::default();
+        assert_eq!(env.transcript_roots(&settings), env.claude_roots());
+        settings.sources.extra_transcript_dirs =
+            vec!["/x".into(), "/b".into(), "/y".into(), "/x".into()];
+        assert_eq!(
+            env.transcript_roots(&settings),
+            ["/a", "/b", "/x", "/y"].map(PathBuf::from)
+        );
     }
 
     #[test]

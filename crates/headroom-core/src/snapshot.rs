@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where a figure came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Source {
     /// Claude Code's statusline feed (no network).
     #[serde(rename = "statusline")]
@@ -51,6 +52,7 @@ impl Source {
 /// Which limit a window is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum WindowKind {
     /// The rolling 5-hour session limit.
     Session,
@@ -62,8 +64,26 @@ pub enum WindowKind {
     Other { key: String },
 }
 
+/// How long the session window lasts: it resets 5 hours after it began.
+pub const SESSION_WINDOW_MS: i64 = 5 * 3_600_000;
+
+/// A stretch of time, `start_ms..end_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Span {
+    pub start_ms: i64,
+    pub end_ms: i64,
+}
+
+impl Span {
+    pub fn contains(&self, at_ms: i64) -> bool {
+        (self.start_ms..=self.end_ms).contains(&at_ms)
+    }
+}
+
 /// One limit window at one moment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Window {
     /// Stable id: `session`, `weekly`, `weekly:<model>`, or the account's key.
     pub id: String,
@@ -84,18 +104,34 @@ impl Window {
         (now_ms - self.observed_at_ms).max(0)
     }
 
-    /// The key alerts use for "this instance of this window": the window and its reset time.
-    pub fn instance_key(&self) -> String {
-        match self.resets_at_ms {
-            Some(reset) => format!("{}@{}", self.id, reset / 60_000),
-            None => format!("{}@-", self.id),
+    /// Whether the window is counting: it has a use on record (more than 0 %) or a reset time.
+    /// The account reports a window nobody has used yet (a per-model weekly window of a model
+    /// not used this week) as 0 % with no reset; a reset time means the window has begun,
+    /// even while its figure still rounds to 0 %, and that time is worth showing. The one
+    /// rule for the tray's menu and the settings pane (which gets it in the overview).
+    pub fn in_use(&self) -> bool {
+        self.utilization > 0.0 || self.resets_at_ms.is_some()
+    }
+
+    /// The span the session window covers, `reset − 5 h .. reset` ([`SESSION_WINDOW_MS`]);
+    /// `None` without a reset time. The pane's "current session window" chart is drawn over
+    /// it, with the readings seen inside it.
+    pub fn session_span(&self) -> Option<Span> {
+        if self.kind != WindowKind::Session {
+            return None;
         }
+        let end_ms = self.resets_at_ms?;
+        Some(Span {
+            start_ms: end_ms.saturating_sub(SESSION_WINDOW_MS),
+            end_ms,
+        })
     }
 }
 
 /// Extra Usage (pay-as-you-go past the limits), as the account reports it.
 /// Amounts are in major units of `currency` (dollars, euros).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ExtraUsage {
     /// On or off; `None` when the source did not say.
     pub enabled: Option<bool>,
@@ -124,6 +160,7 @@ impl ExtraUsage {
 
 /// The local 5-hour block from transcripts: Claude Code's own pace.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LocalBlock {
     pub start_ms: i64,
     pub end_ms: i64,
@@ -138,6 +175,7 @@ pub struct LocalBlock {
 /// What a forecast was computed from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ForecastBasis {
     /// The trend of the account's own session percentages.
     AccountHistory,
@@ -147,6 +185,7 @@ pub enum ForecastBasis {
 
 /// When the session window reaches 100 % at the current pace. Always a forecast.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Forecast {
     /// `None` when the pace would not fill the window before it resets, or is unknown.
     pub session_full_at_ms: Option<i64>,
@@ -157,6 +196,7 @@ pub struct Forecast {
 
 /// Health of one source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SourceStatus {
     pub source: Source,
     /// Whether the source is set up at all (credentials found, statusline installed...).
@@ -170,6 +210,7 @@ pub struct SourceStatus {
 
 /// Everything the front ends show, at one moment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UsageSnapshot {
     pub taken_at_ms: i64,
     pub session: Option<Window>,
@@ -185,4 +226,100 @@ pub struct UsageSnapshot {
     pub sources: Vec<SourceStatus>,
     /// Problems worth showing (rate limited, login expired...). Never contains a secret.
     pub errors: Vec<String>,
+}
+
+impl UsageSnapshot {
+    /// The per-model weekly windows in use ([`Window::in_use`]), in the snapshot's order:
+    /// what the tray's menu lists and the pane shows as chips.
+    pub fn model_windows_in_use(&self) -> impl Iterator<Item = &Window> {
+        self.windows
+            .iter()
+            .filter(|w| matches!(w.kind, WindowKind::WeeklyModel { .. }) && w.in_use())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(kind: WindowKind, utilization: f64, resets_at_ms: Option<i64>) -> Window {
+        Window {
+            id: match &kind {
+                WindowKind::Session => "session".to_owned(),
+                WindowKind::Weekly => "weekly".to_owned(),
+                WindowKind::WeeklyModel { model } => format!("weekly:{model}"),
+                WindowKind::Other { key } => key.clone(),
+            },
+            label: String::new(),
+            kind,
+            utilization,
+            resets_at_ms,
+            source: Source::Account,
+            observed_at_ms: 0,
+        }
+    }
+
+    fn model(name: &str, utilization: f64, resets_at_ms: Option<i64>) -> Window {
+        window(
+            WindowKind::WeeklyModel {
+                model: name.to_owned(),
+            },
+            utilization,
+            resets_at_ms,
+        )
+    }
+
+    #[test]
+    fn a_window_is_in_use_with_a_figure_or_a_reset_time() {
+        assert!(!model("opus", 0.0, None).in_use(), "dormant");
+        assert!(model("opus", 0.0, Some(1)).in_use(), "begun, rounds to 0 %");
+        assert!(model("opus", 3.0, None).in_use(), "used, no reset known");
+        let snapshot = UsageSnapshot {
+            windows: vec![
+                window(WindowKind::Session, 40.0, Some(1)),
+                model("sonnet", 0.0, None),
+                model("opus", 0.0, Some(1)),
+                window(
+                    WindowKind::Other {
+                        key: "seven_day_cowork".into(),
+                    },
+                    33.0,
+                    Some(1),
+                ),
+                model("haiku", 2.0, None),
+            ],
+            ..UsageSnapshot::default()
+        };
+        let ids: Vec<&str> = snapshot
+            .model_windows_in_use()
+            .map(|w| w.id.as_str())
+            .collect();
+        assert_eq!(ids, ["weekly:opus", "weekly:haiku"]);
+    }
+
+    #[test]
+    fn the_session_span_ends_at_the_reset_and_lasts_five_hours() {
+        let reset = 10 * 3_600_000;
+        let span = window(WindowKind::Session, 50.0, Some(reset))
+            .session_span()
+            .unwrap();
+        assert_eq!(
+            span,
+            Span {
+                start_ms: 5 * 3_600_000,
+                end_ms: reset
+            }
+        );
+        assert!(span.contains(span.start_ms) && span.contains(reset));
+        assert!(!span.contains(span.start_ms - 1) && !span.contains(reset + 1));
+        assert_eq!(window(WindowKind::Session, 50.0, None).session_span(), None);
+        assert_eq!(
+            window(WindowKind::Weekly, 50.0, Some(reset)).session_span(),
+            None
+        );
+        // A reset time from the far past cannot overflow.
+        assert!(window(WindowKind::Session, 0.0, Some(i64::MIN))
+            .session_span()
+            .is_some());
+    }
 }

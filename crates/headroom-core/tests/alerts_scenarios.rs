@@ -35,7 +35,7 @@ fn at_91_percent_with_extra_usage_off_one_notification_says_both() {
     assert_eq!(
         n.body,
         "Work will stop at 100 % until the window resets at 11:10 (in 1 h 10 min). \
-         Turn on Extra Usage to keep working past the limit; any prepaid balance is not used until you do.\n\
+         Turn on Extra Usage from Headroom (Enable Extra Usage, or `headroom extra-usage enable --cap DOLLARS`) to keep working past the limit; any prepaid balance is not used until you do.\n\
          Session usage passed 90 %: now 91 %; the window resets at 11:10 (in 1 h 10 min)."
     );
     assert_eq!(n.level, Level::Critical);

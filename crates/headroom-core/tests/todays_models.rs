@@ -1,6 +1,7 @@
 //! Transcripts in the shape Claude Code writes them in late 2026, generated here: today's
 //! models, fast-mode responses, requests above a tier threshold, subagent transcripts,
-//! `<synthetic>` lines, advisor calls, an unknown model and responses written twice. Per-day
+//! `<synthetic>` lines, advisor calls, US-only inference, an unknown model and responses
+//! written twice. Per-day
 //! tokens must be exact and costs within a cent of figures computed independently below,
 //! from the rates of Anthropic's pricing page typed in by hand.
 
@@ -15,15 +16,30 @@ use headroom_core::pricing::PriceTable;
 use headroom_core::report::{self, Period, Query, Zone};
 
 /// $ per million: input, output, 5-minute write, 1-hour write, read; fast multiplier;
-/// tier (threshold, input, output, 5m, 1h, read).
+/// tier (threshold, input, output, 5m, 1h, read); US-only inference multiplier.
 struct Page {
     base: [f64; 5],
     fast: f64,
     tier: Option<(u64, [f64; 5])>,
+    us: f64,
 }
 
 fn page(model: &str) -> Option<Page> {
-    let p = |base, fast, tier| Some(Page { base, fast, tier });
+    // The pricing page's data residency section: 1.1x on every rate for Opus 4.6 and later
+    // models; older ones (Sonnet 4.5 here) refuse `inference_geo`.
+    let us = if model == "claude-sonnet-4-5-20250929" {
+        1.0
+    } else {
+        1.1
+    };
+    let p = |base, fast, tier| {
+        Some(Page {
+            base,
+            fast,
+            tier,
+            us,
+        })
+    };
     match model {
         "claude-opus-5-5" => p([4.0, 20.0, 5.0, 8.0, 0.2], 2.0, None),
         "claude-opus-5" => p([5.0, 25.0, 6.25, 10.0, 0.5], 2.0, None),
@@ -47,13 +63,17 @@ fn page(model: &str) -> Option<Page> {
 
 /// [input, output, 5m, 1h, read]
 fn expected_cost(model: &str, fast: bool, t: [u64; 5]) -> f64 {
+    expected_cost_in(model, fast, false, t)
+}
+
+fn expected_cost_in(model: &str, fast: bool, us_only: bool, t: [u64; 5]) -> f64 {
     let Some(p) = page(model) else { return 0.0 };
     let prompt = t[0] + t[2] + t[3] + t[4];
     let rates = match p.tier {
         Some((threshold, tier)) if prompt > threshold => tier,
         _ => p.base,
     };
-    let m = if fast { p.fast } else { 1.0 };
+    let m = if fast { p.fast } else { 1.0 } * if us_only { p.us } else { 1.0 };
     t.iter()
         .zip(rates)
         .map(|(n, r)| *n as f64 * r * m / 1e6)
@@ -136,12 +156,17 @@ fn costs_of_todays_transcripts_match_anthropics_rates() {
             read,
         ];
         let fast = model.starts_with("claude-opus") && rng.below(3) == 0;
-        let extra = if fast {
-            r#","speed":"fast""#
-        } else {
-            r#","speed":"standard""#
+        // US-only inference now and then (never on Sonnet 4.5, which refuses it); Claude Code
+        // writes "not_available" where the API gave no value.
+        let us_only = i % 7 == 0 && model != "claude-sonnet-4-5-20250929";
+        let geo = match (us_only, i % 3) {
+            (true, _) => "us",
+            (false, 0) => "global",
+            _ => "not_available",
         };
-        let text = line(&id, &ts, model, t, extra);
+        let speed = if fast { "fast" } else { "standard" };
+        let extra = format!(r#","speed":"{speed}","inference_geo":"{geo}""#);
+        let text = line(&id, &ts, model, t, &extra);
         let out = if i % 4 == 0 { &mut sub } else { &mut main };
         writeln!(out, "{text}").unwrap();
         // Claude Code writes a response once per content block; also in both files at times.
@@ -155,7 +180,7 @@ fn costs_of_todays_transcripts_match_anthropics_rates() {
         for (sum, n) in d.tokens.iter_mut().zip(t) {
             *sum += n;
         }
-        d.cost += expected_cost(model, fast, t);
+        d.cost += expected_cost_in(model, fast, us_only, t);
         // An advisor call on Opus 5 inside a Sonnet 5.5 response: its own call, its own rates.
         if model == "claude-sonnet-5-5" && i % 2 == 0 {
             let advisor = [9_000, 1_500, 0, 0, 20_000];

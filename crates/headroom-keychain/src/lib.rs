@@ -14,6 +14,17 @@
 
 use headroom_core::account::{Secret, SecretStore, SecretStoreError};
 
+// keyring 3 without a platform feature silently keeps secrets in memory (its mock store): on a
+// platform Cargo.toml gives no back end, refuse to build rather than lose the key at exit.
+#[cfg(not(any(
+    target_os = "macos",
+    target_os = "windows",
+    target_os = "linux",
+    target_os = "freebsd",
+    target_os = "openbsd"
+)))]
+compile_error!("headroom-keychain has no keychain back end for this platform (see its Cargo.toml)");
+
 /// The keychain "service" every Headroom secret is filed under; the secret's name (for
 /// example [`headroom_core::account::CLAUDE_AI_SESSION_KEY`]) is the entry's user/account.
 pub const SERVICE: &str = "Headroom";

@@ -22,7 +22,7 @@ fn main() {
     let notification = Notification {
         summary: "Session at 91 % and Extra Usage is off".to_owned(),
         body: "Work will stop at 100 % until the window resets at 14:00 (in 1 h 10 min). \
-               Turn on Extra Usage to keep working past the limit; any prepaid balance is not used until you do."
+               Turn on Extra Usage from Headroom (Enable Extra Usage, or `headroom extra-usage enable --cap DOLLARS`) to keep working past the limit; any prepaid balance is not used until you do."
             .to_owned(),
         level,
         actions: vec![Action::EnableExtraUsage, Action::Snooze1h, Action::OpenSettings],

@@ -139,7 +139,7 @@ pub fn install_icon(dir: &Path) -> std::io::Result<PathBuf> {
     let path = dir.join("headroom.png");
     if std::fs::read(&path).ok().as_deref() != Some(ICON_PNG) {
         std::fs::create_dir_all(dir)?;
-        headroom_core::settings::write_atomically(&path, ICON_PNG)?;
+        headroom_core::fs::write_atomic(&path, ICON_PNG)?;
     }
     Ok(path)
 }
@@ -264,6 +264,18 @@ mod platform {
         n: &Notification,
         _clicks: Sender<Clicked>,
     ) -> Result<Delivered, NotifyError> {
+        // macOS files a notification under an application's name and icon: Headroom.app's
+        // when it is installed, else notify-rust's stand-in (Finder). Chosen once a process.
+        #[cfg(target_os = "macos")]
+        {
+            static APPLICATION: std::sync::Once = std::sync::Once::new();
+            APPLICATION.call_once(|| {
+                let bundle = notify_rust::get_bundle_identifier_or_default(&config.app_name);
+                if let Err(e) = notify_rust::set_application(&bundle) {
+                    tracing::debug!("notifications on behalf of {bundle}: {e}");
+                }
+            });
+        }
         let mut out = notify_rust::Notification::new();
         out.appname(&config.app_name)
             .summary(&n.summary)

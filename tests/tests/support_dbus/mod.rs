@@ -103,7 +103,10 @@ impl Server {
         self.capabilities.lock().unwrap().clone()
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the D-Bus Notify method's own eight arguments"
+    )]
     fn notify(
         &self,
         app_name: String,

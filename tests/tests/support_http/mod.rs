@@ -1,199 +1,17 @@
-//! What the account tests share: a loopback HTTP server that answers like Anthropic's
-//! endpoints (canned responses chosen per request, every request recorded, optional delay),
-//! the real `headroom` binary, and a user's folders (Claude Code's with its credentials file,
-//! Headroom's) in a temp dir.
-//!
-//! The server is std only: one thread accepts, each connection is answered on its own thread
-//! (so a deliberately slow answer does not hold up the next request), `connection: close`.
+//! What the account tests share: the loopback HTTP server that answers like Anthropic's
+//! endpoints (`headroom_tests::http`, re-exported here), the real `headroom` binary, and a
+//! user's folders (Claude Code's with its credentials file, Headroom's) in a temp dir.
 #![allow(dead_code)]
 
+pub mod account;
+
 use headroom_tests::EnvClearKeepClock;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-/// One request as it arrived.
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub method: String,
-    pub path: String,
-    /// Header names lower-cased, in order.
-    pub headers: Vec<(String, String)>,
-}
-
-impl Request {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A canned answer.
-#[derive(Debug, Clone)]
-pub struct Response {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-    /// Wait this long before answering (a slow server).
-    pub delay: Duration,
-}
-
-impl Response {
-    pub fn json(status: u16, body: impl Into<String>) -> Response {
-        Response {
-            status,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: body.into(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    pub fn html(status: u16, body: impl Into<String>) -> Response {
-        Response {
-            status,
-            headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
-            body: body.into(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    pub fn not_found() -> Response {
-        Response::json(
-            404,
-            r#"{"type":"error","error":{"type":"not_found_error"}}"#,
-        )
-    }
-
-    pub fn with_header(mut self, name: &str, value: &str) -> Response {
-        self.headers.push((name.to_owned(), value.to_owned()));
-        self
-    }
-
-    pub fn with_delay(mut self, delay: Duration) -> Response {
-        self.delay = delay;
-        self
-    }
-}
-
-type Handler = dyn Fn(&Request, usize) -> Response + Send + Sync;
-
-/// A loopback server. The handler sees each request and how many requests came before it.
-pub struct Server {
-    pub base: String,
-    requests: Arc<Mutex<Vec<Request>>>,
-}
-
-impl Server {
-    pub fn start(handler: impl Fn(&Request, usize) -> Response + Send + Sync + 'static) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let requests: Arc<Mutex<Vec<Request>>> = Arc::new(Mutex::new(Vec::new()));
-        let log = requests.clone();
-        let handler: Arc<Handler> = Arc::new(handler);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let log = log.clone();
-                let handler = handler.clone();
-                std::thread::spawn(move || serve_one(stream, &log, &*handler));
-            }
-        });
-        Server { base, requests }
-    }
-
-    /// Answers every request for `path` with `response`, anything else with 404.
-    pub fn fixed(path: &'static str, response: Response) -> Server {
-        Server::start(move |r, _| {
-            if r.path == path {
-                response.clone()
-            } else {
-                Response::not_found()
-            }
-        })
-    }
-
-    pub fn requests(&self) -> Vec<Request> {
-        self.requests.lock().unwrap().clone()
-    }
-
-    /// How many requests asked for `path` (query ignored).
-    pub fn count(&self, path: &str) -> usize {
-        self.requests().iter().filter(|r| r.path == path).count()
-    }
-}
-
-fn serve_one(mut stream: std::net::TcpStream, log: &Mutex<Vec<Request>>, handler: &Handler) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let Ok(clone) = stream.try_clone() else {
-        return;
-    };
-    let mut reader = BufReader::new(clone);
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-        return;
-    }
-    let mut headers = Vec::new();
-    let mut content_length = 0usize;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            let name = name.trim().to_ascii_lowercase();
-            let value = value.trim().to_owned();
-            if name == "content-length" {
-                content_length = value.parse().unwrap_or(0);
-            }
-            headers.push((name, value));
-        }
-    }
-    let mut sink = vec![0; content_length];
-    let _ = reader.read_exact(&mut sink);
-    let mut parts = request_line.split_whitespace();
-    let method = parts.next().unwrap_or("").to_owned();
-    let target = parts.next().unwrap_or("");
-    let path = target.split('?').next().unwrap_or("").to_owned();
-    let request = Request {
-        method,
-        path,
-        headers,
-    };
-    let index = {
-        let mut log = log.lock().unwrap();
-        log.push(request.clone());
-        log.len() - 1
-    };
-    let response = handler(&request, index);
-    if !response.delay.is_zero() {
-        std::thread::sleep(response.delay);
-    }
-    let reason = match response.status {
-        200 => "OK",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        _ => "Status",
-    };
-    let mut head = format!("HTTP/1.1 {} {reason}\r\n", response.status);
-    for (n, v) in &response.headers {
-        head.push_str(&format!("{n}: {v}\r\n"));
-    }
-    head.push_str(&format!(
-        "content-length: {}\r\nconnection: close\r\n\r\n",
-        response.body.len()
-    ));
-    let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(response.body.as_bytes());
-    let _ = stream.flush();
-}
+pub use headroom_tests::http::{Request, Response, Server};
 
 pub use headroom_tests::headroom_bin;
 
@@ -264,11 +82,30 @@ impl Home {
     }
 
     pub fn write_credentials(&self, expires_at_ms: i64, scopes: &[&str]) {
+        self.write_credentials_for_plan(expires_at_ms, scopes, "max");
+    }
+
+    /// Claude Code's account file (`$CLAUDE_CONFIG_DIR/.claude.json`) naming the organization
+    /// and the user's role in it.
+    pub fn write_account_file(&self, organization: &str, role: Option<&str>) {
+        let role = role
+            .map(|r| format!(r#","organizationRole":"{r}""#))
+            .unwrap_or_default();
+        std::fs::write(
+            self.claude_dir().join(".claude.json"),
+            format!(
+                r#"{{"numStartups":3,"oauthAccount":{{"accountUuid":"1a2b3c4d-0000-4000-8000-000000000001","emailAddress":"user@example.com","organizationUuid":"{organization}"{role}}},"projects":{{}}}}"#
+            ),
+        )
+        .unwrap();
+    }
+
+    pub fn write_credentials_for_plan(&self, expires_at_ms: i64, scopes: &[&str], plan: &str) {
         let scopes: Vec<String> = scopes.iter().map(|s| format!("{s:?}")).collect();
         std::fs::write(
             self.credentials_path(),
             format!(
-                r#"{{"claudeAiOauth":{{"accessToken":"{TOKEN}","refreshToken":"{REFRESH_TOKEN}","expiresAt":{expires_at_ms},"scopes":[{}],"subscriptionType":"max","rateLimitTier":"default_claude_max_20x"}}}}"#,
+                r#"{{"claudeAiOauth":{{"accessToken":"{TOKEN}","refreshToken":"{REFRESH_TOKEN}","expiresAt":{expires_at_ms},"scopes":[{}],"subscriptionType":"{plan}","rateLimitTier":"default_claude_max_20x"}}}}"#,
                 scopes.join(",")
             ),
         )

@@ -277,6 +277,11 @@ impl Session {
     }
 
     pub fn close(self) -> Result<(), WdError> {
+        self.end()
+    }
+
+    /// Ends the session (and the app with it), for a holder that cannot give the session up.
+    pub fn end(&self) -> Result<(), WdError> {
         self.call("DELETE", "", None).map(|_| ())
     }
 }

@@ -15,7 +15,10 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, COOKIE, RETRY_AFTER};
+use reqwest::header::{
+    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, COOKIE, RETRY_AFTER,
+};
+pub use reqwest::Method;
 use reqwest::{StatusCode, Url};
 
 use super::secret::Secret;
@@ -156,6 +159,13 @@ pub enum FetchError {
     Request(String),
 }
 
+/// An answer [`Http::send`] hands back: its status and body (at most 2 MiB).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
 /// How a request proves who it is.
 pub enum Auth<'a> {
     /// OAuth: `Authorization: Bearer …` and the OAuth beta header.
@@ -197,6 +207,35 @@ impl Http {
 
     /// GETs `url` and returns the body of a 2xx answer.
     pub async fn get(&self, url: Url, auth: Auth<'_>) -> Result<Vec<u8>, FetchError> {
+        let answer = self.send(Method::GET, url, auth, &[], None).await?;
+        match answer.status {
+            200..=299 => Ok(answer.body),
+            401 => Err(FetchError::Unauthorized),
+            403 => {
+                let text = String::from_utf8_lossy(&answer.body).to_ascii_lowercase();
+                Err(FetchError::Forbidden {
+                    missing_scope: text.contains("scope"),
+                })
+            }
+            s @ 500..=599 => Err(FetchError::Server(s)),
+            s => Err(FetchError::Status(s)),
+        }
+    }
+
+    /// Sends one request and returns the answer of any status but two: a 429 is
+    /// [`FetchError::RateLimited`] (the shared cool-down's business) and a redirect is
+    /// [`FetchError::Unauthorized`] (where a login page would send us). `extra` headers are
+    /// added as given; `body`, when there is one, goes as JSON. The answer's body is the
+    /// caller's to read (an account write's refusal carries the reason in it) and is never
+    /// put in an error here.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        auth: Auth<'_>,
+        extra: &[(&'static str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<Answer, FetchError> {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         match auth {
@@ -220,20 +259,36 @@ impl Http {
                 headers.insert(COOKIE, v);
             }
         }
+        for (name, value) in extra {
+            let v = HeaderValue::from_str(value).map_err(|_| {
+                FetchError::Request(format!("the {name} header cannot carry its value"))
+            })?;
+            headers.insert(*name, v);
+        }
+        let payload = match body {
+            Some(json) => {
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                Some(
+                    serde_json::to_vec(json)
+                        .map_err(|e| FetchError::Request(format!("cannot encode the body: {e}")))?,
+                )
+            }
+            None => None,
+        };
         let path = url.path().to_owned();
         let client = if is_loopback(&url) {
             &self.direct
         } else {
             &self.client
         };
-        let response = client
-            .get(url)
-            .headers(headers)
-            .send()
-            .await
-            .map_err(|e| self.transport(&e))?;
+        let method_name = method.as_str().to_owned();
+        let mut request = client.request(method, url).headers(headers);
+        if let Some(payload) = payload {
+            request = request.body(payload);
+        }
+        let response = request.send().await.map_err(|e| self.transport(&e))?;
         let status = response.status();
-        tracing::debug!(%path, status = status.as_u16(), "account request");
+        tracing::debug!(method = %method_name, %path, status = status.as_u16(), "account request");
         if status == StatusCode::TOO_MANY_REQUESTS {
             let retry_after_s = response
                 .headers()
@@ -245,20 +300,13 @@ impl Http {
         let body = read_limited(response)
             .await
             .map_err(|e| self.transport_or(e))?;
-        match status.as_u16() {
-            200..=299 => Ok(body),
-            401 => Err(FetchError::Unauthorized),
-            403 => {
-                let text = String::from_utf8_lossy(&body).to_ascii_lowercase();
-                Err(FetchError::Forbidden {
-                    missing_scope: text.contains("scope"),
-                })
-            }
-            // A redirect is where a login page would send us.
-            300..=399 => Err(FetchError::Unauthorized),
-            s @ 500..=599 => Err(FetchError::Server(s)),
-            s => Err(FetchError::Status(s)),
+        if status.is_redirection() {
+            return Err(FetchError::Unauthorized);
         }
+        Ok(Answer {
+            status: status.as_u16(),
+            body,
+        })
     }
 
     fn transport(&self, e: &reqwest::Error) -> FetchError {

@@ -1,8 +1,9 @@
 //! Claude Code's OAuth credentials, read-only.
 //!
-//! On macOS the Keychain item `Claude Code-credentials` comes first (the file can be stale
-//! there); elsewhere, and as a fallback, `.credentials.json` in Claude Code's config folder
-//! (`$CLAUDE_CONFIG_DIR` or `~/.claude`, passed in). The JSON is
+//! On macOS Claude Code's Keychain item comes first (the file can be stale there): `Claude
+//! Code-credentials`, or one of its own per config folder when `CLAUDE_CONFIG_DIR` is set
+//! ([`KeychainItem`]); elsewhere, and as a fallback, `.credentials.json` in Claude Code's
+//! config folder (`$CLAUDE_CONFIG_DIR` or `~/.claude`, passed in). The JSON is
 //! `{ "claudeAiOauth": { accessToken, refreshToken, expiresAt (ms), scopes, subscriptionType,
 //! rateLimitTier } }`.
 //!
@@ -20,8 +21,50 @@ use super::secret::Secret;
 pub const FILE_NAME: &str = ".credentials.json";
 /// The scope the usage endpoint needs.
 pub const PROFILE_SCOPE: &str = "user:profile";
-#[cfg(target_os = "macos")]
+/// The service name of Claude Code's Keychain item for its default config folder (`~/.claude`).
 pub const KEYCHAIN_SERVICE: &str = "Claude Code-credentials";
+
+/// Which macOS Keychain item holds Claude Code's login. Claude Code keeps one per config
+/// folder: with `CLAUDE_CONFIG_DIR` unset, [`KEYCHAIN_SERVICE`]; with it set, that name, a
+/// `-`, and the first 8 hex digits of the SHA-256 of the folder as written in the variable
+/// (so `~/.claude-work` and `~/.claude` are two logins, and reading the plain item would show
+/// the other account's figures).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeychainItem {
+    /// The 8 hex digits of a non-default config folder; `None` for the default one.
+    folder_hash: Option<[u8; 8]>,
+}
+
+impl KeychainItem {
+    /// The item of Claude Code's default config folder.
+    pub const DEFAULT: KeychainItem = KeychainItem { folder_hash: None };
+
+    /// The item for `CLAUDE_CONFIG_DIR` = `config_dir`, or the default item when unset.
+    pub fn for_config_dir(config_dir: Option<&Path>) -> KeychainItem {
+        use sha2::Digest;
+        let Some(dir) = config_dir else {
+            return KeychainItem::DEFAULT;
+        };
+        let digest = sha2::Sha256::digest(dir.to_string_lossy().as_bytes());
+        let mut hash = [0u8; 8];
+        for (i, byte) in digest.iter().take(4).enumerate() {
+            let hex = |n: u8| b"0123456789abcdef"[usize::from(n)];
+            hash[2 * i] = hex(byte >> 4);
+            hash[2 * i + 1] = hex(byte & 0x0f);
+        }
+        KeychainItem {
+            folder_hash: Some(hash),
+        }
+    }
+
+    /// The item's service name, as `security find-generic-password -s` takes it.
+    pub fn service(&self) -> String {
+        match &self.folder_hash {
+            None => KEYCHAIN_SERVICE.to_owned(),
+            Some(hash) => format!("{KEYCHAIN_SERVICE}-{}", String::from_utf8_lossy(hash)),
+        }
+    }
+}
 
 /// Claude Code's OAuth login.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,28 +110,26 @@ pub enum CredentialsError {
     MissingScope,
 }
 
-/// Reads the credentials: the macOS Keychain first (when `use_keychain`), then the file in
-/// `claude_dir`.
+/// Reads the credentials: the macOS Keychain item `keychain` first (when there is one), then
+/// the file in `claude_dir`.
 pub fn load(
     claude_dir: Option<&Path>,
-    use_keychain: bool,
+    keychain: Option<KeychainItem>,
 ) -> Result<OAuthCredentials, CredentialsError> {
     let mut looked = Vec::new();
     #[cfg(target_os = "macos")]
-    if use_keychain {
-        looked.push(format!("the Keychain item {KEYCHAIN_SERVICE:?}"));
-        if let Some(text) = keychain_text() {
-            match parse(
-                text.as_bytes(),
-                &format!("Keychain item {KEYCHAIN_SERVICE:?}"),
-            ) {
+    if let Some(item) = keychain {
+        let service = item.service();
+        looked.push(format!("the Keychain item {service:?}"));
+        if let Some(text) = keychain_text(&service) {
+            match parse(text.as_bytes(), &format!("Keychain item {service:?}")) {
                 Ok(c) => return Ok(c),
                 Err(e) => tracing::warn!("{e}; trying the credentials file"),
             }
         }
     }
     #[cfg(not(target_os = "macos"))]
-    let _ = use_keychain;
+    let _ = keychain;
     if let Some(dir) = claude_dir {
         let path = dir.join(FILE_NAME);
         match std::fs::read(&path) {
@@ -108,12 +149,12 @@ pub fn load(
 }
 
 /// Whether credentials seem to be there, without reading the secret (for "configured").
-pub fn present(claude_dir: Option<&Path>, use_keychain: bool) -> bool {
-    let _ = use_keychain;
+pub fn present(claude_dir: Option<&Path>, keychain: Option<KeychainItem>) -> bool {
+    let _ = keychain;
     claude_dir.is_some_and(|d| d.join(FILE_NAME).is_file()) || {
         #[cfg(target_os = "macos")]
         {
-            use_keychain && keychain_text().is_some()
+            keychain.is_some_and(|item| keychain_text(&item.service()).is_some())
         }
         #[cfg(not(target_os = "macos"))]
         {
@@ -125,9 +166,9 @@ pub fn present(claude_dir: Option<&Path>, use_keychain: bool) -> bool {
 /// The Keychain item's password, through Apple's `security` tool (no keychain crate in the
 /// core: it must build and test anywhere). `None` when absent or denied.
 #[cfg(target_os = "macos")]
-fn keychain_text() -> Option<String> {
+fn keychain_text(service: &str) -> Option<String> {
     let out = std::process::Command::new("/usr/bin/security")
-        .args(["find-generic-password", "-s", KEYCHAIN_SERVICE, "-w"])
+        .args(["find-generic-password", "-s", service, "-w"])
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .output()
@@ -190,6 +231,24 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<OAuthCredentials, Credentials
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_keychain_item_follows_claude_codes_config_folder() {
+        assert_eq!(
+            KeychainItem::for_config_dir(None).service(),
+            "Claude Code-credentials"
+        );
+        // Expected digits from coreutils: printf %s /Users/me/.claude-work | sha256sum
+        assert_eq!(
+            KeychainItem::for_config_dir(Some(Path::new("/Users/me/.claude-work"))).service(),
+            "Claude Code-credentials-1e91dd84"
+        );
+        // Set explicitly to the default folder is still a folder of its own to Claude Code.
+        assert_eq!(
+            KeychainItem::for_config_dir(Some(Path::new("/Users/me/.claude"))).service(),
+            "Claude Code-credentials-0bd83d07"
+        );
+    }
 
     #[test]
     fn reads_claude_codes_shape_and_checks_it() {

@@ -23,8 +23,10 @@ const HOUR_MS: f64 = 3_600_000.0;
 const MIN_SPAN_MS: i64 = 10 * 60_000;
 /// Reset times within this of each other are the same window instance (they jitter).
 const SAME_RESET_MS: i64 = 5 * 60_000;
-/// Readings newer than this feed the account-history forecast.
-const HISTORY_MS: i64 = 2 * 3_600_000;
+/// Readings newer than this feed the account-history forecast: the pace of the last two
+/// hours, not of the whole session window (the chart's span, `Window::session_span`), so an
+/// hour idle at the window's start does not slow the forecast down.
+pub(super) const HISTORY_MS: i64 = 2 * 3_600_000;
 /// Below this rate (percent per hour) a history is flat: least squares over equal
 /// non-integer readings (42.7 % three times) returns rounding noise like 1e-30, not 0, and
 /// would forecast a fill thousands of years away, or an overflow.

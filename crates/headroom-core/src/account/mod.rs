@@ -40,12 +40,14 @@
 //! - Transcripts are the caller's to ingest (`ingest::ingest`) before asking, so the local
 //!   block is current.
 //! - [`extra_usage`] has the Extra Usage helpers: the trap, the cap mismatch, and the
-//!   enable flow's watch.
+//!   browser flow's watch; [`overage`] turns Extra Usage on or off and sets its cap
+//!   directly (confirmed, verified, recorded).
 
 pub mod client;
 pub mod credentials;
 pub mod extra_usage;
 pub mod merge;
+pub mod overage;
 pub mod policy;
 pub mod secret;
 pub mod status_json;
@@ -60,7 +62,10 @@ use reqwest::Url;
 
 pub use client::{FetchError, Timeouts};
 pub use policy::{Mode, PollPolicy};
-pub use secret::{MemoryStore, Secret, SecretStore, SecretStoreError, CLAUDE_AI_SESSION_KEY};
+pub use secret::{
+    session_key_from_paste, KeyError, MemoryStore, Secret, SecretStore, SecretStoreError,
+    CLAUDE_AI_SESSION_KEY,
+};
 
 use crate::blocks::{self, Block};
 use crate::ledger::{Ledger, LedgerError};
@@ -85,8 +90,11 @@ pub struct AccountConfig {
     pub claude_ai: Url,
     /// Claude Code's config folder (`.credentials.json`), from `Environment::claude_settings_dir`.
     pub claude_dir: Option<PathBuf>,
-    /// Read the macOS Keychain item first (ignored elsewhere).
-    pub macos_keychain: bool,
+    /// Claude Code's account file (`.claude.json`, naming the organization), from
+    /// `Environment::claude_account_file`; only Extra Usage writes read it ([`overage`]).
+    pub claude_account_file: Option<PathBuf>,
+    /// The macOS Keychain item read before the file (ignored elsewhere); `None`: the file only.
+    pub macos_keychain: Option<credentials::KeychainItem>,
     pub account_enabled: bool,
     pub claude_ai_enabled: bool,
     pub claude_ai_organization: Option<String>,
@@ -104,7 +112,8 @@ impl AccountConfig {
             anthropic_api: Url::parse(client::DEFAULT_ANTHROPIC_API).expect("constant URL"),
             claude_ai: Url::parse(client::DEFAULT_CLAUDE_AI).expect("constant URL"),
             claude_dir,
-            macos_keychain: true,
+            claude_account_file: None,
+            macos_keychain: Some(credentials::KeychainItem::DEFAULT),
             account_enabled: true,
             claude_ai_enabled: false,
             claude_ai_organization: None,
@@ -117,6 +126,12 @@ impl AccountConfig {
     /// The zone messages give clock times in.
     pub fn with_zone(mut self, zone: Zone) -> AccountConfig {
         self.zone = zone;
+        self
+    }
+
+    /// Where Claude Code's account file is (see [`overage::account_file_path`]).
+    pub fn with_account_file(mut self, path: Option<PathBuf>) -> AccountConfig {
+        self.claude_account_file = path;
         self
     }
 
@@ -291,6 +306,32 @@ impl Refresher {
             return snapshot_from_ledger(ledger, &self.config, now_ms);
         }
         runtime()?.block_on(self.refresh(ledger, now_ms, mode))
+    }
+
+    /// When the next [`Refresher::refresh`] in `mode` would send a request: the earliest time
+    /// an enabled source's policy waits for, as the ledger's poll states say. `None` when no
+    /// enabled source is waiting: either none is enabled, or one would poll now, which right
+    /// after a round means it declined by itself (no credentials, no session key) and only a
+    /// change on disk brings it back. A poll state the ledger cannot give (busy) is skipped:
+    /// a front end's own minute wake looks again. Reads no clock.
+    pub fn next_due_ms(&self, ledger: &Ledger, now_ms: i64, mode: Mode) -> Option<i64> {
+        let statusline = store::newest_seen_ms(ledger, Source::Statusline)
+            .ok()
+            .flatten();
+        [
+            (Source::Account, self.config.account_enabled),
+            (Source::ClaudeAi, self.config.claude_ai_enabled),
+        ]
+        .into_iter()
+        .filter(|&(_, enabled)| enabled)
+        .filter_map(|(source, _)| store::poll_state(ledger, source).ok())
+        .filter_map(|state| {
+            match policy::decide(&self.config.policy, &state, statusline, None, mode, now_ms) {
+                Decision::Wait { until_ms, .. } => Some(until_ms),
+                Decision::Poll => None,
+            }
+        })
+        .min()
     }
 
     /// Polls the OAuth usage endpoint if the policy allows. Returns whether a request was sent.
@@ -560,7 +601,9 @@ pub fn snapshot_from_ledger(
     let samples = store::newest_all(ledger)?;
     let extra_usage = store::newest_extra_usage(ledger)?;
     let balance = store::newest_balance(ledger)?;
-    let session_history = store::window_history(ledger, "session", now_ms - 3 * 3_600_000)?;
+    // Only what the forecast reads (its own span, shorter than the chart's).
+    let session_history =
+        store::window_history(ledger, "session", now_ms.saturating_sub(merge::HISTORY_MS))?;
     let (local_block, local_limit_tokens) = local_estimate(ledger, now_ms)?;
 
     let mut sources = Vec::new();
@@ -751,5 +794,79 @@ mod tests {
             "https://api.anthropic.com/api/oauth/usage"
         );
         assert_eq!(urlencode("ab-1/..?"), "ab-1%2F..%3F");
+    }
+
+    /// A refresher over a real ledger file, both sources on; the ledger's poll states are
+    /// what the test writes.
+    fn refresher_and_ledger(dir: &std::path::Path) -> (Refresher, Ledger) {
+        let mut config = AccountConfig::new(None);
+        config.claude_ai_enabled = true;
+        let refresher = Refresher::new(config, Arc::new(MemoryStore::default())).unwrap();
+        let ledger = Ledger::open(&dir.join("ledger.sqlite")).unwrap();
+        (refresher, ledger)
+    }
+
+    fn waiting_until(next_poll_ms: i64, last_attempt_ms: i64) -> PollState {
+        PollState {
+            last_attempt_ms: Some(last_attempt_ms),
+            last_success_ms: Some(last_attempt_ms),
+            next_poll_ms: Some(next_poll_ms),
+            ..PollState::default()
+        }
+    }
+
+    #[test]
+    fn next_due_is_the_earliest_wait_of_the_enabled_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        let (refresher, ledger) = refresher_and_ledger(dir.path());
+        let now = 1_000_000_000;
+        // Never polled: both would poll now, so nothing is due later.
+        assert_eq!(refresher.next_due_ms(&ledger, now, Mode::Auto), None);
+        store::save_poll_state(
+            &ledger,
+            Source::Account,
+            &waiting_until(now + 240_000, now - 60_000),
+        )
+        .unwrap();
+        store::save_poll_state(
+            &ledger,
+            Source::ClaudeAi,
+            &waiting_until(now + 90_000, now - 60_000),
+        )
+        .unwrap();
+        assert_eq!(
+            refresher.next_due_ms(&ledger, now, Mode::Auto),
+            Some(now + 90_000)
+        );
+        // A forced round only waits for the one-a-minute floor.
+        store::save_poll_state(
+            &ledger,
+            Source::Account,
+            &waiting_until(now + 240_000, now - 20_000),
+        )
+        .unwrap();
+        assert_eq!(
+            refresher.next_due_ms(&ledger, now, Mode::Force),
+            Some(now + 40_000)
+        );
+        assert_eq!(
+            refresher.next_due_ms(&ledger, now, Mode::Never),
+            Some(i64::MAX)
+        );
+    }
+
+    #[test]
+    fn next_due_ignores_a_disabled_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut refresher, ledger) = refresher_and_ledger(dir.path());
+        let now = 1_000_000_000;
+        store::save_poll_state(
+            &ledger,
+            Source::ClaudeAi,
+            &waiting_until(now + 90_000, now - 60_000),
+        )
+        .unwrap();
+        refresher.config.claude_ai_enabled = false;
+        assert_eq!(refresher.next_due_ms(&ledger, now, Mode::Auto), None);
     }
 }

@@ -1,7 +1,8 @@
 //! When to ask Anthropic again: the poll cadence, backoff and rate-limit cool-down, as pure
 //! functions of the stored [`PollState`], the policy and `now` (no clock is read here).
 //!
-//! Rules (the issue's, with the numbers in [`PollPolicy::default`]):
+//! Rules (what keeps Headroom a polite client of Anthropic's endpoints; the numbers are
+//! [`PollPolicy::default`]'s):
 //! - poll at most every `interval` (5 min) with ±10 % jitter, never more than once per
 //!   `min_interval` (1 min), not even when forced;
 //! - while a fresh statusline sample exists (younger than `interval`), session and weekly

@@ -52,6 +52,47 @@ impl std::fmt::Display for Secret {
 /// The keychain entry name of the claude.ai session key.
 pub const CLAUDE_AI_SESSION_KEY: &str = "claude.ai session key";
 
+/// The longest session key accepted from a paste. claude.ai's keys are about a hundred
+/// characters; anything near this is a paste of something else (and a keychain item, on
+/// some platforms, has a size limit of its own).
+pub const MAX_SESSION_KEY_BYTES: usize = 4096;
+
+/// Why a pasted session key was refused. The words never repeat the paste: it may still be
+/// most of a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("no session key was given: paste the value of the `sessionKey` cookie of claude.ai")]
+    Empty,
+    #[error("that does not look like a session key (it has spaces, control characters or a `;` in it); copy only the value of the `sessionKey` cookie of claude.ai")]
+    NotOneToken,
+    #[error("that is too long for a session key (over {MAX_SESSION_KEY_BYTES} bytes); copy only the value of the `sessionKey` cookie of claude.ai")]
+    TooLong,
+}
+
+/// The claude.ai session key in what a person pasted (into `headroom claude-ai login` or the
+/// settings pane): surrounding whitespace, a copied `sessionKey=` cookie prefix and one
+/// trailing `;` (as a browser's cookie view copies it) are removed. What is left must be one
+/// printable token: a space, a control character or a `;` inside means a paste of several
+/// cookies or a line gone wrong, and is refused rather than stored.
+pub fn session_key_from_paste(paste: &str) -> Result<Secret, KeyError> {
+    let key = paste.trim();
+    let key = key.strip_prefix("sessionKey=").unwrap_or(key).trim_start();
+    let key = key.strip_suffix(';').unwrap_or(key).trim_end();
+    if key.is_empty() {
+        return Err(KeyError::Empty);
+    }
+    if key.len() > MAX_SESSION_KEY_BYTES {
+        return Err(KeyError::TooLong);
+    }
+    if key
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace() || c == ';')
+    {
+        return Err(KeyError::NotOneToken);
+    }
+    Ok(Secret::new(key))
+}
+
 /// A keychain problem, in words a person can act on (never containing the secret).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the system keychain is not available: {0}")]
@@ -118,6 +159,51 @@ mod tests {
         assert_eq!(format!("{:?}", Some(&s)), "Some(Secret([redacted]))");
         assert_eq!(s.expose(), "sk-ant-oat01-abc");
         assert_ne!(s.fingerprint(), Secret::new("other").fingerprint());
+    }
+
+    #[test]
+    fn a_pasted_key_loses_its_cookie_prefix_and_trailing_semicolon() {
+        for paste in [
+            "sk-ant-sid01-abc",
+            "  sk-ant-sid01-abc\n",
+            "sessionKey=sk-ant-sid01-abc",
+            "sessionKey= sk-ant-sid01-abc ;",
+            "\tsessionKey=sk-ant-sid01-abc;\r\n",
+            "sk-ant-sid01-abc;",
+        ] {
+            assert_eq!(
+                session_key_from_paste(paste).map(|k| k.expose().to_owned()),
+                Ok("sk-ant-sid01-abc".to_owned()),
+                "{paste:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_paste_that_is_not_one_key_is_refused_without_repeating_it() {
+        for (paste, why) in [
+            ("", KeyError::Empty),
+            ("   \n", KeyError::Empty),
+            ("sessionKey=", KeyError::Empty),
+            ("sessionKey=;", KeyError::Empty),
+            (";", KeyError::Empty),
+            ("sk-ant-sid01-abc sk-ant-sid01-abc", KeyError::NotOneToken),
+            (
+                "sessionKey=sk-ant-sid01-abc; lastActiveOrg=x",
+                KeyError::NotOneToken,
+            ),
+            ("sk-ant-sid01-abc;;", KeyError::NotOneToken),
+            ("sk-ant\u{7}-sid01", KeyError::NotOneToken),
+            ("sk-ant\u{a0}sid01", KeyError::NotOneToken),
+        ] {
+            let err = session_key_from_paste(paste).unwrap_err();
+            assert_eq!(err, why, "{paste:?}");
+            assert!(!err.to_string().contains("sk-ant"), "{err}");
+        }
+        let long = "k".repeat(MAX_SESSION_KEY_BYTES + 1);
+        assert_eq!(session_key_from_paste(&long), Err(KeyError::TooLong));
+        let longest = "k".repeat(MAX_SESSION_KEY_BYTES);
+        assert!(session_key_from_paste(&longest).is_ok());
     }
 
     #[test]

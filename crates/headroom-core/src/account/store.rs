@@ -1,5 +1,5 @@
 //! Account figures and polling state in the ledger (tables of migration 3, see
-//! `ledger::MIGRATIONS`), so history survives restarts and every process shares one
+//! `ledger::schema`), so history survives restarts and every process shares one
 //! cool-down.
 //!
 //! - `account_samples`: one row per distinct reading of one source: when it was first
@@ -12,10 +12,10 @@
 //! [`claim`] decides and records the attempt in ONE immediate (write-locked) transaction:
 //! two processes that refresh at the same moment never both send a request.
 
-use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, OptionalExtension};
 
 use super::policy::{self, Decision, FailureKind, Mode, PollPolicy, PollState};
-use crate::ledger::{classify, Ledger, LedgerError};
+use crate::ledger::{Ledger, LedgerError};
 use crate::snapshot::{ExtraUsage, Source, Window, WindowKind};
 
 /// One stored reading of one source.
@@ -36,10 +36,6 @@ pub struct HistoryPoint {
     pub seen_ms: i64,
     pub utilization: f64,
     pub resets_at_ms: Option<i64>,
-}
-
-fn sql(ledger: &Ledger) -> impl Fn(rusqlite::Error) -> LedgerError + '_ {
-    move |e| classify(ledger.path(), e)
 }
 
 fn digest(windows: &[Window], extra: Option<&ExtraUsage>) -> i64 {
@@ -69,9 +65,7 @@ pub fn record(
     extra: Option<&ExtraUsage>,
     now_ms: i64,
 ) -> Result<i64, LedgerError> {
-    let err = sql(ledger);
-    let tx =
-        Transaction::new_unchecked(ledger.conn(), TransactionBehavior::Immediate).map_err(&err)?;
+    ledger.write(|tx| {
     let hash = digest(windows, extra);
     let newest: Option<(i64, i64)> = tx
         .query_row(
@@ -79,35 +73,30 @@ pub fn record(
             [source.as_str()],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .optional()
-        .map_err(&err)?;
+        .optional()?;
     let id = match newest {
         Some((id, d)) if d == hash => {
             tx.execute(
                 "UPDATE account_samples SET seen_ms = max(seen_ms, ?2) WHERE id = ?1",
                 params![id, now_ms],
-            )
-            .map_err(&err)?;
+            )?;
             id
         }
         _ => {
             tx.execute(
                 "INSERT INTO account_samples (source, observed_ms, seen_ms, digest) VALUES (?1, ?2, ?2, ?3)",
                 params![source.as_str(), now_ms, hash],
-            )
-            .map_err(&err)?;
+            )?;
             let id = tx.last_insert_rowid();
             {
                 let mut insert = tx
                     .prepare_cached(
                         "INSERT OR REPLACE INTO account_windows (sample, window_id, label, kind, utilization, resets_at_ms)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    )
-                    .map_err(&err)?;
+                    )?;
                 for w in windows.iter().filter(|w| w.utilization.is_finite()) {
                     let kind = serde_json::to_string(&w.kind)
-                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
-                        .map_err(&err)?;
+                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
                     insert
                         .execute(params![
                             id,
@@ -116,8 +105,7 @@ pub fn record(
                             kind,
                             w.utilization,
                             w.resets_at_ms
-                        ])
-                        .map_err(&err)?;
+                        ])?;
                 }
             }
             if let Some(e) = extra {
@@ -133,14 +121,13 @@ pub fn record(
                         e.balance.filter(|v| v.is_finite()),
                         e.disabled_reason
                     ],
-                )
-                .map_err(&err)?;
+                )?;
             }
             id
         }
     };
-    tx.commit().map_err(&err)?;
     Ok(id)
+    })
 }
 
 fn load_sample(
@@ -212,35 +199,31 @@ fn load_sample(
 
 /// The newest reading of `source`.
 pub fn newest(ledger: &Ledger, source: Source) -> Result<Option<StoredSample>, LedgerError> {
-    let err = sql(ledger);
-    let row: Option<(i64, i64, i64)> = ledger
-        .conn()
-        .query_row(
-            "SELECT id, observed_ms, seen_ms FROM account_samples WHERE source = ?1
+    ledger.read(|conn| {
+        let row: Option<(i64, i64, i64)> = conn
+            .query_row(
+                "SELECT id, observed_ms, seen_ms FROM account_samples WHERE source = ?1
              ORDER BY seen_ms DESC, id DESC LIMIT 1",
-            [source.as_str()],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()
-        .map_err(&err)?;
-    match row {
-        None => Ok(None),
-        Some((id, observed, seen)) => load_sample(ledger.conn(), id, source, observed, seen)
-            .map(Some)
-            .map_err(&err),
-    }
+                [source.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        match row {
+            None => Ok(None),
+            Some((id, observed, seen)) => load_sample(conn, id, source, observed, seen).map(Some),
+        }
+    })
 }
 
 /// When `source` was last seen (cheaper than [`newest`]).
 pub fn newest_seen_ms(ledger: &Ledger, source: Source) -> Result<Option<i64>, LedgerError> {
-    ledger
-        .conn()
-        .query_row(
+    ledger.read(|conn| {
+        conn.query_row(
             "SELECT max(seen_ms) FROM account_samples WHERE source = ?1",
             [source.as_str()],
             |r| r.get(0),
         )
-        .map_err(sql(ledger))
+    })
 }
 
 /// The newest reading of every account source (statusline, account, claude.ai).
@@ -257,34 +240,30 @@ pub fn newest_all(ledger: &Ledger) -> Result<Vec<StoredSample>, LedgerError> {
 /// The newest Extra Usage reading of any source (the statusline has none, so the newest
 /// sample overall may lack it).
 pub fn newest_extra_usage(ledger: &Ledger) -> Result<Option<ExtraUsage>, LedgerError> {
-    let err = sql(ledger);
-    let row: Option<(i64, String, i64, i64)> = ledger
-        .conn()
-        .query_row(
-            "SELECT s.id, s.source, s.observed_ms, s.seen_ms FROM account_samples s
+    ledger.read(|conn| {
+        let row: Option<(i64, String, i64, i64)> = conn
+            .query_row(
+                "SELECT s.id, s.source, s.observed_ms, s.seen_ms FROM account_samples s
              JOIN account_extra_usage e ON e.sample = s.id
              ORDER BY s.seen_ms DESC, s.id DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .optional()
-        .map_err(&err)?;
-    let Some((id, source, observed, seen)) = row else {
-        return Ok(None);
-    };
-    let Some(source) = Source::parse(&source) else {
-        return Ok(None);
-    };
-    Ok(load_sample(ledger.conn(), id, source, observed, seen)
-        .map_err(&err)?
-        .extra_usage)
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let Some((id, source, observed, seen)) = row else {
+            return Ok(None);
+        };
+        let Some(source) = Source::parse(&source) else {
+            return Ok(None);
+        };
+        Ok(load_sample(conn, id, source, observed, seen)?.extra_usage)
+    })
 }
 
 /// The newest prepaid balance any source gave (claude.ai), with its currency.
 pub fn newest_balance(ledger: &Ledger) -> Result<Option<(f64, String)>, LedgerError> {
-    ledger
-        .conn()
-        .query_row(
+    ledger.read(|conn| {
+        conn.query_row(
             "SELECT e.balance, e.currency FROM account_samples s
              JOIN account_extra_usage e ON e.sample = s.id
              WHERE e.balance IS NOT NULL ORDER BY s.seen_ms DESC, s.id DESC LIMIT 1",
@@ -292,7 +271,7 @@ pub fn newest_balance(ledger: &Ledger) -> Result<Option<(f64, String)>, LedgerEr
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()
-        .map_err(sql(ledger))
+    })
 }
 
 /// Readings of one window (all sources) seen since `since_ms`, oldest first. Each sample
@@ -302,43 +281,39 @@ pub fn window_history(
     window_id: &str,
     since_ms: i64,
 ) -> Result<Vec<HistoryPoint>, LedgerError> {
-    let err = sql(ledger);
-    let mut stmt = ledger
-        .conn()
-        .prepare_cached(
+    ledger.read(|conn| {
+        let mut stmt = conn.prepare_cached(
             "SELECT s.observed_ms, s.seen_ms, w.utilization, w.resets_at_ms
              FROM account_samples s JOIN account_windows w ON w.sample = s.id
              WHERE w.window_id = ?1 AND s.seen_ms >= ?2 ORDER BY s.observed_ms, s.id",
-        )
-        .map_err(&err)?;
-    let rows = stmt
-        .query_map(params![window_id, since_ms], |r| {
+        )?;
+        let rows = stmt.query_map(params![window_id, since_ms], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, i64>(1)?,
                 r.get::<_, f64>(2)?,
                 r.get::<_, Option<i64>>(3)?,
             ))
-        })
-        .map_err(&err)?;
-    let mut points = Vec::new();
-    for row in rows {
-        let (observed, seen, utilization, resets_at_ms) = row.map_err(&err)?;
-        points.push(HistoryPoint {
-            seen_ms: observed,
-            utilization,
-            resets_at_ms,
-        });
-        if seen > observed {
+        })?;
+        let mut points = Vec::new();
+        for row in rows {
+            let (observed, seen, utilization, resets_at_ms) = row?;
             points.push(HistoryPoint {
-                seen_ms: seen,
+                seen_ms: observed,
                 utilization,
                 resets_at_ms,
             });
+            if seen > observed {
+                points.push(HistoryPoint {
+                    seen_ms: seen,
+                    utilization,
+                    resets_at_ms,
+                });
+            }
         }
-    }
-    points.sort_by_key(|p| p.seen_ms);
-    Ok(points)
+        points.sort_by_key(|p| p.seen_ms);
+        Ok(points)
+    })
 }
 
 fn read_state(conn: &rusqlite::Connection, source: Source) -> rusqlite::Result<PollState> {
@@ -399,7 +374,7 @@ fn write_state(conn: &rusqlite::Connection, source: Source, s: &PollState) -> ru
 
 /// The polling state of `source` (a fresh one if it never polled).
 pub fn poll_state(ledger: &Ledger, source: Source) -> Result<PollState, LedgerError> {
-    read_state(ledger.conn(), source).map_err(sql(ledger))
+    ledger.read(|conn| read_state(conn, source))
 }
 
 pub fn save_poll_state(
@@ -407,7 +382,7 @@ pub fn save_poll_state(
     source: Source,
     state: &PollState,
 ) -> Result<(), LedgerError> {
-    write_state(ledger.conn(), source, state).map_err(sql(ledger))
+    ledger.write(|tx| write_state(tx, source, state))
 }
 
 /// Decides whether `source` may be asked now and, if so, records the attempt in the same
@@ -421,32 +396,28 @@ pub fn claim(
     mode: Mode,
     now_ms: i64,
 ) -> Result<(Decision, PollState), LedgerError> {
-    let err = sql(ledger);
-    let tx =
-        Transaction::new_unchecked(ledger.conn(), TransactionBehavior::Immediate).map_err(&err)?;
-    let state = read_state(&tx, source).map_err(&err)?;
-    let statusline: Option<i64> = tx
-        .query_row(
+    ledger.write(|tx| {
+        let state = read_state(tx, source)?;
+        let statusline: Option<i64> = tx.query_row(
             "SELECT max(seen_ms) FROM account_samples WHERE source = 'statusline'",
             [],
             |r| r.get(0),
-        )
-        .map_err(&err)?;
-    let decision = policy::decide(
-        policy,
-        &state,
-        statusline,
-        credential_fingerprint,
-        mode,
-        now_ms,
-    );
-    if decision == Decision::Poll {
-        let mut claimed = state.clone();
-        claimed.last_attempt_ms = Some(now_ms);
-        write_state(&tx, source, &claimed).map_err(&err)?;
-    }
-    tx.commit().map_err(&err)?;
-    Ok((decision, state))
+        )?;
+        let decision = policy::decide(
+            policy,
+            &state,
+            statusline,
+            credential_fingerprint,
+            mode,
+            now_ms,
+        );
+        if decision == Decision::Poll {
+            let mut claimed = state.clone();
+            claimed.last_attempt_ms = Some(now_ms);
+            write_state(tx, source, &claimed)?;
+        }
+        Ok((decision, state))
+    })
 }
 
 #[cfg(test)]

@@ -15,8 +15,10 @@
 //!   two processes (tray and `watch`) sharing a ledger never both announce the same alert.
 
 mod engine;
+mod rules;
 pub mod store;
 pub mod text;
+mod words;
 
 pub use engine::{
     evaluate, snooze_until_reset, EngineState, Evaluation, ExtraState, SpendState, StaleState,

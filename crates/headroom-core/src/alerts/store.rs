@@ -11,11 +11,11 @@
 //! A state row that cannot be read (written by hand, or by a newer Headroom) is logged and
 //! replaced by a fresh state: at worst a few alerts are said again, never a failure to alert.
 
-use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::{engine, Delivery, EngineState, Evaluation};
-use crate::ledger::{classify, Ledger, LedgerError};
+use crate::ledger::{Ledger, LedgerError};
 use crate::report::Zone;
 use crate::settings::AlertSettings;
 use crate::snapshot::UsageSnapshot;
@@ -61,10 +61,6 @@ pub struct Recorded {
     pub ids: Vec<i64>,
 }
 
-fn sql(ledger: &Ledger) -> impl Fn(rusqlite::Error) -> LedgerError + '_ {
-    move |e| classify(ledger.path(), e)
-}
-
 fn read_state(conn: &rusqlite::Connection) -> rusqlite::Result<EngineState> {
     let text: Option<String> = conn
         .query_row("SELECT state FROM alert_state WHERE id = 1", [], |r| {
@@ -97,12 +93,12 @@ fn write_state(
 
 /// The engine state as last saved (a fresh state if none).
 pub fn load_state(ledger: &Ledger) -> Result<EngineState, LedgerError> {
-    read_state(ledger.conn()).map_err(sql(ledger))
+    ledger.read(read_state)
 }
 
 /// Saves the engine state (tests, and front ends that evaluate by hand).
 pub fn save_state(ledger: &Ledger, state: &EngineState, now_ms: i64) -> Result<(), LedgerError> {
-    write_state(ledger.conn(), state, now_ms).map_err(sql(ledger))
+    ledger.write(|tx| write_state(tx, state, now_ms))
 }
 
 /// Evaluates `snapshot` against the saved state and records the result, atomically.
@@ -113,27 +109,22 @@ pub fn evaluate_and_record(
     now_ms: i64,
     zone: Zone,
 ) -> Result<Recorded, LedgerError> {
-    let err = sql(ledger);
-    let tx =
-        Transaction::new_unchecked(ledger.conn(), TransactionBehavior::Immediate).map_err(&err)?;
-    let previous = read_state(&tx).map_err(&err)?;
-    let evaluation = engine::evaluate(snapshot, &previous, settings, now_ms, zone);
-    let delivery = match &evaluation.delivery {
-        Delivery::Deliver { .. } | Delivery::Nothing => outcome::PENDING,
-        Delivery::Suppressed { why } => why.as_str(),
-    };
-    let mut ids = Vec::with_capacity(evaluation.alerts.len());
-    {
-        let mut insert = tx
-            .prepare_cached(
+    ledger.write(|tx| {
+        let previous = read_state(tx)?;
+        let evaluation = engine::evaluate(snapshot, &previous, settings, now_ms, zone);
+        let delivery = match &evaluation.delivery {
+            Delivery::Deliver { .. } | Delivery::Nothing => outcome::PENDING,
+            Delivery::Suppressed { why } => why.as_str(),
+        };
+        let mut ids = Vec::with_capacity(evaluation.alerts.len());
+        {
+            let mut insert = tx.prepare_cached(
                 "INSERT INTO alert_history (at_ms, kind, level, window, instance, threshold, value,
                      resets_at_ms, title, body, delivery)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )
-            .map_err(&err)?;
-        for a in &evaluation.alerts {
-            insert
-                .execute(params![
+            )?;
+            for a in &evaluation.alerts {
+                insert.execute(params![
                     now_ms,
                     a.kind.as_str(),
                     a.level.as_str(),
@@ -145,54 +136,44 @@ pub fn evaluate_and_record(
                     a.title,
                     a.body,
                     delivery,
-                ])
-                .map_err(&err)?;
-            ids.push(tx.last_insert_rowid());
+                ])?;
+                ids.push(tx.last_insert_rowid());
+            }
         }
-    }
-    if !evaluation.alerts.is_empty() {
-        tx.execute(
-            "DELETE FROM alert_history WHERE id <= (SELECT id FROM alert_history ORDER BY id DESC LIMIT 1 OFFSET ?1)",
-            [HISTORY_LIMIT],
-        )
-        .map_err(&err)?;
-    }
-    if evaluation.state != previous {
-        write_state(&tx, &evaluation.state, now_ms).map_err(&err)?;
-    }
-    tx.commit().map_err(&err)?;
-    Ok(Recorded { evaluation, ids })
+        if !evaluation.alerts.is_empty() {
+            tx.execute(
+                "DELETE FROM alert_history WHERE id <= (SELECT id FROM alert_history ORDER BY id DESC LIMIT 1 OFFSET ?1)",
+                [HISTORY_LIMIT],
+            )?;
+        }
+        if evaluation.state != previous {
+            write_state(tx, &evaluation.state, now_ms)?;
+        }
+        Ok(Recorded { evaluation, ids })
+    })
 }
 
 /// Writes what became of a delivery (`outcome::DELIVERED`, `outcome::NO_SERVER`, ...).
 pub fn record_delivery(ledger: &Ledger, ids: &[i64], outcome: &str) -> Result<(), LedgerError> {
-    let err = sql(ledger);
-    let tx =
-        Transaction::new_unchecked(ledger.conn(), TransactionBehavior::Immediate).map_err(&err)?;
-    {
-        let mut update = tx
-            .prepare_cached("UPDATE alert_history SET delivery = ?1 WHERE id = ?2")
-            .map_err(&err)?;
+    ledger.write(|tx| {
+        let mut update =
+            tx.prepare_cached("UPDATE alert_history SET delivery = ?1 WHERE id = ?2")?;
         for id in ids {
-            update.execute(params![outcome, id]).map_err(&err)?;
+            update.execute(params![outcome, id])?;
         }
-    }
-    tx.commit().map_err(&err)
+        Ok(())
+    })
 }
 
 /// The newest `limit` alerts, newest first.
 pub fn recent(ledger: &Ledger, limit: usize) -> Result<Vec<HistoryEntry>, LedgerError> {
-    let err = sql(ledger);
-    let mut stmt = ledger
-        .conn()
-        .prepare(
+    ledger.read(|conn| {
+        let mut stmt = conn.prepare(
             "SELECT id, at_ms, kind, level, window, instance, threshold, value, resets_at_ms,
                     title, body, delivery
              FROM alert_history ORDER BY id DESC LIMIT ?1",
-        )
-        .map_err(&err)?;
-    let rows = stmt
-        .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+        )?;
+        let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
             Ok(HistoryEntry {
                 id: r.get(0)?,
                 at_ms: r.get(1)?,
@@ -207,7 +188,7 @@ pub fn recent(ledger: &Ledger, limit: usize) -> Result<Vec<HistoryEntry>, Ledger
                 body: r.get(10)?,
                 delivery: r.get(11)?,
             })
-        })
-        .map_err(&err)?;
-    rows.collect::<Result<Vec<_>, _>>().map_err(err)
+        })?;
+        rows.collect()
+    })
 }

@@ -74,6 +74,44 @@ pub fn duration(ms: i64) -> String {
     }
 }
 
+/// The longest snooze (and duration) [`parse_duration_ms`] accepts: 7 days.
+pub const MAX_DURATION_MS: i64 = 7 * 86_400_000;
+
+/// The one duration grammar of what a user types (`headroom alerts --snooze`): `1h`, `30m`,
+/// `2h30m`, `1d`, or a bare number of minutes (`90`). At most [`MAX_DURATION_MS`]; anything
+/// else, zero, or a number too large to compute is `None` (checked arithmetic: typed input
+/// never overflows).
+pub fn parse_duration_ms(s: &str) -> Option<i64> {
+    let s = s.trim().to_ascii_lowercase();
+    let total = if let Ok(minutes) = s.parse::<i64>() {
+        minutes.checked_mul(60_000)?
+    } else {
+        let (mut total, mut number) = (0i64, String::new());
+        for c in s.chars() {
+            match c {
+                '0'..='9' => number.push(c),
+                'h' | 'm' | 'd' if !number.is_empty() => {
+                    let n: i64 = number.parse().ok()?;
+                    let unit = match c {
+                        'd' => 86_400_000,
+                        'h' => 3_600_000,
+                        _ => 60_000,
+                    };
+                    total = total.checked_add(n.checked_mul(unit)?)?;
+                    number.clear();
+                }
+                ' ' => {}
+                _ => return None,
+            }
+        }
+        if !number.is_empty() {
+            return None;
+        }
+        total
+    };
+    (total > 0 && total <= MAX_DURATION_MS).then_some(total)
+}
+
 /// Minute of the day of `ms` in `zone` (for quiet hours).
 pub fn minute_of_day(ms: i64, zone: Zone) -> u16 {
     match local_parts(ms, zone) {
@@ -144,6 +182,35 @@ pub fn resets(resets_at_ms: Option<i64>, now_ms: i64, zone: Zone) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_as_typed() {
+        assert_eq!(parse_duration_ms("1h"), Some(3_600_000));
+        assert_eq!(parse_duration_ms("30m"), Some(1_800_000));
+        assert_eq!(parse_duration_ms("2h30m"), Some(9_000_000));
+        assert_eq!(parse_duration_ms(" 2H 30M "), Some(9_000_000));
+        assert_eq!(parse_duration_ms("90"), Some(5_400_000));
+        assert_eq!(parse_duration_ms("1d"), Some(86_400_000));
+        assert_eq!(parse_duration_ms("7d"), Some(MAX_DURATION_MS));
+        for bad in ["8d", "h", "1x", "-5", "5h3", "", "0", "0m", "abc"] {
+            assert_eq!(parse_duration_ms(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn huge_or_bare_durations_past_the_cap_are_refused_not_overflowed() {
+        // A bare number of minutes used to skip the 7-day cap, and numbers past i64 / 60 000
+        // overflowed (a panic in a debug build, a wrapped snooze in a release one).
+        assert_eq!(parse_duration_ms("20000"), None);
+        assert_eq!(parse_duration_ms("153722867280912931"), None);
+        assert_eq!(parse_duration_ms("9223372036854775807"), None);
+        assert_eq!(parse_duration_ms("106751991167301d"), None);
+        assert_eq!(parse_duration_ms("9223372036854775807m1m"), None);
+        assert_eq!(
+            parse_duration_ms("5124095576030431h5124095576030431h"),
+            None
+        );
+    }
 
     #[test]
     fn extreme_amounts_never_overflow() {

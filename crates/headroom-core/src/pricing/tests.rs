@@ -192,6 +192,51 @@ fn fast_mode_multiplies_every_rate() {
     assert_eq!(table.resolve("claude-nope-9-fast"), Priced::Unknown);
 }
 
+/// Anthropic's pricing page (data residency): US-only inference, `inference_geo: "us"`, costs
+/// 1.1x on every rate of Opus 4.6 and later models; LiteLLM records it as
+/// `provider_specific_entry.us`.
+#[test]
+fn us_only_inference_multiplies_every_rate() {
+    let table = PriceTable::embedded();
+    let t = Tokens {
+        input: 1_000,
+        output: 2_000,
+        cache_read: 10_000,
+        ..Tokens::default()
+    };
+    // Opus 4.6: 0.005 + 0.05 + 0.005 = 0.06 standard, x 1.1 = 0.066.
+    assert!(close(
+        table.response_cost("claude-opus-4-6", &t, false).unwrap(),
+        0.06
+    ));
+    assert!(close(
+        table.response_cost("claude-opus-4-6", &t, true).unwrap(),
+        0.066
+    ));
+    // With fast mode on Opus 5 the two multiply: 0.06 x 2 x 1.1 = 0.132.
+    assert!(close(
+        table.response_cost("claude-opus-5-fast", &t, true).unwrap(),
+        0.132
+    ));
+    // Above Haiku 5.5's 100k tier the tier's rates are multiplied:
+    // 100,001 input at $0.50 = 0.0500005, x 1.1 = 0.05500055.
+    assert!(close(
+        table
+            .response_cost("claude-haiku-5-5", &one("input", 100_001), true)
+            .unwrap(),
+        0.05500055
+    ));
+    // A model that cannot run US-only (Sonnet 4.5 predates it) has no multiplier: its
+    // standard cost, 1,000 x $3 + 2,000 x $15 + 10,000 x $0.30 = 0.036.
+    assert!(close(
+        table
+            .response_cost("claude-sonnet-4-5-20250929", &t, true)
+            .unwrap(),
+        0.036
+    ));
+    assert_eq!(table.response_cost("claude-nope-9", &t, true), None);
+}
+
 #[test]
 fn model_ids_are_matched_in_every_spelling() {
     let table = PriceTable::embedded();

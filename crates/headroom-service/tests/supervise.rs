@@ -3,14 +3,15 @@
 //! `watch` channel. The panic is published with the last view at once ("restarting at"),
 //! the task comes back after the first back-off ("restarted at") and answers requests again.
 
+mod support;
+
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use headroom_app::env::AppEnv;
-use headroom_app::refresh::{self, Hooks, Published, Request};
-use headroom_app::supervise;
 use headroom_core::account::MemoryStore;
+use headroom_service::{supervise, Published, Request, Role};
+use support::{recording_hooks, service_env};
 
 fn next(rx: &mpsc::Receiver<Arc<Published>>, what: &str) -> Arc<Published> {
     rx.recv_timeout(Duration::from_secs(20))
@@ -22,26 +23,15 @@ fn a_panicking_round_is_published_and_the_task_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let claude = dir.path().join("claude");
     std::fs::create_dir_all(claude.join("projects")).unwrap();
-    std::env::set_var("HEADROOM_HOME", dir.path().join("headroom"));
-    std::env::set_var("CLAUDE_CONFIG_DIR", &claude);
-    std::env::set_var("HEADROOM_ANTHROPIC_API", "http://127.0.0.1:9");
-    std::env::set_var("HEADROOM_CLAUDE_AI", "http://127.0.0.1:9");
-    let mut env = AppEnv::from_process().unwrap();
+    let mut env = service_env(dir.path(), None, Role::Tray);
     let fault = dir.path().join("panic-next-round");
     env.test_fault_file = Some(fault.clone());
     // The very first round fails.
     std::fs::write(&fault, "").unwrap();
 
-    let (tx, rx) = mpsc::channel();
-    let hooks = Hooks {
-        published: Box::new(move |p| {
-            let _ = tx.send(p.clone());
-        }),
-        extra_usage: Box::new(|_| {}),
-        clicked: Arc::new(|_| {}),
-    };
+    let (hooks, rx, _) = recording_hooks();
     let started = Instant::now();
-    let handle = refresh::start(env, Arc::new(MemoryStore::default()), hooks);
+    let handle = headroom_service::start(env, Arc::new(MemoryStore::default()), hooks);
 
     let failed = next(&rx, "the failure");
     let failure = failed.failure.clone().expect("the failure is published");

@@ -1,7 +1,7 @@
 //! The refresh task's supervision: what a panic inside it turns into. The task runs on a bare
 //! thread, and without this a panic there (a bug, or an overflow in a debug build) would leave
 //! the tray on its last numbers for good, with no word of it. Instead the panic is caught
-//! (`refresh::start` runs the task inside `catch_unwind`), logged, said in the tray menu and
+//! (`task::start` runs the task inside `catch_unwind`), logged, said in the tray menu and
 //! the pane ("refresh failed: …; restarted at 14:05"), and the task starts again after a
 //! back-off that grows while it keeps failing before finishing a round.
 //!
@@ -74,8 +74,8 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> String {
 }
 
 /// The test-only fault hook: when `file` (`HEADROOM_TEST_FAULT_FILE`, read by debug builds
-/// only, see `env.rs`) exists, it is removed and the round panics, once per file. The GUI
-/// tests create it while the app runs to make the next round fail.
+/// only, see `ServiceEnv::test_fault_file`) exists, it is removed and the round panics, once
+/// per file. The GUI tests create it while the app runs to make the next round fail.
 pub fn test_fault(file: Option<&std::path::Path>) {
     if let Some(file) = file {
         if std::fs::remove_file(file).is_ok() {
