@@ -169,7 +169,8 @@ export type Found = { found: boolean, };
 
 export type GeneralSettings = { start_at_login: boolean, 
 /**
- * IANA zone for days and reset times; `None` for the system's.
+ * IANA zone for days and reset times; `None` for the system's. A name that is not a
+ * zone never gets this far: loading resets it with a warning, a save refuses it.
  */
 timezone: string | null, };
 

@@ -9,7 +9,6 @@ use headroom_core::account::{
     self, credentials, session_key_from_paste, statusline, CLAUDE_AI_SESSION_KEY,
 };
 use headroom_core::alerts::{self, Level, Notification};
-use headroom_core::report::Zone;
 use headroom_core::settings::{self, Cap, Loaded, Patch, Settings};
 use headroom_notify::{Notifier, NotifierConfig};
 use serde::Serialize;
@@ -139,23 +138,9 @@ pub async fn save_settings(
         }
         serde_json::from_value::<Settings>(value).map_err(invalid_settings)
     };
-    let mut incoming = parse(settings)?;
-    if let Some(name) = incoming
-        .general
-        .timezone
-        .as_deref()
-        .filter(|n| !n.trim().is_empty())
-    {
-        Zone::parse(name).map_err(|e| CommandError::new(ErrorCode::InvalidSettings, e))?;
-    }
-    if incoming
-        .general
-        .timezone
-        .as_deref()
-        .is_some_and(|n| n.trim().is_empty())
-    {
-        incoming.general.timezone = None;
-    }
+    // A time zone that does not exist is refused by the type (`TimeZoneName`), a blank one is
+    // the system's.
+    let incoming = parse(settings)?;
     let patch = match base {
         Some(base) => Some(Patch::between(&parse(base)?, &incoming).map_err(invalid_settings)?),
         None => None,

@@ -10,7 +10,6 @@ use headroom_core::alerts::Action;
 use headroom_core::ledger::Ledger;
 
 pub use headroom_service::task::{ExtraUsageState, Handle, Published, Request, WatchState};
-pub use headroom_service::zone;
 
 use crate::env::AppEnv;
 use crate::metrics::{Exposure, OtelEnv};

@@ -511,7 +511,7 @@ mod tests {
 
     fn published(snapshot: UsageSnapshot) -> Published {
         let mut settings = headroom_core::settings::Settings::default();
-        settings.general.timezone = Some("UTC".into());
+        settings.general.timezone = Some("UTC".parse().unwrap());
         Published {
             snapshot,
             refreshed_at_ms: NOW,

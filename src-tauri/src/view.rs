@@ -125,7 +125,12 @@ pub fn overview(env: &AppEnv, p: &Published) -> CmdResult<Overview> {
         trap: extra_usage::trap(s, &p.settings.alerts),
         snoozed_until_ms: p.settings.alerts.snoozed_until_ms.filter(|&u| u > now),
         last_refresh_ms: Some(p.refreshed_at_ms),
-        timezone: p.settings.general.timezone.clone(),
+        timezone: p
+            .settings
+            .general
+            .timezone
+            .as_ref()
+            .map(|z| z.as_str().to_owned()),
         price_table_version: PRICE_TABLE_VERSION,
         app_version: env!("CARGO_PKG_VERSION"),
         data_dir: env.state.dir.display().to_string(),

@@ -8,7 +8,6 @@ use headroom_core::ingest::{self, IngestError, IngestReport};
 use headroom_core::ledger::{Ledger, LedgerError};
 use headroom_core::paths::{Environment, StateFiles};
 use headroom_core::pricing::PriceTable;
-use headroom_core::report::Zone;
 use headroom_core::settings::{Loaded, Settings};
 use headroom_core::snapshot::UsageSnapshot;
 
@@ -69,18 +68,6 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// The zone times are shown in: `general.timezone`, else the system's. A bad name is a
-/// warning, not a failure: the figures matter more than the clock format.
-pub fn zone(settings: &Settings) -> Zone {
-    match settings.general.timezone.as_deref() {
-        Some(name) => Zone::parse(name).unwrap_or_else(|e| {
-            tracing::warn!("{e}; using the system time zone");
-            Zone::Local
-        }),
-        None => Zone::Local,
-    }
-}
-
 pub struct Context {
     pub env: Environment,
     pub state: StateFiles,
@@ -115,7 +102,7 @@ impl Context {
         let config = self
             .account
             .config(self.env.claude_settings_dir(), &settings.sources)
-            .with_zone(zone(settings));
+            .with_zone(settings.zone());
         Refresher::new(config, self.secrets()).map_err(|e| Failure::new(1, e.to_string()))
     }
 

@@ -28,7 +28,7 @@ use headroom_core::settings::{Cap, Settings};
 use headroom_core::snapshot::ExtraUsage;
 
 use crate::context::now_ms;
-use crate::context::{zone, Context, Failure};
+use crate::context::{Context, Failure};
 use crate::status_cmd;
 use crate::table::{Align, Style, Table};
 
@@ -417,7 +417,7 @@ fn history(ctx: &Context, json: bool, limit: usize) -> Result<(), Failure> {
         return Ok(());
     }
     let now = now_ms();
-    let zone = zone(&settings);
+    let zone = settings.zone();
     let style = Style::detect(false);
     let mut table = Table::new(&[
         ("When", Align::Left),

@@ -40,7 +40,8 @@ pub struct ReportArgs {
     /// Last date to include: YYYYMMDD or YYYY-MM-DD.
     #[arg(short, long)]
     pub until: Option<String>,
-    /// Time zone for dates (an IANA name such as Europe/Berlin, or UTC); default: local.
+    /// Time zone for dates (an IANA name such as Europe/Berlin, or UTC); default: the
+    /// settings' `general.timezone`, else local.
     #[arg(short = 'z', long)]
     pub timezone: Option<String>,
     /// Cost: recorded costUSD where present (auto), always from tokens (calculate), or only recorded (display).
@@ -72,12 +73,14 @@ fn parse_weekday(s: &str) -> Result<Weekday, String> {
 }
 
 impl ReportArgs {
-    pub fn query(&self) -> Result<Query, Failure> {
+    /// The query these options ask for; `settings_zone` (`general.timezone`, else the
+    /// system's) unless `-z` names one.
+    pub fn query(&self, settings_zone: Zone) -> Result<Query, Failure> {
         let bad = |m: String| Failure::new(2, m);
         Ok(Query {
             zone: match &self.timezone {
                 Some(name) => Zone::parse(name).map_err(bad)?,
-                None => Zone::Local,
+                None => settings_zone,
             },
             since: self
                 .since
@@ -102,9 +105,7 @@ impl ReportArgs {
 }
 
 pub fn periods(ctx: &Context, args: &ReportArgs, period: Period) -> Result<(), Failure> {
-    let query = args.query()?;
-    let mut ledger = ctx.open_ledger()?;
-    let roots = refresh_for_report(ctx, &mut ledger, args.verbose)?;
+    let (query, ledger, roots) = prepare(ctx, args)?;
     let (mut rows, totals) = report::periods(&ledger, period, &query)?;
     if matches!(args.order, Order::Desc) {
         rows.reverse();
@@ -152,25 +153,24 @@ fn unpriced_footer(
     Ok(())
 }
 
-/// Reads new transcript lines for a report, from Claude Code's folders and the extra ones in
-/// the settings; returns those folders. Claude Code's folder without a `projects` folder (a
-/// new install that has not answered a prompt yet) is no usage, not an error; no transcript
-/// folder at all still is (exit 2, naming where it looked).
-fn refresh_for_report(
-    ctx: &Context,
-    ledger: &mut Ledger,
-    verbose: bool,
-) -> Result<Vec<PathBuf>, Failure> {
+/// What every report does first: its query (the zone from `-z`, else `general.timezone`,
+/// else the system's), then the ledger with new transcript lines read in, from Claude Code's
+/// folders and the extra ones in the settings, and those folders. Claude Code's folder
+/// without a `projects` folder (a new install that has not answered a prompt yet) is no
+/// usage, not an error; no transcript folder at all still is (exit 2, naming where it looked).
+fn prepare(ctx: &Context, args: &ReportArgs) -> Result<(Query, Ledger, Vec<PathBuf>), Failure> {
     let settings = ctx.settings()?;
+    let query = args.query(settings.zone())?;
+    let mut ledger = ctx.open_ledger()?;
     let roots = ctx.env.transcript_roots(&settings);
-    match ctx.refresh(ledger, &settings, verbose) {
+    match ctx.refresh(&mut ledger, &settings, args.verbose) {
         Ok(_) => {}
         Err(f) if f.code == 2 && roots.iter().any(|r| r.is_dir()) => {
             tracing::debug!("{}", f.message);
         }
         Err(f) => return Err(f),
     }
-    Ok(roots)
+    Ok((query, ledger, roots))
 }
 
 /// "No usage found." and, when nothing at all was asked to be left out (no date range), what
@@ -321,9 +321,7 @@ pub fn short_model(model: &str) -> String {
 }
 
 pub fn sessions(ctx: &Context, args: &ReportArgs) -> Result<(), Failure> {
-    let query = args.query()?;
-    let mut ledger = ctx.open_ledger()?;
-    let roots = refresh_for_report(ctx, &mut ledger, args.verbose)?;
+    let (query, ledger, roots) = prepare(ctx, args)?;
     let (mut rows, totals) = report::sessions(&ledger, &query)?;
     if matches!(args.order, Order::Asc) {
         rows.reverse();
@@ -361,9 +359,7 @@ pub fn sessions(ctx: &Context, args: &ReportArgs) -> Result<(), Failure> {
 }
 
 pub fn projects(ctx: &Context, args: &ReportArgs) -> Result<(), Failure> {
-    let query = args.query()?;
-    let mut ledger = ctx.open_ledger()?;
-    let roots = refresh_for_report(ctx, &mut ledger, args.verbose)?;
+    let (query, ledger, roots) = prepare(ctx, args)?;
     let (rows, totals) = report::projects(&ledger, &query)?;
     if args.json {
         print_json(&json!({ "projects": rows, "totals": totals }));
@@ -408,9 +404,7 @@ pub struct BlocksArgs {
 }
 
 pub fn blocks(ctx: &Context, args: &BlocksArgs) -> Result<(), Failure> {
-    let query = args.report.query()?;
-    let mut ledger = ctx.open_ledger()?;
-    refresh_for_report(ctx, &mut ledger, args.report.verbose)?;
+    let (query, ledger, _) = prepare(ctx, &args.report)?;
     let now = chrono::Utc::now().timestamp_millis();
     let from = if args.recent {
         now - 3 * 86_400_000

@@ -14,7 +14,7 @@ use headroom_core::report::Zone;
 use headroom_core::settings::Settings;
 use headroom_core::snapshot::{ForecastBasis, Source, UsageSnapshot, Window};
 
-use crate::context::{now_ms, zone, Context, Failure};
+use crate::context::{now_ms, Context, Failure};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -42,7 +42,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<(), Failure> {
     let now = now_ms();
     let (snap, ingested) = ctx.snapshot_and_ingest(&mut ledger, &settings, now, mode)?;
     // Today's responses whose cost the figures leave out (no known price).
-    let day = zone(&settings);
+    let day = settings.zone();
     let unpriced = ledger.unpriced(day.start_of(day.date_of(now)), now + 1)?;
     if args.json {
         let mut value = serde_json::to_value(StatusJson::from_snapshot(&snap))
@@ -59,7 +59,7 @@ pub fn run(ctx: &Context, args: &StatusArgs) -> Result<(), Failure> {
         return Ok(());
     }
     let skipped = ledger.skipped_lines()?;
-    print!("{}", human(&snap, &settings, zone(&settings), skipped));
+    print!("{}", human(&snap, &settings, settings.zone(), skipped));
     if let Some(report) = &ingested {
         print!("{}", not_read(&report.skipped));
     }

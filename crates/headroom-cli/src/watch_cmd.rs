@@ -25,7 +25,7 @@ use headroom_core::snapshot::UsageSnapshot;
 use headroom_notify::Clicked;
 use headroom_service::deliver::{self, Deliverer, Notifications};
 
-use crate::context::{now_ms, zone, Context, Failure};
+use crate::context::{now_ms, Context, Failure};
 use crate::table::{Align, Style, Table};
 
 /// How soon a round the ledger was too busy for is tried again (the interval when shorter).
@@ -230,7 +230,7 @@ impl Watcher<'_> {
 
     fn round(&mut self, settings: &Settings, hook: &mut dyn RoundHook) -> Result<(), Failure> {
         let now = now_ms();
-        let zone = zone(settings);
+        let zone = settings.zone();
         let ledger = match &mut self.ledger {
             Some(ledger) => ledger,
             None => self.ledger.insert(self.ctx.open_ledger()?),
@@ -266,7 +266,7 @@ fn on_click(ctx: &Context, action: Action) -> Result<(), Failure> {
             let settings = ctx.settings()?;
             println!(
                 "Notifications snoozed until {}.",
-                text::clock(until, now, zone(&settings))
+                text::clock(until, now, settings.zone())
             );
         }
         Action::EnableExtraUsage => {
@@ -368,7 +368,7 @@ pub fn alerts(ctx: &Context, args: &AlertsArgs) -> Result<(), Failure> {
         return Ok(());
     }
     let settings = ctx.settings()?;
-    let zone = zone(&settings);
+    let zone = settings.zone();
     if history.is_empty() {
         println!("No alerts yet.");
     } else {
@@ -412,7 +412,7 @@ fn print_history(history: &[HistoryEntry], now: i64, zone: Zone) {
 
 fn snooze_cmd(ctx: &Context, snooze: &str, now: i64) -> Result<(), Failure> {
     let settings = ctx.settings()?;
-    let zone = zone(&settings);
+    let zone = settings.zone();
     let until = match snooze.trim().to_ascii_lowercase().as_str() {
         "off" | "none" | "0" => None,
         "reset" => {

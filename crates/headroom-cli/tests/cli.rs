@@ -411,3 +411,44 @@ fn extra_transcript_folders_are_read_by_reports_and_watch() {
     let out = headroom(&["daily", "--json"], &claude, &home);
     assert_eq!(output_tokens(&out), 50, "what watch recorded");
 }
+
+/// The settings' time zone is the reports' default, as it is the tray's and the pane's; `-z`
+/// still wins. Reports used to count days in the system's zone whatever the settings said.
+#[test]
+fn reports_count_days_in_the_settings_time_zone_unless_told_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("claude/projects/p");
+    fs::create_dir_all(&project).unwrap();
+    // 2026-11-02 20:00 UTC is 2026-11-03 01:45 in Kathmandu (+05:45).
+    fs::write(
+        project.join("s.jsonl"),
+        line(1, 50).replace("T01:00", "T20:00"),
+    )
+    .unwrap();
+    let home = dir.path().join("home");
+    fs::create_dir_all(&home).unwrap();
+    fs::write(
+        home.join("settings.json"),
+        r#"{"general": {"timezone": "Asia/Kathmandu"}}"#,
+    )
+    .unwrap();
+    let claude = dir.path().join("claude");
+    let dates = |args: &[&str]| -> Vec<String> {
+        let out = headroom(args, &claude, &home);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        json["daily"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["date"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // TZ=UTC for the process (see `headroom`): only the settings can move the day.
+    assert_eq!(dates(&["daily", "--json"]), ["2026-11-03"]);
+    assert_eq!(dates(&["daily", "--json", "-z", "UTC"]), ["2026-11-02"]);
+}

@@ -46,7 +46,7 @@ impl std::str::FromStr for CostMode {
 }
 
 /// The time zone dates are counted in.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Zone {
     /// The machine's zone (honours `TZ`).
     Local,

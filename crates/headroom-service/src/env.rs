@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use headroom_core::account::AccountConfig;
 use headroom_core::environment::Edge;
-use headroom_core::report::Zone;
 use headroom_core::settings::Settings;
 
 /// Which process runs the task. Both read transcripts and ask the account (the ledger's
@@ -45,22 +44,11 @@ impl ServiceEnv {
         self.edge
             .account
             .config(self.edge.paths.claude_settings_dir(), &settings.sources)
-            .with_zone(zone(settings))
+            .with_zone(settings.zone())
     }
 
     /// Claude Code's config folders plus the extra transcript folders from settings.
     pub fn transcript_roots(&self, settings: &Settings) -> Vec<PathBuf> {
         self.edge.paths.transcript_roots(settings)
     }
-}
-
-/// The zone times are shown in: `general.timezone`, else the system's (for a name that does
-/// not parse too: the figures matter more than the clock format).
-pub fn zone(settings: &Settings) -> Zone {
-    settings
-        .general
-        .timezone
-        .as_deref()
-        .and_then(|name| Zone::parse(name).ok())
-        .unwrap_or(Zone::Local)
 }

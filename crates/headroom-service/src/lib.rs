@@ -18,5 +18,5 @@ pub mod supervise;
 pub mod task;
 pub mod watcher;
 
-pub use env::{zone, Role, ServiceEnv};
+pub use env::{Role, ServiceEnv};
 pub use task::{start, ExtraUsageState, Handle, Hooks, Published, Request};

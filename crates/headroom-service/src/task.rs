@@ -32,7 +32,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::deliver::{self, Deliverer, Notifications};
-use crate::env::{zone, Role, ServiceEnv};
+use crate::env::{Role, ServiceEnv};
 use crate::supervise::{self, TaskFailure};
 use crate::watcher::Watcher;
 
@@ -64,7 +64,7 @@ pub struct Published {
 
 impl Published {
     pub fn zone(&self) -> Zone {
-        zone(&self.settings)
+        self.settings.zone()
     }
 }
 
@@ -554,7 +554,7 @@ impl Task {
             snapshot,
             &settings.alerts,
             now,
-            zone(settings),
+            settings.zone(),
             &mut self.deliverer,
         ) {
             tracing::warn!("alerts: {e}");

@@ -21,6 +21,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::report::Zone;
+
 pub const SETTINGS_VERSION: u32 = 1;
 
 /// A monthly spending cap in cents: positive, at most two decimals, $1 to $100,000.
@@ -307,8 +309,66 @@ impl Default for SourceSettings {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct GeneralSettings {
     pub start_at_login: bool,
-    /// IANA zone for days and reset times; `None` for the system's.
-    pub timezone: Option<String>,
+    /// IANA zone for days and reset times; `None` for the system's. A name that is not a
+    /// zone never gets this far: loading resets it with a warning, a save refuses it.
+    #[serde(deserialize_with = "blank_is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "string | null"))]
+    pub timezone: Option<TimeZoneName>,
+}
+
+/// The name of a time zone that exists (an IANA name such as `Europe/Berlin`, `UTC`, or
+/// `local`), kept as the user wrote it so that a save writes it back unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TimeZoneName {
+    name: String,
+    zone: Zone,
+}
+
+impl TimeZoneName {
+    pub fn zone(&self) -> Zone {
+        self.zone
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.name
+    }
+}
+
+impl TryFrom<String> for TimeZoneName {
+    type Error = String;
+    fn try_from(name: String) -> Result<TimeZoneName, String> {
+        let zone = Zone::parse(name.trim())?;
+        Ok(TimeZoneName {
+            name: name.trim().to_owned(),
+            zone,
+        })
+    }
+}
+
+impl std::str::FromStr for TimeZoneName {
+    type Err = String;
+    fn from_str(name: &str) -> Result<TimeZoneName, String> {
+        TimeZoneName::try_from(name.to_owned())
+    }
+}
+
+impl From<TimeZoneName> for String {
+    fn from(name: TimeZoneName) -> String {
+        name.name
+    }
+}
+
+/// `"timezone": ""` (a cleared input) is the system's zone, like `null`.
+fn blank_is_none<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<TimeZoneName>, D::Error> {
+    match Option::<String>::deserialize(deserializer)? {
+        Some(name) if !name.trim().is_empty() => TimeZoneName::try_from(name)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+        _ => Ok(None),
+    }
 }
 
 /// `prices`: where API prices come from.
@@ -425,6 +485,14 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The zone days and times are shown in: `general.timezone`, else the system's.
+    pub fn zone(&self) -> Zone {
+        self.general
+            .timezone
+            .as_ref()
+            .map_or(Zone::Local, TimeZoneName::zone)
+    }
+
     /// Brings every value into its allowed range (thresholds 1–200 %, sorted and unique;
     /// poll at least every minute...).
     pub fn clamp(&mut self) {

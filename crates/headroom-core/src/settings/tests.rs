@@ -142,6 +142,8 @@ fn one_wrongly_typed_field_resets_only_itself() {
         ("sources", "poll_minutes", serde_json::json!(-1)),
         ("sources", "poll_minutes", serde_json::json!(5.5)),
         ("general", "timezone", serde_json::json!(7)),
+        // A name that is no time zone used to load as it was and be dropped at every use.
+        ("general", "timezone", serde_json::json!("Mars/Olympus")),
         (
             "alerts",
             "quiet_hours",
@@ -348,4 +350,34 @@ fn parse_refuses_only_what_is_not_a_settings_object() {
     assert_eq!(parsed.settings, Settings::default());
     assert_eq!(parsed.warnings.len(), 1);
     assert_eq!(parsed.warnings[0].field, "version");
+}
+
+#[test]
+fn the_time_zone_is_validated_on_load_and_written_back_as_the_user_wrote_it() {
+    use crate::report::Zone;
+    let parsed = parse(r#"{"general": {"timezone": "Asia/Kathmandu"}}"#).unwrap();
+    assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    assert_eq!(
+        parsed.settings.zone(),
+        Zone::Named(chrono_tz::Asia::Kathmandu)
+    );
+    let written = serde_json::to_value(&parsed.settings).unwrap();
+    assert_eq!(written["general"]["timezone"], "Asia/Kathmandu");
+    // A cleared input and null are the system's zone, and no warning.
+    for blank in [r#""""#, r#""  ""#, "null"] {
+        let parsed = parse(&format!(r#"{{"general": {{"timezone": {blank}}}}}"#)).unwrap();
+        assert!(parsed.warnings.is_empty(), "{blank}: {:?}", parsed.warnings);
+        assert_eq!(parsed.settings.general.timezone, None, "{blank}");
+        assert_eq!(parsed.settings.zone(), Zone::Local, "{blank}");
+    }
+    let parsed = parse(r#"{"general": {"timezone": "Mars/Olympus"}}"#).unwrap();
+    assert_eq!(parsed.settings.zone(), Zone::Local);
+    assert_eq!(parsed.warnings.len(), 1);
+    assert!(
+        parsed.warnings[0]
+            .reason
+            .contains("unknown time zone \"Mars/Olympus\""),
+        "{}",
+        parsed.warnings[0]
+    );
 }
