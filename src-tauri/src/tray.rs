@@ -518,6 +518,7 @@ mod tests {
             settings,
             settings_notice: None,
             failure: None,
+            busy: None,
         }
     }
 

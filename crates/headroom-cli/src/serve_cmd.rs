@@ -3,17 +3,16 @@
 //! `/metrics` for Prometheus and pushed over OTLP when a collector is configured.
 //!
 //! A scrape is answered from the figures of the last round, so it costs the same at any
-//! history size; it also asks the loop to read new transcript lines (at most once a second,
-//! without asking the account), so the next scrape has them.
+//! history size; it also asks the task to read new transcript lines (at most once a second;
+//! the account only when the poll policy says it is due), so the next scrape has them.
 
 use std::net::SocketAddr;
 use std::sync::{mpsc, Arc};
 
 use clap::Args;
 use headroom_core::ledger::Ledger;
-use headroom_core::settings::Settings;
-use headroom_core::snapshot::UsageSnapshot;
 use headroom_metrics::{Exporter, Frame, Latest, OtlpConfig, Server};
+use headroom_service::Published;
 
 use crate::context::{Context, Failure};
 use crate::watch_cmd::{self, Event, LoopOptions, RoundHook};
@@ -38,16 +37,11 @@ struct Publish {
 }
 
 impl RoundHook for Publish {
-    fn after_round(
-        &mut self,
-        ledger: &Ledger,
-        snapshot: &UsageSnapshot,
-        settings: &Settings,
-        now: i64,
-    ) {
+    fn after_round(&self, ledger: &Ledger, published: &Published) {
+        let settings = &published.settings;
         let user = settings.metrics.user.as_ref().map(|u| u.as_str());
         let started = std::time::Instant::now();
-        match Frame::collect(snapshot, ledger, now, user) {
+        match Frame::collect(&published.snapshot, ledger, published.refreshed_at_ms, user) {
             Ok(frame) => {
                 self.latest.publish(frame);
                 // scripts/bench-metrics.sh reads this line.
@@ -128,5 +122,5 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<(), Failure> {
         interval: args.interval,
         notify: args.notify,
     };
-    watch_cmd::run_loop(ctx, &options, events, inbox, &mut Publish { latest })
+    watch_cmd::run_loop(ctx, &options, events, inbox, Publish { latest })
 }

@@ -1,42 +1,45 @@
 //! `headroom watch`: the sources, the alert engine and desktop notifications in the
 //! foreground, for people without a tray; and `headroom alerts`: what the engine said.
 //!
-//! Each round reads the settings again (so a snooze set elsewhere applies), takes a snapshot,
-//! runs the tray's alert step on it (`headroom_service::deliver`: evaluated and recorded in
-//! one ledger transaction, so the tray may share the ledger and neither repeats the other's
-//! alerts; at most one notification delivered, and how it went recorded), and prints what it
-//! found.
-//! `--once` does one round and exits. Ctrl-C (or SIGTERM) ends the loop between rounds, or
-//! interrupts the wait, and exits 0. No notification server is a warning; the alert is still
-//! recorded and printed. A ledger another process keeps busy past the busy timeout (a long
-//! ingest, a rebuild) is a warning too: the round is tried again [`BUSY_RETRY`] later.
+//! `watch` (and `serve`, with the metrics added) runs the tray's own round: the service's
+//! task (`headroom_service::task`) with [`Role::Headless`], so it reads new transcript lines
+//! as the file watcher sees them, asks the account as the poll policy allows, evaluates and
+//! records the alerts in one ledger transaction (the tray may share the ledger; neither
+//! repeats the other's alerts), delivers at most one notification, and retries a ledger
+//! another process keeps busy. This front end only prints: the status line when it changes
+//! or at each poll interval, each problem when it appears, the alerts as they are delivered.
+//! `--once` does one round and exits. Ctrl-C (or SIGTERM) ends the loop after the round in
+//! progress and exits 0. No notification server is a warning; the alert is still recorded
+//! and printed.
 
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::Duration;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use headroom_core::account::Mode;
 use headroom_core::alerts::store::{self, HistoryEntry};
 use headroom_core::alerts::{self, text, Action, Evaluation, EXTRA_USAGE_SETTINGS_URL};
+use headroom_core::environment::Edge;
 use headroom_core::ledger::Ledger;
 use headroom_core::report::Zone;
-use headroom_core::settings::{self, Settings};
+use headroom_core::settings;
 use headroom_core::snapshot::UsageSnapshot;
-use headroom_notify::Clicked;
-use headroom_service::deliver::{self, Deliverer, Notifications};
+use headroom_service::deliver::Notifications;
+use headroom_service::{Published, Request, Role, ServiceEnv};
 
 use crate::context::{now_ms, Context, Failure};
 use crate::table::{Align, Style, Table};
 
-/// How soon a round the ledger was too busy for is tried again (the interval when shorter).
-const BUSY_RETRY: Duration = Duration::from_secs(5);
+/// How soon the task tries again a round the ledger was too busy for (the service's rule,
+/// said in the warning).
+const BUSY_RETRY_SECS: u64 = 5;
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// Evaluate once, deliver what is new, and exit.
     #[arg(long)]
     pub once: bool,
-    /// Minutes between rounds (default: `sources.poll_minutes` in settings, 5).
+    /// Minutes between account polls (default: `sources.poll_minutes` in settings, 5).
     #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u32).range(1..=1440))]
     pub interval: Option<u32>,
     /// Print alerts only; send no desktop notification.
@@ -58,20 +61,14 @@ pub struct AlertsArgs {
     pub snooze: Option<String>,
 }
 
-/// Everything a round needs that lives longer than the round.
-struct Watcher<'a> {
-    ctx: &'a Context,
-    /// Opened by the first round that can (a rebuild may hold it).
-    ledger: Option<Ledger>,
-    deliverer: Deliverer,
-}
-
-/// What wakes the loop between rounds.
+/// What wakes the command's main thread.
 pub enum Event {
     Stop,
-    Click(Clicked),
-    /// Someone read the metrics (`headroom serve`): read new transcript lines, without asking
-    /// the account, so the next scrape has them.
+    /// A round was published (and printed).
+    Round,
+    Click(Action),
+    /// Someone read the metrics (`headroom serve`): read new transcript lines, so the next
+    /// scrape has them.
     Scraped,
 }
 
@@ -87,25 +84,20 @@ pub struct LoopOptions {
     pub notify: bool,
 }
 
-/// What a front end does with each round's snapshot, with the ledger the round used.
-pub trait RoundHook {
-    fn after_round(
-        &mut self,
-        ledger: &Ledger,
-        snapshot: &UsageSnapshot,
-        settings: &Settings,
-        now: i64,
-    );
+/// What a front end does with each round's figures, with the ledger the round used; on the
+/// task's thread.
+pub trait RoundHook: Send + Sync + 'static {
+    fn after_round(&self, ledger: &Ledger, published: &Published);
 }
 
 /// `headroom watch` only prints.
 struct PrintOnly;
 
 impl RoundHook for PrintOnly {
-    fn after_round(&mut self, _: &Ledger, _: &UsageSnapshot, _: &Settings, _: i64) {}
+    fn after_round(&self, _: &Ledger, _: &Published) {}
 }
 
-/// The shortest time between two local refreshes a scrape asks for: a scraper polling every
+/// The shortest time between two transcript reads a scrape asks for: a scraper polling every
 /// second does not make the loop read the transcripts more often than that.
 const SCRAPE_REFRESH_MIN: Duration = Duration::from_secs(1);
 
@@ -118,19 +110,26 @@ pub fn watch(ctx: &Context, args: &WatchArgs) -> Result<(), Failure> {
         notify: !args.no_notify,
     };
     let (events, inbox) = mpsc::channel::<Event>();
-    run_loop(ctx, &options, events, inbox, &mut PrintOnly)
+    run_loop(ctx, &options, events, inbox, PrintOnly)
 }
 
-/// The round, again and again: the one loop behind `headroom watch` and `headroom serve`.
-/// `events` is the sender the caller may have handed out (to the metrics endpoint); the loop
-/// ends when every sender is gone or on Ctrl-C.
+/// The service's task with hooks that print: the one loop behind `headroom watch` and
+/// `headroom serve`. `events` is the sender the caller may have handed out (to the metrics
+/// endpoint); the loop ends on Ctrl-C, after `--once`'s round, or when every sender is gone.
 pub fn run_loop(
     ctx: &Context,
     options: &LoopOptions,
     events: mpsc::Sender<Event>,
     inbox: mpsc::Receiver<Event>,
-    hook: &mut dyn RoundHook,
+    hook: impl RoundHook,
 ) -> Result<(), Failure> {
+    // A ledger that cannot be opened at all (damaged, a folder it cannot write) stops the
+    // command here with the message every command gives; one another process keeps busy is
+    // the task's to retry.
+    match ctx.open_ledger() {
+        Err(f) if !f.busy => return Err(f),
+        _ => {}
+    }
     let notifications = if options.notify {
         // Buttons need someone to receive the click: not with --once.
         Notifications::On {
@@ -141,15 +140,19 @@ pub fn run_loop(
             recorded_as: options.printed_only,
         }
     };
-    let forward = events.clone();
-    let deliverer = Deliverer::new(
-        &ctx.state.dir,
+    let edge = Edge {
+        paths: ctx.env.clone(),
+        state: ctx.state.clone(),
+        account: ctx.account.clone(),
+    };
+    let role = Role::Headless {
         notifications,
-        "alerts are printed and recorded",
-        std::sync::Arc::new(move |click| {
-            let _ = forward.send(Event::Click(click));
-        }),
-    );
+        instead: "alerts are printed and recorded",
+    };
+    let env = ServiceEnv {
+        poll_minutes: options.interval,
+        ..ServiceEnv::new(edge, role)
+    };
     if !options.once {
         let stop = events.clone();
         ctrlc::set_handler(move || {
@@ -157,102 +160,125 @@ pub fn run_loop(
         })
         .map_err(|e| Failure::new(1, format!("cannot handle Ctrl-C: {e}")))?;
     }
-    drop(events);
-
-    let mut w = Watcher {
-        ctx,
-        ledger: None,
-        deliverer,
+    let printer = Printer {
+        events: Mutex::new(events),
+        state: Mutex::new(PrintState::default()),
+        hook,
     };
-    let mut last: Option<Settings> = None;
-    loop {
-        // A settings file caught broken (a hand edit) does not reset a running watch.
-        let settings = ctx.settings_or(last.as_ref())?;
-        let busy = match w.round(&settings, hook) {
-            Ok(()) => false,
-            Err(f) if f.busy && !options.once => {
-                eprintln!(
-                    "warning: {}; trying again in {} s",
-                    f.message,
-                    BUSY_RETRY.as_secs()
-                );
-                true
+    let handle = headroom_service::start(env, ctx.secrets(), Arc::new(printer));
+
+    let mut last_scrape_read: Option<Instant> = None;
+    let ended = loop {
+        match inbox.recv() {
+            Ok(Event::Round) if options.once => break Ok(()),
+            Ok(Event::Round) => {}
+            Ok(Event::Click(action)) => {
+                if let Err(f) = on_click(ctx, action) {
+                    break Err(f);
+                }
             }
-            Err(f) => return Err(f),
-        };
-        last = Some(settings.clone());
-        if options.once {
-            return Ok(());
-        }
-        let minutes = options
-            .interval
-            .unwrap_or(settings.sources.poll_minutes)
-            .max(1);
-        let mut wait = Duration::from_secs(u64::from(minutes) * 60);
-        if busy {
-            wait = wait.min(BUSY_RETRY);
-        }
-        let deadline = std::time::Instant::now() + wait;
-        let mut last_local = std::time::Instant::now();
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match inbox.recv_timeout(left) {
-                Ok(Event::Stop) | Err(RecvTimeoutError::Disconnected) => {
-                    eprintln!("headroom {}: stopped", options.name);
-                    return Ok(());
+            Ok(Event::Scraped) => {
+                if last_scrape_read.is_none_or(|at| at.elapsed() >= SCRAPE_REFRESH_MIN) {
+                    handle.send(Request::Transcripts);
+                    last_scrape_read = Some(Instant::now());
                 }
-                Ok(Event::Click(click)) => on_click(ctx, click.action)?,
-                Ok(Event::Scraped) if last_local.elapsed() >= SCRAPE_REFRESH_MIN => {
-                    w.local_refresh(&settings, hook);
-                    last_local = std::time::Instant::now();
-                }
-                Ok(Event::Scraped) => {}
-                Err(RecvTimeoutError::Timeout) => break,
+            }
+            Ok(Event::Stop) | Err(_) => {
+                eprintln!("headroom {}: stopped", options.name);
+                break Ok(());
             }
         }
+    };
+    handle.stop();
+    ended
+}
+
+/// The task's hooks for a terminal.
+struct Printer<H> {
+    /// To the command's main thread. (A `Mutex` for `Sync`; one send a round.)
+    events: Mutex<mpsc::Sender<Event>>,
+    state: Mutex<PrintState>,
+    hook: H,
+}
+
+/// What was printed, so that only what changed is printed again.
+#[derive(Default)]
+struct PrintState {
+    /// The alerts of the round being published, printed under its status line.
+    alerts: Vec<String>,
+    /// The figures of the last status line printed ([`figures_key`]), and when.
+    line: Option<(String, Instant)>,
+    /// The problems of the last round: each is printed when it appears.
+    problems: Vec<String>,
+    /// The last round's busy note, printed when the ledger first turns busy.
+    busy: Option<String>,
+}
+
+impl<H> Printer<H> {
+    fn send(&self, event: Event) {
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = events.send(event);
     }
 }
 
-impl Watcher<'_> {
-    /// New transcript lines and the snapshot the ledger gives, without asking the account
-    /// or evaluating alerts (the next full round does both). A failure is a warning: the
-    /// figures already published stay.
-    fn local_refresh(&mut self, settings: &Settings, hook: &mut dyn RoundHook) {
-        let Some(ledger) = self.ledger.as_mut() else {
-            return;
-        };
-        let now = now_ms();
-        match self.ctx.snapshot(ledger, settings, now, Mode::Never) {
-            Ok(snapshot) => hook.after_round(ledger, &snapshot, settings, now),
-            Err(f) => tracing::warn!("{}", f.message),
+impl<H: RoundHook> headroom_service::Hooks for Printer<H> {
+    fn published(&self, p: &Arc<Published>) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let now = p.refreshed_at_ms;
+        let zone = p.zone();
+        for problem in &p.snapshot.errors {
+            if !state.problems.contains(problem) {
+                eprintln!("warning: {problem}");
+            }
         }
+        state.problems = p.snapshot.errors.clone();
+        if let Some(failure) = &p.failure {
+            eprintln!("warning: the round failed: {}", failure.message);
+        }
+        match &p.busy {
+            Some(why) => {
+                if state.busy.is_none() {
+                    eprintln!("warning: {why}; trying again in {BUSY_RETRY_SECS} s");
+                }
+                state.busy = Some(why.clone());
+            }
+            None => {
+                state.busy = None;
+                // The status line when it says something new, and at each poll interval.
+                let key = figures_key(&p.snapshot);
+                let minutes = u64::from(p.settings.sources.poll_minutes.max(1));
+                let heartbeat = Duration::from_secs(minutes * 60);
+                let due = match &state.line {
+                    None => true,
+                    Some((last, at)) => *last != key || at.elapsed() >= heartbeat,
+                };
+                if due || !state.alerts.is_empty() {
+                    let figures = status_figures(&p.snapshot, now, zone);
+                    println!("{}  {figures}", text::clock(now, now, zone));
+                    state.line = Some((key, Instant::now()));
+                }
+            }
+        }
+        for alert in state.alerts.drain(..) {
+            println!("{alert}");
+        }
+        drop(state);
+        self.send(Event::Round);
     }
 
-    fn round(&mut self, settings: &Settings, hook: &mut dyn RoundHook) -> Result<(), Failure> {
-        let now = now_ms();
-        let zone = settings.zone();
-        let ledger = match &mut self.ledger {
-            Some(ledger) => ledger,
-            None => self.ledger.insert(self.ctx.open_ledger()?),
-        };
-        let snapshot = self.ctx.snapshot(ledger, settings, now, Mode::Auto)?;
-        for problem in &snapshot.errors {
-            eprintln!("warning: {problem}");
-        }
-        let round = deliver::alert_round(
-            ledger,
-            &snapshot,
-            &settings.alerts,
-            now,
-            zone,
-            &mut self.deliverer,
-        )?;
-        hook.after_round(ledger, &snapshot, settings, now);
-        println!("{}", status_line(&snapshot, now, zone));
-        if let Some(outcome) = &round.outcome {
-            print_alerts(&round.evaluation, outcome, now, zone);
-        }
-        Ok(())
+    fn after_round(&self, ledger: &Ledger, published: &Published) {
+        self.hook.after_round(ledger, published);
+    }
+
+    fn alerted(&self, evaluation: &Evaluation, outcome: &str, zone: Zone) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state
+            .alerts
+            .extend(alert_lines(evaluation, outcome, now_ms(), zone));
+    }
+
+    fn clicked(&self, action: Action) {
+        self.send(Event::Click(action));
     }
 }
 
@@ -309,8 +335,9 @@ fn set_snooze(ctx: &Context, until: Option<i64>) -> Result<(), Failure> {
         .map(drop)
 }
 
-/// `10:02  session 91 % (resets at 11:10 (in 1 h 8 min)) · weekly 40 % · Extra Usage off`
-fn status_line(snapshot: &UsageSnapshot, now: i64, zone: Zone) -> String {
+/// `session 91 % (resets at 11:10 (in 1 h 8 min)) · weekly 40 % · Extra Usage off`, which the
+/// loop prints after the clock.
+fn status_figures(snapshot: &UsageSnapshot, now: i64, zone: Zone) -> String {
     let mut parts = Vec::new();
     for w in [&snapshot.session, &snapshot.weekly].into_iter().flatten() {
         let part = format!(
@@ -338,20 +365,35 @@ fn status_line(snapshot: &UsageSnapshot, now: i64, zone: Zone) -> String {
     if snapshot.stale {
         parts.push("stale".to_owned());
     }
-    format!("{}  {}", text::clock(now, now, zone), parts.join(" · "))
+    parts.join(" · ")
 }
 
-fn print_alerts(evaluation: &Evaluation, outcome: &str, now: i64, zone: Zone) {
+/// What the status line says, without the countdowns that change every minute: a new line is
+/// printed when this changes.
+fn figures_key(snapshot: &UsageSnapshot) -> String {
+    let windows: Vec<String> = [&snapshot.session, &snapshot.weekly]
+        .into_iter()
+        .flatten()
+        .map(|w| format!("{} {} {:?}", w.label, w.utilization, w.resets_at_ms))
+        .collect();
+    let extra = snapshot.extra_usage.as_ref().map(|eu| eu.enabled);
+    format!("{windows:?} {extra:?} {}", snapshot.stale)
+}
+
+/// Each alert as two printed lines: the clock, level, title and outcome, then the body.
+fn alert_lines(evaluation: &Evaluation, outcome: &str, now: i64, zone: Zone) -> Vec<String> {
+    let mut lines = Vec::new();
     for a in &evaluation.alerts {
-        println!(
+        lines.push(format!(
             "{}  {}: {} [{}]",
             text::clock(now, now, zone),
             a.level.as_str(),
             a.title,
             outcome
-        );
-        println!("       {}", a.body);
+        ));
+        lines.push(format!("       {}", a.body));
     }
+    lines
 }
 
 pub fn alerts(ctx: &Context, args: &AlertsArgs) -> Result<(), Failure> {

@@ -452,3 +452,66 @@ fn reports_count_days_in_the_settings_time_zone_unless_told_otherwise() {
     assert_eq!(dates(&["daily", "--json"]), ["2026-11-03"]);
     assert_eq!(dates(&["daily", "--json", "-z", "UTC"]), ["2026-11-02"]);
 }
+
+/// `headroom watch` runs the tray's round (the service's task): a line Claude Code appends
+/// reaches the ledger within seconds, not at the next poll, an hour away here. Its own loop
+/// used to read the transcripts only once a round.
+#[test]
+fn watch_reads_appended_lines_as_claude_code_writes_them() {
+    use headroom_core::ledger::Ledger;
+    let dir = tempfile::tempdir().unwrap();
+    let claude = dir.path().join("claude");
+    let project = claude.join("projects/p");
+    fs::create_dir_all(&project).unwrap();
+    let transcript = project.join("s.jsonl");
+    fs::write(&transcript, line(1, 50)).unwrap();
+    let home = dir.path().join("home");
+    fs::create_dir_all(&home).unwrap();
+    fs::write(
+        home.join("settings.json"),
+        r#"{"sources": {"account": false}}"#,
+    )
+    .unwrap();
+    let watch = Command::new(env!("CARGO_BIN_EXE_headroom"))
+        .args(["watch", "--no-notify", "--interval", "60"])
+        .env("CLAUDE_CONFIG_DIR", &claude)
+        .env("HEADROOM_HOME", &home)
+        .env("TZ", "UTC")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let entries = |want: u64, within: Duration| {
+        let start = std::time::Instant::now();
+        loop {
+            let count = Ledger::open(&home.join("ledger.sqlite3"))
+                .ok()
+                .and_then(|l| l.entry_count().ok());
+            if count == Some(want) {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < within,
+                "{count:?} responses in the ledger, not {want}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    entries(1, Duration::from_secs(60));
+    let mut file = fs::OpenOptions::new()
+        .append(true)
+        .open(&transcript)
+        .unwrap();
+    file.write_all(line(2, 70).as_bytes()).unwrap();
+    drop(file);
+    let took = entries(2, Duration::from_secs(20));
+    eprintln!("the appended line reached the ledger after {took:?}");
+    // Ctrl-C: a clean stop.
+    let _ = Command::new("kill")
+        .args(["-INT", &watch.id().to_string()])
+        .status();
+    let out = watch.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("headroom watch: stopped"), "{stderr}");
+}

@@ -7,16 +7,39 @@ use headroom_core::account::AccountConfig;
 use headroom_core::environment::Edge;
 use headroom_core::settings::Settings;
 
-/// Which process runs the task. Both read transcripts and ask the account (the ledger's
-/// transactions make two of them safe); only the tray evaluates alerts and delivers them,
-/// so that the settings window's own process (`headroom-app --settings`) never repeats or
-/// pre-empts the tray's notifications.
+use crate::deliver::Notifications;
+
+/// Which process runs the task. All of them read transcripts and ask the account (the
+/// ledger's transactions make several safe); the tray and `headroom watch`/`serve` evaluate
+/// alerts and deliver them, and share the ledger's alert records, so neither repeats the
+/// other's. The settings window's own process (`headroom-app --settings`) never does: it
+/// would repeat or pre-empt the tray's notifications.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    /// The tray, or any front end that owns the alerts.
+    /// The tray: alerts as notifications with buttons.
     Tray,
     /// The settings window's process: figures only.
     Window,
+    /// `headroom watch` and `headroom serve`: alerts delivered as the command line says.
+    Headless {
+        notifications: Notifications,
+        /// How the "no notification server" warning ends ("alerts are printed and recorded").
+        instead: &'static str,
+    },
+}
+
+impl Role {
+    /// How this process delivers alerts; `None` when it does not evaluate them.
+    pub fn delivery(self) -> Option<(Notifications, &'static str)> {
+        match self {
+            Role::Tray => Some((Notifications::On { buttons: true }, "alerts are recorded")),
+            Role::Window => None,
+            Role::Headless {
+                notifications,
+                instead,
+            } => Some((notifications, instead)),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -26,6 +49,8 @@ pub struct ServiceEnv {
     /// `HEADROOM_TEST_FAULT_FILE`, debug builds only: a round panics once when the file exists
     /// (`supervise::test_fault`). Release builds never read it.
     pub test_fault_file: Option<PathBuf>,
+    /// Minutes between account polls instead of `sources.poll_minutes` (`watch --interval`).
+    pub poll_minutes: Option<u32>,
 }
 
 impl ServiceEnv {
@@ -35,6 +60,7 @@ impl ServiceEnv {
             edge,
             role,
             test_fault_file: None,
+            poll_minutes: None,
         }
     }
 

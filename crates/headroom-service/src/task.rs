@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use headroom_core::account::extra_usage::{EnableWatch, WatchStep};
 use headroom_core::account::{self, AccountError, Mode, Refresher, SecretStore};
-use headroom_core::alerts::Action;
+use headroom_core::alerts::{Action, Evaluation};
 use headroom_core::ingest;
 use headroom_core::ledger::{Ledger, LedgerError};
 use headroom_core::pricing::PriceTable;
@@ -32,7 +32,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::deliver::{self, Deliverer, Notifications};
-use crate::env::{Role, ServiceEnv};
+use crate::env::ServiceEnv;
 use crate::supervise::{self, TaskFailure};
 use crate::watcher::Watcher;
 
@@ -60,6 +60,10 @@ pub struct Published {
     pub settings_notice: Option<String>,
     /// The task failed (a panic) and was restarted, within the last hour.
     pub failure: Option<TaskFailure>,
+    /// Another process kept the ledger busy past the busy timeout this round (a long ingest,
+    /// a rebuild): what it said. The round is tried again 5 s later; the
+    /// snapshot is the last one meanwhile.
+    pub busy: Option<String>,
 }
 
 impl Published {
@@ -81,6 +85,9 @@ pub enum Request {
     SettingsChanged,
     /// Poll until the account reports Extra Usage on.
     WatchExtraUsage,
+    /// End the task once the round in progress is done (`headroom watch` on Ctrl-C, or after
+    /// `--once`'s round). See [`Handle::stop`].
+    Stop,
 }
 
 /// Where the Extra Usage watch is (the browser flow, after `enable_extra_usage`), as the
@@ -117,6 +124,9 @@ pub trait Hooks: Send + Sync + 'static {
     fn after_round(&self, _ledger: &Ledger, _published: &Published) {}
     /// The Extra Usage watch's progress ([`Request::WatchExtraUsage`]).
     fn extra_usage(&self, _state: ExtraUsageState) {}
+    /// What the alert step of a round found and how its delivery went, before the round's
+    /// view is published (`headroom watch` prints it). Only when it found something new.
+    fn alerted(&self, _evaluation: &Evaluation, _outcome: &str, _zone: Zone) {}
     /// A notification button was clicked (on the notifier's own thread).
     fn clicked(&self, _action: Action) {}
 }
@@ -126,6 +136,8 @@ pub trait Hooks: Send + Sync + 'static {
 pub struct Handle {
     pub requests: mpsc::UnboundedSender<Request>,
     pub latest: watch::Receiver<Option<Arc<Published>>>,
+    /// The task's thread, for [`Handle::stop`] (taken by the first call).
+    thread: Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
 impl Handle {
@@ -143,8 +155,20 @@ impl Handle {
     }
 
     pub fn send(&self, request: Request) {
-        // The task only ends with the process.
+        // The task only ends with the process or on `stop`.
         let _ = self.requests.send(request);
+    }
+
+    /// Ends the task after the round in progress and waits for its thread: the ledger is
+    /// closed and the last notification handed over when this returns.
+    pub fn stop(&self) {
+        self.send(Request::Stop);
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = thread {
+            if thread.join().is_err() {
+                tracing::error!("the refresh thread ended with a panic");
+            }
+        }
     }
 }
 
@@ -152,16 +176,28 @@ impl Handle {
 pub fn start(env: ServiceEnv, secrets: Arc<dyn SecretStore>, hooks: Arc<dyn Hooks>) -> Handle {
     let (requests, inbox) = mpsc::unbounded_channel();
     let (publish, latest) = watch::channel(None);
-    let handle = Handle { requests, latest };
+    let thread = Arc::new(std::sync::Mutex::new(None));
+    let handle = Handle {
+        requests,
+        latest,
+        thread: thread.clone(),
+    };
     let wake = handle.requests.clone();
     let spawned = std::thread::Builder::new()
         .name("headroom-refresh".into())
         .spawn(move || {
             let clicks = hooks.clone();
+            // The settings window's process evaluates no alerts: its notifier is never built.
+            let (notifications, instead) = env.role.delivery().unwrap_or((
+                Notifications::Off {
+                    recorded_as: "not delivered",
+                },
+                "alerts are recorded",
+            ));
             let deliverer = Deliverer::new(
                 &env.edge.state.dir,
-                Notifications::On { buttons: true },
-                "alerts are recorded",
+                notifications,
+                instead,
                 Arc::new(move |click| clicks.clicked(click.action)),
             );
             let task = Task {
@@ -179,8 +215,9 @@ pub fn start(env: ServiceEnv, secrets: Arc<dyn SecretStore>, hooks: Arc<dyn Hook
             };
             supervised(task, inbox);
         });
-    if let Err(e) = spawned {
-        tracing::error!("cannot start the refresh thread: {e}");
+    match spawned {
+        Ok(joined) => *thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(joined),
+        Err(e) => tracing::error!("cannot start the refresh thread: {e}"),
     }
     handle
 }
@@ -294,8 +331,8 @@ fn reload_settings(path: &std::path::Path, last: Option<&Published>) -> (Setting
     (settings, notice)
 }
 
-/// Another process held the ledger past the busy timeout.
-struct Busy;
+/// Another process held the ledger past the busy timeout: what the ledger said.
+struct Busy(String);
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -327,6 +364,7 @@ impl Task {
                 settings: Settings::default(),
                 settings_notice: None,
                 failure: self.failure.clone(),
+                busy: None,
             },
         });
         self.publish.send_replace(Some(published.clone()));
@@ -349,7 +387,10 @@ impl Task {
             let now = now_ms();
             let last = self.publish.borrow().clone();
             let state = &self.env.edge.state;
-            let (settings, notice) = reload_settings(&state.settings(), last.as_deref());
+            let (mut settings, notice) = reload_settings(&state.settings(), last.as_deref());
+            if let Some(minutes) = self.env.poll_minutes {
+                settings.sources.poll_minutes = minutes;
+            }
             self.watcher.ensure(
                 self.env.transcript_roots(&settings),
                 &state.dir,
@@ -363,7 +404,7 @@ impl Task {
                 }
             }
             let mut problems = Vec::new();
-            let mut busy = false;
+            let mut busy: Option<String> = None;
             let snapshot = match ledger.as_mut() {
                 None => {
                     problems.push(format!(
@@ -379,7 +420,7 @@ impl Task {
                     if ingest_due || self.watcher.unwatched() {
                         match self.ingest(l, &settings) {
                             // Still due: read on the retry.
-                            Err(Busy) => busy = true,
+                            Err(Busy(why)) => busy = Some(why),
                             Ok(Some(problem)) => {
                                 problems.push(problem);
                                 ingest_due = false;
@@ -399,7 +440,7 @@ impl Task {
                             Ok(s) => s,
                             Err(AccountError::Ledger(e @ LedgerError::Locked { .. })) => {
                                 tracing::info!("{e}; trying again in {BUSY_RETRY_MS} ms");
-                                busy = true;
+                                busy = Some(e.to_string());
                                 self.publish
                                     .borrow()
                                     .as_ref()
@@ -429,7 +470,10 @@ impl Task {
             };
             let mut snapshot = snapshot;
             snapshot.errors.extend(problems);
-            if let Some(l) = ledger.as_ref().filter(|_| self.env.role == Role::Tray) {
+            if let Some(l) = ledger
+                .as_ref()
+                .filter(|_| self.env.role.delivery().is_some())
+            {
                 self.alerts(l, &snapshot, &settings, now);
             }
             if let Some(w) = &extra {
@@ -443,6 +487,7 @@ impl Task {
                 settings,
                 settings_notice: notice,
                 failure: self.failure.clone().filter(|f| f.shown_at(now)),
+                busy: busy.clone(),
             });
             self.publish.send_replace(Some(published.clone()));
             self.hooks.published(&published);
@@ -456,7 +501,7 @@ impl Task {
             self.rounds += 1;
 
             let mut wake_at = self.next_wake(ledger.as_ref(), &published, extra.as_ref(), now);
-            if busy {
+            if busy.is_some() {
                 wake_at = wake_at.min(now.saturating_add(BUSY_RETRY_MS));
             }
             let sleep = Duration::from_millis(u64::try_from(wake_at - now_ms()).unwrap_or(0));
@@ -471,6 +516,9 @@ impl Task {
                     while let Ok(more) = inbox.try_recv() {
                         pending.push(more);
                     }
+                    if pending.iter().any(|r| matches!(r, Request::Stop)) {
+                        return;
+                    }
                     for request in pending {
                         match request {
                             Request::Refresh { force: f, reply } => {
@@ -484,6 +532,7 @@ impl Task {
                                 let now = now_ms();
                                 extra = Some(EnableWatch::new(now, EXTRA_USAGE_WATCH_MS));
                             }
+                            Request::Stop => {}
                         }
                     }
                 }
@@ -516,6 +565,12 @@ impl Task {
                 for (path, reason) in &report.unreadable {
                     tracing::warn!("cannot read {}: {reason}", path.display());
                 }
+                for model in &report.unknown_models {
+                    tracing::warn!(
+                        "no complete price known for model {model:?}; its cost is left out (run `headroom prices update`, or add it to {})",
+                        self.env.edge.state.price_overrides().display()
+                    );
+                }
                 if report.new_entries > 0 {
                     tracing::debug!("ingest: {} new responses", report.new_entries);
                 }
@@ -523,7 +578,7 @@ impl Task {
             }
             Err(ingest::IngestError::Ledger(e @ LedgerError::Locked { .. })) => {
                 tracing::info!("ingest: {e}; trying again in {BUSY_RETRY_MS} ms");
-                Err(Busy)
+                Err(Busy(e.to_string()))
             }
             Err(e) => Ok(Some(e.to_string())),
         }
@@ -549,7 +604,7 @@ impl Task {
     /// The alert step (shared with `headroom watch`); a ledger error is logged, and the
     /// next round evaluates again.
     fn alerts(&mut self, ledger: &Ledger, snapshot: &UsageSnapshot, settings: &Settings, now: i64) {
-        if let Err(e) = deliver::alert_round(
+        match deliver::alert_round(
             ledger,
             snapshot,
             &settings.alerts,
@@ -557,7 +612,13 @@ impl Task {
             settings.zone(),
             &mut self.deliverer,
         ) {
-            tracing::warn!("alerts: {e}");
+            Ok(round) => {
+                if let Some(outcome) = &round.outcome {
+                    self.hooks
+                        .alerted(&round.evaluation, outcome, settings.zone());
+                }
+            }
+            Err(e) => tracing::warn!("alerts: {e}"),
         }
     }
 
