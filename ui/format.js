@@ -140,17 +140,6 @@ export function compact(n) {
 }
 
 /**
- * Level of a percent for colour: ok below 75, warn below 90, bad from 90.
- * @param {number | null | undefined} pct
- */
-export function level(pct) {
-  if (typeof pct !== "number") return "ok";
-  if (pct >= 90) return "bad";
-  if (pct >= 75) return "warn";
-  return "ok";
-}
-
-/**
  * Mirrors `settings::Cap::parse` so obvious mistakes show at once; the command's answer is what counts.
  * @param {string} input
  * @returns {string | null} what is wrong, or null

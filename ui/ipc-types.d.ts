@@ -80,6 +80,12 @@ extra_usage: ExtraUsage, confirmed_at_ms: number,
 settings: Settings | null, };
 
 /**
+ * How full a window is, for its colour: one rule for the tray's icon, the statusline's
+ * colours and the pane's gauges (which get it in the overview).
+ */
+export type Band = "ok" | "warn" | "bad";
+
+/**
  * A monthly spending cap in cents: positive, at most two decimals, $1 to $100,000.
  */
 export type Cap = number;
@@ -220,6 +226,10 @@ export type Opened = { url: string, opened: boolean, };
  * docs/ipc.md, `get_overview`.
  */
 export type Overview = { snapshot: UsageSnapshot, 
+/**
+ * Each of `snapshot.windows` (and so `session` and `weekly`), in that order.
+ */
+windows: Array<WindowFacts>, 
 /**
  * The span the session chart covers (`Window::session_span`: 5 h up to the session's
  * reset); `None` without a reset time.
@@ -412,6 +422,19 @@ resets_at_ms: number | null, source: Source,
  * When the figure was observed.
  */
 observed_at_ms: number, };
+
+/**
+ * What the core says of one window of the snapshot, so the pane does not decide it again.
+ */
+export type WindowFacts = { id: string, 
+/**
+ * The gauge's colour (`Band::of`, as the tray's icon).
+ */
+band: Band, 
+/**
+ * Where its figure came from, as every front end names it (`Source::label`).
+ */
+source_label: string, };
 
 /**
  * Which limit a window is.

@@ -1,12 +1,14 @@
 //! The tray icon, drawn at run time: a ring that fills clockwise from twelve o'clock with the
-//! session window's percent, coloured by level (green below 75 %, amber below 90 %, red from
-//! 90 %), with a badge at the lower right while Extra Usage is carrying the user past the
+//! session window's percent, coloured by the core's `Band` (green below 75 %, amber below 90 %,
+//! red from 90 %), with a badge at the lower right while Extra Usage is carrying the user past the
 //! limit (blue, a white plus) and one at the upper right while the figures are stale (a
 //! hollow grey dot, and the ring itself turns grey).
 //!
 //! Pure: a spec and a size in, RGBA pixels out. Every pixel is 4×4 supersampled, so edges are
 //! anti-aliased at 16, 22, 24 and 32 px alike; stroke widths are whole-pixel multiples at
 //! those sizes so the ring does not blur.
+
+use headroom_core::snapshot::Band;
 
 /// The panel the icon sits on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,12 +28,10 @@ pub enum Level {
 
 impl Level {
     pub fn of(percent: f64) -> Level {
-        if percent >= 90.0 {
-            Level::Critical
-        } else if percent >= 75.0 {
-            Level::Warning
-        } else {
-            Level::Ok
+        match Band::of(percent) {
+            Band::Bad => Level::Critical,
+            Band::Warn => Level::Warning,
+            Band::Ok => Level::Ok,
         }
     }
 }

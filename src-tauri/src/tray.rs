@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use headroom_core::alerts::text;
 use headroom_core::first_run;
 use headroom_core::report::Zone;
-use headroom_core::snapshot::{Source, UsageSnapshot, Window};
+use headroom_core::snapshot::{UsageSnapshot, Window};
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
@@ -67,15 +67,6 @@ fn age(ms: i64) -> String {
         0 => "just now".to_owned(),
         1..=59 => format!("{minutes} min ago"),
         _ => format!("{} ago", text::duration(ms)),
-    }
-}
-
-fn source_name(source: Source) -> &'static str {
-    match source {
-        Source::Statusline => "statusline",
-        Source::Account => "account",
-        Source::ClaudeAi => "claude.ai",
-        Source::LocalEstimate => "local estimate",
     }
 }
 
@@ -141,7 +132,7 @@ impl TrayTexts {
         // The source of the session figure, else of any figure.
         let shown = session.or(snapshot.weekly.as_ref());
         let mut source = match shown {
-            Some(w) => format!("Source: {} · {}", source_name(w.source), age(w.age_ms(now))),
+            Some(w) => format!("Source: {} · {}", w.source.label(), age(w.age_ms(now))),
             None => "Source: none yet".to_owned(),
         };
         if snapshot.stale && shown.is_some() {
@@ -388,7 +379,7 @@ impl<R: Runtime> Tray<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use headroom_core::snapshot::{ExtraUsage, WindowKind};
+    use headroom_core::snapshot::{ExtraUsage, Source, WindowKind};
 
     const NOW: i64 = 1_772_532_000_000; // 2026-03-03 (Tue) 10:00 UTC
 
@@ -475,7 +466,7 @@ mod tests {
             )]
         );
         assert_eq!(t.extra, "Extra Usage off");
-        assert_eq!(t.source, "Source: statusline · 2 min ago");
+        assert_eq!(t.source, "Source: Claude Code statusline · 2 min ago");
         assert_eq!(t.snooze, "Snooze alerts 1 h");
         assert!(t.offer_extra);
         assert_eq!(t.icon.percent, Some(62.4));
@@ -572,7 +563,10 @@ mod tests {
         let mut s = snapshot();
         s.stale = true;
         let t = TrayTexts::from(&s, NOW, utc(), Some(NOW + 3_600_000), Theme::Dark);
-        assert_eq!(t.source, "Source: statusline · 2 min ago (stale)");
+        assert_eq!(
+            t.source,
+            "Source: Claude Code statusline · 2 min ago (stale)"
+        );
         assert!(t.icon.stale);
         assert_eq!(t.snooze, "Resume alerts (snoozed until 11:00)");
         // A snooze that has run out is not shown.

@@ -6,7 +6,7 @@ use headroom_core::account::{extra_usage, store};
 use headroom_core::ledger::Ledger;
 use headroom_core::pricing::PRICE_TABLE_VERSION;
 use headroom_core::report::{self, CostMode, Period, Query};
-use headroom_core::snapshot::{Span, UsageSnapshot, Window};
+use headroom_core::snapshot::{Band, Span, UsageSnapshot, Window};
 use serde::Serialize;
 
 use crate::env::AppEnv;
@@ -22,6 +22,16 @@ pub struct Point {
     pub utilization: f64,
 }
 
+/// What the core says of one window of the snapshot, so the pane does not decide it again.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct WindowFacts {
+    pub id: String,
+    /// The gauge's colour (`Band::of`, as the tray's icon).
+    pub band: Band,
+    /// Where its figure came from, as every front end names it (`Source::label`).
+    pub source_label: &'static str,
+}
+
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Day {
     pub date: String,
@@ -33,6 +43,8 @@ pub struct Day {
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Overview {
     pub snapshot: UsageSnapshot,
+    /// Each of `snapshot.windows` (and so `session` and `weekly`), in that order.
+    pub windows: Vec<WindowFacts>,
     /// The span the session chart covers (`Window::session_span`: 5 h up to the session's
     /// reset); `None` without a reset time.
     pub session_span: Option<Span>,
@@ -112,6 +124,15 @@ pub fn overview(env: &AppEnv, p: &Published) -> CmdResult<Overview> {
     let chosen = p.settings.extra_usage.chosen_cap;
     Ok(Overview {
         snapshot: s.clone(),
+        windows: s
+            .windows
+            .iter()
+            .map(|w| WindowFacts {
+                id: w.id.clone(),
+                band: Band::of(w.utilization),
+                source_label: w.source.label(),
+            })
+            .collect(),
         session_span,
         session_history,
         model_windows_in_use: s.model_windows_in_use().map(|w| w.id.clone()).collect(),

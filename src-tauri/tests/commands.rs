@@ -301,6 +301,12 @@ fn the_overview_has_the_servers_numbers_and_the_ledgers_series() {
         assert!(o.get(key).is_some(), "no {key}");
     }
     assert_eq!(o["extra_usage_text"], "off");
+    // The core's band and source name for each window: the pane decides neither (it drew
+    // its own 75/90 % bands and printed the source's id, `local-estimate`).
+    let windows = o["windows"].as_array().unwrap();
+    let session = windows.iter().find(|w| w["id"] == "session").unwrap();
+    assert_eq!(session["band"], "ok", "{session}");
+    assert_eq!(session["source_label"], "Anthropic account", "{session}");
     assert!(o["last_refresh_ms"].as_i64().unwrap() > 0);
     // get_overview gives the same view without asking again.
     let again = f.call("get_overview", json!({})).unwrap();

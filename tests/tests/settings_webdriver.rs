@@ -338,6 +338,9 @@ fn settings_pane_end_to_end() {
     );
     let reset = s.text_of("#session-reset").unwrap().unwrap_or_default();
     assert!(reset.starts_with("resets in 2 h 1"), "{reset}");
+    // The source as every front end names it (the overview's `source_label`), not its id.
+    let fresh = s.text_of("#freshness").unwrap().unwrap_or_default();
+    assert!(fresh.starts_with("Anthropic account · "), "{fresh}");
     assert!(
         api.server
             .requests()

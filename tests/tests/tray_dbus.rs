@@ -182,7 +182,7 @@ fn tray_menu_over_dbus_shows_the_servers_numbers() {
         "Weekly 41 % · resets ".to_owned(),
         "Weekly (Opus) 12 % · resets ".to_owned(),
         "Extra Usage off".to_owned(),
-        "Source: account · just now".to_owned(),
+        "Source: Anthropic account · just now".to_owned(),
         "Open settings…".to_owned(),
         "Refresh now".to_owned(),
         "Snooze alerts 1 h".to_owned(),

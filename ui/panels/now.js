@@ -10,6 +10,16 @@ import { snapshot, state, zone } from "../state.js";
 /** @typedef {import("../ipc-types").UsageSnapshot} UsageSnapshot */
 /** @typedef {import("../ipc-types").Window} Window */
 /** @typedef {import("../ipc-types").ExtraUsage} ExtraUsage */
+/** @typedef {import("../ipc-types").WindowFacts} WindowFacts */
+
+/**
+ * What the core says of a window (its band, its source's name), from the overview.
+ * @param {Window} w
+ * @returns {WindowFacts | null}
+ */
+function facts(w) {
+  return state.overview?.windows.find((f) => f.id === w.id) ?? null;
+}
 
 
 function dailyCosts() {
@@ -42,7 +52,8 @@ function renderGauge(prefix, w, now) {
   text(`${prefix}-reset`, fmt.resetText(w.resets_at_ms, now));
   text(`${prefix}-reset-at`, fmt.resetAt(w.resets_at_ms, now, zone()) + estimate);
   fill.setAttribute("stroke-dasharray", `${Math.min(100, Math.max(0, pct)).toFixed(1)} 100`);
-  gauge.dataset.level = fmt.level(pct);
+  // The core's band (Band::of), the tray icon's colour too.
+  gauge.dataset.level = facts(w)?.band ?? "ok";
   gauge.dataset.stale = String(Boolean(snapshot().stale));
   gauge.dataset.value = String(pct);
 }
@@ -117,7 +128,7 @@ export function renderNow() {
   text("refresh-failure", failure ? capitalise(failure) : "");
 
   const w = s.session ?? s.weekly;
-  const fresh = w ? `${w.source} · ${fmt.age(now - w.observed_at_ms)}` : "no figures yet";
+  const fresh = w ? `${facts(w)?.source_label ?? "source not known"} · ${fmt.age(now - w.observed_at_ms)}` : "no figures yet";
   text("freshness", s.stale ? `${fresh} · stale` : fresh);
   renderCharts();
 }

@@ -29,7 +29,6 @@ use headroom_core::snapshot::ExtraUsage;
 
 use crate::context::now_ms;
 use crate::context::{Context, Failure};
-use crate::status_cmd;
 use crate::table::{Align, Style, Table};
 
 /// How long a write command waits for a ledger another process keeps busy (a long ingest)
@@ -495,7 +494,7 @@ fn describe(eu: &ExtraUsage, now: i64) -> String {
     format!(
         "{}   [{}, {when}]",
         extra_usage::describe(eu),
-        status_cmd::source_label(eu.source)
+        eu.source.label()
     )
 }
 

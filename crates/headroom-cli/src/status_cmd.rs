@@ -84,16 +84,6 @@ fn not_read(skipped: &[SkippedEntry]) -> String {
         .collect()
 }
 
-/// Where a figure came from, as a person reads it.
-pub fn source_label(source: Source) -> &'static str {
-    match source {
-        Source::Statusline => "Claude Code statusline",
-        Source::Account => "Anthropic account",
-        Source::ClaudeAi => "claude.ai",
-        Source::LocalEstimate => "local estimate",
-    }
-}
-
 fn age(observed_ms: i64, now: i64) -> String {
     let ms = now - observed_ms;
     if ms < 60_000 {
@@ -116,7 +106,7 @@ fn window_line(w: &Window, now: i64, zone: Zone) -> String {
     let origin = if w.source == Source::LocalEstimate {
         "local estimate from Claude Code transcripts".to_owned()
     } else {
-        format!("{}, {}", source_label(w.source), age(w.observed_at_ms, now))
+        format!("{}, {}", w.source.label(), age(w.observed_at_ms, now))
     };
     format!(
         "  {:<22} {:>6}   {:<36} [{origin}]\n",
@@ -153,7 +143,7 @@ pub fn human(snap: &UsageSnapshot, settings: &Settings, zone: Zone, skipped: u64
         out.push_str(&format!(
             "Extra Usage: {}   [{}, {}]\n",
             extra_usage::describe(eu),
-            source_label(eu.source),
+            eu.source.label(),
             age(eu.observed_at_ms, now)
         ));
         if let Some(w) = extra_usage::cap_mismatch(settings.extra_usage.chosen_cap, eu) {

@@ -47,6 +47,48 @@ impl Source {
             _ => None,
         }
     }
+
+    /// The source as every front end names it to the user (`headroom status`, the tray's
+    /// menu, the pane); [`Source::as_str`] is the id in JSON and the ledger.
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::Statusline => "Claude Code statusline",
+            Source::Account => "Anthropic account",
+            Source::ClaudeAi => "claude.ai",
+            Source::LocalEstimate => "local estimate",
+        }
+    }
+}
+
+/// How full a window is, for its colour: one rule for the tray's icon, the statusline's
+/// colours and the pane's gauges (which get it in the overview).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Band {
+    /// Below [`Band::WARN_PERCENT`].
+    Ok,
+    /// From [`Band::WARN_PERCENT`] to below [`Band::BAD_PERCENT`].
+    Warn,
+    /// From [`Band::BAD_PERCENT`]: work may stop soon.
+    Bad,
+}
+
+impl Band {
+    pub const WARN_PERCENT: f64 = 75.0;
+    pub const BAD_PERCENT: f64 = 90.0;
+
+    /// The band of a percent; a figure that is not a number (never sent by the sources) is
+    /// [`Band::Ok`], like no figure.
+    pub fn of(percent: f64) -> Band {
+        if percent >= Band::BAD_PERCENT {
+            Band::Bad
+        } else if percent >= Band::WARN_PERCENT {
+            Band::Warn
+        } else {
+            Band::Ok
+        }
+    }
 }
 
 /// Which limit a window is.
@@ -241,6 +283,22 @@ impl UsageSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bands_split_at_75_and_90_percent() {
+        for (percent, band) in [
+            (0.0, Band::Ok),
+            (74.9, Band::Ok),
+            (75.0, Band::Warn),
+            (89.99, Band::Warn),
+            (90.0, Band::Bad),
+            (250.0, Band::Bad),
+            (f64::NAN, Band::Ok),
+        ] {
+            assert_eq!(Band::of(percent), band, "{percent}");
+        }
+        assert_eq!(serde_json::to_value(Band::Warn).unwrap(), "warn");
+    }
 
     fn window(kind: WindowKind, utilization: f64, resets_at_ms: Option<i64>) -> Window {
         Window {

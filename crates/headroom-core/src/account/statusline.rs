@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 use super::usage::{make_window, time_ms};
 use crate::alerts::text;
 use crate::settings::write_atomically;
-use crate::snapshot::{ExtraUsage, Source, Window, WindowKind};
+use crate::snapshot::{Band, ExtraUsage, Source, Window, WindowKind};
 
 /// What Headroom uses from one statusline payload.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -147,12 +147,10 @@ impl Colors {
         }
     }
     fn level(self, percent: f64, s: &str) -> String {
-        let code = if percent >= 90.0 {
-            "31"
-        } else if percent >= 75.0 {
-            "33"
-        } else {
-            "32"
+        let code = match Band::of(percent) {
+            Band::Bad => "31",
+            Band::Warn => "33",
+            Band::Ok => "32",
         };
         self.paint(code, s)
     }
