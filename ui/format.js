@@ -1,5 +1,5 @@
 // @ts-check
-// How the pane writes numbers, money, times and durations. Mirrors the core's alerts/text.rs
+// How the pane writes numbers, money, times and durations. Mirrors the core's text.rs
 // (floored percents, floored minutes) so the pane, the tray and notifications read the same.
 
 /**

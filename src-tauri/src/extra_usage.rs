@@ -23,10 +23,10 @@ use headroom_core::account::overage::{
     self, CapChoice, Change, Confirmation, WriteError, WriteErrorKind,
 };
 use headroom_core::account::Refresher;
-use headroom_core::alerts::text;
 use headroom_core::ledger::Ledger;
 use headroom_core::settings::{Cap, Settings};
 use headroom_core::snapshot::ExtraUsage;
+use headroom_core::text;
 use serde::Serialize;
 use tauri::State;
 

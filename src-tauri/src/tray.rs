@@ -6,10 +6,10 @@
 
 use std::sync::Mutex;
 
-use headroom_core::alerts::text;
 use headroom_core::first_run;
 use headroom_core::report::Zone;
 use headroom_core::snapshot::{UsageSnapshot, Window};
+use headroom_core::text;
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};

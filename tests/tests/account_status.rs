@@ -675,9 +675,9 @@ fn rfc3339_ms(v: &Value) -> i64 {
 #[test]
 fn a_429_holds_back_every_forced_poll_in_every_process() {
     use headroom_core::account::{store, AccountConfig, MemoryStore, Mode, Refresher};
-    use headroom_core::alerts::text::clock;
     use headroom_core::report::Zone;
     use headroom_core::snapshot::Source;
+    use headroom_core::text::clock;
 
     // Figures first (Extra Usage off, so the Extra Usage watch below keeps asking), then a
     // 429 with `Retry-After: 0`, which the policy turns into its own 5 min cool-down.

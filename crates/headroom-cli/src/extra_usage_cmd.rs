@@ -427,7 +427,7 @@ fn history(ctx: &Context, json: bool, limit: usize) -> Result<(), Failure> {
     ]);
     for e in &entries {
         table.row(vec![
-            headroom_core::alerts::text::clock(e.at_ms, now, zone),
+            headroom_core::text::clock(e.at_ms, now, zone),
             e.asked.clone(),
             e.outcome.clone(),
             e.account_after.clone().unwrap_or_default(),
@@ -489,7 +489,7 @@ fn describe(eu: &ExtraUsage, now: i64) -> String {
     let when = if age < 60_000 {
         "just now".to_owned()
     } else {
-        format!("{} ago", headroom_core::alerts::text::duration(age.max(0)))
+        format!("{} ago", headroom_core::text::duration(age.max(0)))
     };
     format!(
         "{}   [{}, {when}]",
@@ -605,7 +605,7 @@ fn enable(ctx: &Context, args: &EnableArgs) -> Result<(), Failure> {
     );
     println!(
         "Waiting for your account to report Extra Usage on (up to {}; Ctrl-C to stop)...",
-        headroom_core::alerts::text::duration(timeout_ms)
+        headroom_core::text::duration(timeout_ms)
     );
     let mut shown_errors: Vec<String> = Vec::new();
     loop {
@@ -650,7 +650,7 @@ fn enable(ctx: &Context, args: &EnableArgs) -> Result<(), Failure> {
                     1,
                     format!(
                         "the account still reports Extra Usage off after {}; once you have turned it on at {url}, run `headroom extra-usage` to check",
-                        headroom_core::alerts::text::duration(timeout_ms)
+                        headroom_core::text::duration(timeout_ms)
                     ),
                 ));
             }

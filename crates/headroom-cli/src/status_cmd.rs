@@ -8,11 +8,11 @@
 use clap::Args;
 use headroom_core::account::status_json::StatusJson;
 use headroom_core::account::{extra_usage, Mode};
-use headroom_core::alerts::text;
 use headroom_core::ingest::SkippedEntry;
 use headroom_core::report::Zone;
 use headroom_core::settings::Settings;
 use headroom_core::snapshot::{ForecastBasis, Source, UsageSnapshot, Window};
+use headroom_core::text;
 
 use crate::context::{now_ms, Context, Failure};
 

@@ -18,12 +18,13 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use headroom_core::account::Mode;
 use headroom_core::alerts::store::{self, HistoryEntry};
-use headroom_core::alerts::{self, text, Action, Evaluation, EXTRA_USAGE_SETTINGS_URL};
+use headroom_core::alerts::{self, Action, Evaluation, EXTRA_USAGE_SETTINGS_URL};
 use headroom_core::environment::Edge;
 use headroom_core::ledger::Ledger;
 use headroom_core::report::Zone;
 use headroom_core::settings;
 use headroom_core::snapshot::UsageSnapshot;
+use headroom_core::text;
 use headroom_service::deliver::Notifications;
 use headroom_service::{Published, Request, Role, ServiceEnv};
 

@@ -19,4 +19,5 @@ pub mod pricing;
 pub mod report;
 pub mod settings;
 pub mod snapshot;
+pub mod text;
 pub mod transcript;

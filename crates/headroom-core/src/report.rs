@@ -253,7 +253,7 @@ fn is_real_model(model: &str) -> bool {
 /// update`". Fast responses of a model without a known multiplier are counted at standard
 /// rates, and said so.
 pub fn unpriced_note(unpriced: &[crate::ledger::Unpriced]) -> Option<String> {
-    use crate::alerts::text::group_thousands;
+    use crate::text::group_thousands;
     let list = |reason: &str| -> Vec<String> {
         unpriced
             .iter()

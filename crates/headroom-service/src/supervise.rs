@@ -10,8 +10,8 @@
 use std::any::Any;
 use std::time::Duration;
 
-use headroom_core::alerts::text;
 use headroom_core::report::Zone;
+use headroom_core::text;
 
 /// The first restart comes after this; each failure in a row doubles it, up to [`MAX_DELAY`].
 pub const FIRST_DELAY: Duration = Duration::from_secs(1);

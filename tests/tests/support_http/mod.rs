@@ -38,8 +38,8 @@ pub fn now_ms() -> i64 {
 /// the hour it runs at (a reset three hours ahead reads "tomorrow" every evening).
 pub fn clock_texts(at_ms: i64, from_ms: i64, to_ms: i64) -> Vec<String> {
     let utc = headroom_core::report::Zone::Named(chrono_tz::UTC);
-    let mut texts = vec![headroom_core::alerts::text::clock(at_ms, from_ms, utc)];
-    let later = headroom_core::alerts::text::clock(at_ms, to_ms, utc);
+    let mut texts = vec![headroom_core::text::clock(at_ms, from_ms, utc)];
+    let later = headroom_core::text::clock(at_ms, to_ms, utc);
     if !texts.contains(&later) {
         texts.push(later);
     }

@@ -9,9 +9,9 @@
 //! whether it reports Extra Usage on yet, or the watch gives up. Only a reading taken after
 //! the watch started counts.
 
-use crate::alerts::text;
 use crate::settings::{AlertSettings, Cap};
 use crate::snapshot::{ExtraUsage, Source, UsageSnapshot, Window, WindowKind};
+use crate::text;
 
 pub use crate::alerts::EXTRA_USAGE_SETTINGS_URL as SETTINGS_URL;
 

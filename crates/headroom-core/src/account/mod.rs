@@ -704,7 +704,7 @@ fn describe_failure(
     let showing = match figures_seen_ms {
         Some(seen) => format!(
             "showing figures from {} ago",
-            crate::alerts::text::duration(now_ms - seen)
+            crate::text::duration(now_ms - seen)
         ),
         None => "no account figures yet".to_owned(),
     };
@@ -715,7 +715,7 @@ fn describe_failure(
 }
 
 /// "rate limited by Anthropic until 14:05; figures from 13:40" (clock times by
-/// `alerts::text::clock`, so a time on another day says so). Without an active cool-down the
+/// `text::clock`, so a time on another day says so). Without an active cool-down the
 /// "until" is left out; without figures, "no account figures yet".
 pub fn rate_limited_text(
     until_ms: Option<i64>,
@@ -723,7 +723,7 @@ pub fn rate_limited_text(
     now_ms: i64,
     zone: Zone,
 ) -> String {
-    let clock = |ms| crate::alerts::text::clock(ms, now_ms, zone);
+    let clock = |ms| crate::text::clock(ms, now_ms, zone);
     let head = match until_ms {
         Some(until) => format!("rate limited by Anthropic until {}", clock(until)),
         None => "rate limited by Anthropic".to_owned(),

@@ -19,9 +19,9 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::usage::{make_window, time_ms};
-use crate::alerts::text;
 use crate::settings::write_atomically;
 use crate::snapshot::{Band, ExtraUsage, Source, Window, WindowKind};
+use crate::text;
 
 /// What Headroom uses from one statusline payload.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -21,10 +21,11 @@ use serde::{Deserialize, Serialize};
 
 use super::rules::{extra_usage_alerts, stale_alert, window_alerts, WindowCtx};
 use super::words::Now;
-use super::{sort_by_severity, text, Alert, Delivery, Notification, Suppression};
+use super::{sort_by_severity, Alert, Delivery, Notification, Suppression};
 use crate::report::Zone;
 use crate::settings::AlertSettings;
 use crate::snapshot::{UsageSnapshot, Window, WindowKind};
+use crate::text;
 
 /// Reset times closer than this are the same window instance.
 pub const INSTANCE_TOLERANCE_MS: i64 = 10 * 60_000;

@@ -17,7 +17,6 @@
 mod engine;
 mod rules;
 pub mod store;
-pub mod text;
 mod words;
 
 pub use engine::{

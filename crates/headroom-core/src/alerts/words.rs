@@ -3,11 +3,11 @@
 //! loud it is and which buttons it offers; they never write a word. `docs/alerts.md` quotes
 //! these sentences, and `tests/alerts_scenarios.rs` pins them.
 //!
-//! Numbers, money, clock times and durations are written by [`super::text`], so a percent
+//! Numbers, money, clock times and durations are written by [`crate::text`], so a percent
 //! reads the same in every sentence.
 
-use super::text::{clock, duration, money, percent, resets, whole_money};
 use crate::report::Zone;
+use crate::text::{clock, duration, money, percent, resets, whole_money};
 
 /// A title and a body.
 pub(super) type Words = (String, String);

@@ -61,10 +61,10 @@
 use serde::Serialize;
 
 use super::{AccountConfig, AccountError, Refresher};
-use crate::alerts::text;
 use crate::ledger::Ledger;
 use crate::settings::Cap;
 use crate::snapshot::ExtraUsage;
+use crate::text;
 
 pub use crate::alerts::EXTRA_USAGE_SETTINGS_URL as SETTINGS_URL;
 

@@ -15,9 +15,9 @@ use crate::account::credentials::{self, OAuthCredentials};
 use crate::account::policy::{self, Outcome};
 use crate::account::usage::{self, UsageParseError};
 use crate::account::{join, store, urlencode, AccountConfig, Refresher, Secret};
-use crate::alerts::text;
 use crate::ledger::{Ledger, LedgerError};
 use crate::snapshot::{ExtraUsage, Source};
+use crate::text;
 
 /// The longest server message shown (a message is one sentence; more is not for a person).
 const MAX_SERVER_MESSAGE: usize = 300;

@@ -3,8 +3,8 @@
 
 use super::{CapChoice, Change, Verified};
 use crate::account::AccountConfig;
-use crate::alerts::text;
 use crate::snapshot::ExtraUsage;
+use crate::text;
 
 pub(super) fn money_cents(cents: u64, currency: &str) -> String {
     text::money(cents as f64 / 100.0, currency)
@@ -37,7 +37,7 @@ pub fn verified(
 }
 
 /// "Extra Usage is on · cap $50.00 · confirmed by your account at 14:05" (the clock in the
-/// user's zone, by `alerts::text::clock`).
+/// user's zone, by `text::clock`).
 pub fn summary(eu: &ExtraUsage, at_ms: i64, now_ms: i64, config: &AccountConfig) -> String {
     let state = match eu.enabled {
         Some(true) => match eu.monthly_limit {

@@ -1,4 +1,6 @@
-//! How alerts write numbers, money, clock times and durations.
+//! How every front end writes numbers, money, clock times and durations: the alerts, the
+//! statusline, `headroom status` and `watch`, the tray's menu and the Extra Usage messages.
+//! The settings pane has its own copy in `ui/format.js` (it has no Rust to call).
 //!
 //! Pure: the zone and `now` come in as arguments, so the same instant always reads the same.
 //! Percentages are floored (89.7 % reads "89 %") so the text never claims a threshold that did
