@@ -35,7 +35,12 @@ use support_http::account::{account_server, overage_path, setup_path, user_facin
 use support_http::{authorized, clock_texts, usage_server_shared, Response, Server, TOKEN};
 use support_webdriver::{wait_ready, Session};
 
-const WAIT: Duration = Duration::from_secs(20);
+// Generous: a fresh CI machine starts WebKit cold (no caches, a new HOME per test) on 2
+// cores. Only ever waited for something to appear, so a long limit costs nothing when green.
+const WAIT: Duration = Duration::from_secs(60);
+/// How long a WebDriver session may keep failing to start (tauri-driver not listening yet,
+/// WebKitWebDriver still starting) before the test gives up.
+const SESSION_START: Duration = Duration::from_secs(60);
 
 /// The loopback usage API; `body` can be changed while it runs.
 struct Api {
@@ -252,7 +257,7 @@ fn start_driver(home: &Home, api: &str, log: &Path, extra: &[(&str, &str)]) -> D
         child,
         addr: format!("127.0.0.1:{port}"),
     };
-    wait_ready(&driver.addr, Duration::from_secs(20)).unwrap();
+    wait_ready(&driver.addr, SESSION_START).unwrap();
     driver
 }
 
@@ -313,7 +318,7 @@ fn settings_pane_end_to_end() {
     let s = loop {
         match Session::start_tauri(&driver.addr, wrapper.to_str().unwrap(), &[]) {
             Ok(s) => break s,
-            Err(e) if attempt < 20 && launched.elapsed() < Duration::from_secs(10) => {
+            Err(e) if attempt < 120 && launched.elapsed() < SESSION_START => {
                 attempt += 1;
                 eprintln!("session not started yet: {e}");
                 std::thread::sleep(Duration::from_millis(250));
@@ -720,7 +725,7 @@ fn open_at_section(driver: &Driver, section: &str) -> Session {
             &["--settings", "--section", section],
         ) {
             Ok(s) => break s,
-            Err(e) if started.elapsed() < Duration::from_secs(10) => {
+            Err(e) if started.elapsed() < SESSION_START => {
                 eprintln!("session not started yet: {e}");
                 std::thread::sleep(Duration::from_millis(250));
             }

@@ -25,7 +25,8 @@ use serde_json::{json, Value};
 use support_http::{clock_texts, now_ms, Home, Response, Server, TOKEN};
 use support_tray::Proc;
 
-const WAIT: Duration = Duration::from_secs(30);
+/// Only ever waited for something to appear: generous for a fresh CI machine (cold WebKit, 2 cores).
+const WAIT: Duration = Duration::from_secs(60);
 /// The app's stderr, shown when a wait times out.
 static LOG: OnceLock<PathBuf> = OnceLock::new();
 

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use headroom_tests::{app_bin, EnvClearKeepClock};
 use serde_json::Value;
 
-pub const WAIT: Duration = Duration::from_secs(30);
+/// Only ever waited for something to appear: generous for a fresh CI machine (cold WebKit, 2 cores).
+pub const WAIT: Duration = Duration::from_secs(60);
 
 /// A process killed when dropped.
 pub struct Proc(pub Child);
