@@ -21,7 +21,8 @@ const SYMBOLS = { USD: "$", EUR: "€", GBP: "£", "": "$" };
  */
 export function money(amount, currency = "USD") {
   if (typeof amount !== "number" || !Number.isFinite(amount)) return "–";
-  const cents = Math.round(amount * 100);
+  // Half away from zero, as the core's f64::round (Math.round takes -12.5 to -12).
+  const cents = Math.sign(amount) * Math.round(Math.abs(amount * 100));
   const sign = cents < 0 ? "-" : "";
   const abs = Math.abs(cents);
   const whole = Math.floor(abs / 100).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
@@ -61,25 +62,55 @@ function zoneOption(zone) {
 }
 
 /**
- * `14:05` today, `Tue 14:05` within a week, `3 Dec 14:05` later; 24-hour clock like the core.
+ * The calendar day, hour and minute of `ms` in `zone`, by Intl (the pane has no zone data of
+ * its own).
+ * @param {number} ms
+ * @param {string | undefined} zone
+ */
+function localParts(ms, zone) {
+  const parts = new Intl.DateTimeFormat("en-GB", {
+    year: "numeric", month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit",
+    hourCycle: "h23", ...zoneOption(zone),
+  }).formatToParts(ms);
+  /** @param {string} type */
+  const part = (type) => Number(parts.find((p) => p.type === type)?.value ?? 0);
+  const [year, month, day] = [part("year"), part("month"), part("day")];
+  return {
+    // Days since the epoch of the local calendar date: differences count calendar days.
+    dayNumber: Math.floor(Date.UTC(year, month - 1, day) / 86400000),
+    weekday: WEEKDAYS[new Date(Date.UTC(year, month - 1, day)).getUTCDay()],
+    day,
+    month: MONTHS[month - 1],
+    hm: `${String(part("hour")).padStart(2, "0")}:${String(part("minute")).padStart(2, "0")}`,
+  };
+}
+
+const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/**
+ * `14:05` today, `tomorrow 09:00`, `Tue 14:05` within the week, `3 Dec 14:05` further out:
+ * the core's `text::clock`, case for case (ui/format-cases.json).
  * @param {number} ms
  * @param {number} now
  * @param {string} [zone] IANA name; the system's when absent
  */
 export function clock(ms, now, zone) {
-  /** @type {Intl.DateTimeFormatOptions} */
-  const opts = { hour: "2-digit", minute: "2-digit", hourCycle: "h23", ...zoneOption(zone) };
+  let t, today;
   try {
-    const dayKey = (/** @type {number} */ t) => new Intl.DateTimeFormat("en-CA", { dateStyle: "short", ...zoneOption(zone) }).format(t);
-    if (dayKey(ms) === dayKey(now)) return new Intl.DateTimeFormat("en-GB", opts).format(ms);
-    const within = ms - now < 6 * 86400000 && ms > now;
-    /** @type {Intl.DateTimeFormatOptions} */
-    const more = within ? { weekday: "short" } : { day: "numeric", month: "short" };
-    return new Intl.DateTimeFormat("en-GB", { ...more, ...opts }).format(ms);
+    t = localParts(ms, zone);
+    today = localParts(now, zone);
   } catch {
-    // An unknown zone name in the settings must not break the pane: fall back to local time.
-    return new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(ms);
+    // An unknown zone name must not break the pane: local time (the core refuses such a
+    // name on load, so only an older settings file can still have one).
+    t = localParts(ms, undefined);
+    today = localParts(now, undefined);
   }
+  const days = t.dayNumber - today.dayNumber;
+  if (days === 0) return t.hm;
+  if (days === 1) return `tomorrow ${t.hm}`;
+  if (days >= 2 && days <= 6) return `${t.weekday} ${t.hm}`;
+  return `${t.day} ${t.month} ${t.hm}`;
 }
 
 /**
@@ -94,7 +125,7 @@ export function resetText(resetsAt, now) {
 }
 
 /**
- * `at 14:05`, `on Fri 06:34`.
+ * `at 14:05`, `tomorrow at 09:00`, `on Fri 06:34`.
  * @param {number | null | undefined} resetsAt
  * @param {number} now
  * @param {string} [zone]
@@ -102,7 +133,9 @@ export function resetText(resetsAt, now) {
 export function resetAt(resetsAt, now, zone) {
   if (typeof resetsAt !== "number" || resetsAt <= now) return "";
   const when = clock(resetsAt, now, zone);
-  return /^\d/.test(when) ? `at ${when}` : `on ${when}`;
+  // `at 14:05`, `tomorrow at 09:00`, `on Fri 06:34`, `on 3 Dec 14:05`.
+  if (when.startsWith("tomorrow ")) return `tomorrow at ${when.slice("tomorrow ".length)}`;
+  return /^\d\d:/.test(when) ? `at ${when}` : `on ${when}`;
 }
 
 /**
