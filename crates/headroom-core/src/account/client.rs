@@ -25,7 +25,7 @@ use super::secret::Secret;
 
 pub const DEFAULT_ANTHROPIC_API: &str = "https://api.anthropic.com";
 pub const DEFAULT_CLAUDE_AI: &str = "https://claude.ai";
-pub const OAUTH_USAGE_PATH: &str = "/api/oauth/usage";
+pub const OAUTH_USAGE: [&str; 3] = ["api", "oauth", "usage"];
 pub const OAUTH_BETA: &str = "oauth-2025-04-20";
 const MAX_BODY: usize = 2 << 20;
 

@@ -44,7 +44,9 @@
 //!   directly (confirmed, verified, recorded).
 
 pub mod client;
+mod config;
 pub mod credentials;
+mod errors;
 pub mod extra_usage;
 pub mod merge;
 pub mod overage;
@@ -54,190 +56,32 @@ pub mod status_json;
 pub mod statusline;
 pub mod store;
 pub mod usage;
+mod view;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use reqwest::Url;
 
 pub use client::{FetchError, Timeouts};
+pub use config::AccountConfig;
+pub use errors::{AccountError, SourceError};
 pub use policy::{Mode, PollPolicy};
 pub use secret::{
     session_key_from_paste, KeyError, MemoryStore, Secret, SecretStore, SecretStoreError,
     CLAUDE_AI_SESSION_KEY,
 };
+pub use view::{local_estimate, rate_limited_text, snapshot_from_ledger, wait_reason_text};
 
-use crate::blocks::{self, Block};
-use crate::ledger::{Ledger, LedgerError};
-use crate::report::{CostMode, Zone};
-use crate::settings::SourceSettings;
-use crate::snapshot::{ExtraUsage, LocalBlock, Source, SourceStatus, UsageSnapshot};
+use crate::ledger::Ledger;
+use crate::snapshot::{ExtraUsage, Source, UsageSnapshot};
 use client::{Auth, Http};
-use policy::{Decision, FailureKind, Outcome, PollState, WaitReason};
-use usage::{Organization, ParsedUsage, UsageParseError};
+use policy::{Decision, Outcome, PollState};
+use usage::{Organization, ParsedUsage};
 
 /// How far back the local estimate looks for the largest block (its 100 %).
 const LOCAL_LIMIT_LOOKBACK_MS: i64 = 30 * 24 * 3_600_000;
 /// Ledger meta key of the claude.ai organization chosen automatically.
 const META_CLAUDE_AI_ORG: &str = "account.claude_ai.organization";
-
-/// Where and how to reach the account sources. Build it at the edge.
-#[derive(Debug, Clone)]
-pub struct AccountConfig {
-    /// Base of the OAuth usage endpoint (`https://api.anthropic.com`).
-    pub anthropic_api: Url,
-    /// Base of claude.ai (`https://claude.ai`).
-    pub claude_ai: Url,
-    /// Claude Code's config folder (`.credentials.json`), from `Environment::claude_settings_dir`.
-    pub claude_dir: Option<PathBuf>,
-    /// Claude Code's account file (`.claude.json`, naming the organization), from
-    /// `Environment::claude_account_file`; only Extra Usage writes read it ([`overage`]).
-    pub claude_account_file: Option<PathBuf>,
-    /// The macOS Keychain item read before the file (ignored elsewhere); `None`: the file only.
-    pub macos_keychain: Option<credentials::KeychainItem>,
-    pub account_enabled: bool,
-    pub claude_ai_enabled: bool,
-    pub claude_ai_organization: Option<String>,
-    pub policy: PollPolicy,
-    pub timeouts: Timeouts,
-    /// The zone of the clock times in messages ("rate limited by Anthropic until 14:05"):
-    /// the user's `general.timezone`, set by the front end with [`AccountConfig::with_zone`].
-    pub zone: Zone,
-}
-
-impl AccountConfig {
-    pub fn new(claude_dir: Option<PathBuf>) -> AccountConfig {
-        AccountConfig {
-            // Constants: they parse (the unit tests say so).
-            anthropic_api: Url::parse(client::DEFAULT_ANTHROPIC_API).expect("constant URL"),
-            claude_ai: Url::parse(client::DEFAULT_CLAUDE_AI).expect("constant URL"),
-            claude_dir,
-            claude_account_file: None,
-            macos_keychain: Some(credentials::KeychainItem::DEFAULT),
-            account_enabled: true,
-            claude_ai_enabled: false,
-            claude_ai_organization: None,
-            policy: PollPolicy::default(),
-            timeouts: Timeouts::default(),
-            zone: Zone::Local,
-        }
-    }
-
-    /// The zone messages give clock times in.
-    pub fn with_zone(mut self, zone: Zone) -> AccountConfig {
-        self.zone = zone;
-        self
-    }
-
-    /// Where Claude Code's account file is (see [`overage::account_file_path`]).
-    pub fn with_account_file(mut self, path: Option<PathBuf>) -> AccountConfig {
-        self.claude_account_file = path;
-        self
-    }
-
-    /// Applies the user's source settings (toggles, organization, poll interval).
-    pub fn with_settings(mut self, s: &SourceSettings) -> AccountConfig {
-        self.account_enabled = s.account;
-        self.claude_ai_enabled = s.claude_ai;
-        self.claude_ai_organization = s.claude_ai_organization.clone();
-        self.policy = PollPolicy::with_interval_minutes(s.poll_minutes);
-        self
-    }
-
-    /// Account figures older than this make a snapshot stale: three poll intervals, at
-    /// least 15 minutes.
-    pub fn fresh_ms(&self) -> i64 {
-        (3 * self.policy.interval_ms).max(15 * 60_000)
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum AccountError {
-    #[error(transparent)]
-    Ledger(#[from] LedgerError),
-    #[error(transparent)]
-    Client(#[from] client::ClientError),
-    #[error("cannot start the network runtime: {0}")]
-    Runtime(String),
-    #[error(transparent)]
-    Source(#[from] SourceError),
-}
-
-/// Why one source gave no figures, for messages and the poll state.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum SourceError {
-    #[error(transparent)]
-    Credentials(#[from] credentials::CredentialsError),
-    #[error(transparent)]
-    Fetch(#[from] FetchError),
-    #[error(transparent)]
-    Parse(#[from] UsageParseError),
-    #[error("no claude.ai session key is stored; paste one with `headroom claude-ai login`")]
-    NoSessionKey,
-    #[error(transparent)]
-    Keychain(#[from] SecretStoreError),
-    #[error("the claude.ai session key has no organization with chat")]
-    NoOrganization,
-    #[error("the claude.ai session key has several organizations ({}); choose one with `headroom claude-ai orgs --use <uuid>`", .0.join(", "))]
-    ChooseOrganization(Vec<String>),
-}
-
-impl SourceError {
-    fn kind(&self) -> FailureKind {
-        match self {
-            SourceError::Credentials(_)
-            | SourceError::NoSessionKey
-            | SourceError::NoOrganization
-            | SourceError::ChooseOrganization(_) => FailureKind::Auth,
-            SourceError::Fetch(FetchError::Offline(_) | FetchError::Timeout(_)) => {
-                FailureKind::Offline
-            }
-            SourceError::Fetch(FetchError::RateLimited { .. }) => FailureKind::RateLimited,
-            SourceError::Fetch(FetchError::Unauthorized | FetchError::Forbidden { .. }) => {
-                FailureKind::Auth
-            }
-            SourceError::Parse(UsageParseError::Html) => FailureKind::Auth,
-            SourceError::Keychain(_) => FailureKind::Auth,
-            _ => FailureKind::Server,
-        }
-    }
-
-    /// The message for a person, with what to do about it.
-    fn message(&self, source: Source) -> String {
-        match (self, source) {
-            (SourceError::Fetch(FetchError::Unauthorized), Source::ClaudeAi)
-            | (SourceError::Parse(UsageParseError::Html), Source::ClaudeAi) => {
-                "claude.ai refused the session key (signed out or expired); paste a new one with `headroom claude-ai login`".to_owned()
-            }
-            (SourceError::Fetch(FetchError::Unauthorized), _) => {
-                "Anthropic refused Claude Code's login (expired or revoked); run `claude` once to sign in again".to_owned()
-            }
-            (SourceError::Fetch(FetchError::Forbidden { .. }), Source::Account) => {
-                "Claude Code's login may not read usage (403: the `user:profile` scope is missing); run `claude` and `/login` again".to_owned()
-            }
-            (SourceError::Parse(UsageParseError::Html), _) => {
-                "Anthropic answered with a login page instead of usage figures; run `claude` once to sign in again".to_owned()
-            }
-            (SourceError::Fetch(FetchError::Offline(why)), _) => format!("offline ({why})"),
-            (SourceError::Fetch(FetchError::Timeout(s)), _) => {
-                format!("offline (no answer within {s} s)")
-            }
-            (e, _) => e.to_string(),
-        }
-    }
-
-    fn outcome(&self, source: Source) -> Outcome {
-        match self {
-            SourceError::Fetch(FetchError::RateLimited { retry_after_s }) => Outcome::RateLimited {
-                retry_after_s: *retry_after_s,
-            },
-            e => Outcome::Failed {
-                kind: e.kind(),
-                message: e.message(source),
-            },
-        }
-    }
-}
 
 /// Polls the account sources within the policy and merges the snapshot. See the module
 /// documentation for the contract.
@@ -377,7 +221,7 @@ impl Refresher {
     }
 
     async fn fetch_account(&self, token: &Secret, now_ms: i64) -> Result<ParsedUsage, SourceError> {
-        let url = join(&self.config.anthropic_api, client::OAUTH_USAGE_PATH);
+        let url = endpoint(&self.config.anthropic_api, &client::OAUTH_USAGE);
         let body = self.http.get(url, Auth::Bearer(token)).await?;
         Ok(usage::parse_usage(&body, Source::Account, now_ms)?)
     }
@@ -417,7 +261,7 @@ impl Refresher {
 
     /// The claude.ai organizations the session key can see.
     pub async fn organizations(&self, key: &Secret) -> Result<Vec<Organization>, SourceError> {
-        let url = join(&self.config.claude_ai, "/api/organizations");
+        let url = endpoint(&self.config.claude_ai, &["api", "organizations"]);
         let body = self.http.get(url, Auth::SessionKey(key)).await?;
         Ok(usage::parse_organizations(&body)?)
     }
@@ -462,26 +306,18 @@ impl Refresher {
         now_ms: i64,
     ) -> Result<ParsedUsage, SourceError> {
         let org = self.organization(ledger, key).await?;
-        let base = format!("/api/organizations/{}", urlencode(&org));
-        let body = self
-            .http
-            .get(
-                join(&self.config.claude_ai, &format!("{base}/usage")),
-                Auth::SessionKey(key),
-            )
-            .await?;
+        let at = |leaf: &[&str]| {
+            let mut segments = vec!["api", "organizations", org.as_str()];
+            segments.extend_from_slice(leaf);
+            endpoint(&self.config.claude_ai, &segments)
+        };
+        let body = self.http.get(at(&["usage"]), Auth::SessionKey(key)).await?;
         let mut parsed = usage::parse_usage(&body, Source::ClaudeAi, now_ms)?;
         // The spend limit and the balance are extras: their failure (other than a 429, which
         // must stop all requests) leaves the usage figures standing.
         match self
             .http
-            .get(
-                join(
-                    &self.config.claude_ai,
-                    &format!("{base}/overage_spend_limit"),
-                ),
-                Auth::SessionKey(key),
-            )
+            .get(at(&["overage_spend_limit"]), Auth::SessionKey(key))
             .await
         {
             Ok(body) => match usage::parse_overage(&body, Source::ClaudeAi, now_ms) {
@@ -494,10 +330,7 @@ impl Refresher {
         }
         match self
             .http
-            .get(
-                join(&self.config.claude_ai, &format!("{base}/prepaid/credits")),
-                Auth::SessionKey(key),
-            )
+            .get(at(&["prepaid", "credits"]), Auth::SessionKey(key))
             .await
         {
             Ok(body) => match usage::parse_prepaid(&body) {
@@ -573,208 +406,16 @@ fn runtime() -> Result<tokio::runtime::Runtime, AccountError> {
         .map_err(|e| AccountError::Runtime(e.to_string()))
 }
 
-/// `base` + an absolute path, keeping any path prefix of the base.
-fn join(base: &Url, path: &str) -> Url {
+/// `base` with `segments` appended to its path, each percent-encoded as one segment by `Url`
+/// (an organization id from a server or a file cannot add a path or a query of its own); a
+/// path prefix of the base is kept (a test server's, a proxy's).
+pub(crate) fn endpoint(base: &Url, segments: &[&str]) -> Url {
     let mut url = base.clone();
-    let prefix = base.path().trim_end_matches('/');
-    url.set_path(&format!("{prefix}{path}"));
+    // Only a base that cannot have a path (`data:`) fails, and the edge accepts http(s) only.
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty().extend(segments);
+    }
     url
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
-/// The snapshot from what the ledger holds, with no network at all.
-pub fn snapshot_from_ledger(
-    ledger: &Ledger,
-    config: &AccountConfig,
-    now_ms: i64,
-) -> Result<UsageSnapshot, AccountError> {
-    let samples = store::newest_all(ledger)?;
-    let extra_usage = store::newest_extra_usage(ledger)?;
-    let balance = store::newest_balance(ledger)?;
-    // Only what the forecast reads (its own span, shorter than the chart's).
-    let session_history =
-        store::window_history(ledger, "session", now_ms.saturating_sub(merge::HISTORY_MS))?;
-    let (local_block, local_limit_tokens) = local_estimate(ledger, now_ms)?;
-
-    let mut sources = Vec::new();
-    let mut errors = Vec::new();
-    let newest_seen = |source: Source| {
-        samples
-            .iter()
-            .find(|s| s.source == source)
-            .map(|s| s.seen_ms)
-    };
-    if let Some(seen) = newest_seen(Source::Statusline) {
-        sources.push(SourceStatus {
-            source: Source::Statusline,
-            configured: true,
-            last_success_ms: Some(seen),
-            cooldown_until_ms: None,
-            error: None,
-        });
-    }
-    let account_configured = config.account_enabled
-        && credentials::present(config.claude_dir.as_deref(), config.macos_keychain);
-    for (source, enabled, configured) in [
-        (Source::Account, config.account_enabled, account_configured),
-        (
-            Source::ClaudeAi,
-            config.claude_ai_enabled,
-            config.claude_ai_enabled,
-        ),
-    ] {
-        if !enabled {
-            continue;
-        }
-        let state = store::poll_state(ledger, source)?;
-        if !configured && state.last_attempt_ms.is_none() {
-            continue;
-        }
-        let figures_seen = newest_seen(source);
-        let error = state
-            .last_failure
-            .map(|kind| describe_failure(kind, &state, figures_seen, now_ms, config.zone));
-        if let Some(e) = &error {
-            errors.push(format!("{}: {e}", source_name(source)));
-        }
-        sources.push(SourceStatus {
-            source,
-            configured,
-            last_success_ms: state.last_success_ms,
-            cooldown_until_ms: state.cooldown_until_ms.filter(|&u| u > now_ms),
-            error,
-        });
-    }
-    Ok(merge::merge(merge::MergeInputs {
-        now_ms,
-        samples,
-        extra_usage,
-        balance,
-        session_history,
-        local_block,
-        local_limit_tokens,
-        sources,
-        errors,
-        fresh_ms: config.fresh_ms(),
-    }))
-}
-
-fn source_name(source: Source) -> &'static str {
-    match source {
-        Source::Statusline => "statusline",
-        Source::Account => "account",
-        Source::ClaudeAi => "claude.ai",
-        Source::LocalEstimate => "local estimate",
-    }
-}
-
-/// "offline (…), showing figures from 12 min ago"; for a 429, when the next request is
-/// allowed: "rate limited by Anthropic until 14:05; figures from 13:40", in `zone`.
-fn describe_failure(
-    kind: FailureKind,
-    state: &PollState,
-    figures_seen_ms: Option<i64>,
-    now_ms: i64,
-    zone: Zone,
-) -> String {
-    if kind == FailureKind::RateLimited {
-        return rate_limited_text(
-            state.cooldown_until_ms.filter(|&u| u > now_ms),
-            figures_seen_ms,
-            now_ms,
-            zone,
-        );
-    }
-    let message = state.last_error.as_deref().unwrap_or(match kind {
-        FailureKind::Offline => "offline",
-        FailureKind::RateLimited => "rate limited by Anthropic",
-        FailureKind::Auth => "signed out",
-        FailureKind::Server => "the server failed",
-    });
-    let showing = match figures_seen_ms {
-        Some(seen) => format!(
-            "showing figures from {} ago",
-            crate::text::duration(now_ms - seen)
-        ),
-        None => "no account figures yet".to_owned(),
-    };
-    match kind {
-        FailureKind::Auth => message.to_owned(),
-        _ => format!("{message}, {showing}"),
-    }
-}
-
-/// "rate limited by Anthropic until 14:05; figures from 13:40" (clock times by
-/// `text::clock`, so a time on another day says so). Without an active cool-down the
-/// "until" is left out; without figures, "no account figures yet".
-pub fn rate_limited_text(
-    until_ms: Option<i64>,
-    figures_seen_ms: Option<i64>,
-    now_ms: i64,
-    zone: Zone,
-) -> String {
-    let clock = |ms| crate::text::clock(ms, now_ms, zone);
-    let head = match until_ms {
-        Some(until) => format!("rate limited by Anthropic until {}", clock(until)),
-        None => "rate limited by Anthropic".to_owned(),
-    };
-    match figures_seen_ms {
-        Some(seen) => format!("{head}; figures from {}", clock(seen)),
-        None => format!("{head}; no account figures yet"),
-    }
-}
-
-/// The active local block and the largest complete block of recent weeks (the local
-/// estimate's 100 %).
-pub fn local_estimate(
-    ledger: &Ledger,
-    now_ms: i64,
-) -> Result<(Option<LocalBlock>, Option<u64>), LedgerError> {
-    let buckets = ledger.buckets(now_ms - LOCAL_LIMIT_LOOKBACK_MS, now_ms + 1)?;
-    let all = blocks::blocks(&buckets, now_ms, CostMode::Auto);
-    let limit = all
-        .iter()
-        .filter(|b| !b.is_gap && !b.is_active)
-        .map(|b| b.tokens.total())
-        .max()
-        .filter(|&t| t > 0);
-    let active = all.iter().rev().find(|b| b.is_active).map(local_block);
-    Ok((active, limit))
-}
-
-fn local_block(b: &Block) -> LocalBlock {
-    LocalBlock {
-        start_ms: b.start_ms,
-        end_ms: b.end_ms,
-        total_tokens: b.tokens.total(),
-        cost_usd: b.cost,
-        tokens_per_minute: b.burn_rate.map(|r| r.tokens_per_minute),
-        cost_per_hour: b.burn_rate.map(|r| r.cost_per_hour),
-        projected_tokens: b.projection.map(|p| p.total_tokens),
-        projected_cost_usd: b.projection.map(|p| p.total_cost),
-    }
-}
-
-/// Why a source is waiting, in words (for `--refresh` refused within the minute, say).
-pub fn wait_reason_text(why: WaitReason) -> &'static str {
-    match why {
-        WaitReason::TooSoon => "asked less than a minute ago",
-        WaitReason::NotDue => "asked recently",
-        WaitReason::StatuslineFresh => "Claude Code's statusline feed is current",
-        WaitReason::RateLimited => "rate limited by Anthropic",
-        WaitReason::Backoff => "backing off after failures",
-        WaitReason::Auth => "waiting for a new login",
-    }
 }
 
 #[cfg(test)]
@@ -782,18 +423,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn join_keeps_a_base_path() {
+    fn endpoints_keep_a_base_path_and_encode_each_segment() {
         let base = Url::parse("http://127.0.0.1:9/prefix/").unwrap();
         assert_eq!(
-            join(&base, "/api/oauth/usage").as_str(),
+            endpoint(&base, &client::OAUTH_USAGE).as_str(),
             "http://127.0.0.1:9/prefix/api/oauth/usage"
         );
         let base = Url::parse("https://api.anthropic.com").unwrap();
         assert_eq!(
-            join(&base, "/api/oauth/usage").as_str(),
+            endpoint(&base, &client::OAUTH_USAGE).as_str(),
             "https://api.anthropic.com/api/oauth/usage"
         );
-        assert_eq!(urlencode("ab-1/..?"), "ab-1%2F..%3F");
+        // An id is one segment whatever it holds: no other path, no query.
+        for (id, encoded) in [("ab-1/x?y#z", "ab-1%2Fx%3Fy%23z"), ("a b", "a%20b")] {
+            assert_eq!(
+                endpoint(&base, &["api", "organizations", id, "usage"]).as_str(),
+                format!("https://api.anthropic.com/api/organizations/{encoded}/usage")
+            );
+        }
+        let climbing = endpoint(&base, &["api", "organizations", "..", "usage"]);
+        assert!(
+            climbing.path().starts_with("/api/organizations/"),
+            "{climbing}"
+        );
     }
 
     /// A refresher over a real ledger file, both sources on; the ledger's poll states are

@@ -14,7 +14,7 @@ use crate::account::client::{Answer, Auth, FetchError, Method};
 use crate::account::credentials::{self, OAuthCredentials};
 use crate::account::policy::{self, Outcome};
 use crate::account::usage::{self, UsageParseError};
-use crate::account::{join, store, urlencode, AccountConfig, Refresher, Secret};
+use crate::account::{endpoint, store, AccountConfig, Refresher, Secret};
 use crate::ledger::{Ledger, LedgerError};
 use crate::snapshot::{ExtraUsage, Source};
 use crate::text;
@@ -24,7 +24,7 @@ const MAX_SERVER_MESSAGE: usize = 300;
 
 const OVERAGE_PATH: &str = "overage_spend_limit";
 const SETUP_PATH: &str = "setup_overage_billing";
-const PROFILE_PATH: &str = "/api/oauth/profile";
+const PROFILE: [&str; 3] = ["api", "oauth", "profile"];
 
 pub(super) struct Run<'a, C: Fn() -> i64> {
     pub(super) refresher: &'a Refresher,
@@ -84,9 +84,9 @@ impl<C: Fn() -> i64> Run<'_, C> {
     }
 
     fn url(&self, org: &str, leaf: &str) -> reqwest::Url {
-        join(
+        endpoint(
             &self.refresher.config().anthropic_api,
-            &format!("/api/oauth/organizations/{}/{leaf}", urlencode(org)),
+            &["api", "oauth", "organizations", org, leaf],
         )
     }
 
@@ -113,7 +113,7 @@ impl<C: Fn() -> i64> Run<'_, C> {
     /// The organization from `GET /api/oauth/profile` (`organization.uuid`), when Claude
     /// Code's account file does not name it.
     async fn profile_organization(&mut self, token: &Secret) -> Result<String, WriteError> {
-        let url = join(&self.refresher.config().anthropic_api, PROFILE_PATH);
+        let url = endpoint(&self.refresher.config().anthropic_api, &PROFILE);
         let answer = self.send(Method::GET, url, token, None, None).await;
         let answer = self.answered(answer, false)?;
         let org = (answer.status == 200)
@@ -187,9 +187,9 @@ impl<C: Fn() -> i64> Run<'_, C> {
             ..e
         }
         };
-        let url = join(
+        let url = endpoint(
             &self.refresher.config().anthropic_api,
-            crate::account::client::OAUTH_USAGE_PATH,
+            &crate::account::client::OAUTH_USAGE,
         );
         let answer = self.send(Method::GET, url, token, None, None).await;
         let answer = self.answered(answer, true).map_err(not_read)?;

@@ -1,0 +1,79 @@
+//! [`AccountConfig`]: where and how to reach the account sources, built at the edge.
+
+use std::path::PathBuf;
+
+use reqwest::Url;
+
+use super::{client, credentials, PollPolicy, Timeouts};
+use crate::report::Zone;
+use crate::settings::SourceSettings;
+
+/// Where and how to reach the account sources. Build it at the edge.
+#[derive(Debug, Clone)]
+pub struct AccountConfig {
+    /// Base of the OAuth usage endpoint (`https://api.anthropic.com`).
+    pub anthropic_api: Url,
+    /// Base of claude.ai (`https://claude.ai`).
+    pub claude_ai: Url,
+    /// Claude Code's config folder (`.credentials.json`), from `Environment::claude_settings_dir`.
+    pub claude_dir: Option<PathBuf>,
+    /// Claude Code's account file (`.claude.json`, naming the organization), from
+    /// `Environment::claude_account_file`; only Extra Usage writes read it ([`super::overage`]).
+    pub claude_account_file: Option<PathBuf>,
+    /// The macOS Keychain item read before the file (ignored elsewhere); `None`: the file only.
+    pub macos_keychain: Option<credentials::KeychainItem>,
+    pub account_enabled: bool,
+    pub claude_ai_enabled: bool,
+    pub claude_ai_organization: Option<String>,
+    pub policy: PollPolicy,
+    pub timeouts: Timeouts,
+    /// The zone of the clock times in messages ("rate limited by Anthropic until 14:05"):
+    /// the user's `general.timezone`, set by the front end with [`AccountConfig::with_zone`].
+    pub zone: Zone,
+}
+
+impl AccountConfig {
+    pub fn new(claude_dir: Option<PathBuf>) -> AccountConfig {
+        AccountConfig {
+            // Constants: they parse (the unit tests say so).
+            anthropic_api: Url::parse(client::DEFAULT_ANTHROPIC_API).expect("constant URL"),
+            claude_ai: Url::parse(client::DEFAULT_CLAUDE_AI).expect("constant URL"),
+            claude_dir,
+            claude_account_file: None,
+            macos_keychain: Some(credentials::KeychainItem::DEFAULT),
+            account_enabled: true,
+            claude_ai_enabled: false,
+            claude_ai_organization: None,
+            policy: PollPolicy::default(),
+            timeouts: Timeouts::default(),
+            zone: Zone::Local,
+        }
+    }
+
+    /// The zone messages give clock times in.
+    pub fn with_zone(mut self, zone: Zone) -> AccountConfig {
+        self.zone = zone;
+        self
+    }
+
+    /// Where Claude Code's account file is (see [`super::overage::account_file_path`]).
+    pub fn with_account_file(mut self, path: Option<PathBuf>) -> AccountConfig {
+        self.claude_account_file = path;
+        self
+    }
+
+    /// Applies the user's source settings (toggles, organization, poll interval).
+    pub fn with_settings(mut self, s: &SourceSettings) -> AccountConfig {
+        self.account_enabled = s.account;
+        self.claude_ai_enabled = s.claude_ai;
+        self.claude_ai_organization = s.claude_ai_organization.clone();
+        self.policy = PollPolicy::with_interval_minutes(s.poll_minutes);
+        self
+    }
+
+    /// Account figures older than this make a snapshot stale: three poll intervals, at
+    /// least 15 minutes.
+    pub fn fresh_ms(&self) -> i64 {
+        (3 * self.policy.interval_ms).max(15 * 60_000)
+    }
+}
