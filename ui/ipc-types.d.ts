@@ -394,7 +394,7 @@ errors: Array<string>, };
 
 /**
  * Where the Extra Usage watch is (the browser flow, after `enable_extra_usage`), as the
- * `extra-usage-state` event names it: the core's [`WatchStep`] without its data.
+ * `extra-usage-state` event names it: the core's [`WatchStep`](headroom_core::account::extra_usage::WatchStep) without its data.
  */
 export type WatchState = "waiting" | "enabled" | "timed_out" | "no_source";
 

@@ -5,7 +5,8 @@
 //! `headroom serve` share its alert step and delivery ([`deliver`]) with hooks of their own
 //! (print, update the metrics registry).
 //!
-//! - [`task`]: the one owner of the data: the loop, its requests, its wake-ups, its view.
+//! - [`task`]: the one owner of the data: the loop, its wake-ups, its view.
+//! - [`handle`]: the front end's side of it: requests, the published view, the hooks.
 //! - [`watcher`]: the file watcher that wakes the task (transcripts, settings saves).
 //! - [`deliver`]: the alert step (evaluate and record, deliver, record the delivery) and
 //!   the notifier with its icon and the warn-once "no notification server".
@@ -14,6 +15,7 @@
 
 pub mod deliver;
 pub mod env;
+pub mod handle;
 pub mod supervise;
 pub mod task;
 pub mod watcher;
