@@ -79,11 +79,17 @@ pub fn duration(ms: i64) -> String {
 /// The longest snooze (and duration) [`parse_duration_ms`] accepts: 7 days.
 pub const MAX_DURATION_MS: i64 = 7 * 86_400_000;
 
-/// The one duration grammar of what a user types (`headroom alerts --snooze`): `1h`, `30m`,
-/// `2h30m`, `1d`, or a bare number of minutes (`90`). At most [`MAX_DURATION_MS`]; anything
-/// else, zero, or a number too large to compute is `None` (checked arithmetic: typed input
-/// never overflows).
+/// A snooze as typed (`headroom alerts --snooze`): [`parse_duration_within`] up to
+/// [`MAX_DURATION_MS`].
 pub fn parse_duration_ms(s: &str) -> Option<i64> {
+    parse_duration_within(s, MAX_DURATION_MS)
+}
+
+/// The one duration grammar of what a user types (a snooze, `extra-usage enable --timeout`):
+/// `1h`, `30m`, `90s`, `2h30m`, `1d`, or a bare number of minutes (`90`), at most `max_ms`.
+/// Anything else, zero, or a number too large to compute is `None` (checked arithmetic:
+/// typed input never overflows).
+pub fn parse_duration_within(s: &str, max_ms: i64) -> Option<i64> {
     let s = s.trim().to_ascii_lowercase();
     let total = if let Ok(minutes) = s.parse::<i64>() {
         minutes.checked_mul(60_000)?
@@ -92,12 +98,13 @@ pub fn parse_duration_ms(s: &str) -> Option<i64> {
         for c in s.chars() {
             match c {
                 '0'..='9' => number.push(c),
-                'h' | 'm' | 'd' if !number.is_empty() => {
+                'd' | 'h' | 'm' | 's' if !number.is_empty() => {
                     let n: i64 = number.parse().ok()?;
                     let unit = match c {
                         'd' => 86_400_000,
                         'h' => 3_600_000,
-                        _ => 60_000,
+                        'm' => 60_000,
+                        _ => 1_000,
                     };
                     total = total.checked_add(n.checked_mul(unit)?)?;
                     number.clear();
@@ -111,7 +118,7 @@ pub fn parse_duration_ms(s: &str) -> Option<i64> {
         }
         total
     };
-    (total > 0 && total <= MAX_DURATION_MS).then_some(total)
+    (total > 0 && total <= max_ms).then_some(total)
 }
 
 /// Minute of the day of `ms` in `zone` (for quiet hours).
@@ -197,6 +204,13 @@ mod tests {
         for bad in ["8d", "h", "1x", "-5", "5h3", "", "0", "0m", "abc"] {
             assert_eq!(parse_duration_ms(bad), None, "{bad:?}");
         }
+        // The same grammar under another bound (`extra-usage enable --timeout`, 24 h).
+        let day = 86_400_000;
+        assert_eq!(parse_duration_within("90s", day), Some(90_000));
+        assert_eq!(parse_duration_within("1h30m", day), Some(5_400_000));
+        assert_eq!(parse_duration_within("24h", day), Some(day));
+        assert_eq!(parse_duration_within("25h", day), None);
+        assert_eq!(parse_duration_within("99999999999999999999s", day), None);
     }
 
     #[test]
