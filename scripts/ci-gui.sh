@@ -29,11 +29,12 @@ cargo build -p headroom-app --bin headroom-app --locked
 export HEADROOM_APP_BIN="$target/debug/headroom-app"
 
 echo "== settings pane in the real webview"
-# The test is #[ignore]d in plain runs (it needs this session); here it is the only one run.
+# The tests are #[ignore]d in plain runs (they need this session); here they are the only ones
+# run: the pane (settings_webdriver) and Extra Usage written from it (extra_usage_webdriver).
 # Each GUI test gets a session bus of its own: the tray app is single-instance per bus, so an
 # app the previous test left behind would otherwise swallow the next launch.
-# The benchmark in that file (bench_*) is scripts/bench-enable.sh's, not a test.
-dbus-run-session -- cargo nextest run -p headroom-tests --test settings_webdriver --run-ignored only --locked --test-threads 1 \
+# The benchmark in extra_usage_webdriver (bench_*) is scripts/bench-enable.sh's, not a test.
+dbus-run-session -- cargo nextest run -p headroom-tests --test settings_webdriver --test extra_usage_webdriver --run-ignored only --locked --test-threads 1 \
     -E 'not test(/^bench_/)' --no-fail-fast --success-output immediate
 
 echo "== tray over D-Bus (StatusNotifierItem, dbusmenu)"

@@ -2,6 +2,9 @@
 //! `capabilities/`, argument names) on the mock runtime: no display, no D-Bus. Each app gets
 //! a temporary `HEADROOM_HOME` and Claude Code folder, a real SQLite ledger, and a loopback
 //! server answering like Anthropic's OAuth usage endpoint.
+//!
+//! Over 600 lines: one test per command family on one fixture (the app, its folders, the
+//! server); the fixture is the file's first 100 lines and every test reads alone.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

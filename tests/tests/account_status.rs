@@ -5,6 +5,9 @@
 //! the request count across repeated calls, Claude Code's credentials file missing,
 //! unreadable, malformed and expired, and tokens absent from every output with
 //! `RUST_LOG=trace`.
+//!
+//! Over 600 lines: one scenario per response shape and failure, each a whole story on the same
+//! server and folders; split, they would repeat those fixtures.
 
 mod support_http;
 

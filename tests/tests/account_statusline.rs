@@ -1,6 +1,9 @@
 //! `headroom statusline` as Claude Code runs it (payload on stdin, one line back, always exit 0,
 //! no network), `status` reading its samples with no server at all, the local estimate when
 //! there is neither, and `--install` / `--uninstall` on Claude Code's `settings.json`.
+//!
+//! Over 600 lines: the feed, its readers and the installer share one user's folders and a
+//! payload builder; each test reads alone.
 
 mod support_http;
 

@@ -3,6 +3,9 @@
 //! output, the exit code and every request the server saw (method, path, headers, body), and
 //! that nothing else was requested: only `PUT overage_spend_limit` and `POST
 //! setup_overage_billing` are ever written, never prepaid credits or auto-reload.
+//!
+//! Over 600 lines: one case per answer the account can give, each asserting every request;
+//! they share the account server's setup, which would otherwise be repeated per file.
 
 mod support_http;
 

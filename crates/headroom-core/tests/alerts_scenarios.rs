@@ -1,5 +1,8 @@
 //! Alert engine scenarios with a fake clock: each alert kind, its wording, quiet hours and
 //! snooze. Times are UTC unless a test says otherwise.
+//!
+//! Over 600 lines: one scenario per alert kind and suppression, all on one fake clock and
+//! snapshot builder (`support_alerts`); each reads alone.
 
 mod support_alerts;
 
