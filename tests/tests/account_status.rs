@@ -716,7 +716,7 @@ fn a_429_holds_back_every_forced_poll_in_every_process() {
     };
     let words = |now: i64| {
         format!(
-            "account: rate limited by Anthropic until {}; figures from {}",
+            "Anthropic account: rate limited by Anthropic until {}; figures from {}",
             clock(until, now, utc),
             clock(seen, now, utc)
         )

@@ -61,7 +61,7 @@ pub fn snapshot_from_ledger(
             .last_failure
             .map(|kind| describe_failure(kind, &state, figures_seen, now_ms, config.zone));
         if let Some(e) = &error {
-            errors.push(format!("{}: {e}", source_name(source)));
+            errors.push(format!("{}: {e}", source.label()));
         }
         sources.push(SourceStatus {
             source,
@@ -83,15 +83,6 @@ pub fn snapshot_from_ledger(
         errors,
         fresh_ms: config.fresh_ms(),
     }))
-}
-
-fn source_name(source: Source) -> &'static str {
-    match source {
-        Source::Statusline => "statusline",
-        Source::Account => "account",
-        Source::ClaudeAi => "claude.ai",
-        Source::LocalEstimate => "local estimate",
-    }
 }
 
 /// "offline (…), showing figures from 12 min ago"; for a 429, when the next request is
