@@ -472,15 +472,27 @@ fn watch_reads_appended_lines_as_claude_code_writes_them() {
         r#"{"sources": {"account": false}}"#,
     )
     .unwrap();
-    let watch = Command::new(env!("CARGO_BIN_EXE_headroom"))
-        .args(["watch", "--no-notify", "--interval", "60"])
-        .env("CLAUDE_CONFIG_DIR", &claude)
-        .env("HEADROOM_HOME", &home)
-        .env("TZ", "UTC")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    /// Ends the watch if the test fails before it does (else it would outlive the test).
+    struct KillOnDrop(Option<std::process::Child>);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            if let Some(child) = self.0.as_mut() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+    let mut watch = KillOnDrop(Some(
+        Command::new(env!("CARGO_BIN_EXE_headroom"))
+            .args(["watch", "--no-notify", "--interval", "60"])
+            .env("CLAUDE_CONFIG_DIR", &claude)
+            .env("HEADROOM_HOME", &home)
+            .env("TZ", "UTC")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
     let entries = |want: u64, within: Duration| {
         let start = std::time::Instant::now();
         loop {
@@ -507,10 +519,11 @@ fn watch_reads_appended_lines_as_claude_code_writes_them() {
     let took = entries(2, Duration::from_secs(20));
     eprintln!("the appended line reached the ledger after {took:?}");
     // Ctrl-C: a clean stop.
+    let child = watch.0.take().unwrap();
     let _ = Command::new("kill")
-        .args(["-INT", &watch.id().to_string()])
+        .args(["-INT", &child.id().to_string()])
         .status();
-    let out = watch.wait_with_output().unwrap();
+    let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("headroom watch: stopped"), "{stderr}");
