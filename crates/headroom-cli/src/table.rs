@@ -144,17 +144,9 @@ fn width(s: &str) -> usize {
     s.chars().count()
 }
 
-/// `12,345,678`.
+/// `12,345,678` (the core's `text::group_thousands`, so tables and messages agree).
 pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    headroom_core::text::group_thousands(n)
 }
 
 /// `12.3M`, `456K`, `789`: for narrow layouts.

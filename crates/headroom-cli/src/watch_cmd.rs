@@ -26,14 +26,11 @@ use headroom_core::settings;
 use headroom_core::snapshot::UsageSnapshot;
 use headroom_core::text;
 use headroom_service::deliver::Notifications;
+use headroom_service::task::BUSY_RETRY_MS;
 use headroom_service::{Published, Request, Role, ServiceEnv};
 
 use crate::context::{now_ms, Context, Failure};
 use crate::table::{Align, Style, Table};
-
-/// How soon the task tries again a round the ledger was too busy for (the service's rule,
-/// said in the warning).
-const BUSY_RETRY_SECS: u64 = 5;
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
@@ -162,7 +159,7 @@ pub fn run_loop(
         .map_err(|e| Failure::new(1, format!("cannot handle Ctrl-C: {e}")))?;
     }
     let printer = Printer {
-        events: Mutex::new(events),
+        events,
         state: Mutex::new(PrintState::default()),
         hook,
     };
@@ -196,8 +193,8 @@ pub fn run_loop(
 
 /// The task's hooks for a terminal.
 struct Printer<H> {
-    /// To the command's main thread. (A `Mutex` for `Sync`; one send a round.)
-    events: Mutex<mpsc::Sender<Event>>,
+    /// To the command's main thread.
+    events: mpsc::Sender<Event>,
     state: Mutex<PrintState>,
     hook: H,
 }
@@ -213,13 +210,8 @@ struct PrintState {
     problems: Vec<String>,
     /// The last round's busy note, printed when the ledger first turns busy.
     busy: Option<String>,
-}
-
-impl<H> Printer<H> {
-    fn send(&self, event: Event) {
-        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = events.send(event);
-    }
+    /// When the task's last failure that was printed happened: each is printed once.
+    failure_at_ms: Option<i64>,
 }
 
 impl<H: RoundHook> headroom_service::Hooks for Printer<H> {
@@ -234,12 +226,16 @@ impl<H: RoundHook> headroom_service::Hooks for Printer<H> {
         }
         state.problems = p.snapshot.errors.clone();
         if let Some(failure) = &p.failure {
-            eprintln!("warning: the round failed: {}", failure.message);
+            if state.failure_at_ms != Some(failure.failed_at_ms) {
+                eprintln!("warning: the round failed: {}", failure.message);
+                state.failure_at_ms = Some(failure.failed_at_ms);
+            }
         }
         match &p.busy {
             Some(why) => {
                 if state.busy.is_none() {
-                    eprintln!("warning: {why}; trying again in {BUSY_RETRY_SECS} s");
+                    let secs = BUSY_RETRY_MS / 1000;
+                    eprintln!("warning: {why}; trying again in {secs} s");
                 }
                 state.busy = Some(why.clone());
             }
@@ -264,7 +260,7 @@ impl<H: RoundHook> headroom_service::Hooks for Printer<H> {
             println!("{alert}");
         }
         drop(state);
-        self.send(Event::Round);
+        let _ = self.events.send(Event::Round);
     }
 
     fn after_round(&self, ledger: &Ledger, published: &Published) {
@@ -279,7 +275,7 @@ impl<H: RoundHook> headroom_service::Hooks for Printer<H> {
     }
 
     fn clicked(&self, action: Action) {
-        self.send(Event::Click(action));
+        let _ = self.events.send(Event::Click(action));
     }
 }
 

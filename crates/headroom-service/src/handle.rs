@@ -28,7 +28,8 @@ pub struct Published {
     /// The task failed (a panic) and was restarted, within the last hour.
     pub failure: Option<TaskFailure>,
     /// Another process kept the ledger busy past the busy timeout this round (a long ingest,
-    /// a rebuild): what it said. The round is tried again 5 s later; the
+    /// a rebuild): what it said. The round is tried again
+    /// [`BUSY_RETRY_MS`](crate::task::BUSY_RETRY_MS) later; the
     /// snapshot is the last one meanwhile.
     pub busy: Option<String>,
 }

@@ -42,7 +42,7 @@ const DEBOUNCE: Duration = Duration::from_millis(200);
 const MAX_SLEEP_MS: i64 = 60_000;
 /// A round another process kept the ledger busy for (a long ingest) is tried again this soon,
 /// showing the last figures meanwhile rather than an empty snapshot.
-const BUSY_RETRY_MS: i64 = 5_000;
+pub const BUSY_RETRY_MS: i64 = 5_000;
 /// How long the Extra Usage watch waits for the account to confirm.
 const EXTRA_USAGE_WATCH_MS: i64 = 15 * 60_000;
 
