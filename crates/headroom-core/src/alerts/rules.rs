@@ -277,12 +277,12 @@ pub(super) fn extra_usage_alerts(
                     state.spend.cap = Some(cap);
                     state.spend.cap_percent = None;
                 }
-                let fraction = used / cap * 100.0;
+                let spent_percent = used / cap * 100.0;
                 let crossed = settings
                     .cap_percents
                     .iter()
                     .copied()
-                    .filter(|&p| fraction + 1e-9 >= f64::from(p))
+                    .filter(|&p| spent_percent + 1e-9 >= f64::from(p))
                     .max();
                 if let Some(p) = crossed.filter(|&p| state.spend.cap_percent.is_none_or(|s| p > s))
                 {
@@ -298,7 +298,7 @@ pub(super) fn extra_usage_alerts(
                         level,
                         Some(u32::from(p)),
                         Some(used),
-                        words::spend_cap(p, used, cap, fraction, cur),
+                        words::spend_cap(p, used, cap, spent_percent, cur),
                     ));
                     state.spend.cap_percent = Some(p);
                 }

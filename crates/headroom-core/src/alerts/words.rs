@@ -223,7 +223,7 @@ pub(super) fn spend_cap(
     percent_step: u8,
     used: f64,
     cap: f64,
-    fraction: f64,
+    spent_percent: f64,
     currency: &str,
 ) -> Words {
     let (title, tail) = if percent_step >= 100 {
@@ -243,7 +243,7 @@ pub(super) fn spend_cap(
             "{} of your {} monthly cap is spent ({}).{tail}",
             money(used, currency),
             money(cap, currency),
-            percent(fraction)
+            percent(spent_percent)
         ),
     )
 }
@@ -334,5 +334,143 @@ mod tests {
             )),
             "{body}"
         );
+    }
+
+    /// Every sentence every alert kind can say, in one document pinned by `insta`
+    /// (`snapshots/`): a changed word shows as a diff to review and accept, and a sentence
+    /// no scenario reaches cannot change unseen. Clock times are in UTC from a fixed instant.
+    #[test]
+    fn every_sentence_is_pinned() {
+        let now = Now {
+            ms: 1_764_000_000_000,
+            zone: Zone::Named(chrono_tz::UTC),
+        };
+        let in_2h = Some(now.ms + 2 * 3_600_000);
+        let tomorrow = Some(now.ms + 30 * 3_600_000);
+        let cases: Vec<(&str, Words)> = vec![
+            ("reset", reset("Session", 3.0, 90)),
+            (
+                "threshold 75, from the account",
+                threshold("Session", 75, 76.4, false, Some(false), in_2h, now),
+            ),
+            (
+                "threshold 90, estimated, no reset known",
+                threshold("Weekly", 90, 90.0, true, None, None, now),
+            ),
+            (
+                "limit reached, Extra Usage on",
+                threshold("Session", 100, 100.0, false, Some(true), in_2h, now),
+            ),
+            (
+                "limit reached, Extra Usage off",
+                threshold(
+                    "Weekly (Opus)",
+                    100,
+                    100.0,
+                    false,
+                    Some(false),
+                    tomorrow,
+                    now,
+                ),
+            ),
+            (
+                "limit reached, Extra Usage unknown",
+                threshold("Session", 100, 100.0, true, None, in_2h, now),
+            ),
+            (
+                "trap, blocked",
+                trap(
+                    "Session",
+                    92.0,
+                    in_2h,
+                    &TrapRemedy::Blocked {
+                        reason: "your organization's admin turned it off",
+                    },
+                    now,
+                ),
+            ),
+            (
+                "trap, with a balance",
+                trap(
+                    "Weekly",
+                    100.0,
+                    tomorrow,
+                    &TrapRemedy::TurnOn {
+                        balance: Some((12.5, "USD")),
+                    },
+                    now,
+                ),
+            ),
+            (
+                "trap, no balance",
+                trap(
+                    "Session",
+                    95.0,
+                    in_2h,
+                    &TrapRemedy::TurnOn { balance: None },
+                    now,
+                ),
+            ),
+            (
+                "running on Extra Usage, capped",
+                running_on_extra("Session", 4.2, Some(50.0), "USD", in_2h, now),
+            ),
+            (
+                "running on Extra Usage, no cap",
+                running_on_extra("Weekly", 31.0, None, "EUR", None, now),
+            ),
+            (
+                "forecast, from the account",
+                forecast(
+                    "Session",
+                    now.ms + 40 * 60_000,
+                    now.ms + 95 * 60_000,
+                    71.0,
+                    false,
+                    now,
+                ),
+            ),
+            (
+                "forecast, estimated",
+                forecast(
+                    "Weekly",
+                    now.ms + 20 * 3_600_000,
+                    now.ms + 50 * 3_600_000,
+                    80.0,
+                    true,
+                    now,
+                ),
+            ),
+            ("Extra Usage on, capped", extra_usage_on(Some(50.0), "USD")),
+            ("Extra Usage on, no cap", extra_usage_on(None, "USD")),
+            ("Extra Usage off", extra_usage_off()),
+            (
+                "cap changed",
+                extra_usage_cap_changed(Some(50.0), Some(120.0), "USD"),
+            ),
+            ("spend cap 50 %", spend_cap(50, 25.0, 50.0, 50.0, "USD")),
+            ("spend cap 100 %", spend_cap(100, 50.0, 50.0, 100.0, "USD")),
+            ("spend step", spend_step(20, 20.37, "USD")),
+            (
+                "stale, never read",
+                stale(None, 45 * 60_000, "HTTP 500", "Session", 91.4, now),
+            ),
+            (
+                "stale, read before",
+                stale(
+                    Some(now.ms - 50 * 60_000),
+                    0,
+                    "offline (dns error)",
+                    "Weekly",
+                    80.0,
+                    now,
+                ),
+            ),
+        ];
+        let document: String = cases
+            .iter()
+            .map(|(case, (title, body))| format!("## {case}\n{title}\n{body}\n\n"))
+            .collect();
+        insta::assert_snapshot!(document);
     }
 }
