@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use headroom_core::account::AccountConfig;
+use headroom_core::account::{AccountConfig, FrontEnd};
 use headroom_core::environment::Edge;
 use headroom_core::settings::Settings;
 
@@ -30,6 +30,15 @@ pub enum Role {
 
 impl Role {
     /// How this process delivers alerts; `None` when it does not evaluate them.
+    /// Whose words a source's problem is shown in: the app's for the tray and its pane,
+    /// the CLI's for `watch` and `serve`.
+    pub fn front_end(self) -> FrontEnd {
+        match self {
+            Role::Tray | Role::Window => FrontEnd::App,
+            Role::Headless { .. } => FrontEnd::Cli,
+        }
+    }
+
     pub fn delivery(self) -> Option<(Notifications, &'static str)> {
         match self {
             Role::Tray => Some((Notifications::On { buttons: true }, "alerts are recorded")),
@@ -71,6 +80,7 @@ impl ServiceEnv {
             .account
             .config(self.edge.paths.claude_settings_dir(), &settings.sources)
             .with_zone(settings.zone())
+            .with_front_end(self.role.front_end())
     }
 
     /// Claude Code's config folders plus the extra transcript folders from settings.

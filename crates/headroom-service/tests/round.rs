@@ -148,3 +148,66 @@ fn the_extra_usage_watch_ends_at_once_without_a_login() {
         .message
         .is_some_and(|m| m.contains("sign in to Claude Code")));
 }
+
+/// A refused claude.ai key is shown by the tray and its pane with the pane's remedy, and by the
+/// CLI, reading the same ledger row, with the CLI's: the poll state keeps the problem, and the
+/// words are written by whoever reads it. (The row used to hold the poller's sentence, so the
+/// pane showed "`headroom claude-ai login`" beside its own paste box.)
+#[test]
+fn a_refused_claude_ai_key_is_worded_for_the_front_end_that_reads_it() {
+    use headroom_core::account::{
+        snapshot_from_ledger, FrontEnd, Secret, SecretStore, CLAUDE_AI_SESSION_KEY,
+    };
+    use headroom_core::snapshot::Source;
+    use support_http::{Response, Server};
+
+    let home = Home::bare();
+    let claude_ai = Server::start(|_, _| Response::json(401, r#"{"error":"unauthorized"}"#));
+    let mut env = service_env(home.dir.path(), None, Role::Tray);
+    env.edge.account.claude_ai = Some(claude_ai.base.parse().unwrap());
+    std::fs::create_dir_all(&env.edge.state.dir).unwrap();
+    std::fs::write(
+        env.edge.state.settings(),
+        r#"{"sources": {"claude_ai": true}}"#,
+    )
+    .unwrap();
+    let secrets = Arc::new(MemoryStore::default());
+    secrets
+        .set(
+            CLAUDE_AI_SESSION_KEY,
+            &Secret::new("sk-ant-sid01-refused-key"),
+        )
+        .unwrap();
+    let ledger_path = env.edge.state.ledger();
+    let (hooks, rx, _) = recording_hooks();
+    let _handle = headroom_service::start(env.clone(), secrets, hooks);
+
+    let error_of = |snapshot: &headroom_core::snapshot::UsageSnapshot| {
+        snapshot
+            .sources
+            .iter()
+            .find(|s| s.source == Source::ClaudeAi)
+            .and_then(|s| s.error.clone())
+    };
+    let view = view_where(&rx, Duration::from_secs(30), "claude.ai's refusal", |p| {
+        error_of(&p.snapshot).is_some()
+    });
+    let in_app = error_of(&view.snapshot).unwrap();
+    assert!(
+        in_app.starts_with("claude.ai refused the session key (signed out or expired); ")
+            && in_app.contains("paste a new one under Sources"),
+        "{in_app}"
+    );
+    assert!(!in_app.contains("headroom claude-ai"), "{in_app}");
+
+    let settings = headroom_core::settings::load(&env.edge.state.settings())
+        .unwrap()
+        .settings;
+    let cli_config = env.account_config(&settings).with_front_end(FrontEnd::Cli);
+    let ledger = Ledger::open(&ledger_path).unwrap();
+    let in_cli = error_of(&snapshot_from_ledger(&ledger, &cli_config, now_ms()).unwrap()).unwrap();
+    assert!(
+        in_cli.contains("paste a new one with `headroom claude-ai login`"),
+        "{in_cli}"
+    );
+}

@@ -137,7 +137,7 @@ pub fn is_loopback(url: &Url) -> bool {
 }
 
 /// Why a request gave no figures. Messages never contain a secret or a response body.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum FetchError {
     #[error("offline or unreachable ({0})")]
     Offline(String),

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use reqwest::Url;
 
-use super::{client, credentials, PollPolicy, Timeouts};
+use super::{client, credentials, FrontEnd, PollPolicy, Timeouts};
 use crate::report::Zone;
 use crate::settings::SourceSettings;
 
@@ -30,6 +30,10 @@ pub struct AccountConfig {
     /// The zone of the clock times in messages ("rate limited by Anthropic until 14:05"):
     /// the user's `general.timezone`, set by the front end with [`AccountConfig::with_zone`].
     pub zone: Zone,
+    /// Whose words a source's problem is shown in: the remedy for the same problem is a
+    /// command in the CLI and a box in the pane ([`super::Remedy::hint`]). Set by the app with
+    /// [`AccountConfig::with_front_end`]; the CLI's is the default.
+    pub front_end: FrontEnd,
 }
 
 impl AccountConfig {
@@ -47,12 +51,19 @@ impl AccountConfig {
             policy: PollPolicy::default(),
             timeouts: Timeouts::default(),
             zone: Zone::Local,
+            front_end: FrontEnd::Cli,
         }
     }
 
     /// The zone messages give clock times in.
     pub fn with_zone(mut self, zone: Zone) -> AccountConfig {
         self.zone = zone;
+        self
+    }
+
+    /// Whose words problems are shown in.
+    pub fn with_front_end(mut self, front_end: FrontEnd) -> AccountConfig {
+        self.front_end = front_end;
         self
     }
 

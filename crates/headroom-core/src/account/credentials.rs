@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::errors::Remedy;
 use super::secret::Secret;
 
 pub const FILE_NAME: &str = ".credentials.json";
@@ -96,18 +97,34 @@ impl OAuthCredentials {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+/// What is wrong with Claude Code's login, stating the problem only: what to do about it is
+/// [`CredentialsError::remedy`], worded by each front end.
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum CredentialsError {
-    #[error("no Claude Code login found (looked for {}); sign in with `claude` once to show account figures", .looked.join(", "))]
+    #[error("no Claude Code login found (looked for {})", .looked.join(", "))]
     Missing { looked: Vec<String> },
     #[error("cannot read Claude Code's credentials {path}: {reason}")]
     Unreadable { path: PathBuf, reason: String },
-    #[error("Claude Code's credentials {origin} are not in a form Headroom knows ({detail}); run `claude` once to sign in again")]
+    #[error("Claude Code's credentials {origin} are not in a form Headroom knows ({detail})")]
     Malformed { origin: String, detail: String },
-    #[error("Claude Code's login has expired; run `claude` once to refresh it (Headroom never refreshes it itself)")]
+    #[error("Claude Code's login has expired")]
     Expired { at_ms: i64 },
-    #[error("Claude Code's login lacks the `user:profile` scope that usage figures need; sign in again with `claude` (run `/login`)")]
+    #[error("Claude Code's login lacks the `user:profile` scope that usage figures need")]
     MissingScope,
+}
+
+impl CredentialsError {
+    /// What the user can do about it; `None` when it is not theirs to fix by signing in (a
+    /// file Headroom may not read).
+    pub fn remedy(&self) -> Option<Remedy> {
+        match self {
+            CredentialsError::Missing { .. } => Some(Remedy::SignInToClaudeCode),
+            CredentialsError::Unreadable { .. } => None,
+            CredentialsError::Malformed { .. } => Some(Remedy::SignInAgainToClaudeCode),
+            CredentialsError::Expired { .. } => Some(Remedy::RefreshClaudeCodeLogin),
+            CredentialsError::MissingScope => Some(Remedy::LoginWithProfileScope),
+        }
+    }
 }
 
 /// Reads the credentials: the macOS Keychain item `keychain` first (when there is one), then

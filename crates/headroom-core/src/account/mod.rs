@@ -64,7 +64,7 @@ use reqwest::Url;
 
 pub use client::{FetchError, Timeouts};
 pub use config::AccountConfig;
-pub use errors::{AccountError, SourceError};
+pub use errors::{AccountError, FrontEnd, Remedy, SourceError};
 pub use policy::{Mode, PollPolicy};
 pub use secret::{
     session_key_from_paste, KeyError, MemoryStore, Secret, SecretStore, SecretStoreError,
@@ -381,9 +381,9 @@ impl Refresher {
                 tracing::info!(
                     source = source.as_str(),
                     "account source: {}",
-                    e.message(source)
+                    e.problem(source)
                 );
-                e.outcome(source)
+                e.outcome()
             }
         };
         let state = policy::after(

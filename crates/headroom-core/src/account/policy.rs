@@ -24,6 +24,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::{FetchError, SourceError};
+
 pub const MINUTE_MS: i64 = 60_000;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -119,8 +121,9 @@ pub struct PollState {
     /// 429s in a row.
     pub rate_limited: u32,
     pub last_failure: Option<FailureKind>,
-    /// The last problem in words; never contains a secret.
-    pub last_error: Option<String>,
+    /// The last problem as a value (its words are written when read, for the reader's front
+    /// end: [`SourceError::describe`]); never contains a secret.
+    pub last_problem: Option<SourceError>,
     /// Fingerprint of the credentials of the last attempt, to retry a login problem as
     /// soon as they change.
     pub credential_fingerprint: Option<u32>,
@@ -249,8 +252,13 @@ pub fn decide(
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Success,
-    RateLimited { retry_after_s: Option<u64> },
-    Failed { kind: FailureKind, message: String },
+    RateLimited {
+        retry_after_s: Option<u64>,
+    },
+    Failed {
+        kind: FailureKind,
+        problem: SourceError,
+    },
 }
 
 fn jittered(policy: &PollPolicy, ms: i64, jitter: f64) -> i64 {
@@ -280,13 +288,15 @@ pub fn after(
             next.failures = 0;
             next.rate_limited = 0;
             next.last_failure = None;
-            next.last_error = None;
+            next.last_problem = None;
         }
         Outcome::RateLimited { retry_after_s } => {
             next.failures = state.failures.saturating_add(1);
             next.rate_limited = state.rate_limited.saturating_add(1);
             next.last_failure = Some(FailureKind::RateLimited);
-            next.last_error = Some("rate limited by Anthropic".to_owned());
+            next.last_problem = Some(SourceError::Fetch(FetchError::RateLimited {
+                retry_after_s: *retry_after_s,
+            }));
             let wait = match retry_after_s.filter(|&s| s > 0) {
                 Some(s) => (i64::try_from(s)
                     .unwrap_or(i64::MAX / 2)
@@ -300,11 +310,11 @@ pub fn after(
             };
             next.cooldown_until_ms = Some(now_ms + wait.max(policy.min_interval_ms));
         }
-        Outcome::Failed { kind, message } => {
+        Outcome::Failed { kind, problem } => {
             next.failures = state.failures.saturating_add(1);
             next.rate_limited = 0;
             next.last_failure = Some(*kind);
-            next.last_error = Some(message.clone());
+            next.last_problem = Some(problem.clone());
             let wait = match kind {
                 FailureKind::Auth => policy.auth_retry_ms,
                 _ => jittered(
@@ -494,7 +504,7 @@ mod tests {
         // A backoff after an ordinary failure is skipped when forced.
         let fail = Outcome::Failed {
             kind: FailureKind::Server,
-            message: "500".into(),
+            problem: SourceError::Fetch(FetchError::Server(500)),
         };
         let mut s = PollState::default();
         for _ in 0..4 {
@@ -518,7 +528,7 @@ mod tests {
     fn failures_back_off_and_login_problems_wait_for_new_credentials() {
         let fail = Outcome::Failed {
             kind: FailureKind::Offline,
-            message: "offline".into(),
+            problem: SourceError::Fetch(FetchError::Offline("no route".into())),
         };
         let mut s = PollState::default();
         let mut waits = Vec::new();
@@ -530,7 +540,7 @@ mod tests {
 
         let auth = Outcome::Failed {
             kind: FailureKind::Auth,
-            message: "expired".into(),
+            problem: SourceError::Fetch(FetchError::Unauthorized),
         };
         let s = after(&p(), &PollState::default(), &auth, Some(7), 0, 0.5);
         assert!(matches!(

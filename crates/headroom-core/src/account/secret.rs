@@ -94,7 +94,7 @@ pub fn session_key_from_paste(paste: &str) -> Result<Secret, KeyError> {
 }
 
 /// A keychain problem, in words a person can act on (never containing the secret).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("the system keychain is not available: {0}")]
 pub struct SecretStoreError(pub String);
 

@@ -320,7 +320,7 @@ fn read_state(conn: &rusqlite::Connection, source: Source) -> rusqlite::Result<P
     Ok(conn
         .query_row(
             "SELECT last_attempt_ms, last_success_ms, next_poll_ms, cooldown_until_ms, failures,
-                    rate_limited, last_failure, last_error, credential_fingerprint
+                    rate_limited, last_failure, last_problem, credential_fingerprint
              FROM account_poll_state WHERE source = ?1",
             [source.as_str()],
             |r| {
@@ -335,7 +335,11 @@ fn read_state(conn: &rusqlite::Connection, source: Source) -> rusqlite::Result<P
                         .get::<_, Option<String>>(6)?
                         .as_deref()
                         .and_then(FailureKind::parse),
-                    last_error: r.get(7)?,
+                    // A value this version cannot read (a newer one's) is no problem to show:
+                    // the failure kind still is.
+                    last_problem: r
+                        .get::<_, Option<String>>(7)?
+                        .and_then(|json| serde_json::from_str(&json).ok()),
                     credential_fingerprint: r
                         .get::<_, Option<i64>>(8)?
                         .and_then(|f| u32::try_from(f).ok()),
@@ -349,13 +353,13 @@ fn read_state(conn: &rusqlite::Connection, source: Source) -> rusqlite::Result<P
 fn write_state(conn: &rusqlite::Connection, source: Source, s: &PollState) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO account_poll_state (source, last_attempt_ms, last_success_ms, next_poll_ms,
-             cooldown_until_ms, failures, rate_limited, last_failure, last_error, credential_fingerprint)
+             cooldown_until_ms, failures, rate_limited, last_failure, last_problem, credential_fingerprint)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (source) DO UPDATE SET last_attempt_ms = excluded.last_attempt_ms,
              last_success_ms = excluded.last_success_ms, next_poll_ms = excluded.next_poll_ms,
              cooldown_until_ms = excluded.cooldown_until_ms, failures = excluded.failures,
              rate_limited = excluded.rate_limited, last_failure = excluded.last_failure,
-             last_error = excluded.last_error, credential_fingerprint = excluded.credential_fingerprint",
+             last_problem = excluded.last_problem, credential_fingerprint = excluded.credential_fingerprint",
         params![
             source.as_str(),
             s.last_attempt_ms,
@@ -365,7 +369,9 @@ fn write_state(conn: &rusqlite::Connection, source: Source, s: &PollState) -> ru
             i64::from(s.failures),
             i64::from(s.rate_limited),
             s.last_failure.map(FailureKind::as_str),
-            s.last_error,
+            s.last_problem
+                .as_ref()
+                .and_then(|p| serde_json::to_string(p).ok()),
             s.credential_fingerprint.map(i64::from),
         ],
     )?;

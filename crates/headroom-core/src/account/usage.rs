@@ -28,7 +28,7 @@ pub struct ParsedUsage {
     pub extra_usage: Option<ExtraUsage>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum UsageParseError {
     /// The body is HTML: almost always a login or challenge page instead of the API.
     #[error("the server answered with a web page instead of usage figures (signed out, or blocked by a login or challenge page)")]

@@ -59,7 +59,7 @@ pub fn snapshot_from_ledger(
         let figures_seen = newest_seen(source);
         let error = state
             .last_failure
-            .map(|kind| describe_failure(kind, &state, figures_seen, now_ms, config.zone));
+            .map(|kind| describe_failure(kind, source, &state, figures_seen, now_ms, config));
         if let Some(e) = &error {
             errors.push(format!("{}: {e}", source.label()));
         }
@@ -87,13 +87,17 @@ pub fn snapshot_from_ledger(
 
 /// "offline (…), showing figures from 12 min ago"; for a 429, when the next request is
 /// allowed: "rate limited by Anthropic until 14:05; figures from 13:40", in `zone`.
+/// The words are written here, when read, for `config.front_end`: the poll state keeps the
+/// problem as a value.
 fn describe_failure(
     kind: FailureKind,
+    source: Source,
     state: &PollState,
     figures_seen_ms: Option<i64>,
     now_ms: i64,
-    zone: Zone,
+    config: &AccountConfig,
 ) -> String {
+    let zone = config.zone;
     if kind == FailureKind::RateLimited {
         return rate_limited_text(
             state.cooldown_until_ms.filter(|&u| u > now_ms),
@@ -102,12 +106,16 @@ fn describe_failure(
             zone,
         );
     }
-    let message = state.last_error.as_deref().unwrap_or(match kind {
-        FailureKind::Offline => "offline",
-        FailureKind::RateLimited => "rate limited by Anthropic",
-        FailureKind::Auth => "signed out",
-        FailureKind::Server => "the server failed",
-    });
+    let message = match &state.last_problem {
+        Some(problem) => problem.describe(source, config.front_end),
+        None => match kind {
+            FailureKind::Offline => "offline",
+            FailureKind::RateLimited => "rate limited by Anthropic",
+            FailureKind::Auth => "signed out",
+            FailureKind::Server => "the server failed",
+        }
+        .to_owned(),
+    };
     let showing = match figures_seen_ms {
         Some(seen) => format!(
             "showing figures from {} ago",
@@ -116,7 +124,7 @@ fn describe_failure(
         None => "no account figures yet".to_owned(),
     };
     match kind {
-        FailureKind::Auth => message.to_owned(),
+        FailureKind::Auth => message,
         _ => format!("{message}, {showing}"),
     }
 }
