@@ -50,7 +50,7 @@ function setupTabs() {
   // tray's "Connect an account source…").
   const start = tabs.find((t) => t.id === `tab-${location.hash.slice(1)}`);
   if (start) select(start, false);
-  // And the tray, once the window is open, through the app (open_settings in lib.rs): the
+  // And the tray, once the window is open, through the app (settings_window::open in src-tauri): the
   // window comes forward at the section its menu item or notification button is about.
   /** @type {{ headroomShowSection?: (name: string) => void }} */ (/** @type {unknown} */ (window)).headroomShowSection = (name) => {
     const tab = tabs.find((t) => t.id === `tab-${name}`);

@@ -38,6 +38,17 @@ fn flag(name: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// The argument that makes a process the settings window alone (no tray), as the tray starts
+/// it (`settings_window`).
+pub const SETTINGS_FLAG: &str = "--settings";
+
+/// `--settings` or `HEADROOM_OPEN_SETTINGS=1`: this process is only the settings window, no
+/// tray; it ends when the window closes. The one reading of it: `run` needs it before the app
+/// is built (no single-instance lock for the window), [`AppEnv`] for everything after.
+pub fn window_only() -> bool {
+    flag("HEADROOM_OPEN_SETTINGS") || std::env::args().skip(1).any(|a| a == SETTINGS_FLAG)
+}
+
 /// The settings pane's sections, as `index.html#<name>` and `--section <name>` name them.
 pub const SECTIONS: [&str; 5] = ["now", "extra", "alerts", "sources", "general"];
 
@@ -75,8 +86,7 @@ impl AppEnv {
             state,
             account,
             no_browser: flag("HEADROOM_NO_BROWSER"),
-            open_settings: flag("HEADROOM_OPEN_SETTINGS")
-                || std::env::args().skip(1).any(|a| a == "--settings"),
+            open_settings: window_only(),
             open_section: section_arg(std::env::args().skip(1)),
             tray_theme: theme,
             test_fault_file: if cfg!(debug_assertions) {

@@ -84,7 +84,7 @@ impl CommandError {
 
     /// Offers the account's Extra Usage page in the browser as the way out.
     pub fn with_browser(mut self) -> CommandError {
-        self.browser_url = Some(crate::commands::EXTRA_USAGE_URL);
+        self.browser_url = Some(crate::commands::extra_usage::EXTRA_USAGE_URL);
         self
     }
 }

@@ -1,11 +1,11 @@
-//! The settings pane's direct Extra Usage changes (docs/ipc.md, `prepare_extra_usage`),
-//! thin adapters over the core's `account::overage`.
+//! The settings pane's direct Extra Usage changes (docs/ipc.md, `prepare_extra_usage`), over
+//! the core's `account::overage`; the commands are adapters in `commands/extra_usage.rs`.
 //!
-//! Two commands, so that nothing is written without the dialog:
-//! - `prepare_extra_usage` parses the change, asks the core whether the direct way is
+//! Two steps, so that nothing is written without the dialog:
+//! - `prepare` (after `parse_change`) asks the core whether the direct way is
 //!   available for this login (local files only, no request), and answers with the core's
 //!   confirmation text, whether the amount must be typed again, and a one-time token;
-//! - `apply_extra_usage` writes only with that token (once, within [`TOKEN_LIFETIME_MS`]) and,
+//! - `apply` writes only with that token (once, within [`TOKEN_LIFETIME_MS`]) and,
 //!   where the core asks for the amount typed again (a cap over $1,000, or no cap), only with
 //!   that amount, checked here by the core's rule rather than trusted from the page. The core
 //!   then writes, reads the account back and records both; the answer is what the account
@@ -28,9 +28,10 @@ use headroom_core::settings::{Cap, Settings};
 use headroom_core::snapshot::ExtraUsage;
 use headroom_core::text;
 use serde::Serialize;
-use tauri::State;
 
-use crate::commands::{latest, update_settings};
+use crate::commands::now_ms;
+use crate::commands::overview::latest;
+use crate::commands::settings::update_settings;
 use crate::error::{CmdResult, CommandError, ErrorCode};
 use crate::refresh::Request;
 use crate::AppState;
@@ -142,13 +143,9 @@ pub struct Applied {
     pub settings: Option<Settings>,
 }
 
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 /// The change the page asks for, parsed; bad input gets `invalid_cap` (or
 /// `invalid_change`) and nothing else happens.
-fn parse_change(action: &str, cap: Option<&str>, no_cap: bool) -> CmdResult<Change> {
+pub(crate) fn parse_change(action: &str, cap: Option<&str>, no_cap: bool) -> CmdResult<Change> {
     let choice = || -> CmdResult<CapChoice> {
         if no_cap {
             return Ok(CapChoice::NoCap);
@@ -267,15 +264,10 @@ fn plan(change: Change, confirmation: &Confirmation, token: String, now_ms: i64)
     }
 }
 
-#[tauri::command]
-pub async fn prepare_extra_usage(
-    state: State<'_, AppState>,
-    action: String,
-    cap: Option<String>,
-    no_cap: Option<bool>,
-) -> CmdResult<Plan> {
-    let change = parse_change(&action, cap.as_deref(), no_cap == Some(true))?;
-    let p = latest(&state).await?;
+/// The dialog for `change`: refused at once when the direct way is not available for this
+/// login, else the core's confirmation text with a one-time token for `apply`.
+pub(crate) async fn prepare(state: &AppState, change: Change) -> CmdResult<Plan> {
+    let p = latest(state).await?;
     let now = now_ms();
     // Nobody confirms a write that cannot happen: no login, no organization, a member whose
     // admin decides. Local files only.
@@ -287,20 +279,17 @@ pub async fn prepare_extra_usage(
     Ok(plan(change, &confirmation, token, now))
 }
 
-#[tauri::command]
-pub async fn apply_extra_usage(
-    state: State<'_, AppState>,
-    token: String,
-    typed_amount: Option<String>,
-) -> CmdResult<Applied> {
-    let (change, confirmation) = state.extra_confirmations.take(&token, now_ms())?;
-    if !overage::amount_confirmed(&confirmation, typed_amount.as_deref().unwrap_or("")) {
+/// Writes the change `token` confirms, when `typed_amount` is what the dialog asked to be
+/// typed again (or the dialog asked for nothing), and answers with what the account says now.
+pub(crate) async fn apply(state: &AppState, token: &str, typed_amount: &str) -> CmdResult<Applied> {
+    let (change, confirmation) = state.extra_confirmations.take(token, now_ms())?;
+    if !overage::amount_confirmed(&confirmation, typed_amount) {
         return Err(CommandError::new(
             ErrorCode::ConfirmationMismatch,
             "Nothing was changed: the amount typed again does not match. Try again.",
         ));
     }
-    let p = latest(&state).await?;
+    let p = latest(state).await?;
     let config = state.env.account_config(&p.settings);
     let secrets = state.secrets.clone();
     let ledger_path = state.env.state.ledger();
@@ -330,7 +319,7 @@ pub async fn apply_extra_usage(
             CapChoice::Cap(cap) => Some(cap),
             CapChoice::NoCap => None,
         };
-        match update_settings(&state, move |s| s.extra_usage.chosen_cap = chosen).await {
+        match update_settings(state, move |s| s.extra_usage.chosen_cap = chosen).await {
             Ok(saved) => settings = Some(saved.settings),
             Err(e) => tracing::warn!("cannot save the chosen cap: {e}"),
         }
@@ -440,7 +429,10 @@ mod tests {
             (e.code, e.message.as_str()),
             (ErrorCode::ExtraUsageRefused, server)
         );
-        assert_eq!(e.browser_url, Some(crate::commands::EXTRA_USAGE_URL));
+        assert_eq!(
+            e.browser_url,
+            Some(crate::commands::extra_usage::EXTRA_USAGE_URL)
+        );
         let ours = WriteError {
             kind: WriteErrorKind::Server,
             reason: "anthropic's server failed (HTTP 500); nothing is known to have changed".into(),

@@ -17,9 +17,10 @@ use std::path::PathBuf;
 
 use ts_rs::{Config, TypeVisitor, TS};
 
-use crate::commands::{
-    EnableStarted, InstallResult, KeyState, Opened, SettingsView, Sources, TestNotification,
-};
+use crate::commands::alerts::TestNotification;
+use crate::commands::extra_usage::{EnableStarted, Opened};
+use crate::commands::settings::SettingsView;
+use crate::commands::sources::{InstallResult, KeyState, Sources};
 use crate::error::CommandError;
 use crate::extra_usage::{Applied, Plan};
 use crate::refresh::ExtraUsageState;

@@ -5,7 +5,12 @@
 //! alerts and publishes each new view. The tray ([`tray`]) and the
 //! settings window's commands ([`commands`]) only read that view and send requests to the
 //! task; the settings window gets `usage-updated` events while it is open.
+//!
+//! This file builds the app ([`builder`], [`start`], [`run`]) and holds the task's hooks and
+//! the tray's menu handlers. The settings window and its own process are
+//! [`settings_window`]'s; what the desktop must provide before GTK starts, [`platform`]'s.
 
+mod cli_path;
 pub mod commands;
 pub mod env;
 pub mod error;
@@ -13,7 +18,9 @@ pub mod extra_usage;
 pub mod icon;
 pub mod ipc_types;
 pub mod metrics;
+pub mod platform;
 pub mod refresh;
+pub mod settings_window;
 pub mod tray;
 #[cfg(target_os = "linux")]
 pub mod tray_host;
@@ -29,6 +36,7 @@ use headroom_core::account::SecretStore;
 use headroom_core::alerts::Action;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
+use crate::commands::alerts::{self, Snooze};
 use crate::env::AppEnv;
 use crate::refresh::{Hooks, Published, Request};
 
@@ -41,54 +49,13 @@ pub struct AppState {
     pub secrets: Arc<dyn SecretStore>,
     pub refresh: refresh::Handle,
     /// Serialises read-change-save of `settings.json` between commands.
-    pub settings_lock: tokio::sync::Mutex<()>,
-    /// The settings window's own process, while it runs (tray mode), and when it started.
-    pub settings_process: std::sync::Mutex<Option<(std::process::Child, std::time::Instant)>>,
+    pub(crate) settings_lock: tokio::sync::Mutex<()>,
+    /// The settings window's own process, while it runs (tray mode).
+    pub(crate) settings_process: settings_window::Process,
     /// The first-launch check ran (see `first_launch`).
-    pub first_launch_checked: std::sync::atomic::AtomicBool,
+    pub(crate) first_launch_checked: std::sync::atomic::AtomicBool,
     /// The Extra Usage dialog's one-time confirmation (`extra_usage`).
-    pub extra_confirmations: extra_usage::Confirmations,
-}
-
-/// Why the app cannot start here, if it cannot: on Linux without `DISPLAY` or
-/// `WAYLAND_DISPLAY` GTK would abort. Checked before anything touches GTK.
-pub fn missing_display() -> Option<&'static str> {
-    if !cfg!(any(
-        target_os = "linux",
-        target_os = "freebsd",
-        target_os = "openbsd",
-        target_os = "netbsd",
-        target_os = "dragonfly"
-    )) {
-        return None;
-    }
-    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-    if set("DISPLAY") || set("WAYLAND_DISPLAY") {
-        None
-    } else {
-        Some("headroom-app needs a graphical session; for terminals and servers use `headroom watch`")
-    }
-}
-
-/// Keeps GL out of a process that mostly sits in the tray. On Linux, GTK opens a GL context
-/// as it starts, which loads the whole GPU driver (with software rendering, Mesa's llvmpipe
-/// and LLVM: about 50 MiB resident) for a tray icon that never draws with GL. Without it the
-/// idle app stays under 100 MiB; the settings pane, a small page of text and SVG, renders in
-/// software just as well (WebKit is told so too, so that its processes skip GL as well).
-/// `HEADROOM_GPU=1`, or the user's own `GDK_GL`, leaves GL on. Call before GTK starts, while
-/// the process has one thread.
-pub fn prefer_software_rendering() {
-    if !cfg!(target_os = "linux") || std::env::var_os("HEADROOM_GPU").is_some_and(|v| v != "0") {
-        return;
-    }
-    for (name, value) in [
-        ("GDK_GL", "disable"),
-        ("WEBKIT_DISABLE_COMPOSITING_MODE", "1"),
-    ] {
-        if std::env::var_os(name).is_none() {
-            std::env::set_var(name, value);
-        }
-    }
+    pub(crate) extra_confirmations: extra_usage::Confirmations,
 }
 
 /// The app's plugins and commands, shared by `main` and the tests (which pass Tauri's mock
@@ -100,25 +67,7 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             None,
         ))
         .plugin(tauri_plugin_opener::init())
-        .invoke_handler(tauri::generate_handler![
-            commands::get_overview,
-            commands::get_settings,
-            commands::save_settings,
-            commands::set_spending_cap,
-            commands::enable_extra_usage,
-            commands::open_account_settings,
-            extra_usage::prepare_extra_usage,
-            extra_usage::apply_extra_usage,
-            commands::get_sources,
-            commands::install_statusline,
-            commands::set_claude_ai_session_key,
-            commands::clear_claude_ai_session_key,
-            commands::send_test_notification,
-            commands::refresh_now,
-            commands::snooze_alerts,
-            commands::resume_alerts,
-            commands::set_autostart,
-        ])
+        .invoke_handler(commands::handler())
 }
 
 /// Reads the environment, starts the refresh task and makes the state the commands use.
@@ -132,7 +81,7 @@ pub fn start<R: Runtime>(app: &AppHandle<R>, secrets: Arc<dyn SecretStore>) -> R
         secrets,
         refresh,
         settings_lock: tokio::sync::Mutex::new(()),
-        settings_process: std::sync::Mutex::new(None),
+        settings_process: settings_window::Process::default(),
         first_launch_checked: std::sync::atomic::AtomicBool::new(false),
         extra_confirmations: extra_usage::Confirmations::default(),
     });
@@ -150,8 +99,8 @@ fn hooks<R: Runtime>(app: &AppHandle<R>) -> Hooks {
         }),
         clicked: Arc::new(move |action| match action {
             Action::Snooze1h => toggle_snooze(&c, true),
-            Action::EnableExtraUsage => show_settings_at(&c, Some("extra")),
-            Action::OpenSettings => show_settings(&c),
+            Action::EnableExtraUsage => settings_window::show_at(&c, Some("extra")),
+            Action::OpenSettings => settings_window::show(&c),
         }),
     }
 }
@@ -163,14 +112,7 @@ fn on_published<R: Runtime>(app: &AppHandle<R>, p: &Arc<Published>) {
     }
     // Reap a settings window's process that has ended (within a minute: every round).
     if let Some(state) = app.try_state::<AppState>() {
-        if let Ok(mut child) = state.settings_process.lock() {
-            if child
-                .as_mut()
-                .is_some_and(|(c, _)| !matches!(c.try_wait(), Ok(None)))
-            {
-                *child = None;
-            }
-        }
+        state.settings_process.reap();
         // Only where there is a tray (not in the window's process, nor in tests on the mock
         // runtime); `run` checks too, should the first view come before the tray.
         if app.try_state::<tray::Tray<R>>().is_some() {
@@ -221,12 +163,13 @@ fn first_launch<R: Runtime>(app: &AppHandle<R>, state: &AppState, p: &Published)
     }
     if !headroom_core::first_run::has_source(&p.snapshot) {
         tracing::info!("first launch with no source: opening the settings at Sources");
-        show_settings_at(app, Some("sources"));
+        settings_window::show_at(app, Some("sources"));
     }
 }
 
-/// Snoozes notifications for an hour, or resumes them when they are snoozed and `snooze`
-/// is false (the tray item toggles).
+/// Snoozes notifications for an hour, or resumes them when they are snoozed and
+/// `always_snooze` is false (the tray item toggles; the notification's button only snoozes).
+/// The same functions as the pane's `snooze_alerts` and `resume_alerts`.
 fn toggle_snooze<R: Runtime>(app: &AppHandle<R>, always_snooze: bool) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
@@ -240,9 +183,9 @@ fn toggle_snooze<R: Runtime>(app: &AppHandle<R>, always_snooze: bool) {
             .and_then(|p| p.settings.alerts.snoozed_until_ms)
             .is_some_and(|u| u > now);
         let result = if snoozed && !always_snooze {
-            commands::resume_alerts(state).await
+            alerts::resume(&state).await
         } else {
-            commands::snooze_alerts(app.state::<AppState>(), Some(60), None).await
+            alerts::snooze(&state, Snooze::Minutes(60)).await
         };
         if let Err(e) = result {
             tracing::warn!("snooze: {e}");
@@ -253,8 +196,8 @@ fn toggle_snooze<R: Runtime>(app: &AppHandle<R>, always_snooze: bool) {
 /// What a tray menu item does.
 pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
     match id {
-        tray::OPEN_SETTINGS => show_settings(app),
-        tray::CONNECT => show_settings_at(app, Some("sources")),
+        tray::OPEN_SETTINGS => settings_window::show(app),
+        tray::CONNECT => settings_window::show_at(app, Some("sources")),
         tray::REFRESH => {
             if let Some(state) = app.try_state::<AppState>() {
                 state.refresh.send(Request::Refresh {
@@ -266,169 +209,14 @@ pub fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
         tray::SNOOZE => toggle_snooze(app, false),
         // The pane's Extra Usage section, where the switch, the cap and the confirmation are:
         // the browser is only its fallback link now.
-        tray::ENABLE_EXTRA => show_settings_at(app, Some("extra")),
+        tray::ENABLE_EXTRA => settings_window::show_at(app, Some("extra")),
         tray::QUIT => {
-            // The settings window goes with the app.
             if let Some(state) = app.try_state::<AppState>() {
-                if let Ok(mut child) = state.settings_process.lock() {
-                    if let Some((mut c, _)) = child.take() {
-                        let _ = c.kill();
-                        let _ = c.wait();
-                    }
-                }
+                state.settings_process.kill();
             }
             app.exit(0)
         }
         _ => {}
-    }
-}
-
-/// Shows the settings window. The tray process starts it as a process of its own
-/// (`headroom-app --settings`) that ends when the window is closed: a webview, once used,
-/// leaves a WebKit network process and ~90 MiB of touched WebKit pages behind in the process
-/// that hosted it, so closing the window would not give the memory back otherwise. The tray
-/// process never loads a page and stays at ~70 MiB. Both processes share the ledger and the
-/// settings file, as the CLI does; the tray watches the settings file for the window's saves.
-pub fn show_settings<R: Runtime>(app: &AppHandle<R>) {
-    show_settings_at(app, None)
-}
-
-/// [`show_settings`], at one of the pane's sections ([`env::SECTIONS`]).
-pub fn show_settings_at<R: Runtime>(app: &AppHandle<R>, section: Option<&'static str>) {
-    let Some(state) = app.try_state::<AppState>() else {
-        return;
-    };
-    if state.env.open_settings {
-        // This is the window's process (also what tauri-driver launches in the tests).
-        open_settings(app, section);
-        return;
-    }
-    let Ok(mut child) = state.settings_process.lock() else {
-        return;
-    };
-    if let Some((running, started)) = child.as_mut() {
-        if matches!(running.try_wait(), Ok(None)) {
-            // Open already, in its own process: ask it to come forward at the section.
-            if let Err(e) = window_request::send(&state.env.state.dir, section) {
-                tracing::warn!("cannot ask the settings window to come forward: {e}");
-            }
-            let (app, pid, answer_by) = (app.clone(), running.id(), window_answer_by(*started));
-            std::thread::spawn(move || replace_if_unanswered(&app, pid, answer_by, section));
-            return;
-        }
-    }
-    spawn_settings_window(&mut child, section);
-}
-
-/// When a window started at `started` must have taken a request sent now: within
-/// 2 s, or 20 s after its start while it is still starting (WebKit on a loaded machine
-/// takes seconds before the window listens; it takes a request then, or drops it at start
-/// as one it does not need, since it opens anyway).
-fn window_answer_by(started: std::time::Instant) -> std::time::Instant {
-    let now = std::time::Instant::now();
-    (now + std::time::Duration::from_secs(2)).max(started + std::time::Duration::from_secs(20))
-}
-
-/// Opens a new window when the window process `pid` has not taken the tray's request by
-/// `answer_by`. Its process can look alive and not listen: a window being closed cannot be
-/// reaped until WebKit's threads are gone (a click right after closing the window met
-/// exactly that, and the click did nothing), or it hangs. The old process is ended, so
-/// there are never two windows.
-fn replace_if_unanswered<R: Runtime>(
-    app: &AppHandle<R>,
-    pid: u32,
-    answer_by: std::time::Instant,
-    section: Option<&'static str>,
-) {
-    let Some(state) = app.try_state::<AppState>() else {
-        return;
-    };
-    let request = window_request::path(&state.env.state.dir);
-    while std::time::Instant::now() < answer_by {
-        if !request.exists() {
-            // Taken: the window answered.
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    if std::fs::remove_file(&request).is_err() {
-        return;
-    }
-    let Ok(mut child) = state.settings_process.lock() else {
-        return;
-    };
-    match child.take() {
-        Some((mut old, _)) if old.id() == pid => {
-            tracing::warn!("the settings window did not answer the tray; opening a new one");
-            let _ = old.kill();
-            let _ = old.wait();
-        }
-        // Replaced meanwhile (another click opened a new one): leave it be.
-        Some(other) => {
-            *child = Some(other);
-            return;
-        }
-        // Ended and reaped meanwhile: the click still gets its window.
-        None => {}
-    }
-    spawn_settings_window(&mut child, section);
-}
-
-/// Starts `headroom-app --settings [--section S]` and keeps its process in `child`.
-fn spawn_settings_window(
-    child: &mut Option<(std::process::Child, std::time::Instant)>,
-    section: Option<&str>,
-) {
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => {
-            tracing::error!("cannot find this program to open the settings window: {e}");
-            return;
-        }
-    };
-    let mut command = std::process::Command::new(exe);
-    command.arg("--settings");
-    if let Some(section) = section {
-        command.args(["--section", section]);
-    }
-    match command.stdin(std::process::Stdio::null()).spawn() {
-        Ok(c) => *child = Some((c, std::time::Instant::now())),
-        Err(e) => tracing::error!("cannot open the settings window: {e}"),
-    }
-}
-
-/// Opens the settings window in this process (at `section`, else at Now), or brings it
-/// forward if it is open, showing `section` if one is named. It is destroyed on close.
-pub fn open_settings<R: Runtime, M: Manager<R>>(manager: &M, section: Option<&str>) {
-    if let Some(window) = manager.get_webview_window(SETTINGS_WINDOW) {
-        let _ = window.unminimize();
-        let _ = window.show();
-        let _ = window.set_focus();
-        if let Some(section) = section.and_then(|s| env::SECTIONS.iter().find(|k| **k == s)) {
-            // A name from SECTIONS, so the script is one of five fixed strings.
-            let script =
-                format!("window.headroomShowSection && window.headroomShowSection({section:?})");
-            if let Err(e) = window.eval(&script) {
-                tracing::warn!("settings window: cannot show {section}: {e}");
-            }
-        }
-        return;
-    }
-    let built = tauri::WebviewWindowBuilder::new(
-        manager,
-        SETTINGS_WINDOW,
-        // The page selects the section named by its fragment.
-        tauri::WebviewUrl::App(match section {
-            Some(s) => format!("index.html#{s}").into(),
-            None => "index.html".into(),
-        }),
-    )
-    .title("Headroom")
-    .inner_size(760.0, 560.0)
-    .min_inner_size(560.0, 420.0)
-    .build();
-    if let Err(e) = built {
-        tracing::error!("cannot open the settings window: {e}");
     }
 }
 
@@ -449,12 +237,12 @@ fn no_tray_host<R: Runtime>(app: &AppHandle<R>, host: tray_host::TrayHost) {
     let delivered = match app.try_state::<AppState>() {
         Some(state) => headroom_service::deliver::notify_plain(&state.env.state.dir, &notification),
         // Not reached: `run` manages the state before it watches the tray host.
-        None => return show_settings(app),
+        None => return settings_window::show(app),
     };
     if let Err(e) = delivered {
         tracing::warn!("cannot say so in a notification: {e}");
     }
-    show_settings(app);
+    settings_window::show(app);
 }
 
 /// Runs the app until Quit; returns the exit status.
@@ -468,38 +256,25 @@ pub fn run() -> i32 {
         )
         .with_writer(std::io::stderr)
         .init();
-    // `--settings` (or HEADROOM_OPEN_SETTINGS=1): only the settings window, no tray; the
-    // process ends when the window closes. The tray starts it that way (see `show_settings`).
-    let window_only = std::env::args().skip(1).any(|a| a == "--settings")
-        || std::env::var("HEADROOM_OPEN_SETTINGS").is_ok_and(|v| !v.is_empty() && v != "0");
+    // Only the settings window, no tray: the tray starts it that way (`settings_window`).
+    let window_only = env::window_only();
     let base = if window_only {
         tauri::Builder::default()
     } else {
         // First plugin, as its docs require: a second launch opens the first one's window.
         tauri::Builder::default().plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
-            show_settings(app)
+            settings_window::show(app)
         }))
     };
-    // GTK panics (inside tao) when DISPLAY is set but the display cannot be opened (gone, or
-    // not ours: no X authority). That is the user's environment, not a bug: say it in one
-    // line, as for no display at all, instead of a panic message and a backtrace hint.
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        builder(base).build(tauri::generate_context!())
-    }));
-    std::panic::set_hook(default_hook);
+    let built = platform::guard_display(|| builder(base).build(tauri::generate_context!()));
     let app = match built {
         Ok(Ok(app)) => app,
         Ok(Err(e)) => {
             eprintln!("headroom-app: cannot start: {e}");
             return 1;
         }
-        Err(_) => {
-            let display = std::env::var("WAYLAND_DISPLAY")
-                .or_else(|_| std::env::var("DISPLAY"))
-                .unwrap_or_default();
-            eprintln!("headroom-app cannot open the display {display:?}; for terminals and servers use `headroom watch`");
+        Err(e) => {
+            eprintln!("{e}");
             return 2;
         }
     };
@@ -516,7 +291,7 @@ pub fn run() -> i32 {
         if let Some(state) = state {
             window_request::manage(app.handle(), &state.env.state.dir);
         }
-        open_settings(app.handle(), section);
+        settings_window::open(app.handle(), section);
         app.run(|_, _| {});
         return 0;
     }

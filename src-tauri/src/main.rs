@@ -5,11 +5,11 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() {
-    if let Some(message) = headroom_app::missing_display() {
+    if let Some(message) = headroom_app::platform::missing_display() {
         // Before GTK initialises: without a display it would abort with a long Gtk-WARNING.
         eprintln!("{message}");
         std::process::exit(2);
     }
-    headroom_app::prefer_software_rendering();
+    headroom_app::platform::prefer_software_rendering();
     std::process::exit(headroom_app::run());
 }

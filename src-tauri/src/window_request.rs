@@ -1,6 +1,6 @@
 //! The tray asks an open settings window to come forward, at a section.
 //!
-//! The window is a process of its own (see [`crate::show_settings`]), so the tray cannot call
+//! The window is a process of its own (see [`crate::settings_window`]), so the tray cannot call
 //! into it. It writes the section to a small file in the state folder instead (atomically:
 //! the window reads the old request or the new one, never half of one), and the window
 //! process, watching the folder, reads the file, removes it, comes forward and selects the
@@ -47,7 +47,7 @@ pub struct Listener {
 }
 
 /// Watches `state_dir` for requests and answers each on the main thread with
-/// [`crate::open_settings`]. A request left from an earlier window is removed first: it was
+/// [`crate::settings_window::open`]. A request left from an earlier window is removed first: it was
 /// meant for a window that is gone. (One the tray writes while this window is still starting
 /// goes with it; the window is coming forward anyway, at the section it was started for.)
 pub fn listen<R: Runtime>(app: &AppHandle<R>, state_dir: &Path) -> notify::Result<Listener> {
@@ -72,7 +72,7 @@ pub fn listen<R: Runtime>(app: &AppHandle<R>, state_dir: &Path) -> notify::Resul
         };
         let app = handle.clone();
         let shown = handle.run_on_main_thread(move || {
-            crate::open_settings(&app, section);
+            crate::settings_window::open(&app, section);
             tracing::info!(
                 "settings window: brought forward at the tray's request ({})",
                 section.unwrap_or("where it was")
