@@ -1,6 +1,5 @@
 //! Builders for alert tests: snapshots at a fake `now`, and a runner that carries the engine
 //! state from one evaluation to the next like a front end does.
-#![allow(dead_code)]
 
 use headroom_core::alerts::{evaluate, Delivery, EngineState, Evaluation, Notification};
 use headroom_core::report::Zone;

@@ -1,6 +1,7 @@
 //! Peak memory of an ingest whatever the input: lines far longer than a reader's buffer, with
-//! and without usage, over and under the 64 MiB cap. Alone in its test binary, so that the
-//! process's high-water mark (`VmHWM`) is this test's.
+//! and without usage, over and under the 64 MiB cap. nextest runs each test in a process of
+//! its own, so the process's high-water mark (`VmHWM`) is this test's; under `cargo test`,
+//! run it alone (`cargo test -p headroom-core --test it ingest_memory`).
 
 #![cfg(target_os = "linux")]
 

@@ -4,13 +4,11 @@
 //! Over 600 lines: one scenario per alert kind and suppression, all on one fake clock and
 //! snapshot builder (`support_alerts`); each reads alone.
 
-mod support_alerts;
-
+use crate::support_alerts::*;
 use headroom_core::alerts::{Action, AlertKind, Delivery, EngineState, Level, Suppression};
 use headroom_core::report::Zone;
 use headroom_core::settings::{QuietHours, TimeOfDay};
 use headroom_core::snapshot::{ForecastBasis, Source, SourceStatus, WindowKind};
-use support_alerts::*;
 
 #[test]
 fn at_91_percent_with_extra_usage_off_one_notification_says_both() {

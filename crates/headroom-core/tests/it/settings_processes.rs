@@ -66,7 +66,7 @@ fn two_processes_saving_different_fields_keep_both_changes() {
             Command::new(&exe)
                 .args([
                     "--exact",
-                    "two_processes_saving_different_fields_keep_both_changes",
+                    "settings_processes::two_processes_saving_different_fields_keep_both_changes",
                     "--nocapture",
                     "--test-threads=1",
                 ])

@@ -2,13 +2,11 @@
 //! sharing a ledger never both announce one, history lists newest first with the delivery
 //! outcome, and an unreadable state row is survived.
 
-mod support_alerts;
-
+use crate::support_alerts::*;
 use headroom_core::alerts::store::{self, outcome};
 use headroom_core::alerts::{AlertKind, Delivery};
 use headroom_core::ledger::Ledger;
 use headroom_core::settings::AlertSettings;
-use support_alerts::*;
 
 fn at_91(now: i64) -> headroom_core::snapshot::UsageSnapshot {
     snapshot(

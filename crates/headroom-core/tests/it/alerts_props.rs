@@ -13,15 +13,13 @@
 //! - the trap at most once per instance, a reset alert only for an instance that had fired;
 //! - every evaluation delivers at most one notification, led by its most severe alert.
 
-mod support_alerts;
-
 use std::collections::BTreeMap;
 
+use crate::support_alerts::*;
 use headroom_core::alerts::{evaluate, AlertKind, Delivery, EngineState, Level};
 use headroom_core::settings::AlertSettings;
 use headroom_core::snapshot::{UsageSnapshot, Window, WindowKind};
 use proptest::prelude::*;
-use support_alerts::*;
 
 #[derive(Debug, Clone)]
 struct Step {
