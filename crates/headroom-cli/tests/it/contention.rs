@@ -8,7 +8,7 @@
 //! - Both reports, and a later one, give exactly the totals of an uncontended cold ingest.
 //!
 //! CI generates 150 MB; the full-size run is 1 GB:
-//! `HEADROOM_CONTENTION_MB=1000 cargo test --release -p headroom-cli --test contention`
+//! `HEADROOM_CONTENTION_MB=1000 cargo test --release -p headroom-cli --test it contention::`
 //! (`scripts/contention.sh` does that). The generator is `../shared/bench/gen_claude_logs.py`
 //! beside the repository, or `HEADROOM_BENCH_GEN`; without it the test says so and passes.
 
