@@ -1,19 +1,18 @@
 //! What the settings pane's WebDriver tests share (`settings_webdriver`, `extra_usage_webdriver`):
 //! the user's folders, `tauri-driver` started with the app's environment, a session opened
 //! at a section, the loopback usage API, and the waits a fresh machine needs.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::{app_bin, free_port, EnvClearKeepClock};
 use chrono::{DateTime, Utc};
-use headroom_tests::{app_bin, free_port, EnvClearKeepClock};
 use serde_json::{json, Value};
 
-use crate::support_http::{usage_server_shared, Server, TOKEN};
-use crate::support_webdriver::{wait_ready, Session};
+use crate::account::{usage_server_shared, Server, TOKEN};
+use crate::webdriver::{wait_ready, Session};
 
 // Generous: a fresh CI machine starts WebKit cold (no caches, a new HOME per test) on 2
 // cores. Only ever waited for something to appear, so a long limit costs nothing when green.

@@ -3,15 +3,13 @@
 //! move the files of a ledger another process has open, and processes that open a new ledger
 //! together all succeed.
 
-mod support_http;
-
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use headroom_core::ledger::Ledger;
-use support_http::*;
+use headroom_tests::account::*;
 
 /// A running `headroom` whose stdout and stderr lines arrive on one channel.
 struct Running {

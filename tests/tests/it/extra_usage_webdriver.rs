@@ -10,22 +10,20 @@
 //! Over 600 lines: each case is a whole session in the real webview on one `Pane` fixture
 //! (defined here, used by every case).
 
-mod support_http;
-mod support_pane;
-mod support_webdriver;
-
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use headroom_tests::account::extra_usage::{
+    account_server, overage_path, setup_path, user_facing, Account, ORG,
+};
+use headroom_tests::account::{authorized, clock_texts, now_ms, Response, Server};
+use headroom_tests::pane::*;
+use headroom_tests::webdriver::Session;
 use serde_json::{json, Value};
-use support_http::account::{account_server, overage_path, setup_path, user_facing, Account, ORG};
-use support_http::{authorized, clock_texts, Response, Server};
-use support_pane::*;
-use support_webdriver::Session;
 
 // ---------- Extra Usage written from the pane ------------------------------------------------
-// Against a loopback account (support_http::account_server) for a login whose organization is
+// Against a loopback account (`headroom_tests::account::extra_usage::account_server`) for a login whose organization is
 // on record in Claude Code's `.claude.json`: the dialog, the write, the account read back,
 // and the requests the account saw, each time.
 
@@ -187,7 +185,7 @@ impl Pane {
             .s
             .wait_text("#extra-usage-result", WAIT, |t| !t.is_empty())
             .unwrap();
-        let at = clock_texts_between(from, support_http::now_ms());
+        let at = clock_texts_between(from, now_ms());
         assert!(
             at.iter()
                 .any(|t| shown.ends_with(&format!("confirmed by your account at {t}"))),
@@ -236,7 +234,7 @@ fn extra_usage_turned_on_with_a_cap_and_off_again_through_the_dialog() {
     assert!(p.writes().is_empty(), "{:?}", p.writes());
     p.shot("extra-usage-confirm");
 
-    let confirmed_from = support_http::now_ms();
+    let confirmed_from = now_ms();
     p.s.find("#confirm-ok").unwrap().click().unwrap();
     let result = p.wait_result(confirmed_from);
     assert!(
@@ -307,7 +305,7 @@ fn extra_usage_turned_on_with_a_cap_and_off_again_through_the_dialog() {
         text.contains("from $50.00 to $75.00"),
         "the dialog does not name both caps: {text}"
     );
-    let from = support_http::now_ms();
+    let from = now_ms();
     p.s.find("#confirm-ok").unwrap().click().unwrap();
     p.s.wait_text("#extra-usage-result", WAIT, |t| {
         t.starts_with("Extra Usage is on · cap $75.00 · ")
@@ -340,7 +338,7 @@ fn extra_usage_turned_on_with_a_cap_and_off_again_through_the_dialog() {
     assert_eq!(p.switch_on(), json!(true));
     p.click_switch();
     p.dialog();
-    let from = support_http::now_ms();
+    let from = now_ms();
     p.s.find("#confirm-ok").unwrap().click().unwrap();
     let result = p.wait_result(from);
     assert!(result.starts_with("Extra Usage is off · "), "{result}");
@@ -379,7 +377,7 @@ fn bench_from_the_trap_notification_to_the_accounts_confirmation() {
         p.click_switch();
         p.dialog();
         let asked_after = acting.elapsed();
-        let from = support_http::now_ms();
+        let from = now_ms();
         p.s.find("#confirm-ok").unwrap().click().unwrap();
         let result = p.wait_result(from);
         assert!(
@@ -457,7 +455,7 @@ fn a_cap_over_1000_is_typed_again_before_anything_is_written() {
     let input = p.s.find("#confirm-amount").unwrap();
     input.clear().unwrap();
     input.send_keys("1,500").unwrap();
-    let from = support_http::now_ms();
+    let from = now_ms();
     p.s.find("#confirm-ok").unwrap().click().unwrap();
     let result = p.wait_result(from);
     assert!(
@@ -601,7 +599,7 @@ fn an_account_never_set_up_is_set_up_first_then_turned_on() {
         "the dialog does not say it: {text}"
     );
     assert!(p.writes().is_empty(), "{:?}", p.writes());
-    let from = support_http::now_ms();
+    let from = now_ms();
     p.s.find("#confirm-ok").unwrap().click().unwrap();
     let result = p.wait_result(from);
     assert!(
@@ -648,12 +646,12 @@ fn a_429_says_when_to_try_again_and_sends_nothing_more_until_then() {
     p.type_cap("50");
     p.click_switch();
     p.dialog();
-    let from = support_http::now_ms();
+    let from = now_ms();
     p.s.find("#confirm-ok").unwrap().click().unwrap();
     let shown =
         p.s.wait_text("#extra-usage-error-text", WAIT, |t| !t.is_empty())
             .unwrap();
-    let to = support_http::now_ms();
+    let to = now_ms();
     let mut at = clock_texts(from + 600_000, from, to);
     at.extend(clock_texts(to + 600_000, from, to));
     assert!(
@@ -748,7 +746,7 @@ fn an_account_reporting_another_cap_after_the_write_is_shown_as_a_difference() {
     p.type_cap("50");
     p.click_switch();
     p.dialog();
-    let from = support_http::now_ms();
+    let from = now_ms();
     p.s.find("#confirm-ok").unwrap().click().unwrap();
     // What the account says, not what was asked.
     let result = p.wait_result(from);

@@ -3,15 +3,13 @@
 //! `watch` channel. The panic is published with the last view at once ("restarting at"),
 //! the task comes back after the first back-off ("restarted at") and answers requests again.
 
-mod support;
-
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::{recording_hooks, service_env};
 use headroom_core::account::MemoryStore;
 use headroom_service::{supervise, Published, Request, Role};
-use support::{recording_hooks, service_env};
 
 fn next(rx: &mpsc::Receiver<Arc<Published>>, what: &str) -> Arc<Published> {
     rx.recv_timeout(Duration::from_secs(20))

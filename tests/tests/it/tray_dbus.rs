@@ -12,18 +12,15 @@
 //! plain `cargo test` and run by `scripts/ci-gui.sh` (`--run-ignored only`). The no-display
 //! test below runs everywhere.
 
-mod support_http;
-mod support_tray;
-
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use headroom_tests::account::{clock_texts, now_ms, Home, Response, Server, TOKEN};
 use headroom_tests::app_bin;
+use headroom_tests::tray::{self, Proc};
 use serde_json::{json, Value};
-use support_http::{clock_texts, now_ms, Home, Response, Server, TOKEN};
-use support_tray::Proc;
 
 /// Only ever waited for something to appear: generous for a fresh CI machine (cold WebKit, 2 cores).
 const WAIT: Duration = Duration::from_secs(60);
@@ -36,7 +33,7 @@ fn session() -> String {
 }
 
 fn busctl(args: &[&str]) -> Option<String> {
-    support_tray::busctl(&session(), args)
+    tray::busctl(&session(), args)
 }
 
 fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
@@ -57,11 +54,11 @@ fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
 }
 
 fn item() -> Option<(String, String)> {
-    support_tray::item(&session())
+    tray::item(&session())
 }
 
 fn menu(name: &str, path: &str) -> Vec<(i64, String, bool)> {
-    support_tray::menu(&session(), name, path)
+    tray::menu(&session(), name, path)
 }
 
 fn labels(items: &[(i64, String, bool)]) -> Vec<String> {
@@ -69,7 +66,7 @@ fn labels(items: &[(i64, String, bool)]) -> Vec<String> {
 }
 
 fn click(name: &str, path: &str, id: i64) {
-    support_tray::click_id(&session(), name, path, id)
+    tray::click_id(&session(), name, path, id)
 }
 
 fn api_time(ms: i64) -> String {
@@ -119,7 +116,7 @@ fn tray_menu_over_dbus_shows_the_servers_numbers() {
     // A tray host (a watcher and a panel registered with it), unless the session has one.
     let _watcher =
         if item().is_none() && busctl(&["status", "org.kde.StatusNotifierWatcher"]).is_none() {
-            Some(support_tray::start_tray_host(&session()))
+            Some(tray::start_tray_host(&session()))
         } else {
             None
         };
@@ -150,9 +147,9 @@ fn tray_menu_over_dbus_shows_the_servers_numbers() {
     std::fs::create_dir_all(transcript.parent().unwrap()).unwrap();
     std::fs::write(&transcript, transcript_line(now - 20 * 60_000, 1)).unwrap();
 
-    // The user's environment only (support_tray::App): the loopback API, these folders,
+    // The user's environment only (tray::App): the loopback API, these folders,
     // "Refresh now" allowed to ask the server again at once (the floor is a minute), TZ=UTC.
-    let user = support_tray::App::new(home.dir.path(), &session());
+    let user = tray::App::new(home.dir.path(), &session());
     let log = user.log.clone();
     let mut app = user.command(&api.base);
     let mut app = Proc(app.spawn().unwrap());

@@ -3,10 +3,8 @@
 //! one is refused and the table in use stays. And the report footer naming what costs leave
 //! out.
 
-mod support_http;
-
+use headroom_tests::account::*;
 use serde_json::Value;
-use support_http::*;
 
 fn litellm(opus_input_per_token: &str) -> String {
     let mut entries = vec![format!(

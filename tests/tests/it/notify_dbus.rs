@@ -5,13 +5,11 @@
 //! One test function: the notifier finds the bus through the process environment
 //! (`DBUS_SESSION_BUS_ADDRESS`), which is shared by every test in a binary.
 
-mod support_dbus;
-
 use std::time::Duration;
 
 use headroom_core::alerts::{Action, Level, Notification};
 use headroom_notify::{Clicked, Notifier, NotifierConfig, NotifyError};
-use support_dbus::{Bus, Recorder};
+use headroom_tests::dbus::{Bus, Recorder};
 
 fn notification(level: Level, body: &str) -> Notification {
     Notification {

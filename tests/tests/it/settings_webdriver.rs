@@ -18,22 +18,18 @@
 //!
 //! The app binary: `$HEADROOM_APP_BIN` if set, else built here with the cargo that runs the
 //! tests (a no-op when up to date). The Extra Usage writes from the pane are
-//! `extra_usage_webdriver.rs`; what both share is `support_pane`.
-
-mod support_http;
-mod support_pane;
-mod support_webdriver;
+//! `extra_usage_webdriver.rs`; what both share is `headroom_tests::pane`.
 
 use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use headroom_tests::account::{authorized, TOKEN};
+use headroom_tests::pane::*;
+use headroom_tests::webdriver::Session;
 use headroom_tests::{app_bin, free_port, metrics_page};
 use serde_json::json;
-use support_http::{authorized, TOKEN};
-use support_pane::*;
-use support_webdriver::Session;
 
 #[test]
 #[ignore = "needs Xvfb, a D-Bus session, tauri-driver and WebKitWebDriver: run scripts/ci-gui.sh"]

@@ -1,19 +1,19 @@
 //! What the account tests share: the loopback HTTP server that answers like Anthropic's
-//! endpoints (`headroom_tests::http`, re-exported here), the real `headroom` binary, and a
-//! user's folders (Claude Code's with its credentials file, Headroom's) in a temp dir.
-#![allow(dead_code)]
+//! endpoints ([`crate::http`], re-exported here), the real `headroom` binary, and a user's
+//! folders (Claude Code's with its credentials file, Headroom's) in a temp dir. The account
+//! behind Extra Usage, on loopback, is [`extra_usage`].
 
-pub mod account;
+pub mod extra_usage;
 
-use headroom_tests::EnvClearKeepClock;
+use crate::EnvClearKeepClock;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 
-pub use headroom_tests::http::{Request, Response, Server};
+pub use crate::http::{Request, Response, Server};
 
-pub use headroom_tests::headroom_bin;
+pub use crate::headroom_bin;
 
 pub fn fixture(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

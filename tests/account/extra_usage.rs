@@ -2,7 +2,6 @@
 //! endpoint, the profile, and the two writes (`PUT overage_spend_limit`, `POST
 //! setup_overage_billing`) that change what the usage endpoint then reports. A test sets the
 //! account's state and, where a case needs it, a canned answer for one route.
-#![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
 

@@ -4,21 +4,16 @@
 //! delivery went, and publishes the figures; the settings window's process (`Role::Window`)
 //! publishes the same figures and leaves the alerts to the tray.
 
-mod support;
-
-#[path = "../../../tests/tests/support_http/mod.rs"]
-mod support_http;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::{recording_hooks, service_env, view_where};
 use headroom_core::account::MemoryStore;
 use headroom_core::alerts::store::{self, outcome};
 use headroom_core::ledger::Ledger;
 use headroom_service::task::WatchState;
 use headroom_service::{Published, Request, Role};
-use support::{recording_hooks, service_env, view_where};
-use support_http::{now_ms, usage_server, Home};
+use headroom_tests::account::{now_ms, usage_server, usage_server_shared, Home};
 
 /// The account's answer: the session window at `session` %, resetting in two hours.
 fn usage(session: f64) -> String {
@@ -110,7 +105,7 @@ fn usage_with_extra_usage(on: bool) -> String {
 fn the_extra_usage_watch_waits_for_the_account_to_say_on() {
     let home = Home::new();
     let body = Arc::new(std::sync::Mutex::new(usage_with_extra_usage(false)));
-    let server = support_http::usage_server_shared(body.clone());
+    let server = usage_server_shared(body.clone());
     let mut env = service_env(home.dir.path(), Some(&server.base), Role::Tray);
     // Forced polls at most every 200 ms (loopback only), not once a minute.
     env.edge.account.test_poll_floor_ms = Some(200);

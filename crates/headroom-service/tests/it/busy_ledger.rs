@@ -4,16 +4,14 @@
 //! the lock as an error, and once the lock is gone the task reads the transcripts again on its
 //! own (no file changes, no request) and the figures appear.
 
-mod support;
-
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::{recording_hooks, service_env, transcript_line};
 use headroom_core::account::MemoryStore;
 use headroom_core::ledger::{Ledger, BUSY_TIMEOUT};
 use headroom_service::{Published, Role};
-use support::{recording_hooks, service_env, transcript_line};
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

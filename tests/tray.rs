@@ -1,14 +1,13 @@
-//! The tray app on a D-Bus session bus of the test's own (`support_dbus::Bus`): started with
+//! The tray app on a D-Bus session bus of the test's own (`crate::dbus::Bus`): started with
 //! the user's folders and a loopback API, its StatusNotifierItem and dbusmenu read and
 //! clicked with `busctl --address`, its child processes found in `/proc`. A private bus per
 //! test lets tests run side by side: the app is single-instance per bus.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use headroom_tests::{app_bin, EnvClearKeepClock};
+use crate::{app_bin, EnvClearKeepClock};
 use serde_json::Value;
 
 /// Only ever waited for something to appear: generous for a fresh CI machine (cold WebKit, 2 cores).

@@ -14,18 +14,15 @@
 //! The binary: `$HEADROOM_BIN` if set, else built here with the cargo that runs the tests
 //! (a no-op when it is up to date), so the test never runs a stale binary.
 
-mod support_dbus;
-mod support_http;
-
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use headroom_tests::account::{clock_texts, now_ms, run, usage_server, Server, TOKEN};
+use headroom_tests::dbus::{Bus, Recorder};
 use headroom_tests::{headroom_bin, EnvClearKeepClock};
-use support_dbus::{Bus, Recorder};
-use support_http::{clock_texts, now_ms, run, usage_server, Server, TOKEN};
 
 /// The response of the fixture with reset times relative to `now`.
 fn usage_body(session_reset: DateTime<Utc>, weekly_reset: DateTime<Utc>) -> String {

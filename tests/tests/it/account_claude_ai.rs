@@ -4,16 +4,13 @@
 //! `headroom status` reads it back from there to ask a loopback server shaped like claude.ai.
 //! Without a keychain, login refuses and stores nothing anywhere.
 
-mod support_dbus;
-mod support_http;
-
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use headroom_tests::account::*;
+use headroom_tests::dbus::Bus;
 use serde_json::Value;
-use support_dbus::Bus;
-use support_http::*;
 
 const SESSION_KEY: &str = "sk-ant-sid01-claude-ai-tests-SECRET-session-key";
 const ORG: &str = "11111111-2222-3333-4444-555555555555";

@@ -3,8 +3,6 @@
 //! No client crate: the protocol is a dozen JSON requests, and std's `TcpStream` plus
 //! `serde_json` keep the test package's dependencies (and the shared lockfile) as they are.
 
-#![allow(dead_code)]
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};

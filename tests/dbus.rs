@@ -4,7 +4,6 @@
 //!
 //! The bus has no service directories, so nothing is D-Bus-activated behind the test's back
 //! (Debian's dunst is activatable and would otherwise answer in place of the recorder).
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

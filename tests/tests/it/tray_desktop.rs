@@ -14,18 +14,14 @@
 //! Needs a display, `dbus-daemon` and `status-notifier-watcher`: `#[ignore]`d in a plain
 //! `cargo test`, run by `scripts/ci-gui.sh` (`--run-ignored only`).
 
-mod support_dbus;
-mod support_http;
-mod support_tray;
-
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use headroom_tests::account::{clock_texts, now_ms, usage_server_shared, Home};
+use headroom_tests::dbus::{Bus, Recorder};
+use headroom_tests::tray::{settings_window, start_tray_host, wait_for, App, Proc};
 use serde_json::json;
-use support_dbus::{Bus, Recorder};
-use support_http::{clock_texts, now_ms, usage_server_shared, Home};
-use support_tray::{settings_window, start_tray_host, wait_for, App, Proc};
 
 fn need_display() {
     assert!(
@@ -59,7 +55,7 @@ struct Running {
     proc: Proc,
     item: (String, String),
     body: Arc<Mutex<String>>,
-    _api: support_http::Server,
+    _api: headroom_tests::http::Server,
     _host: Option<Proc>,
     _recorder: Recorder,
     _bus: Bus,

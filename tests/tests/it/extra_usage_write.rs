@@ -1,5 +1,5 @@
 //! `headroom extra-usage enable | cap | disable | history` end to end: the real binary against
-//! a loopback server that plays the account (`support_http::account`). Each case checks the
+//! a loopback server that plays the account (`headroom_tests::account::extra_usage`). Each case checks the
 //! output, the exit code and every request the server saw (method, path, headers, body), and
 //! that nothing else was requested: only `PUT overage_spend_limit` and `POST
 //! setup_overage_billing` are ever written, never prepaid credits or auto-reload.
@@ -7,16 +7,16 @@
 //! Over 600 lines: one case per answer the account can give, each asserting every request;
 //! they share the account server's setup, which would otherwise be repeated per file.
 
-mod support_http;
-
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use headroom_core::ledger::Ledger;
 
+use headroom_tests::account::extra_usage::{
+    account_server, overage_path, setup_path, user_facing, Account, ORG,
+};
+use headroom_tests::account::*;
 use serde_json::{json, Value};
-use support_http::account::{account_server, overage_path, setup_path, user_facing, Account, ORG};
-use support_http::*;
 
 const USAGE: &str = "/api/oauth/usage";
 

@@ -1,8 +1,6 @@
 //! What the service's tests share: a transcript line, an environment of temporary folders
 //! (and optionally a loopback account server) for the task, and hooks that hand every
 //! published view to the test.
-// Each test binary uses a part of this module; the rest is unused there.
-#![allow(dead_code, unused_imports)]
 
 mod transcript;
 

@@ -6,17 +6,15 @@
 //! Nothing is skipped: without `prometheus` or the Python package the tests fail and say to
 //! run `scripts/setup.sh`.
 
-mod support_http;
-
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use headroom_tests::account::*;
 use headroom_tests::free_port;
 use serde_json::Value;
-use support_http::*;
 
 const SONNET: &str = "claude-sonnet-4-5-20250929";
 /// The project folder Claude Code would name for /home/dev/secret-project: a path that must

@@ -5,11 +5,9 @@
 //! Over 600 lines: the feed, its readers and the installer share one user's folders and a
 //! payload builder; each test reads alone.
 
-mod support_http;
-
+use headroom_tests::account::*;
 use headroom_tests::EnvClearKeepClock;
 use serde_json::Value;
-use support_http::*;
 
 fn payload_with_limits(session_reset_s: i64, weekly_reset_s: i64) -> String {
     fixture("statusline_with_limits.json")

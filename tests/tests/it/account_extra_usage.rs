@@ -6,12 +6,10 @@
 //! tests lower that floor with `HEADROOM_TEST_POLL_FLOOR_MS`, which Headroom honours only when
 //! every account address is on loopback.
 
-mod support_http;
-
 use std::time::{Duration, Instant};
 
+use headroom_tests::account::*;
 use serde_json::Value;
-use support_http::*;
 
 /// Off (`disabled.json`) for the first `off_for` requests, then on with a $50 cap.
 fn flipping_server(off_for: usize) -> Server {

@@ -9,10 +9,8 @@
 //! Over 600 lines: one scenario per response shape and failure, each a whole story on the same
 //! server and folders; split, they would repeat those fixtures.
 
-mod support_http;
-
+use headroom_tests::account::*;
 use serde_json::Value;
-use support_http::*;
 
 fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
