@@ -53,6 +53,10 @@ pub struct Home {
 
 impl Home {
     /// With a valid Claude Code login.
+    #[expect(
+        clippy::new_without_default,
+        reason = "a Home writes folders and files on disk; `Home::new()` says it makes one, a `Default` would not"
+    )]
     pub fn new() -> Home {
         let home = Home::bare();
         home.write_credentials(
