@@ -12,8 +12,8 @@
 //!
 //! Needs a display, a session bus, `tauri-driver` and `WebKitWebDriver`, so it is `#[ignore]`d
 //! in a plain `cargo test` (listed as skipped, with the reason) and run by `scripts/ci-gui.sh`,
-//! which provides all of them: `cargo nextest run -p headroom-tests --test settings_webdriver
-//! --run-ignored only`. The test starts `tauri-driver` itself, because tauri-driver hands the
+//! which provides all of them: `cargo nextest run -p headroom-tests --run-ignored only -E
+//! 'test(/^settings_webdriver::/)'`. The test starts `tauri-driver` itself, because tauri-driver hands the
 //! app no per-session environment and the app reads its folders and API base from it.
 //!
 //! The app binary: `$HEADROOM_APP_BIN` if set, else built here with the cargo that runs the
