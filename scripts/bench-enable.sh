@@ -26,6 +26,6 @@ else
 fi
 export HEADROOM_APP_BIN="$target/$profile/headroom-app"
 echo "bench-enable: $profile app, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-cargo nextest run -p headroom-tests --test extra_usage_webdriver --run-ignored only --locked \
-    -E 'test(/^bench_/)' --no-capture
+cargo nextest run -p headroom-tests --run-ignored only --locked \
+    -E 'test(/^extra_usage_webdriver::bench_/)' --no-capture
 echo "bench-enable: load after $(cut -d' ' -f1-3 /proc/loadavg)" >&2

@@ -22,5 +22,5 @@ fi
 "$tsc" -p ui --noEmit --allowJs --checkJs
 
 echo "== the pane's formatters against the core's cases (node --test)"
-# ui/format-cases.json is read by crates/headroom-core/tests/format_cases.rs as well.
+# ui/format-cases.json is read by crates/headroom-core/tests/it/format_cases.rs as well.
 node --test ui/tests/

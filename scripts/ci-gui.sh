@@ -34,14 +34,17 @@ echo "== settings pane in the real webview"
 # Each GUI test gets a session bus of its own: the tray app is single-instance per bus, so an
 # app the previous test left behind would otherwise swallow the next launch.
 # The benchmark in extra_usage_webdriver (bench_*) is scripts/bench-enable.sh's, not a test.
-dbus-run-session -- cargo nextest run -p headroom-tests --test settings_webdriver --test extra_usage_webdriver --run-ignored only --locked --test-threads 1 \
-    -E 'not test(/^bench_/)' --no-fail-fast --success-output immediate
+# One test binary (tests/tests/it): an area is picked by its module, `area::test`.
+dbus-run-session -- cargo nextest run -p headroom-tests --run-ignored only --locked --test-threads 1 \
+    -E '(test(/^settings_webdriver::/) | test(/^extra_usage_webdriver::/)) & not test(/::bench_/)' \
+    --no-fail-fast --success-output immediate
 
 echo "== tray over D-Bus (StatusNotifierItem, dbusmenu)"
 # Its own tray host in this session: the test starts status-notifier-watcher if none runs.
-dbus-run-session -- cargo nextest run -p headroom-tests --test tray_dbus --run-ignored only --locked \
+dbus-run-session -- cargo nextest run -p headroom-tests --run-ignored only --locked \
+    -E 'test(/^tray_dbus::/)' \
     --no-fail-fast --success-output immediate
 
 echo "== tray faults, no tray host, first launch (each test on a bus of its own)"
-cargo nextest run -p headroom-tests --test tray_desktop --run-ignored only --locked \
+cargo nextest run -p headroom-tests --run-ignored only --locked -E 'test(/^tray_desktop::/)' \
     --no-fail-fast --success-output immediate --test-threads 2

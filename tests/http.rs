@@ -3,7 +3,7 @@
 //!
 //! std only: one thread accepts, each connection is answered on its own thread (so a
 //! deliberately slow answer does not hold up the next request), `connection: close`. Shared by
-//! the cross-crate tests (`tests/tests/support_http`) and the tray app's (`src-tauri/tests`).
+//! the tests of every package (through [`crate::account`]) and the tray app's (`src-tauri/tests`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

@@ -1,8 +1,15 @@
-//! Shared helpers for the cross-crate tests and the tray app's: the built binaries and the
-//! loopback HTTP server ([`http`]) here; the D-Bus and WebDriver helpers, and the account
-//! tests' folders, in `tests/support_*/`.
+//! What the tests of every package share: the built binaries, the loopback HTTP server
+//! ([`http`]), a user's folders and the `headroom` CLI run in them, with the loopback account
+//! ([`account`]), a private D-Bus bus with a recording notification server ([`dbus`]), a
+//! WebDriver client ([`webdriver`]), and what the settings pane's and the tray's desktop tests
+//! share ([`pane`], [`tray`]). The tests themselves are `tests/it/` (one binary).
 
+pub mod account;
+pub mod dbus;
 pub mod http;
+pub mod pane;
+pub mod tray;
+pub mod webdriver;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -2,6 +2,6 @@
 //! one copy, in the service's tests). The refresh task's own tests (a busy ledger, a panic
 //! and its restart, the round itself) are the service's: `cargo test -p headroom-service`.
 
-#[path = "../../../crates/headroom-service/tests/support/transcript.rs"]
+#[path = "../../../crates/headroom-service/tests/it/support/transcript.rs"]
 mod transcript;
 pub use transcript::transcript_line;

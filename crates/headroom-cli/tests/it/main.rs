@@ -1,0 +1,6 @@
+//! The CLI's integration tests, one binary (`it`): one module per area, so nextest names a
+//! test `module::test` (`cargo nextest run -p headroom-cli -E 'test(/^parity::/)'` runs one).
+
+mod cli;
+mod contention;
+mod parity;
