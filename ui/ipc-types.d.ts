@@ -6,6 +6,9 @@
  */
 export type Action = "enable" | "disable" | "cap";
 
+/**
+ * Which alerts fire, and when.
+ */
 export type AlertSettings = { 
 /**
  * Percent thresholds of the session window.
@@ -18,7 +21,11 @@ weekly_thresholds: Array<number>,
 /**
  * Percent thresholds of per-model weekly windows.
  */
-model_weekly_thresholds: Array<number>, forecast: boolean, 
+model_weekly_thresholds: Array<number>, 
+/**
+ * Warn when the pace fills the session window before it resets.
+ */
+forecast: boolean, 
 /**
  * Announce a forecast only when it fills the window this many minutes before the reset.
  */
@@ -46,11 +53,23 @@ spend_step_dollars: number,
 /**
  * Extra Usage turned on or off, or its cap changed; "now running on Extra Usage".
  */
-extra_usage_changes: boolean, reset_session: boolean, reset_weekly: boolean, 
+extra_usage_changes: boolean, 
+/**
+ * Say when the session window has reset after an alert.
+ */
+reset_session: boolean, 
+/**
+ * Say when the weekly window has reset after an alert.
+ */
+reset_weekly: boolean, 
 /**
  * Warn when account figures have failed for this long while usage was high.
  */
-stale_after_minutes: number, quiet_hours: QuietHours | null, 
+stale_after_minutes: number, 
+/**
+ * Hours in which delivery is held back; `None`: never.
+ */
+quiet_hours: QuietHours | null, 
 /**
  * Delivery is held back until this time (epoch ms); alerts are still recorded.
  */
@@ -128,7 +147,11 @@ monthly_limit: number | null,
 /**
  * Spent this month.
  */
-used: number | null, currency: string, 
+used: number | null, 
+/**
+ * The currency of the amounts (`USD`, `EUR`), as the account gives it.
+ */
+currency: string, 
 /**
  * Prepaid credit balance, where a source gives it.
  */
@@ -136,8 +159,19 @@ balance: number | null,
 /**
  * Why it is off, when the account says (e.g. an organisation policy).
  */
-disabled_reason: string | null, source: Source, observed_at_ms: number, };
+disabled_reason: string | null, 
+/**
+ * Where the figures came from.
+ */
+source: Source, 
+/**
+ * When they were observed.
+ */
+observed_at_ms: number, };
 
+/**
+ * What Headroom keeps about Extra Usage (the account keeps the rest).
+ */
 export type ExtraUsageSettings = { 
 /**
  * The monthly cap the user chose in Headroom; Headroom warns while the account's differs.
@@ -160,7 +194,11 @@ export type Forecast = {
 /**
  * `None` when the pace would not fill the window before it resets, or is unknown.
  */
-session_full_at_ms: number | null, basis: ForecastBasis | null, 
+session_full_at_ms: number | null, 
+/**
+ * What the forecast was computed from; `None` with no forecast.
+ */
+basis: ForecastBasis | null, 
 /**
  * Percent per hour the forecast assumes.
  */
@@ -173,7 +211,14 @@ export type ForecastBasis = "account_history" | "local_tokens";
 
 export type Found = { found: boolean, };
 
-export type GeneralSettings = { start_at_login: boolean, 
+/**
+ * The app's own behaviour.
+ */
+export type GeneralSettings = { 
+/**
+ * Start the tray app when the user logs in.
+ */
+start_at_login: boolean, 
 /**
  * IANA zone for days and reset times; `None` for the system's. A name that is not a
  * zone never gets this far: loading resets it with a warning, a save refuses it.
@@ -187,7 +232,39 @@ export type KeyState = { key_stored: boolean, };
 /**
  * The local 5-hour block from transcripts: Claude Code's own pace.
  */
-export type LocalBlock = { start_ms: number, end_ms: number, total_tokens: number, cost_usd: number, tokens_per_minute: number | null, cost_per_hour: number | null, projected_tokens: number | null, projected_cost_usd: number | null, };
+export type LocalBlock = { 
+/**
+ * When the block began (its first entry, floored to the hour).
+ */
+start_ms: number, 
+/**
+ * When it ends: 5 hours after its start.
+ */
+end_ms: number, 
+/**
+ * Tokens used in it so far.
+ */
+total_tokens: number, 
+/**
+ * Their cost in dollars, at the price table's rates.
+ */
+cost_usd: number, 
+/**
+ * Pace between the block's first and last message; `None` until they differ.
+ */
+tokens_per_minute: number | null, 
+/**
+ * Cost pace, same basis.
+ */
+cost_per_hour: number | null, 
+/**
+ * Tokens at the block's end if the pace holds.
+ */
+projected_tokens: number | null, 
+/**
+ * Cost at the block's end if the pace holds.
+ */
+projected_cost_usd: number | null, };
 
 /**
  * `metrics`: Headroom's figures for Prometheus and OpenTelemetry (docs/metrics.md).
@@ -296,9 +373,49 @@ auto_update: boolean, };
  * Quiet hours: notifications are held back (and still recorded) between `start` and `end`,
  * local time; `start > end` spans midnight.
  */
-export type QuietHours = { start: TimeOfDay, end: TimeOfDay, };
+export type QuietHours = { 
+/**
+ * When they begin.
+ */
+start: TimeOfDay, 
+/**
+ * When they end (not included).
+ */
+end: TimeOfDay, };
 
-export type Settings = { version: number, alerts: AlertSettings, extra_usage: ExtraUsageSettings, sources: SourceSettings, general: GeneralSettings, prices: PriceSettings, metrics: MetricsSettings, };
+/**
+ * Headroom's `settings.json`: typed, versioned, every field defaulted; see the module
+ * documentation for how it is read and written.
+ */
+export type Settings = { 
+/**
+ * The file's format version ([`SETTINGS_VERSION`]).
+ */
+version: number, 
+/**
+ * Which alerts fire, and when.
+ */
+alerts: AlertSettings, 
+/**
+ * Extra Usage.
+ */
+extra_usage: ExtraUsageSettings, 
+/**
+ * Where figures come from.
+ */
+sources: SourceSettings, 
+/**
+ * The app's own behaviour.
+ */
+general: GeneralSettings, 
+/**
+ * Price table overrides and updates.
+ */
+prices: PriceSettings, 
+/**
+ * The metrics export.
+ */
+metrics: MetricsSettings, };
 
 export type SettingsView = { settings: Settings, 
 /**
@@ -316,6 +433,9 @@ warnings: Array<string>, };
  */
 export type Source = "statusline" | "account" | "claude.ai" | "local-estimate";
 
+/**
+ * Where usage figures come from, and how often the account is asked.
+ */
 export type SourceSettings = { 
 /**
  * Read the OAuth usage endpoint with Claude Code's credentials.
@@ -341,11 +461,19 @@ extra_transcript_dirs: Array<string>, };
 /**
  * Health of one source.
  */
-export type SourceStatus = { source: Source, 
+export type SourceStatus = { 
+/**
+ * The source described.
+ */
+source: Source, 
 /**
  * Whether the source is set up at all (credentials found, statusline installed...).
  */
-configured: boolean, last_success_ms: number | null, 
+configured: boolean, 
+/**
+ * When it last gave figures.
+ */
+last_success_ms: number | null, 
 /**
  * No request before this time (rate-limit cool-down or backoff).
  */
@@ -363,7 +491,15 @@ export type Sources = { statusline: StatuslineView, credentials: Found, claude_a
 /**
  * A stretch of time, `start_ms..end_ms`.
  */
-export type Span = { start_ms: number, end_ms: number, };
+export type Span = { 
+/**
+ * Where it begins.
+ */
+start_ms: number, 
+/**
+ * Where it ends (included).
+ */
+end_ms: number, };
 
 export type StatuslineView = { installed: boolean, settings_path: string | null, };
 
@@ -377,16 +513,44 @@ export type TimeOfDay = string;
 /**
  * Everything the front ends show, at one moment.
  */
-export type UsageSnapshot = { taken_at_ms: number, session: Window | null, weekly: Window | null, 
+export type UsageSnapshot = { 
+/**
+ * When the snapshot was made (the `now` it was asked for).
+ */
+taken_at_ms: number, 
+/**
+ * The session window, also in `windows`.
+ */
+session: Window | null, 
+/**
+ * The weekly window across all models, also in `windows`.
+ */
+weekly: Window | null, 
 /**
  * Every window: session, weekly, per-model weekly and any other.
  */
-windows: Array<Window>, extra_usage: ExtraUsage | null, local_block: LocalBlock | null, forecast: Forecast, 
+windows: Array<Window>, 
+/**
+ * Extra Usage, from the newest source that reported it.
+ */
+extra_usage: ExtraUsage | null, 
+/**
+ * The active local 5-hour block, if any.
+ */
+local_block: LocalBlock | null, 
+/**
+ * When the session window fills at the current pace.
+ */
+forecast: Forecast, 
 /**
  * True when no account source has given figures recently and local estimates stand in,
  * or the newest account figures are older than the freshness limit.
  */
-stale: boolean, sources: Array<SourceStatus>, 
+stale: boolean, 
+/**
+ * Health of each source, whether it gave figures or not.
+ */
+sources: Array<SourceStatus>, 
 /**
  * Problems worth showing (rate limited, login expired...). Never contains a secret.
  */
@@ -409,7 +573,11 @@ id: string,
 /**
  * What a person reads: "Session", "Weekly", "Weekly (Opus)".
  */
-label: string, kind: WindowKind, 
+label: string, 
+/**
+ * Which limit the window is.
+ */
+kind: WindowKind, 
 /**
  * Percent used, 0–100, may exceed 100.
  */
@@ -417,7 +585,11 @@ utilization: number,
 /**
  * When the window resets, if known (a dormant window has none).
  */
-resets_at_ms: number | null, source: Source, 
+resets_at_ms: number | null, 
+/**
+ * Where the figure came from.
+ */
+source: Source, 
 /**
  * When the figure was observed.
  */
@@ -439,4 +611,12 @@ source_label: string, };
 /**
  * Which limit a window is.
  */
-export type WindowKind = { "kind": "session" } | { "kind": "weekly" } | { "kind": "weekly_model", model: string, } | { "kind": "other", key: string, };
+export type WindowKind = { "kind": "session" } | { "kind": "weekly" } | { "kind": "weekly_model", 
+/**
+ * The model's name as the account gives it.
+ */
+model: string, } | { "kind": "other", 
+/**
+ * The account's key for the window.
+ */
+key: string, };

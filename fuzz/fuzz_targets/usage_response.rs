@@ -8,7 +8,7 @@
 #![no_main]
 
 use headroom_core::account::statusline::{format_line, Colors, LineFacts};
-use headroom_core::account::usage::{
+use headroom_core::account::{
     parse_organizations, parse_overage, parse_prepaid, parse_usage, ParsedUsage,
 };
 use headroom_core::snapshot::{ExtraUsage, Source, WindowKind};

@@ -8,10 +8,9 @@
 use std::io::{IsTerminal, Read};
 
 use clap::{Args, Subcommand};
-use headroom_core::account::client::FetchError;
-use headroom_core::account::usage::Organization;
 use headroom_core::account::{
-    session_key_from_paste, AccountError, Secret, SourceError, CLAUDE_AI_SESSION_KEY,
+    session_key_from_paste, AccountError, FetchError, Organization, Secret, SourceError,
+    CLAUDE_AI_SESSION_KEY,
 };
 
 use crate::context::{Context, Failure};
@@ -66,7 +65,7 @@ fn explain(e: AccountError) -> Failure {
         AccountError::Source(SourceError::Fetch(FetchError::Unauthorized))
         | AccountError::Source(SourceError::Fetch(FetchError::Forbidden { .. }))
         | AccountError::Source(SourceError::Parse(
-            headroom_core::account::usage::UsageParseError::Html,
+            headroom_core::account::UsageParseError::Html,
         )) => Failure::new(
             1,
             "claude.ai refused this session key (signed out, expired or mistyped); nothing was stored. Copy a fresh `sessionKey` cookie and try again",

@@ -25,8 +25,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use headroom_core::account;
 use headroom_core::account::statusline::{self, Colors, Installed, LineFacts, Uninstalled};
-use headroom_core::account::store;
 use headroom_core::ledger::{Ledger, LedgerError};
 use headroom_core::report::{CostMode, Zone};
 use headroom_core::snapshot::{Source, Window, WindowKind};
@@ -122,7 +122,7 @@ fn facts_from_ledger(
     };
     let ledger = Ledger::open_waiting(&ctx.state.ledger(), LEDGER_WAIT).inspect_err(dropped)?;
     if !windows.is_empty() {
-        match store::record(&ledger, Source::Statusline, windows, None, now) {
+        match account::record(&ledger, Source::Statusline, windows, None, now) {
             Ok(_) => {}
             Err(e @ LedgerError::Locked { .. }) => dropped(&e),
             Err(e) => return Err(e),
@@ -132,7 +132,7 @@ fn facts_from_ledger(
     if facts.session.is_none() || facts.weekly.is_none() {
         // Before a session's first response the payload has no rate_limits: show the newest
         // figures any source left in the ledger, unless their window has reset since.
-        let mut newest: Vec<Window> = store::newest_all(&ledger)?
+        let mut newest: Vec<Window> = account::newest_all(&ledger)?
             .into_iter()
             .flat_map(|s| s.windows)
             .filter(|w| w.resets_at_ms.is_none_or(|at| at > now))
@@ -142,7 +142,7 @@ fn facts_from_ledger(
         facts.session = facts.session.or_else(|| pick(WindowKind::Session));
         facts.weekly = facts.weekly.or_else(|| pick(WindowKind::Weekly));
     }
-    facts.extra_usage = store::newest_extra_usage(&ledger)?;
+    facts.extra_usage = account::newest_extra_usage(&ledger)?;
     // Today in the machine's zone (TZ); reading settings for a configured zone would cost
     // a file read on every render for a rarely set option.
     let zone = Zone::Local;

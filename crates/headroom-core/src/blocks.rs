@@ -19,6 +19,7 @@ use crate::ledger::{BucketRow, Ledger, LedgerError};
 use crate::num::floor_to_u64;
 use crate::report::{iso_ms, CostMode};
 
+/// How long a block lasts: five hours, like the session limit it stands for.
 pub const BLOCK_MS: i64 = 5 * 3_600_000;
 const HOUR_MS: i64 = 3_600_000;
 
@@ -26,13 +27,18 @@ const HOUR_MS: i64 = 3_600_000;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenCounts {
+    /// Input tokens, not cached.
     pub input_tokens: u64,
+    /// Output tokens.
     pub output_tokens: u64,
+    /// Input tokens written to the prompt cache.
     pub cache_creation_input_tokens: u64,
+    /// Input tokens read from the prompt cache.
     pub cache_read_input_tokens: u64,
 }
 
 impl TokenCounts {
+    /// All four counts together.
     pub fn total(&self) -> u64 {
         self.input_tokens
             + self.output_tokens
@@ -45,9 +51,11 @@ impl TokenCounts {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BurnRate {
+    /// All tokens per minute, between the block's first and last message.
     pub tokens_per_minute: f64,
     /// Input and output tokens only (cache reads dominate the total and swamp the signal).
     pub tokens_per_minute_for_indicator: f64,
+    /// Cost per hour, same basis.
     pub cost_per_hour: f64,
 }
 
@@ -55,25 +63,40 @@ pub struct BurnRate {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Projection {
+    /// Tokens at the block's end.
     pub total_tokens: u64,
+    /// Cost at the block's end, rounded to the cent.
     pub total_cost: f64,
+    /// Minutes from `now` to the block's end, rounded.
     pub remaining_minutes: i64,
 }
 
+/// One 5-hour block, or a gap between two (no activity for longer than five hours).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Block {
+    /// Its start: the first message's hour (the previous block's end, for a gap).
     pub start_ms: i64,
+    /// Its end: five hours after the start (the next block's start, for a gap).
     pub end_ms: i64,
     /// The last message's time (none for a gap).
     pub actual_end_ms: Option<i64>,
+    /// The first message's time (none for a gap).
     pub first_entry_ms: Option<i64>,
+    /// Whether `now` falls inside it: the block a burn rate and a projection are given for.
     pub is_active: bool,
+    /// Whether it is a pause between blocks rather than a block.
     pub is_gap: bool,
+    /// Responses counted in it.
     pub entries: u64,
+    /// Their tokens.
     pub tokens: TokenCounts,
+    /// Their cost, in the [`CostMode`] asked for.
     pub cost: f64,
+    /// The models used, in the order first seen (without Claude Code's `<synthetic>`).
     pub models: Vec<String>,
+    /// Pace so far, for the active block only.
     pub burn_rate: Option<BurnRate>,
+    /// Where the pace leads by the end, for the active block only.
     pub projection: Option<Projection>,
 }
 
@@ -226,19 +249,32 @@ pub fn active_block(
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BlockJson {
+    /// The start time, prefixed `gap-` for a gap.
     pub id: String,
+    /// Its start, RFC 3339.
     pub start_time: String,
+    /// Its end, RFC 3339.
     pub end_time: String,
+    /// The last message's time, RFC 3339.
     pub actual_end_time: Option<String>,
+    /// See [`Block::is_active`].
     pub is_active: bool,
+    /// See [`Block::is_gap`].
     pub is_gap: bool,
+    /// See [`Block::entries`].
     pub entries: u64,
+    /// See [`Block::tokens`].
     pub token_counts: TokenCounts,
+    /// All four token counts together.
     pub total_tokens: u64,
+    /// See [`Block::cost`].
     #[serde(rename = "costUSD")]
     pub cost_usd: f64,
+    /// See [`Block::models`].
     pub models: Vec<String>,
+    /// See [`Block::burn_rate`].
     pub burn_rate: Option<BurnRate>,
+    /// See [`Block::projection`].
     pub projection: Option<Projection>,
 }
 

@@ -29,8 +29,11 @@ use crate::settings::{Settings, SourceSettings};
 /// What the front ends read from the environment at start.
 #[derive(Debug, Clone)]
 pub struct Edge {
+    /// Where Claude Code's and Headroom's files are.
     pub paths: Environment,
+    /// The files in Headroom's state folder.
     pub state: StateFiles,
+    /// The account sources' overrides.
     pub account: AccountEnv,
 }
 
@@ -52,16 +55,22 @@ pub struct AccountEnv {
     pub claude_keychain_item: KeychainItem,
 }
 
+/// Why a front end cannot start: the environment names no data folder, or an override is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnvironmentError {
+    /// Neither `HEADROOM_HOME` nor the platform names a data folder.
     #[error("cannot find a folder for Headroom's data: set HEADROOM_HOME")]
     NoDataFolder,
     /// A base-URL override Headroom will not send a credential to.
     #[error("{variable} is set to {value:?}, which Headroom refuses: {why}. It would receive your {credential}; unset {variable} (it is meant for tests on this machine)")]
     RefusedOverride {
+        /// The variable.
         variable: &'static str,
+        /// What it is set to.
         value: String,
+        /// Why it is refused.
         why: String,
+        /// The credential it would receive ("Claude Code login", "claude.ai session key").
         credential: &'static str,
     },
 }

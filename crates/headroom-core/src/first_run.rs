@@ -39,6 +39,7 @@ pub fn tray_row(snapshot: &UsageSnapshot) -> Option<String> {
 /// One transcript folder as it was found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Folder {
+    /// The folder.
     pub path: PathBuf,
     /// `None`: the folder does not exist; else the `.jsonl` files found under it.
     pub files: Option<usize>,

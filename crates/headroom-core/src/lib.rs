@@ -5,6 +5,10 @@
 //! arguments; nothing here reads the environment or the system time on its own (the front ends
 //! call [`environment::Edge::from_process`] once, at start).
 
+#![warn(missing_docs, unreachable_pub)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod account;
 pub mod alerts;
 pub mod blocks;
@@ -13,7 +17,7 @@ pub mod first_run;
 pub mod fs;
 pub mod ingest;
 pub mod ledger;
-pub mod num;
+mod num;
 pub mod paths;
 pub mod pricing;
 pub mod report;

@@ -4,18 +4,18 @@
 //! `u64 -> i64` cast (which turns 2^63 tokens into a negative count).
 
 /// A count as SQLite stores it (i64), saturating at `i64::MAX`.
-pub fn count_to_sql(count: u64) -> i64 {
+pub(crate) fn count_to_sql(count: u64) -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)
 }
 
 /// A count read back from SQLite: negative values (written by old versions that cast with
 /// `as i64`) read as 0.
-pub fn count_from_sql(value: i64) -> u64 {
+pub(crate) fn count_from_sql(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
 /// The integer nearest to `value`, or `None` when it is not finite or outside i64.
-pub fn round_to_i64(value: f64) -> Option<i64> {
+pub(crate) fn round_to_i64(value: f64) -> Option<i64> {
     // 2^63 is exactly representable; every finite f64 below it (and >= -2^63) fits in i64.
     const LIMIT: f64 = 9_223_372_036_854_775_808.0;
     let rounded = value.round();
@@ -24,7 +24,7 @@ pub fn round_to_i64(value: f64) -> Option<i64> {
 }
 
 /// `value` rounded and clamped to `[min, max]`; NaN gives `None`.
-pub fn round_clamped(value: f64, min: i64, max: i64) -> Option<i64> {
+pub(crate) fn round_clamped(value: f64, min: i64, max: i64) -> Option<i64> {
     if value.is_nan() {
         return None;
     }
@@ -37,7 +37,7 @@ pub fn round_clamped(value: f64, min: i64, max: i64) -> Option<i64> {
 
 /// The largest integer not above `value`, as a u64: `None` for NaN, negative values saturate
 /// to 0 and values past `u64::MAX` to `u64::MAX`.
-pub fn floor_to_u64(value: f64) -> Option<u64> {
+pub(crate) fn floor_to_u64(value: f64) -> Option<u64> {
     // 2^64 is exactly representable; every finite f64 in [0, 2^64) fits in u64.
     const LIMIT: f64 = 18_446_744_073_709_551_616.0;
     if value.is_nan() {

@@ -104,19 +104,24 @@ impl Environment {
 /// The files inside Headroom's state folder.
 #[derive(Debug, Clone)]
 pub struct StateFiles {
+    /// The folder: `HEADROOM_HOME`, or the platform's data folder.
     pub dir: PathBuf,
 }
 
 impl StateFiles {
+    /// The files in `dir`.
     pub fn new(dir: PathBuf) -> Self {
         StateFiles { dir }
     }
+    /// The usage ledger ([`Ledger`](crate::ledger::Ledger)).
     pub fn ledger(&self) -> PathBuf {
         self.dir.join("ledger.sqlite3")
     }
+    /// The user's settings ([`settings`](crate::settings)).
     pub fn settings(&self) -> PathBuf {
         self.dir.join("settings.json")
     }
+    /// The user's own prices, over the table's.
     pub fn price_overrides(&self) -> PathBuf {
         self.dir.join("prices.json")
     }

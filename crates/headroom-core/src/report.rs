@@ -22,6 +22,7 @@ pub enum CostMode {
 }
 
 impl CostMode {
+    /// The cost of `sums` this mode counts.
     pub fn pick(self, sums: &Sums) -> f64 {
         match self {
             CostMode::Auto => sums.auto_cost,
@@ -50,10 +51,12 @@ impl std::str::FromStr for CostMode {
 pub enum Zone {
     /// The machine's zone (honours `TZ`).
     Local,
+    /// A named IANA zone (`Europe/Berlin`, `UTC`), from the user's `general.timezone`.
     Named(chrono_tz::Tz),
 }
 
 impl Zone {
+    /// `local` or an IANA name; the error says what to write instead.
     pub fn parse(name: &str) -> Result<Zone, String> {
         if name.eq_ignore_ascii_case("local") {
             return Ok(Zone::Local);
@@ -63,6 +66,7 @@ impl Zone {
         })
     }
 
+    /// The calendar date an instant falls on in this zone.
     pub fn date_of(self, ms: i64) -> NaiveDate {
         match self {
             Zone::Local => chrono::Local
@@ -101,10 +105,15 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
 /// Which rows a report covers and how they are counted.
 #[derive(Debug, Clone, Copy)]
 pub struct Query {
+    /// The zone dates are counted in.
     pub zone: Zone,
+    /// The first date counted, if any (inclusive).
     pub since: Option<NaiveDate>,
+    /// The last date counted, if any (inclusive).
     pub until: Option<NaiveDate>,
+    /// How costs are counted.
     pub mode: CostMode,
+    /// The day weeks begin on, for weekly reports.
     pub start_of_week: Weekday,
 }
 
@@ -147,14 +156,21 @@ impl Query {
     }
 }
 
+/// One model's share of a row, as ccusage's `modelBreakdowns[]`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ModelBreakdown {
+    /// The model id as the transcript names it.
     pub model_name: String,
+    /// Input tokens, not cached.
     pub input_tokens: u64,
+    /// Output tokens.
     pub output_tokens: u64,
+    /// Input tokens written to the prompt cache.
     pub cache_creation_tokens: u64,
+    /// Input tokens read from the prompt cache.
     pub cache_read_tokens: u64,
+    /// Their cost, in the query's [`CostMode`].
     pub cost: f64,
 }
 
@@ -162,11 +178,17 @@ pub struct ModelBreakdown {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Totals {
+    /// Input tokens, not cached.
     pub input_tokens: u64,
+    /// Output tokens.
     pub output_tokens: u64,
+    /// Input tokens written to the prompt cache.
     pub cache_creation_tokens: u64,
+    /// Input tokens read from the prompt cache.
     pub cache_read_tokens: u64,
+    /// All four together.
     pub total_tokens: u64,
+    /// Their cost, in the query's [`CostMode`].
     pub total_cost: f64,
 }
 
@@ -188,9 +210,12 @@ pub struct PeriodUsage {
     /// `2026-11-20`, the week's first day, or `2026-11`.
     #[serde(skip)]
     pub period: String,
+    /// The period's totals (flattened into the row, as ccusage writes it).
     #[serde(flatten)]
     pub totals: Totals,
+    /// The models used, in order of first use.
     pub models_used: Vec<String>,
+    /// Each model's share.
     pub model_breakdowns: Vec<ModelBreakdown>,
 }
 
@@ -298,8 +323,11 @@ pub fn unpriced_note(unpriced: &[crate::ledger::Unpriced]) -> Option<String> {
 /// How periods are named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {
+    /// A calendar day (`2026-11-20`).
     Day,
+    /// A week from the query's `start_of_week`, named by its first day.
     Week,
+    /// A calendar month (`2026-11`).
     Month,
 }
 
@@ -389,17 +417,26 @@ pub fn group_buckets(
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionUsage {
+    /// Claude Code's session id (the transcript's file name).
     pub session_id: String,
+    /// The project folder's name under `projects/` (Claude Code's encoding of the cwd).
     pub project_path: String,
+    /// The working directory the transcript names, where it does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
+    /// The first response's time, RFC 3339.
     pub first_activity: String,
+    /// The last response's time, RFC 3339.
     pub last_activity: String,
+    /// The last response's time, for sorting and filtering (not in the JSON).
     #[serde(skip)]
     pub last_ms: i64,
+    /// The session's totals (flattened into the row).
     #[serde(flatten)]
     pub totals: Totals,
+    /// The models used, in order of first use.
     pub models_used: Vec<String>,
+    /// Each model's share.
     pub model_breakdowns: Vec<ModelBreakdown>,
 }
 
@@ -461,14 +498,21 @@ fn group_sessions(rows: Vec<SessionRow>, query: &Query) -> (Vec<SessionUsage>, T
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectUsage {
+    /// The project folder's name under `projects/` (Claude Code's encoding of the cwd).
     pub project_path: String,
+    /// The working directory one of its transcripts names, where one does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
+    /// How many sessions it has in the report.
     pub sessions: u64,
+    /// The newest session's last response time, RFC 3339.
     pub last_activity: String,
+    /// The project's totals over those sessions (flattened into the row).
     #[serde(flatten)]
     pub totals: Totals,
+    /// The models used, in order of first use.
     pub models_used: Vec<String>,
+    /// Each model's share.
     pub model_breakdowns: Vec<ModelBreakdown>,
 }
 

@@ -29,6 +29,7 @@ pub enum Source {
 }
 
 impl Source {
+    /// The id in JSON and the ledger (`statusline`, `account`, `claude.ai`, `local-estimate`).
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Statusline => "statusline",
@@ -38,6 +39,7 @@ impl Source {
         }
     }
 
+    /// The source of an id written by [`Source::as_str`]; `None` for any other text.
     pub fn parse(s: &str) -> Option<Source> {
         match s {
             "statusline" => Some(Source::Statusline),
@@ -75,7 +77,9 @@ pub enum Band {
 }
 
 impl Band {
+    /// Where a window turns amber.
     pub const WARN_PERCENT: f64 = 75.0;
+    /// Where a window turns red.
     pub const BAD_PERCENT: f64 = 90.0;
 
     /// The band of a percent; a figure that is not a number (never sent by the sources) is
@@ -101,9 +105,15 @@ pub enum WindowKind {
     /// The weekly limit across all models.
     Weekly,
     /// A per-model weekly limit, named by the model (e.g. "Opus").
-    WeeklyModel { model: String },
+    WeeklyModel {
+        /// The model's name as the account gives it.
+        model: String,
+    },
     /// Any other window the account reports, by its key.
-    Other { key: String },
+    Other {
+        /// The account's key for the window.
+        key: String,
+    },
 }
 
 /// How long the session window lasts: it resets 5 hours after it began.
@@ -113,11 +123,14 @@ pub const SESSION_WINDOW_MS: i64 = 5 * 3_600_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Span {
+    /// Where it begins.
     pub start_ms: i64,
+    /// Where it ends (included).
     pub end_ms: i64,
 }
 
 impl Span {
+    /// Whether `at_ms` is inside, both ends included.
     pub fn contains(&self, at_ms: i64) -> bool {
         (self.start_ms..=self.end_ms).contains(&at_ms)
     }
@@ -131,17 +144,20 @@ pub struct Window {
     pub id: String,
     /// What a person reads: "Session", "Weekly", "Weekly (Opus)".
     pub label: String,
+    /// Which limit the window is.
     pub kind: WindowKind,
     /// Percent used, 0–100, may exceed 100.
     pub utilization: f64,
     /// When the window resets, if known (a dormant window has none).
     pub resets_at_ms: Option<i64>,
+    /// Where the figure came from.
     pub source: Source,
     /// When the figure was observed.
     pub observed_at_ms: i64,
 }
 
 impl Window {
+    /// How old the figure is at `now_ms` (never negative, whatever the clocks say).
     pub fn age_ms(&self, now_ms: i64) -> i64 {
         (now_ms - self.observed_at_ms).max(0)
     }
@@ -181,12 +197,15 @@ pub struct ExtraUsage {
     pub monthly_limit: Option<f64>,
     /// Spent this month.
     pub used: Option<f64>,
+    /// The currency of the amounts (`USD`, `EUR`), as the account gives it.
     pub currency: String,
     /// Prepaid credit balance, where a source gives it.
     pub balance: Option<f64>,
     /// Why it is off, when the account says (e.g. an organisation policy).
     pub disabled_reason: Option<String>,
+    /// Where the figures came from.
     pub source: Source,
+    /// When they were observed.
     pub observed_at_ms: i64,
 }
 
@@ -204,13 +223,21 @@ impl ExtraUsage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LocalBlock {
+    /// When the block began (its first entry, floored to the hour).
     pub start_ms: i64,
+    /// When it ends: 5 hours after its start.
     pub end_ms: i64,
+    /// Tokens used in it so far.
     pub total_tokens: u64,
+    /// Their cost in dollars, at the price table's rates.
     pub cost_usd: f64,
+    /// Pace between the block's first and last message; `None` until they differ.
     pub tokens_per_minute: Option<f64>,
+    /// Cost pace, same basis.
     pub cost_per_hour: Option<f64>,
+    /// Tokens at the block's end if the pace holds.
     pub projected_tokens: Option<u64>,
+    /// Cost at the block's end if the pace holds.
     pub projected_cost_usd: Option<f64>,
 }
 
@@ -231,6 +258,7 @@ pub enum ForecastBasis {
 pub struct Forecast {
     /// `None` when the pace would not fill the window before it resets, or is unknown.
     pub session_full_at_ms: Option<i64>,
+    /// What the forecast was computed from; `None` with no forecast.
     pub basis: Option<ForecastBasis>,
     /// Percent per hour the forecast assumes.
     pub percent_per_hour: Option<f64>,
@@ -240,9 +268,11 @@ pub struct Forecast {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SourceStatus {
+    /// The source described.
     pub source: Source,
     /// Whether the source is set up at all (credentials found, statusline installed...).
     pub configured: bool,
+    /// When it last gave figures.
     pub last_success_ms: Option<i64>,
     /// No request before this time (rate-limit cool-down or backoff).
     pub cooldown_until_ms: Option<i64>,
@@ -254,17 +284,24 @@ pub struct SourceStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UsageSnapshot {
+    /// When the snapshot was made (the `now` it was asked for).
     pub taken_at_ms: i64,
+    /// The session window, also in `windows`.
     pub session: Option<Window>,
+    /// The weekly window across all models, also in `windows`.
     pub weekly: Option<Window>,
     /// Every window: session, weekly, per-model weekly and any other.
     pub windows: Vec<Window>,
+    /// Extra Usage, from the newest source that reported it.
     pub extra_usage: Option<ExtraUsage>,
+    /// The active local 5-hour block, if any.
     pub local_block: Option<LocalBlock>,
+    /// When the session window fills at the current pace.
     pub forecast: Forecast,
     /// True when no account source has given figures recently and local estimates stand in,
     /// or the newest account figures are older than the freshness limit.
     pub stale: bool,
+    /// Health of each source, whether it gave figures or not.
     pub sources: Vec<SourceStatus>,
     /// Problems worth showing (rate limited, login expired...). Never contains a secret.
     pub errors: Vec<String>,

@@ -21,7 +21,9 @@ use serde::{Deserialize, Deserializer};
 /// Tokens of one API response, by kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tokens {
+    /// `input_tokens`: input not read from or written to the cache.
     pub input: u64,
+    /// `output_tokens`.
     pub output: u64,
     /// `cache_creation_input_tokens`: what reports show as cache-creation tokens.
     pub cache_write: u64,
@@ -29,6 +31,7 @@ pub struct Tokens {
     pub cache_write_5m: u64,
     /// 1-hour cache writes (priced at twice the input rate).
     pub cache_write_1h: u64,
+    /// `cache_read_input_tokens`.
     pub cache_read: u64,
 }
 
@@ -45,6 +48,7 @@ impl Tokens {
         ]
     }
 
+    /// Input, output, cache writes and cache reads together (the TTL split counted once).
     pub fn total(&self) -> u64 {
         self.input
             .saturating_add(self.output)
@@ -58,13 +62,19 @@ impl Tokens {
 pub struct UsageLine<'a> {
     /// Milliseconds since the Unix epoch, UTC.
     pub timestamp_ms: i64,
+    /// `message.model`.
     pub model: Option<Cow<'a, str>>,
+    /// `message.id`, half of the dedup key.
     pub message_id: Option<Cow<'a, str>>,
+    /// `requestId`, the other half.
     pub request_id: Option<Cow<'a, str>>,
+    /// `sessionId`.
     pub session_id: Option<Cow<'a, str>>,
+    /// `cwd`: the working directory of the session.
     pub cwd: Option<Cow<'a, str>>,
     /// Cost Claude Code itself recorded (older versions only).
     pub cost_usd: Option<f64>,
+    /// `message.usage`.
     pub tokens: Tokens,
     /// `message.usage.speed == "fast"`: fast mode, billed at a multiple of the rates.
     pub fast: bool,
@@ -80,7 +90,9 @@ pub struct UsageLine<'a> {
 /// One advisor sub-inference recorded in a response's `usage.iterations`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdvisorCall {
+    /// The advisor's model.
     pub model: String,
+    /// Its tokens.
     pub tokens: Tokens,
 }
 

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use headroom_core::account::{policy::FailureKind, store as poll_store};
+use headroom_core::account::{self, FailureKind};
 use headroom_core::ledger::{Ledger, LedgerError};
 use headroom_core::snapshot::{Source, UsageSnapshot, WindowKind};
 
@@ -322,7 +322,7 @@ impl Frame {
     /// name a time zone or an organisation).
     fn polls(&mut self, ledger: &Ledger) -> Result<(), LedgerError> {
         for source in [Source::Account, Source::ClaudeAi] {
-            let state = poll_store::poll_state(ledger, source)?;
+            let state = account::poll_state(ledger, source)?;
             if state.last_attempt_ms.is_none() {
                 continue;
             }

@@ -675,7 +675,7 @@ fn rfc3339_ms(v: &Value) -> i64 {
 
 #[test]
 fn a_429_holds_back_every_forced_poll_in_every_process() {
-    use headroom_core::account::{store, AccountConfig, MemoryStore, Mode, Refresher};
+    use headroom_core::account::{self, AccountConfig, MemoryStore, Mode, Refresher};
     use headroom_core::report::Zone;
     use headroom_core::snapshot::Source;
     use headroom_core::text::clock;
@@ -707,7 +707,7 @@ fn a_429_holds_back_every_forced_poll_in_every_process() {
     let ledger_path = headroom_core::paths::StateFiles::new(home.headroom_home()).ledger();
     let seen = {
         let ledger = headroom_core::ledger::Ledger::open(&ledger_path).unwrap();
-        store::newest(&ledger, Source::Account)
+        account::newest(&ledger, Source::Account)
             .unwrap()
             .unwrap()
             .seen_ms

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use headroom_core::account::store;
+use headroom_core::account;
 use headroom_core::ledger::Ledger;
 
 const STATUSLINE_RUNS: usize = 100;
@@ -190,7 +190,7 @@ fn a_cold_ingest_neither_stalls_the_statusline_nor_changes_the_totals() {
     );
 
     let ledger = Ledger::open(&home.join("ledger.sqlite3")).unwrap();
-    let recorded: Vec<f64> = store::window_history(&ledger, "session", 0)
+    let recorded: Vec<f64> = account::window_history(&ledger, "session", 0)
         .unwrap()
         .iter()
         .map(|p| p.utilization)

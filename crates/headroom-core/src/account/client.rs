@@ -13,32 +13,36 @@
 //! - Bodies over 2 MiB are refused.
 
 use std::net::IpAddr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use reqwest::header::{
     HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, COOKIE, RETRY_AFTER,
 };
-pub use reqwest::Method;
+pub(crate) use reqwest::Method;
 use reqwest::{StatusCode, Url};
 
 use super::secret::Secret;
 
-pub const DEFAULT_ANTHROPIC_API: &str = "https://api.anthropic.com";
-pub const DEFAULT_CLAUDE_AI: &str = "https://claude.ai";
-pub const OAUTH_USAGE: [&str; 3] = ["api", "oauth", "usage"];
-pub const OAUTH_BETA: &str = "oauth-2025-04-20";
+pub(crate) const DEFAULT_ANTHROPIC_API: &str = "https://api.anthropic.com";
+pub(crate) const DEFAULT_CLAUDE_AI: &str = "https://claude.ai";
+pub(crate) const OAUTH_USAGE: [&str; 3] = ["api", "oauth", "usage"];
+pub(crate) const OAUTH_BETA: &str = "oauth-2025-04-20";
 const MAX_BODY: usize = 2 << 20;
 
-pub fn user_agent() -> String {
+pub(crate) fn user_agent() -> String {
     format!(
         "headroom/{} (+https://github.com/headroom-app/headroom)",
         env!("CARGO_PKG_VERSION")
     )
 }
 
+/// The HTTP timeouts: reqwest has none by default, so every client here sets both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
+    /// To connect (5 s by default).
     pub connect: Duration,
+    /// For the whole request, body included (20 s by default).
     pub total: Duration,
 }
 
@@ -51,10 +55,19 @@ impl Default for Timeouts {
     }
 }
 
+/// Why the client could not be set up or a base URL is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClientError {
+    /// A base URL that is not an official origin or loopback
+    /// ([`AccountEnv`](crate::environment::AccountEnv) overrides are checked at the edge).
     #[error("{url:?} is not a usable address: {why}")]
-    BadUrl { url: String, why: String },
+    BadUrl {
+        /// The URL as given.
+        url: String,
+        /// Why it is refused, and what is allowed.
+        why: String,
+    },
+    /// The TLS backend or client could not be built.
     #[error("cannot set up the HTTP client: {0}")]
     Setup(String),
 }
@@ -62,18 +75,44 @@ pub enum ClientError {
 /// The service a base URL is for: each may point only at its own official origin, or at
 /// this machine (test servers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Service {
+pub(crate) enum Service {
     /// The OAuth usage endpoint; gets Claude Code's bearer token.
     AnthropicApi,
     /// claude.ai; gets the session key as a cookie.
     ClaudeAi,
 }
 
+/// The official bases, parsed once: [`AccountConfig::new`](super::AccountConfig::new)'s
+/// defaults and what [`base_url`] compares with.
+static OFFICIAL_ANTHROPIC_API: LazyLock<Url> =
+    LazyLock::new(|| constant_url(DEFAULT_ANTHROPIC_API));
+static OFFICIAL_CLAUDE_AI: LazyLock<Url> = LazyLock::new(|| constant_url(DEFAULT_CLAUDE_AI));
+
+// The lint is on outside tests only (lib.rs), so the expectation is too.
+#[cfg_attr(
+    not(test),
+    expect(
+        clippy::expect_used,
+        reason = "parses a constant of this file; the test official_urls_parse says it does"
+    )
+)]
+fn constant_url(text: &'static str) -> Url {
+    Url::parse(text).expect("constant URL")
+}
+
 impl Service {
-    pub fn official(self) -> &'static str {
+    pub(crate) fn official(self) -> &'static str {
         match self {
             Service::AnthropicApi => DEFAULT_ANTHROPIC_API,
             Service::ClaudeAi => DEFAULT_CLAUDE_AI,
+        }
+    }
+
+    /// [`Service::official`], parsed.
+    pub(crate) fn official_url(self) -> &'static Url {
+        match self {
+            Service::AnthropicApi => &OFFICIAL_ANTHROPIC_API,
+            Service::ClaudeAi => &OFFICIAL_CLAUDE_AI,
         }
     }
 }
@@ -87,7 +126,7 @@ impl Service {
 /// The name `localhost` is refused rather than trusted: it is resolved by the system
 /// (`/etc/hosts`, NSS), which is outside Headroom's view, and a test can as well write
 /// `127.0.0.1`.
-pub fn base_url(text: &str, service: Service) -> Result<Url, ClientError> {
+pub(crate) fn base_url(text: &str, service: Service) -> Result<Url, ClientError> {
     let official = service.official();
     let bad = |why: String| ClientError::BadUrl {
         url: text.to_owned(),
@@ -106,7 +145,7 @@ pub fn base_url(text: &str, service: Service) -> Result<Url, ClientError> {
             "it must not carry a user, a password, a query or a fragment".into(),
         ));
     }
-    let official_url = Url::parse(official).map_err(|e| bad(e.to_string()))?;
+    let official_url = service.official_url();
     if url.scheme() == "https"
         && url.host() == official_url.host()
         && url.port().is_none()
@@ -128,7 +167,7 @@ pub fn base_url(text: &str, service: Service) -> Result<Url, ClientError> {
 
 /// Whether `url`'s host is a loopback address (127.0.0.0/8, `::1`): test servers. A name is
 /// never loopback here, `localhost` included (see [`base_url`]).
-pub fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
@@ -139,35 +178,50 @@ pub fn is_loopback(url: &Url) -> bool {
 /// Why a request gave no figures. Messages never contain a secret or a response body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum FetchError {
+    /// No connection (name lookup, refused, reset): the innermost cause, in one short line.
     #[error("offline or unreachable ({0})")]
     Offline(String),
+    /// No answer within the total timeout (seconds).
     #[error("no answer within {0} s")]
     Timeout(u64),
+    /// 401.
     #[error("the login was refused (401)")]
     Unauthorized,
+    /// 403.
     #[error("access denied (403{})", if *.missing_scope { ", the login lacks a needed scope" } else { "" })]
-    Forbidden { missing_scope: bool },
+    Forbidden {
+        /// Whether the answer said the login lacks a scope.
+        missing_scope: bool,
+    },
+    /// 429: a cool-down follows, honouring `Retry-After`.
     #[error("rate limited by Anthropic (429)")]
-    RateLimited { retry_after_s: Option<u64> },
+    RateLimited {
+        /// `Retry-After` in seconds, when the server sent it.
+        retry_after_s: Option<u64>,
+    },
+    /// A 5xx status.
     #[error("Anthropic's server failed ({0})")]
     Server(u16),
+    /// Any other unexpected status.
     #[error("unexpected answer (HTTP {0})")]
     Status(u16),
+    /// A body over 2 MiB.
     #[error("the answer was too large")]
     TooLarge,
+    /// The request could not be built.
     #[error("cannot build the request: {0}")]
     Request(String),
 }
 
 /// An answer [`Http::send`] hands back: its status and body (at most 2 MiB).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: u16,
     pub body: Vec<u8>,
 }
 
 /// How a request proves who it is.
-pub enum Auth<'a> {
+pub(crate) enum Auth<'a> {
     /// OAuth: `Authorization: Bearer …` and the OAuth beta header.
     Bearer(&'a Secret),
     /// claude.ai: the `sessionKey` cookie.
@@ -175,7 +229,7 @@ pub enum Auth<'a> {
 }
 
 #[derive(Debug, Clone)]
-pub struct Http {
+pub(crate) struct Http {
     /// For Anthropic's hosts: honours the system's proxy settings.
     client: reqwest::Client,
     /// For loopback bases: never through a proxy. reqwest applies `HTTP_PROXY` to loopback
@@ -186,7 +240,7 @@ pub struct Http {
 }
 
 impl Http {
-    pub fn new(timeouts: Timeouts) -> Result<Http, ClientError> {
+    pub(crate) fn new(timeouts: Timeouts) -> Result<Http, ClientError> {
         let builder = || {
             reqwest::Client::builder()
                 .user_agent(user_agent())
@@ -206,7 +260,7 @@ impl Http {
     }
 
     /// GETs `url` and returns the body of a 2xx answer.
-    pub async fn get(&self, url: Url, auth: Auth<'_>) -> Result<Vec<u8>, FetchError> {
+    pub(crate) async fn get(&self, url: Url, auth: Auth<'_>) -> Result<Vec<u8>, FetchError> {
         let answer = self.send(Method::GET, url, auth, &[], None).await?;
         match answer.status {
             200..=299 => Ok(answer.body),
@@ -228,7 +282,7 @@ impl Http {
     /// added as given; `body`, when there is one, goes as JSON. The answer's body is the
     /// caller's to read (an account write's refusal carries the reason in it) and is never
     /// put in an error here.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         url: Url,
@@ -364,7 +418,7 @@ fn connect_reason(e: &reqwest::Error) -> String {
 }
 
 /// `Retry-After`: seconds, or an HTTP date (then relative to this machine's clock).
-pub fn retry_after(text: &str) -> Option<u64> {
+pub(crate) fn retry_after(text: &str) -> Option<u64> {
     let text = text.trim();
     if let Ok(s) = text.parse::<u64>() {
         return Some(s);
@@ -424,6 +478,18 @@ mod tests {
         assert!(why.contains("https://api.anthropic.com"), "{why}");
         let why = base_url("http://localhost:1", api).unwrap_err().to_string();
         assert!(why.contains("127.0.0.1"), "{why}");
+    }
+
+    #[test]
+    fn official_urls_parse() {
+        assert_eq!(
+            Service::AnthropicApi.official_url().as_str(),
+            "https://api.anthropic.com/"
+        );
+        assert_eq!(
+            Service::ClaudeAi.official_url().as_str(),
+            "https://claude.ai/"
+        );
     }
 
     #[test]

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use reqwest::Url;
 
-use super::{client, credentials, FrontEnd, PollPolicy, Timeouts};
+use super::client::Service;
+use super::{credentials, FrontEnd, PollPolicy, Timeouts};
 use crate::report::Zone;
 use crate::settings::SourceSettings;
 
@@ -22,10 +23,15 @@ pub struct AccountConfig {
     pub claude_account_file: Option<PathBuf>,
     /// The macOS Keychain item read before the file (ignored elsewhere); `None`: the file only.
     pub macos_keychain: Option<credentials::KeychainItem>,
+    /// Poll the OAuth usage endpoint (settings: `sources.account`).
     pub account_enabled: bool,
+    /// Poll claude.ai (settings: `sources.claude_ai`); off by default, as it needs a pasted key.
     pub claude_ai_enabled: bool,
+    /// The claude.ai organization to read; `None`: the one with chat, if there is one.
     pub claude_ai_organization: Option<String>,
+    /// When the sources may be polled.
     pub policy: PollPolicy,
+    /// The HTTP timeouts.
     pub timeouts: Timeouts,
     /// The zone of the clock times in messages ("rate limited by Anthropic until 14:05"):
     /// the user's `general.timezone`, set by the front end with [`AccountConfig::with_zone`].
@@ -37,11 +43,13 @@ pub struct AccountConfig {
 }
 
 impl AccountConfig {
+    /// The defaults: Anthropic's official hosts, the account source on and claude.ai off, Claude
+    /// Code's credentials in `claude_dir` (and the default Keychain item), the default policy and
+    /// timeouts, local time.
     pub fn new(claude_dir: Option<PathBuf>) -> AccountConfig {
         AccountConfig {
-            // Constants: they parse (the unit tests say so).
-            anthropic_api: Url::parse(client::DEFAULT_ANTHROPIC_API).expect("constant URL"),
-            claude_ai: Url::parse(client::DEFAULT_CLAUDE_AI).expect("constant URL"),
+            anthropic_api: Service::AnthropicApi.official_url().clone(),
+            claude_ai: Service::ClaudeAi.official_url().clone(),
             claude_dir,
             claude_account_file: None,
             macos_keychain: Some(credentials::KeychainItem::DEFAULT),

@@ -19,6 +19,7 @@ use serde_json::Value;
 use super::errors::Remedy;
 use super::secret::Secret;
 
+/// Claude Code's credentials file in its config folder.
 pub const FILE_NAME: &str = ".credentials.json";
 /// The scope the usage endpoint needs.
 pub const PROFILE_SCOPE: &str = "user:profile";
@@ -70,11 +71,15 @@ impl KeychainItem {
 /// Claude Code's OAuth login.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OAuthCredentials {
+    /// The OAuth access token, sent as the bearer to the usage endpoint.
     pub access_token: Secret,
+    /// When it expires, if the file says.
     pub expires_at_ms: Option<i64>,
     /// `None` when the file does not list scopes (older logins): then not checked.
     pub scopes: Option<Vec<String>>,
+    /// `subscriptionType`: the plan (`pro`, `max`), as Claude Code wrote it.
     pub subscription_type: Option<String>,
+    /// `rateLimitTier`, as Claude Code wrote it.
     pub rate_limit_tier: Option<String>,
     /// Where they were read from (a file path, or the Keychain item's name).
     pub origin: String,
@@ -101,14 +106,35 @@ impl OAuthCredentials {
 /// [`CredentialsError::remedy`], worded by each front end.
 #[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum CredentialsError {
+    /// No login anywhere Headroom looks: the source is not set up, not failing.
     #[error("no Claude Code login found (looked for {})", .looked.join(", "))]
-    Missing { looked: Vec<String> },
+    Missing {
+        /// Where it looked (files, the Keychain item).
+        looked: Vec<String>,
+    },
+    /// The file exists but cannot be read.
     #[error("cannot read Claude Code's credentials {path}: {reason}")]
-    Unreadable { path: PathBuf, reason: String },
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        reason: String,
+    },
+    /// The file or item is not JSON Headroom understands.
     #[error("Claude Code's credentials {origin} are not in a form Headroom knows ({detail})")]
-    Malformed { origin: String, detail: String },
+    Malformed {
+        /// Where they were read from.
+        origin: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The token has expired; Claude Code refreshes it, Headroom never does.
     #[error("Claude Code's login has expired")]
-    Expired { at_ms: i64 },
+    Expired {
+        /// When it expired.
+        at_ms: i64,
+    },
+    /// The token lacks [`PROFILE_SCOPE`].
     #[error("Claude Code's login lacks the `user:profile` scope that usage figures need")]
     MissingScope,
 }

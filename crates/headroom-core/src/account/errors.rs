@@ -9,14 +9,19 @@ use super::{credentials, SecretStoreError};
 use crate::ledger::LedgerError;
 use crate::snapshot::Source;
 
+/// What stops a refresh as a whole; a source that fails is not one of them (see [`SourceError`]).
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
+    /// The ledger cannot be read or written.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// The HTTP client cannot be set up.
     #[error(transparent)]
     Client(#[from] client::ClientError),
+    /// A blocking call's runtime cannot be started.
     #[error("cannot start the network runtime: {0}")]
     Runtime(String),
+    /// A source's failure, where a call is about that source alone (the claude.ai login).
     #[error(transparent)]
     Source(#[from] SourceError),
 }
@@ -28,18 +33,25 @@ pub enum AccountError {
 /// they are read, in the reader's front end.
 #[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum SourceError {
+    /// Claude Code's login cannot be used.
     #[error(transparent)]
     Credentials(#[from] credentials::CredentialsError),
+    /// The request failed.
     #[error(transparent)]
     Fetch(#[from] FetchError),
+    /// The answer gave no figures.
     #[error(transparent)]
     Parse(#[from] UsageParseError),
+    /// No claude.ai session key is stored.
     #[error("no claude.ai session key is stored")]
     NoSessionKey,
+    /// The keychain cannot be read.
     #[error(transparent)]
     Keychain(#[from] SecretStoreError),
+    /// The key sees no organization with chat.
     #[error("the claude.ai session key has no organization with chat")]
     NoOrganization,
+    /// The key sees several, and none is chosen: their `uuid name`.
     #[error("the claude.ai session key has several organizations ({})", .0.join(", "))]
     ChooseOrganization(Vec<String>),
 }

@@ -34,7 +34,7 @@ const FLAT_PER_HOUR: f64 = 1e-6;
 
 /// Everything a snapshot is made from.
 #[derive(Debug, Clone, Default)]
-pub struct MergeInputs {
+pub(super) struct MergeInputs {
     pub now_ms: i64,
     /// The newest reading of each source.
     pub samples: Vec<StoredSample>,
@@ -53,7 +53,7 @@ pub struct MergeInputs {
     pub fresh_ms: i64,
 }
 
-pub fn merge(inputs: MergeInputs) -> UsageSnapshot {
+pub(super) fn merge(inputs: MergeInputs) -> UsageSnapshot {
     let now = inputs.now_ms;
     let mut windows: Vec<Window> = Vec::new();
     for sample in &inputs.samples {
@@ -137,7 +137,7 @@ fn rank(kind: &WindowKind) -> u8 {
 }
 
 /// When the session window fills at the current pace.
-pub fn forecast(
+pub(super) fn forecast(
     session: Option<&Window>,
     history: &[HistoryPoint],
     block: Option<&LocalBlock>,

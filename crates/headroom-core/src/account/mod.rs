@@ -10,8 +10,11 @@
 //! 4. **local-estimate**: the active 5-hour block from local transcripts, when no account
 //!    figure exists.
 //!
-//! Every reading is written to the ledger ([`store`]); polling follows [`policy`] with its
-//! state (cool-down included) in the ledger, so every process respects it.
+//! Every reading is written to the ledger (`store`, read back with [`newest`] and
+//! [`poll_state`]); polling follows the pure `policy` ([`PollPolicy`]) with its state
+//! (cool-down included) in the ledger, so every process respects it. Those modules, the HTTP
+//! client, the parsers and the merge are private: the front ends get what they use through
+//! the re-exports here.
 //!
 //! # API for front ends (tray, `watch`, CLI)
 //!
@@ -28,7 +31,7 @@
 //! ```
 //!
 //! - [`Refresher::refresh`] reads the newest samples and poll state from the ledger, asks
-//!   [`policy`] whether each source may be polled (a fresh statusline sample means no request;
+//!   the policy whether each source may be polled (a fresh statusline sample means no request;
 //!   429 cool-down and backoff are honoured), polls what is allowed, records the readings
 //!   and returns the merged snapshot. `Mode::Force` (`--refresh`, Refresh now, the Extra
 //!   Usage watch) asks now unless a request went out less than a minute ago or a 429
@@ -43,40 +46,51 @@
 //!   browser flow's watch; [`overage`] turns Extra Usage on or off and sets its cap
 //!   directly (confirmed, verified, recorded).
 
-pub mod client;
+pub(crate) mod client;
 mod config;
 pub mod credentials;
 mod errors;
 pub mod extra_usage;
-pub mod merge;
+mod merge;
 pub mod overage;
-pub mod policy;
-pub mod secret;
+mod policy;
+mod secret;
 pub mod status_json;
 pub mod statusline;
-pub mod store;
-pub mod usage;
+mod store;
+mod usage;
 mod view;
 
 use std::sync::Arc;
 
 use reqwest::Url;
 
-pub use client::{FetchError, Timeouts};
+pub use client::{ClientError, FetchError, Timeouts};
 pub use config::AccountConfig;
 pub use errors::{AccountError, FrontEnd, Remedy, SourceError};
-pub use policy::{Mode, PollPolicy};
+pub use policy::{FailureKind, Mode, PollPolicy, PollState, WaitReason};
 pub use secret::{
     session_key_from_paste, KeyError, MemoryStore, Secret, SecretStore, SecretStoreError,
     CLAUDE_AI_SESSION_KEY,
+};
+// The ledger's account samples and poll states, for the front ends that read them without a
+// refresh (the statusline command records its own sample; the tray's chart, the metrics).
+pub use store::{
+    newest, newest_all, newest_extra_usage, poll_state, record, window_history, HistoryPoint,
+    StoredSample,
+};
+// The parsers of Anthropic's answers: the claude.ai login lists organizations, and the fuzz
+// target feeds them any body.
+pub use usage::{
+    parse_organizations, parse_overage, parse_prepaid, parse_usage, Organization, ParsedUsage,
+    UsageParseError,
 };
 pub use view::{local_estimate, rate_limited_text, snapshot_from_ledger, wait_reason_text};
 
 use crate::ledger::Ledger;
 use crate::snapshot::{ExtraUsage, Source, UsageSnapshot};
 use client::{Auth, Http};
-use policy::{Decision, Outcome, PollState};
-use usage::{Organization, ParsedUsage};
+use policy::{Decision, Outcome};
 
 /// How far back the local estimate looks for the largest block (its 100 %).
 const LOCAL_LIMIT_LOOKBACK_MS: i64 = 30 * 24 * 3_600_000;
@@ -100,6 +114,8 @@ impl std::fmt::Debug for Refresher {
 }
 
 impl Refresher {
+    /// A refresher with its own HTTP client (the timeouts of `config`); fails only when the client
+    /// cannot be set up.
     pub fn new(
         config: AccountConfig,
         secrets: Arc<dyn SecretStore>,
@@ -112,10 +128,12 @@ impl Refresher {
         })
     }
 
+    /// What it was built with.
     pub fn config(&self) -> &AccountConfig {
         &self.config
     }
 
+    /// Where the claude.ai session key is kept (the login commands store it there).
     pub fn secrets(&self) -> &Arc<dyn SecretStore> {
         &self.secrets
     }

@@ -26,20 +26,31 @@ use serde::{Deserialize, Serialize};
 
 use super::{FetchError, SourceError};
 
-pub const MINUTE_MS: i64 = 60_000;
+pub(super) const MINUTE_MS: i64 = 60_000;
 
+/// When a source may be polled: its cadence, the one-a-minute floor, backoff and cool-downs. Pure
+/// data: [`Mode`] and the ledger's [`PollState`] decide with it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PollPolicy {
+    /// The routine interval (the user's poll minutes, 5 by default).
     pub interval_ms: i64,
+    /// The floor: never two requests less than this apart, forced or not.
     pub min_interval_ms: i64,
+    /// The interval while a fresh statusline sample carries the figures.
     pub with_statusline_interval_ms: i64,
     /// Fraction of a delay added or removed at random (0.1: ±10 %).
     pub jitter: f64,
+    /// The first wait after a failure; it doubles with each one after.
     pub backoff_base_ms: i64,
+    /// The longest backoff.
     pub backoff_max_ms: i64,
+    /// The first cool-down after a 429 without `Retry-After`; it doubles with each one after.
     pub rate_limit_base_ms: i64,
+    /// The longest such cool-down.
     pub rate_limit_max_ms: i64,
+    /// The longest `Retry-After` honoured.
     pub retry_after_max_ms: i64,
+    /// The wait after a login problem, unless the credentials change.
     pub auth_retry_ms: i64,
 }
 
@@ -78,6 +89,7 @@ impl PollPolicy {
 pub enum FailureKind {
     /// No connection, DNS failure or timeout: a normal state, not an error dialog.
     Offline,
+    /// 429 from Anthropic.
     RateLimited,
     /// 401/403/expired/missing scope: needs the user (run `claude` to sign in again).
     Auth,
@@ -86,6 +98,7 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
+    /// The kind's id in the ledger.
     pub fn as_str(self) -> &'static str {
         match self {
             FailureKind::Offline => "offline",
@@ -95,6 +108,7 @@ impl FailureKind {
         }
     }
 
+    /// The kind of an id written by [`FailureKind::as_str`].
     pub fn parse(s: &str) -> Option<FailureKind> {
         [
             FailureKind::Offline,
@@ -110,7 +124,9 @@ impl FailureKind {
 /// One source's polling memory.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PollState {
+    /// When the last request went out.
     pub last_attempt_ms: Option<i64>,
+    /// When a request last gave figures.
     pub last_success_ms: Option<i64>,
     /// No routine poll before this (the jittered interval, fixed when the last poll ended).
     pub next_poll_ms: Option<i64>,
@@ -120,6 +136,7 @@ pub struct PollState {
     pub failures: u32,
     /// 429s in a row.
     pub rate_limited: u32,
+    /// Why the last attempt failed, if it did.
     pub last_failure: Option<FailureKind>,
     /// The last problem as a value (its words are written when read, for the reader's front
     /// end: [`SourceError::describe`]); never contains a secret.
@@ -131,11 +148,12 @@ pub struct PollState {
 
 /// Whether to ask now.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Decision {
+pub(super) enum Decision {
     Poll,
     Wait { until_ms: i64, why: WaitReason },
 }
 
+/// Why [`Refresher::refresh`](super::Refresher::refresh) did not ask a source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitReason {
     /// Asked less than `min_interval` ago.
@@ -167,7 +185,7 @@ pub enum Mode {
 
 /// Decides whether to poll now. `newest_statusline_ms` is when the newest statusline sample
 /// was seen; `credential_fingerprint` that of the credentials at hand.
-pub fn decide(
+pub(super) fn decide(
     policy: &PollPolicy,
     state: &PollState,
     newest_statusline_ms: Option<i64>,
@@ -250,7 +268,7 @@ pub fn decide(
 
 /// What a poll came to.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
+pub(super) enum Outcome {
     Success,
     RateLimited {
         retry_after_s: Option<u64>,
@@ -268,7 +286,7 @@ fn jittered(policy: &PollPolicy, ms: i64, jitter: f64) -> i64 {
 }
 
 /// The state after a poll that started at `now_ms`.
-pub fn after(
+pub(super) fn after(
     policy: &PollPolicy,
     state: &PollState,
     outcome: &Outcome,

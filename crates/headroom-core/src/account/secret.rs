@@ -17,6 +17,7 @@ use std::sync::Mutex;
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a value read from a file, the keychain or a paste.
     pub fn new(value: impl Into<String>) -> Secret {
         Secret(value.into())
     }
@@ -26,6 +27,7 @@ impl Secret {
         &self.0
     }
 
+    /// Whether it is empty or white space only: no credential at all.
     pub fn is_empty(&self) -> bool {
         self.0.trim().is_empty()
     }
@@ -55,16 +57,19 @@ pub const CLAUDE_AI_SESSION_KEY: &str = "claude.ai session key";
 /// The longest session key accepted from a paste. claude.ai's keys are about a hundred
 /// characters; anything near this is a paste of something else (and a keychain item, on
 /// some platforms, has a size limit of its own).
-pub const MAX_SESSION_KEY_BYTES: usize = 4096;
+pub(super) const MAX_SESSION_KEY_BYTES: usize = 4096;
 
 /// Why a pasted session key was refused. The words never repeat the paste: it may still be
 /// most of a secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
+    /// Nothing left once the cookie's decoration is removed.
     #[error("no session key was given: paste the value of the `sessionKey` cookie of claude.ai")]
     Empty,
+    /// White space, a control character or a `;` inside.
     #[error("that does not look like a session key (it has spaces, control characters or a `;` in it); copy only the value of the `sessionKey` cookie of claude.ai")]
     NotOneToken,
+    /// Longer than any session key (4 KiB).
     #[error("that is too long for a session key (over {MAX_SESSION_KEY_BYTES} bytes); copy only the value of the `sessionKey` cookie of claude.ai")]
     TooLong,
 }
@@ -101,7 +106,9 @@ pub struct SecretStoreError(pub String);
 /// Where secrets Headroom owns are kept (only the claude.ai session key today).
 /// Claude Code's own OAuth credentials are never written by Headroom, so they are not here.
 pub trait SecretStore: Send + Sync {
+    /// The secret called `name`, if one is stored.
     fn get(&self, name: &str) -> Result<Option<Secret>, SecretStoreError>;
+    /// Stores `secret` as `name`, replacing any.
     fn set(&self, name: &str, secret: &Secret) -> Result<(), SecretStoreError>;
     /// Deleting what is not there is not an error.
     fn delete(&self, name: &str) -> Result<(), SecretStoreError>;
@@ -114,6 +121,7 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
+    /// An empty store.
     pub fn new() -> MemoryStore {
         MemoryStore::default()
     }

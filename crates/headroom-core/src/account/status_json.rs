@@ -13,8 +13,10 @@ use crate::snapshot::{ForecastBasis, Source, UsageSnapshot, Window};
 /// Bumped only on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// `headroom status --json`: a [`UsageSnapshot`] in the stable shape of `docs/account.md`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatusJson {
+    /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
     /// When the snapshot was taken.
     pub taken_at: String,
@@ -25,37 +27,51 @@ pub struct StatusJson {
     /// Every window: session, weekly, per-model weekly (labelled with the model's name),
     /// and any other the account reports, by its key.
     pub windows: Vec<WindowEntry>,
+    /// Extra Usage, from the newest source that reported it.
     pub extra_usage: Option<ExtraUsageJson>,
     /// The active local 5-hour block from Claude Code's transcripts.
     pub local_block: Option<LocalBlockJson>,
+    /// When the session window fills at the current pace.
     pub forecast: ForecastJson,
     /// True when no account figure was seen recently (local estimates or old figures shown).
     pub stale: bool,
+    /// Health of each source.
     pub sources: Vec<SourceJson>,
     /// Problems worth showing, in words a person can act on. Never contains a secret.
     pub errors: Vec<String>,
 }
 
+/// A window's figure, as `session` and `weekly` give it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WindowFigure {
+    /// Percent used, 0–100, may exceed 100.
     pub utilization: f64,
+    /// When it resets; `null` for a dormant window.
     pub resets_at: Option<String>,
+    /// Where the figure came from.
     pub source: Source,
     /// Seconds since the figure was observed.
     pub age_s: i64,
 }
 
+/// One entry of `windows`: a [`WindowFigure`] with its id and label.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WindowEntry {
     /// `session`, `weekly`, `weekly:<model>` or the account's own key.
     pub id: String,
+    /// What a person reads: "Session", "Weekly (Opus)".
     pub label: String,
+    /// Percent used, 0–100, may exceed 100.
     pub utilization: f64,
+    /// When it resets; `null` for a dormant window.
     pub resets_at: Option<String>,
+    /// Where the figure came from.
     pub source: Source,
+    /// Seconds since the figure was observed.
     pub age_s: i64,
 }
 
+/// Extra Usage (pay-as-you-go past the limits).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExtraUsageJson {
     /// `null` when the source did not say.
@@ -64,40 +80,59 @@ pub struct ExtraUsageJson {
     pub monthly_limit: Option<f64>,
     /// Spent this month.
     pub used: Option<f64>,
+    /// The currency of the amounts (`USD`, `EUR`).
     pub currency: String,
     /// Prepaid credit balance, where a source gives it.
     pub balance: Option<f64>,
+    /// Why it is off, when the account says.
     pub disabled_reason: Option<String>,
+    /// Where the figures came from.
     pub source: Source,
+    /// Seconds since they were observed.
     pub age_s: i64,
 }
 
+/// The active local 5-hour block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LocalBlockJson {
+    /// When it began (its first message's hour).
     pub started_at: String,
+    /// When it ends: five hours later.
     pub ends_at: String,
+    /// Tokens used in it so far.
     pub total_tokens: u64,
+    /// Their cost in dollars.
     pub cost_usd: f64,
+    /// Pace so far; `null` until there is one.
     pub tokens_per_minute: Option<f64>,
+    /// Cost pace, same basis.
     pub cost_per_hour: Option<f64>,
 }
 
+/// When the session window fills.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ForecastJson {
     /// When the session window reaches 100 % at the current pace; `null` when it would not
     /// before it resets, or the pace is unknown. Always a forecast, never a measurement.
     pub session_full_at: Option<String>,
+    /// What the forecast was computed from; `null` with no forecast.
     pub basis: Option<ForecastBasis>,
+    /// Percent per hour the forecast assumes.
     pub percent_per_hour: Option<f64>,
 }
 
+/// Health of one source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceJson {
+    /// The source described.
     pub source: Source,
+    /// Whether it is set up at all (credentials found, statusline installed, key stored).
     pub configured: bool,
+    /// When it last gave figures.
     pub last_success_at: Option<String>,
     /// No request before this (rate-limit cool-down or backoff).
     pub cooldown_until: Option<String>,
+    /// The last problem, in words a person can act on. Never contains a secret.
     pub error: Option<String>,
 }
 
@@ -124,6 +159,7 @@ fn figure(w: &Window, now_ms: i64) -> WindowFigure {
 }
 
 impl StatusJson {
+    /// The JSON view of a snapshot, ages counted from when it was taken.
     pub fn from_snapshot(s: &UsageSnapshot) -> StatusJson {
         let now = s.taken_at_ms;
         StatusJson {

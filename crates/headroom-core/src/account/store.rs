@@ -21,20 +21,28 @@ use crate::snapshot::{ExtraUsage, Source, Window, WindowKind};
 /// One stored reading of one source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredSample {
+    /// The sample's row id.
     pub id: i64,
+    /// The source that gave it.
     pub source: Source,
+    /// When these figures were first observed.
     pub observed_ms: i64,
     /// Last time the same figures were seen; the windows' `observed_at_ms` is this.
     pub seen_ms: i64,
+    /// The windows it reported.
     pub windows: Vec<Window>,
+    /// Extra Usage, when it reported it.
     pub extra_usage: Option<ExtraUsage>,
 }
 
 /// A point of a window's history.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HistoryPoint {
+    /// When it was seen.
     pub seen_ms: i64,
+    /// The window's percent then.
     pub utilization: f64,
+    /// Its reset time then, if known.
     pub resets_at_ms: Option<i64>,
 }
 
@@ -216,7 +224,7 @@ pub fn newest(ledger: &Ledger, source: Source) -> Result<Option<StoredSample>, L
 }
 
 /// When `source` was last seen (cheaper than [`newest`]).
-pub fn newest_seen_ms(ledger: &Ledger, source: Source) -> Result<Option<i64>, LedgerError> {
+pub(super) fn newest_seen_ms(ledger: &Ledger, source: Source) -> Result<Option<i64>, LedgerError> {
     ledger.read(|conn| {
         conn.query_row(
             "SELECT max(seen_ms) FROM account_samples WHERE source = ?1",
@@ -261,7 +269,7 @@ pub fn newest_extra_usage(ledger: &Ledger) -> Result<Option<ExtraUsage>, LedgerE
 }
 
 /// The newest prepaid balance any source gave (claude.ai), with its currency.
-pub fn newest_balance(ledger: &Ledger) -> Result<Option<(f64, String)>, LedgerError> {
+pub(super) fn newest_balance(ledger: &Ledger) -> Result<Option<(f64, String)>, LedgerError> {
     ledger.read(|conn| {
         conn.query_row(
             "SELECT e.balance, e.currency FROM account_samples s
@@ -383,7 +391,7 @@ pub fn poll_state(ledger: &Ledger, source: Source) -> Result<PollState, LedgerEr
     ledger.read(|conn| read_state(conn, source))
 }
 
-pub fn save_poll_state(
+pub(super) fn save_poll_state(
     ledger: &Ledger,
     source: Source,
     state: &PollState,
@@ -394,7 +402,7 @@ pub fn save_poll_state(
 /// Decides whether `source` may be asked now and, if so, records the attempt in the same
 /// write transaction, so another process deciding at the same moment sees it and waits.
 /// Returns the decision and the state before the attempt.
-pub fn claim(
+pub(super) fn claim(
     ledger: &Ledger,
     source: Source,
     policy: &PollPolicy,

@@ -24,23 +24,28 @@ use crate::snapshot::{ExtraUsage, Source, Window, WindowKind};
 /// What one usage response says.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ParsedUsage {
+    /// Every window it reports, in display order.
     pub windows: Vec<Window>,
+    /// Extra Usage, when it reports it.
     pub extra_usage: Option<ExtraUsage>,
 }
 
+/// Why a body gave no figures. The words never quote the body (it may echo what was sent).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum UsageParseError {
     /// The body is HTML: almost always a login or challenge page instead of the API.
     #[error("the server answered with a web page instead of usage figures (signed out, or blocked by a login or challenge page)")]
     Html,
+    /// Not JSON: the kind of fault (`syntax error`, `cut short`), never the content.
     #[error("the usage response is not JSON ({0})")]
     NotJson(String),
+    /// JSON of the wrong shape (not an object, or not a list for the organizations).
     #[error("the usage response is not a JSON object")]
     NotObject,
 }
 
 /// Parses a body as a JSON value, telling an HTML page apart from other garbage.
-pub fn parse_json(body: &[u8]) -> Result<Value, UsageParseError> {
+pub(super) fn parse_json(body: &[u8]) -> Result<Value, UsageParseError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(v) => Ok(v),
         Err(e) => {
@@ -86,7 +91,7 @@ pub fn parse_usage(
 }
 
 /// The same, from an already parsed object.
-pub fn usage_from_object(
+pub(super) fn usage_from_object(
     object: &Map<String, Value>,
     source: Source,
     observed_at_ms: i64,
@@ -214,7 +219,7 @@ fn limit_window(entry: &Value, source: Source, observed_at_ms: i64) -> Option<Wi
 }
 
 /// Builds a window with its stable id and label.
-pub fn make_window(
+pub(super) fn make_window(
     kind: WindowKind,
     utilization: f64,
     resets_at_ms: Option<i64>,
@@ -268,7 +273,7 @@ fn integer(v: &Value) -> Option<i64> {
 }
 
 /// A reset time: RFC 3339 text, or epoch seconds (or milliseconds, when that large).
-pub fn time_ms(v: &Value) -> Option<i64> {
+pub(super) fn time_ms(v: &Value) -> Option<i64> {
     match v {
         Value::String(s) => {
             let s = s.trim();
@@ -401,12 +406,16 @@ pub fn parse_prepaid(body: &[u8]) -> Result<Option<(f64, String)>, UsageParseErr
 /// One claude.ai organization.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Organization {
+    /// Its id, which the usage endpoints are under.
     pub uuid: String,
+    /// Its name, for a person to choose by.
     pub name: String,
+    /// What it offers (`chat`, `api`, ...).
     pub capabilities: Vec<String>,
 }
 
 impl Organization {
+    /// Whether it has chat: the organizations whose usage limits Headroom shows.
     pub fn has_chat(&self) -> bool {
         self.capabilities.iter().any(|c| c == "chat")
     }

@@ -31,7 +31,7 @@ use crate::text;
 pub const INSTANCE_TOLERANCE_MS: i64 = 10 * 60_000;
 /// A fall in usage of this many points, with a new reset time, is a reset even before the old
 /// reset time (Anthropic has reset everyone's limits early before).
-pub const DROP_POINTS: f64 = 10.0;
+pub(super) const DROP_POINTS: f64 = 10.0;
 /// Window state with a reset time older than this is forgotten (windows that disappeared).
 const FORGET_AFTER_MS: i64 = 8 * 24 * 3_600_000;
 /// Money differences below half a cent are noise.
@@ -44,15 +44,19 @@ pub struct WindowState {
     pub resets_at_ms: Option<i64>,
     /// The instance's key, fixed when it was first seen: `<id>@<reset minute>`.
     pub instance: String,
+    /// Which limit the window is.
     pub kind: WindowKind,
+    /// Its label, for the words of a reset alert.
     pub label: String,
     /// Usage last seen.
     pub utilization: f64,
     /// Highest threshold announced in this instance.
     #[serde(default)]
     pub threshold: Option<u8>,
+    /// Whether the Extra Usage trap was announced in this instance.
     #[serde(default)]
     pub trap: bool,
+    /// Whether "now running on Extra Usage" was announced in this instance.
     #[serde(default)]
     pub running_on_extra: bool,
     /// The forecast fill time last announced in this instance.
@@ -64,8 +68,11 @@ pub struct WindowState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct ExtraState {
+    /// On or off, as last seen.
     pub enabled: Option<bool>,
+    /// The monthly cap, as last seen.
     pub monthly_limit: Option<f64>,
+    /// Spend this month, as last seen.
     pub used: Option<f64>,
 }
 
@@ -95,9 +102,13 @@ pub struct StaleState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct EngineState {
+    /// Each window's state, by window id.
     pub windows: BTreeMap<String, WindowState>,
+    /// The Extra Usage baseline; `None` before it was first seen.
     pub extra: Option<ExtraState>,
+    /// Spend announced this month.
     pub spend: SpendState,
+    /// The account-source outage, if one is ongoing.
     pub stale: StaleState,
 }
 
@@ -106,7 +117,9 @@ pub struct EngineState {
 pub struct Evaluation {
     /// New alerts, most severe first.
     pub alerts: Vec<Alert>,
+    /// The state to keep for the next evaluation.
     pub state: EngineState,
+    /// What to do with the alerts.
     pub delivery: Delivery,
 }
 

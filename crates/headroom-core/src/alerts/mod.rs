@@ -40,6 +40,7 @@ pub enum Level {
 }
 
 impl Level {
+    /// The level's id in the ledger and in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
             Level::Info => "info",
@@ -48,6 +49,7 @@ impl Level {
         }
     }
 
+    /// The level of an id written by [`Level::as_str`].
     pub fn parse(s: &str) -> Option<Level> {
         match s {
             "info" => Some(Level::Info),
@@ -72,8 +74,11 @@ pub enum AlertKind {
     SpendCap,
     /// Extra Usage spend (no cap) passed a multiple of the spend step.
     SpendStep,
+    /// Extra Usage was turned on.
     ExtraUsageOn,
+    /// Extra Usage was turned off.
     ExtraUsageOff,
+    /// The Extra Usage monthly cap changed.
     ExtraUsageCapChanged,
     /// A window is at 100 % and Extra Usage spend is growing: use is now billed.
     RunningOnExtraUsage,
@@ -84,6 +89,7 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
+    /// The kind's id in the ledger and in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
             AlertKind::Threshold => "threshold",
@@ -100,6 +106,7 @@ impl AlertKind {
         }
     }
 
+    /// The kind of an id written by [`AlertKind::as_str`].
     pub fn parse(s: &str) -> Option<AlertKind> {
         [
             AlertKind::Threshold,
@@ -140,8 +147,12 @@ impl AlertKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
+    /// Opens Headroom's settings.
     OpenSettings,
+    /// Opens claude.ai's usage settings ([`EXTRA_USAGE_SETTINGS_URL`]), where Extra Usage is turned
+    /// on.
     EnableExtraUsage,
+    /// Holds notifications back for an hour.
     Snooze1h,
 }
 
@@ -155,6 +166,7 @@ impl Action {
         }
     }
 
+    /// The button's words.
     pub fn label(self) -> &'static str {
         match self {
             Action::OpenSettings => "Open settings",
@@ -163,6 +175,7 @@ impl Action {
         }
     }
 
+    /// The action of a key sent back by the notification server ([`Action::id`]).
     pub fn from_id(id: &str) -> Option<Action> {
         [
             Action::OpenSettings,
@@ -180,7 +193,9 @@ pub const EXTRA_USAGE_SETTINGS_URL: &str = "https://claude.ai/settings/usage";
 /// One alert, with the words it was announced with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
+    /// What it is about.
     pub kind: AlertKind,
+    /// How loud it is.
     pub level: Level,
     /// The window it concerns (`session`, `weekly`, `weekly:opus`), if any.
     pub window_id: Option<String>,
@@ -190,9 +205,13 @@ pub struct Alert {
     pub threshold: Option<u32>,
     /// The figure that crossed it (percent, or amount spent).
     pub value: Option<f64>,
+    /// When the window it concerns resets, if known.
     pub resets_at_ms: Option<i64>,
+    /// The notification's summary line.
     pub title: String,
+    /// The notification's text.
     pub body: String,
+    /// The buttons it offers.
     pub actions: Vec<Action>,
 }
 
@@ -207,11 +226,17 @@ impl Alert {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Suppression {
+    /// Inside the user's quiet hours.
     QuietHours,
-    Snoozed { until_ms: i64 },
+    /// The user snoozed notifications.
+    Snoozed {
+        /// When the snooze ends.
+        until_ms: i64,
+    },
 }
 
 impl Suppression {
+    /// The words the alert history shows (`quiet hours`, `snoozed`).
     pub fn as_str(self) -> &'static str {
         match self {
             Suppression::QuietHours => "quiet hours",
@@ -227,7 +252,9 @@ pub struct Notification {
     pub summary: String,
     /// Every alert's body, one per line, most severe first.
     pub body: String,
+    /// The loudest alert's level.
     pub level: Level,
+    /// The buttons, the way out first.
     pub actions: Vec<Action>,
 }
 
@@ -266,10 +293,14 @@ impl Notification {
 pub enum Delivery {
     /// Nothing new.
     Nothing,
+    /// Show this notification.
     Deliver {
+        /// The notification.
         notification: Notification,
     },
+    /// New alerts, recorded but not shown.
     Suppressed {
+        /// Why not.
         why: Suppression,
     },
 }

@@ -25,29 +25,46 @@ pub const HISTORY_LIMIT: i64 = 1000;
 
 /// Delivery outcomes as the history stores them.
 pub mod outcome {
+    /// Recorded, not delivered yet.
     pub const PENDING: &str = "pending";
+    /// Shown by the notification server.
     pub const DELIVERED: &str = "delivered";
     /// Delivered without buttons (the server does not advertise `actions`).
     pub const DELIVERED_PLAIN: &str = "delivered (no actions)";
+    /// Held back by quiet hours.
     pub const QUIET_HOURS: &str = "quiet hours";
+    /// Held back by a snooze.
     pub const SNOOZED: &str = "snoozed";
+    /// No notification server to show it (no session bus, say).
     pub const NO_SERVER: &str = "no notification server";
+    /// The server refused it; the history adds its words (`failed: …`).
     pub const FAILED: &str = "failed";
 }
 
 /// One recorded alert.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HistoryEntry {
+    /// The history row's id.
     pub id: i64,
+    /// When it was recorded.
     pub at_ms: i64,
+    /// Its kind ([`AlertKind::as_str`](crate::alerts::AlertKind::as_str)).
     pub kind: String,
+    /// Its level ([`Level::as_str`](crate::alerts::Level::as_str)).
     pub level: String,
+    /// The window it concerns, if any.
     pub window_id: Option<String>,
+    /// The window instance it belongs to, if any.
     pub instance: Option<String>,
+    /// The threshold crossed, if any.
     pub threshold: Option<u32>,
+    /// The figure that crossed it.
     pub value: Option<f64>,
+    /// When the window resets, if known.
     pub resets_at_ms: Option<i64>,
+    /// The notification's summary line.
     pub title: String,
+    /// The notification's text.
     pub body: String,
     /// `pending`, `delivered`, `quiet hours`, `snoozed`, `no notification server`, `failed: …`.
     pub delivery: String,
@@ -56,6 +73,7 @@ pub struct HistoryEntry {
 /// An evaluation and the history rows its alerts were written to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recorded {
+    /// The evaluation.
     pub evaluation: Evaluation,
     /// History row ids, in the order of `evaluation.alerts`.
     pub ids: Vec<i64>,

@@ -63,6 +63,7 @@ const FLUSH_AFTER: Duration = Duration::from_millis(500);
 /// One transcript file and where it belongs.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TranscriptFile {
+    /// The file.
     pub path: PathBuf,
     /// The project folder's name under `projects/` (Claude Code's encoding of the cwd).
     pub project: String,
@@ -70,10 +71,16 @@ pub struct TranscriptFile {
     pub session: String,
 }
 
+/// Why an ingest run did not happen; a file that cannot be read is reported, not an error.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
+    /// No transcript folder exists.
     #[error("no Claude Code transcripts found; looked in {}", .looked_in.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
-    NoTranscripts { looked_in: Vec<PathBuf> },
+    NoTranscripts {
+        /// The folders looked in.
+        looked_in: Vec<PathBuf>,
+    },
+    /// The ledger could not be read or written.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
 }
@@ -81,9 +88,13 @@ pub enum IngestError {
 /// What one ingest run did.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IngestReport {
+    /// Transcript files found.
     pub files_seen: u64,
+    /// Files that had something new to read.
     pub files_read: u64,
+    /// Bytes read from them.
     pub bytes_read: u64,
+    /// Responses added to the ledger (duplicates not counted).
     pub new_entries: u64,
     /// Skipped lines by reason, in the files read this run.
     pub bad_lines: BTreeMap<String, u64>,
@@ -98,20 +109,29 @@ pub struct IngestReport {
 /// An entry under a transcript root that is not read, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkippedEntry {
+    /// The entry's path.
     pub path: PathBuf,
+    /// Why it was not read.
     pub reason: SkipReason,
 }
 
+/// Why an entry under a transcript root was not read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SkipReason {
     /// A FIFO, device or socket (or a symlink to one): reading it could block forever or
     /// never end.
-    NotRegular { kind: &'static str },
+    NotRegular {
+        /// What it is: `a FIFO`, `a device`, `a socket`.
+        kind: &'static str,
+    },
     /// A symlink that leads back to a folder containing it, or a chain of symlinks that
     /// never ends.
     Loop,
     /// The same file or folder as another path, which is the one read.
-    SameAs { path: PathBuf },
+    SameAs {
+        /// The path that is read.
+        path: PathBuf,
+    },
 }
 
 impl SkippedEntry {
@@ -134,11 +154,14 @@ impl fmt::Display for SkipReason {
 /// The transcripts found under the roots, and the entries passed over.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Discovery {
+    /// The transcript files, each once.
     pub files: Vec<TranscriptFile>,
+    /// The entries passed over.
     pub skipped: Vec<SkippedEntry>,
 }
 
 impl IngestReport {
+    /// Skipped lines of every reason together.
     pub fn bad_line_total(&self) -> u64 {
         self.bad_lines.values().sum()
     }

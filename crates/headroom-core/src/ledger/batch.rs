@@ -18,13 +18,21 @@ use crate::transcript::Tokens;
 /// One deduplicated response, ready to store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEntry<'a> {
+    /// The response's dedup key hash (`message.id` with `requestId`).
     pub key: i64,
+    /// When it was answered.
     pub ts_ms: i64,
+    /// The model id.
     pub model: &'a str,
+    /// The project folder's name under `projects/`.
     pub project: &'a str,
+    /// The session id.
     pub session: &'a str,
+    /// The working directory the transcript names, where it does.
     pub cwd: Option<&'a str>,
+    /// Its token counts.
     pub tokens: Tokens,
+    /// Claude Code's recorded `costUSD`, where present.
     pub cost_usd: Option<f64>,
     /// Cost at API rates, 0 for an unknown model.
     pub calc_cost: f64,

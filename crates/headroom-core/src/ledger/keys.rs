@@ -24,6 +24,7 @@ impl std::hash::Hasher for KeyHasher {
     }
 }
 
+/// A map or set hasher for keys that are hashes already ([`KeyHasher`]).
 pub type KeyHash = std::hash::BuildHasherDefault<KeyHasher>;
 
 /// Key arrays loaded from `key_sets`, valid while no other connection has written.

@@ -75,26 +75,50 @@ pub const MAX_TOKENS_PER_FIELD: u64 = crate::transcript::MAX_TOKENS;
 /// What can go wrong with the ledger.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
+    /// SQLite finds the file damaged or not a database: a rebuild mends it.
     #[error("the ledger {path} is damaged ({detail}); run `headroom ledger rebuild` to rebuild it from your transcripts (the damaged file is kept beside it)")]
-    Corrupt { path: PathBuf, detail: String },
+    Corrupt {
+        /// The ledger file.
+        path: PathBuf,
+        /// What SQLite said.
+        detail: String,
+    },
+    /// Another process held its lock for longer than the busy timeout.
     #[error("the ledger {path} is locked by another process; try again, or stop the other Headroom process")]
-    Locked { path: PathBuf },
+    Locked {
+        /// The ledger file.
+        path: PathBuf,
+    },
+    /// A rebuild needs the ledger to itself and another process has it open.
     #[error("another Headroom process has the ledger {path} open (the tray app, `headroom watch`, or a command still running); quit it and run `headroom ledger rebuild` again. Nothing was changed.")]
-    InUse { path: PathBuf },
+    InUse {
+        /// The ledger file.
+        path: PathBuf,
+    },
+    /// A newer Headroom wrote the file: this one does not touch it.
     #[error("the ledger {path} was written by a newer Headroom (schema {found}, this one knows {known}); update Headroom")]
     TooNew {
+        /// The ledger file.
         path: PathBuf,
+        /// The file's schema version.
         found: i64,
+        /// The newest this build knows.
         known: i64,
     },
+    /// The file or its folder cannot be opened or created.
     #[error("cannot open the ledger {path}: {source}")]
     Open {
+        /// The ledger file.
         path: PathBuf,
+        /// What the system said.
         source: std::io::Error,
     },
+    /// Any other SQLite error.
     #[error("ledger {path}: {source}")]
     Sql {
+        /// The ledger file.
         path: PathBuf,
+        /// What SQLite said.
         source: rusqlite::Error,
     },
 }
@@ -102,6 +126,8 @@ pub enum LedgerError {
 /// How many busy timeouts [`Ledger::patiently`] waits with no commit from anyone.
 pub const PATIENCE: u32 = 6;
 
+/// The usage ledger: one SQLite file every Headroom process reads and writes (see the module
+/// documentation).
 pub struct Ledger {
     conn: Connection,
     path: PathBuf,
@@ -300,6 +326,7 @@ impl Ledger {
         Ok(ledger)
     }
 
+    /// The ledger file.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -368,6 +395,7 @@ impl Ledger {
         classify(&self.path, e)
     }
 
+    /// A value of the `meta` table (small state kept with the ledger: a chosen organization, say).
     pub fn meta(&self, key: &str) -> Result<Option<String>, LedgerError> {
         self.conn
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
@@ -377,6 +405,7 @@ impl Ledger {
             .map_err(|e| self.err(e))
     }
 
+    /// Writes a value of the `meta` table.
     pub fn set_meta(&self, key: &str, value: &str) -> Result<(), LedgerError> {
         self.conn
             .execute(

@@ -12,32 +12,47 @@ use crate::transcript::Tokens;
 /// Identity and progress of one transcript file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileState {
+    /// The file system's device id.
     pub device: u64,
+    /// The file's inode: with `device`, a file renamed or replaced is told apart.
     pub inode: u64,
+    /// The file's size when last read; a smaller one means it was truncated.
     pub size: u64,
     /// Bytes consumed: always just past a newline.
     pub offset: u64,
     /// Hash of the file's first bytes (up to 4 KiB), to notice a file replaced in place.
     pub head_hash: u64,
+    /// Lines that could not be read as a transcript entry, so far.
     pub bad_lines: u64,
 }
 
 /// Sums of a set of responses.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Sums {
+    /// How many responses.
     pub entries: u64,
+    /// Input tokens, not cached.
     pub input: u64,
+    /// Output tokens.
     pub output: u64,
+    /// Input tokens written to the prompt cache.
     pub cache_write: u64,
+    /// Input tokens read from the prompt cache.
     pub cache_read: u64,
+    /// Cost calculated from tokens at the price table's rates
+    /// ([`CostMode::Calculate`](crate::report::CostMode::Calculate)).
     pub calc_cost: f64,
+    /// Claude Code's recorded `costUSD` where present, else calculated
+    /// ([`CostMode::Auto`](crate::report::CostMode::Auto)).
     pub auto_cost: f64,
+    /// Recorded `costUSD` only ([`CostMode::Display`](crate::report::CostMode::Display)).
     pub display_cost: f64,
 }
 
 // Counts add with saturation: a sum that reached u64::MAX is wrong either way, but it must
 // not panic (debug) or wrap to a small number (release).
 impl Sums {
+    /// Adds `other` to these sums.
     pub fn add(&mut self, other: &Sums) {
         self.entries = self.entries.saturating_add(other.entries);
         self.input = self.input.saturating_add(other.input);
@@ -49,6 +64,7 @@ impl Sums {
         self.display_cost += other.display_cost;
     }
 
+    /// All four token counts together.
     pub fn total_tokens(&self) -> u64 {
         self.input
             .saturating_add(self.output)
@@ -60,33 +76,47 @@ impl Sums {
 /// Responses of one model whose cost is not (fully) known.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Unpriced {
+    /// The model id.
     pub model: String,
     /// "no known price", or "no fast-mode multiplier" (then priced at standard rates).
     pub reason: String,
+    /// How many of its responses.
     pub responses: u64,
+    /// Their tokens.
     pub tokens: u64,
 }
 
 /// One quarter hour of one model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BucketRow {
+    /// The quarter hour's start.
     pub start_ms: i64,
+    /// The model id.
     pub model: String,
+    /// Its responses' sums.
     pub sums: Sums,
     /// Times of the first and last response in the bucket.
     pub first_ms: i64,
+    /// See `first_ms`.
     pub last_ms: i64,
 }
 
 /// One session's use of one model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionRow {
+    /// The project folder's name under `projects/`.
     pub project: String,
+    /// The session id.
     pub session: String,
+    /// The working directory its transcript names, where it does.
     pub cwd: Option<String>,
+    /// The model id.
     pub model: String,
+    /// Its responses' sums.
     pub sums: Sums,
+    /// Its first response's time.
     pub first_ms: i64,
+    /// Its last response's time.
     pub last_ms: i64,
 }
 

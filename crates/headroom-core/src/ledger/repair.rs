@@ -166,10 +166,18 @@ pub enum Rebuilt {
     /// The ledger was sound: aggregates were recomputed and transcripts will be read again,
     /// after deleting the `implausible` responses an older version stored (see
     /// [`MAX_TOKENS_PER_FIELD`](super::MAX_TOKENS_PER_FIELD)).
-    Refreshed { implausible: u64 },
+    Refreshed {
+        /// Responses deleted as implausible.
+        implausible: u64,
+    },
     /// The ledger was damaged: it was moved to `moved_to` and a new one made, with the
     /// `salvaged` responses that could still be read from the old one.
-    Replaced { moved_to: PathBuf, salvaged: u64 },
+    Replaced {
+        /// Where the damaged file was moved.
+        moved_to: PathBuf,
+        /// Responses copied from it into the new one.
+        salvaged: u64,
+    },
 }
 
 /// Rebuilds the ledger at `path` without losing history that can still be read.

@@ -15,12 +15,16 @@ use super::{
 /// A table file: LiteLLM's entries (its own field names) with where they come from.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct TableFile {
+    /// Where the entries come from, and Headroom's additions.
     pub headroom: TableHeader,
+    /// LiteLLM's entries, by model id, as LiteLLM writes them.
     pub models: BTreeMap<String, serde_json::Value>,
 }
 
+/// The `headroom` header of a table file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TableHeader {
+    /// Its source, version and date.
     #[serde(flatten)]
     pub info: TableInfo,
     /// Rates Anthropic publishes that LiteLLM lacks: fill only missing fields.

@@ -49,10 +49,15 @@ const MAX_MULTIPLIER: f64 = 20.0;
 /// Dollars per million tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Rates {
+    /// Input tokens, not cached.
     pub input: f64,
+    /// Output tokens.
     pub output: f64,
+    /// Tokens written to the 5-minute prompt cache.
     pub cache_write_5m: f64,
+    /// Tokens written to the 1-hour prompt cache.
     pub cache_write_1h: f64,
+    /// Tokens read from the prompt cache.
     pub cache_read: f64,
 }
 
@@ -101,13 +106,16 @@ impl Rates {
 /// Higher rates for requests whose prompt exceeds `threshold` tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Tier {
+    /// The prompt size, in tokens, above which the tier applies.
     pub threshold: u64,
+    /// The tier's rates.
     pub rates: Rates,
 }
 
 /// The price of one model.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ModelPrice {
+    /// The standard rates.
     #[serde(flatten)]
     pub base: Rates,
     /// Rates for a request whose prompt is above the threshold (all of its tokens).
@@ -166,14 +174,17 @@ impl ModelPrice {
 /// How a model id resolved against the table.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Priced {
+    /// A price for the model, fast mode included where asked.
     Known(ModelPrice),
     /// A fast-mode response of a model whose fast multiplier is unknown: standard rates,
     /// reported as not fully priced.
     FastUnknown(ModelPrice),
+    /// No price for the model: its cost counts as zero and is reported as unpriced.
     Unknown,
 }
 
 impl Priced {
+    /// The price to count with, known or not fully.
     pub fn price(&self) -> Option<&ModelPrice> {
         match self {
             Priced::Known(p) | Priced::FastUnknown(p) => Some(p),
@@ -181,6 +192,7 @@ impl Priced {
         }
     }
 
+    /// Whether the cost is fully priced (no unknown model, no unknown fast multiplier).
     pub fn is_complete(&self) -> bool {
         matches!(self, Priced::Known(_))
     }
@@ -189,25 +201,49 @@ impl Priced {
 /// Errors reading a price file (the override file, or a LiteLLM table).
 #[derive(Debug, thiserror::Error)]
 pub enum PricingError {
+    /// The override file cannot be read.
     #[error("cannot read price overrides {path}: {source}")]
     Read {
+        /// The override file.
         path: String,
+        /// What reading it said.
         source: std::io::Error,
     },
+    /// The override file is not the expected JSON.
     #[error("price overrides {path} are not valid: {source}")]
     Parse {
+        /// The override file.
         path: String,
+        /// What the JSON parser said.
         source: serde_json::Error,
     },
+    /// An override rate is negative or not a number.
     #[error("price overrides {path}: {model} has a negative or non-finite rate")]
-    BadRate { path: String, model: String },
+    BadRate {
+        /// The override file.
+        path: String,
+        /// The model with the bad rate.
+        model: String,
+    },
+    /// A downloaded or embedded table does not have LiteLLM's shape.
     #[error("{origin} is not LiteLLM's price table: {detail}")]
-    NotATable { origin: String, detail: String },
+    NotATable {
+        /// Where the file came from (a path or a URL).
+        origin: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// A rate or multiplier is outside what any Claude price could be: the whole file is refused
+    /// rather than one bad figure counted.
     #[error("{origin}: {model} has an implausible {field} ({value}); the file is refused")]
     Implausible {
+        /// Where the table came from (a file or a URL).
         origin: String,
+        /// The model whose price it is.
         model: String,
+        /// The field that holds it.
         field: String,
+        /// The figure.
         value: f64,
     },
 }
@@ -234,8 +270,11 @@ struct OverridePrice {
 /// Where a table came from, for `headroom prices`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableInfo {
+    /// Where it came from: LiteLLM's release and file, the URL it was downloaded from, or `none`.
     pub source: String,
+    /// LiteLLM's version of the table, `downloaded`, or `none`.
     pub version: String,
+    /// When it was made or fetched (`YYYY-MM-DD`).
     pub date: String,
 }
 

@@ -27,24 +27,48 @@ pub const MAX_BYTES: usize = 32 << 20;
 /// truncated one that still parses).
 const MIN_FIRST_PARTY: usize = 5;
 
+/// Why `headroom prices update` changed nothing; every case leaves the prices in use as they were.
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateError {
+    /// The download failed (no network, a timeout).
     #[error("cannot fetch {url}: {reason}; the prices in use are unchanged")]
-    Fetch { url: String, reason: String },
+    Fetch {
+        /// The URL.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The server answered with an error status.
     #[error("{url} answered HTTP {status}; the prices in use are unchanged")]
-    Status { url: String, status: u16 },
+    Status {
+        /// The URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The answer is larger than any price table is.
     #[error("{origin} is larger than {} MiB, which LiteLLM's price table is not; refused, the prices in use are unchanged", MAX_BYTES >> 20)]
-    TooLarge { origin: String },
+    TooLarge {
+        /// The URL or file.
+        origin: String,
+    },
+    /// A local file given as the source cannot be read.
     #[error("cannot read {path}: {source}")]
     ReadFile {
+        /// The file.
         path: PathBuf,
+        /// What the system said.
         source: std::io::Error,
     },
+    /// The file is not a usable price table.
     #[error("{0}; the prices in use are unchanged")]
     Invalid(PricingError),
+    /// The downloaded table cannot be saved.
     #[error("cannot write {path}: {source}")]
     Write {
+        /// Where it was to be saved.
         path: PathBuf,
+        /// What the system said.
         source: std::io::Error,
     },
 }

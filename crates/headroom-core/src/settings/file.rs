@@ -11,36 +11,55 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use super::*;
+
+/// Why settings could not be read or saved (as opposed to read leniently: see [`Unreadable`]).
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
+    /// The file exists but cannot be read.
     #[error("cannot read settings {path}: {source}")]
     Read {
+        /// The settings file.
         path: PathBuf,
+        /// What the system said.
         source: std::io::Error,
     },
+    /// The file cannot be written (or its temporary file, or the folder synced).
     #[error("cannot save settings {path}: {source}")]
     Write {
+        /// The settings file.
         path: PathBuf,
+        /// What the system said.
         source: std::io::Error,
     },
+    /// `settings.lock` cannot be opened or locked.
     #[error("cannot lock settings {path}: {source}")]
     Lock {
+        /// The lock file.
         path: PathBuf,
+        /// What the system said.
         source: std::io::Error,
     },
+    /// Another process has held the lock for longer than a save takes.
     #[error("another Headroom process has been saving {path} for {} s; try again", LOCK_WAIT.as_secs())]
-    Busy { path: PathBuf },
+    Busy {
+        /// The settings file.
+        path: PathBuf,
+    },
 }
 
 /// Why a settings file as a whole cannot be read; every field is its default then.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Unreadable {
+    /// Nothing but white space.
     #[error("the file is empty")]
     Empty,
+    /// Bytes that are not UTF-8.
     #[error("the file is not UTF-8 text")]
     NotText,
+    /// Text that is not JSON: the parser's words.
     #[error("it is not valid JSON ({0})")]
     NotJson(String),
+    /// JSON, but not an object.
     #[error("it is not a JSON object")]
     NotAnObject,
 }
@@ -167,6 +186,7 @@ fn merge_valid<'a>(
 /// What loading found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Loaded {
+    /// The settings: the file's, with defaults for what it lacks or got wrong.
     pub settings: Settings,
     /// One sentence per field reset to its default (which, why, and the default), and after
     /// a save, one if a broken file was moved aside. Show them.
@@ -338,6 +358,7 @@ impl Patch {
         Ok(Patch { changes })
     }
 
+    /// Whether nothing changed.
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
     }

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::report::Zone;
 
+/// The `version` this build writes: loading sets every file to it.
 pub const SETTINGS_VERSION: u32 = 1;
 
 /// A monthly spending cap in cents: positive, at most two decimals, $1 to $100,000.
@@ -37,22 +38,30 @@ pub struct Cap {
 /// Why a cap was refused; the message is shown next to the input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CapError {
+    /// Nothing typed.
     #[error("enter an amount in dollars, like 50 or 12.50")]
     Empty,
+    /// Not digits: what was typed.
     #[error("{0:?} is not an amount: use digits, like 50 or 12.50")]
     NotANumber(String),
+    /// Zero or less.
     #[error("the cap must be more than zero")]
     NotPositive,
+    /// Smaller than a cent.
     #[error("use at most two decimals (cents)")]
     TooPrecise,
+    /// Below [`Cap::MIN_CENTS`].
     #[error("the cap must be at least $1")]
     TooSmall,
+    /// Above [`Cap::MAX_CENTS`].
     #[error("the cap can be at most $100,000")]
     TooLarge,
 }
 
 impl Cap {
+    /// The smallest cap: $1.
     pub const MIN_CENTS: u64 = 100;
+    /// The largest cap: $100,000, far above any plan's spend, so a typo's extra zeros are caught.
     pub const MAX_CENTS: u64 = 10_000_000;
 
     /// Parses what a person types: `50`, `12.5`, `$1,000.00`. Exponents, signs, `NaN` and
@@ -97,6 +106,7 @@ impl Cap {
         Cap::from_cents(whole * 100 + cents_part)
     }
 
+    /// A cap of `cents`, within [`Cap::MIN_CENTS`]..=[`Cap::MAX_CENTS`].
     pub fn from_cents(cents: u64) -> Result<Cap, CapError> {
         match cents {
             0 => Err(CapError::NotPositive),
@@ -106,10 +116,12 @@ impl Cap {
         }
     }
 
+    /// The cap in cents: exact, for comparisons and the ledger.
     pub fn cents(self) -> u64 {
         self.cents
     }
 
+    /// The cap in dollars, as the account and the settings file write it.
     pub fn dollars(self) -> f64 {
         self.cents as f64 / 100.0
     }
@@ -159,6 +171,7 @@ impl std::fmt::Display for Cap {
 // As serde writes it: "HH:MM".
 #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(type = "string"))]
 pub struct TimeOfDay {
+    /// Minutes after midnight, 0–1439.
     pub minutes: u16,
 }
 
@@ -194,11 +207,14 @@ impl From<TimeOfDay> for String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct QuietHours {
+    /// When they begin.
     pub start: TimeOfDay,
+    /// When they end (not included).
     pub end: TimeOfDay,
 }
 
 impl QuietHours {
+    /// Whether a minute of the day (0–1439) falls inside.
     pub fn contains(&self, minute_of_day: u16) -> bool {
         let (s, e) = (self.start.minutes, self.end.minutes);
         if s <= e {
@@ -209,6 +225,7 @@ impl QuietHours {
     }
 }
 
+/// Which alerts fire, and when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -219,6 +236,7 @@ pub struct AlertSettings {
     pub weekly_thresholds: Vec<u8>,
     /// Percent thresholds of per-model weekly windows.
     pub model_weekly_thresholds: Vec<u8>,
+    /// Warn when the pace fills the session window before it resets.
     pub forecast: bool,
     /// Announce a forecast only when it fills the window this many minutes before the reset.
     pub forecast_lead_minutes: u32,
@@ -234,10 +252,13 @@ pub struct AlertSettings {
     pub spend_step_dollars: u32,
     /// Extra Usage turned on or off, or its cap changed; "now running on Extra Usage".
     pub extra_usage_changes: bool,
+    /// Say when the session window has reset after an alert.
     pub reset_session: bool,
+    /// Say when the weekly window has reset after an alert.
     pub reset_weekly: bool,
     /// Warn when account figures have failed for this long while usage was high.
     pub stale_after_minutes: u32,
+    /// Hours in which delivery is held back; `None`: never.
     pub quiet_hours: Option<QuietHours>,
     /// Delivery is held back until this time (epoch ms); alerts are still recorded.
     pub snoozed_until_ms: Option<i64>,
@@ -266,6 +287,7 @@ impl Default for AlertSettings {
     }
 }
 
+/// What Headroom keeps about Extra Usage (the account keeps the rest).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -276,6 +298,7 @@ pub struct ExtraUsageSettings {
     pub chosen_cap: Option<Cap>,
 }
 
+/// Where usage figures come from, and how often the account is asked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -304,10 +327,12 @@ impl Default for SourceSettings {
     }
 }
 
+/// The app's own behaviour.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct GeneralSettings {
+    /// Start the tray app when the user logs in.
     pub start_at_login: bool,
     /// IANA zone for days and reset times; `None` for the system's. A name that is not a
     /// zone never gets this far: loading resets it with a warning, a save refuses it.
@@ -326,10 +351,12 @@ pub struct TimeZoneName {
 }
 
 impl TimeZoneName {
+    /// The zone the name stands for.
     pub fn zone(&self) -> Zone {
         self.zone
     }
 
+    /// The name as the user wrote it (trimmed).
     pub fn as_str(&self) -> &str {
         &self.name
     }
@@ -433,6 +460,7 @@ impl MetricsUser {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
     }
 
+    /// The name.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -457,16 +485,25 @@ impl From<MetricsUser> for String {
     }
 }
 
+/// Headroom's `settings.json`: typed, versioned, every field defaulted; see the module
+/// documentation for how it is read and written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Settings {
+    /// The file's format version ([`SETTINGS_VERSION`]).
     pub version: u32,
+    /// Which alerts fire, and when.
     pub alerts: AlertSettings,
+    /// Extra Usage.
     pub extra_usage: ExtraUsageSettings,
+    /// Where figures come from.
     pub sources: SourceSettings,
+    /// The app's own behaviour.
     pub general: GeneralSettings,
+    /// Price table overrides and updates.
     pub prices: PriceSettings,
+    /// The metrics export.
     pub metrics: MetricsSettings,
 }
 

@@ -154,7 +154,7 @@ fn a_refused_claude_ai_key_is_worded_for_the_front_end_that_reads_it() {
         snapshot_from_ledger, FrontEnd, Secret, SecretStore, CLAUDE_AI_SESSION_KEY,
     };
     use headroom_core::snapshot::Source;
-    use support_http::{Response, Server};
+    use headroom_tests::http::{Response, Server};
 
     let home = Home::bare();
     let claude_ai = Server::start(|_, _| Response::json(401, r#"{"error":"unauthorized"}"#));

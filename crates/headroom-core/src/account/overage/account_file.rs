@@ -10,7 +10,9 @@ use super::ACCOUNT_FILE_NAME;
 /// What Claude Code's account file (`.claude.json`) says about the organization.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AccountFile {
+    /// `oauthAccount.organizationUuid`, when it is a UUID.
     pub organization_uuid: Option<String>,
+    /// `oauthAccount.organizationRole` (`admin`, `user`, ...), as Claude Code wrote it.
     pub organization_role: Option<String>,
     /// The file's path, for messages.
     pub origin: String,

@@ -11,7 +11,9 @@ use crate::ledger::{Ledger, LedgerError};
 /// and the token stay out.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HistoryEntry {
+    /// The history row's id.
     pub id: i64,
+    /// When the write began.
     pub at_ms: i64,
     /// `enable`, `cap`, `disable`.
     pub action: String,
@@ -24,6 +26,7 @@ pub struct HistoryEntry {
     pub outcome: String,
     /// What the account said after ("Extra Usage is on · cap $50.00 · confirmed ...").
     pub account_after: Option<String>,
+    /// Why it failed, when it did.
     pub error: Option<String>,
 }
 

@@ -21,7 +21,7 @@
 //! Headers: `Authorization: Bearer <Claude Code's token>` (sensitive), `anthropic-beta:
 //! oauth-2025-04-20`, `anthropic-version: 2023-06-01`, `Content-Type: application/json`,
 //! `x-organization-uuid: <org>`. Base URL, timeouts and host rules are the account client's
-//! ([`super::client`]): only Anthropic's host or loopback ever gets the token.
+//! (`account::client`): only Anthropic's host or loopback ever gets the token.
 //!
 //! # API for front ends (CLI `headroom extra-usage enable|cap|disable|history`, the pane)
 //!
@@ -88,7 +88,9 @@ pub const HISTORY_LIMIT: i64 = 500;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "dollars")]
 pub enum CapChoice {
+    /// A monthly cap.
     Cap(Cap),
+    /// No monthly cap.
     NoCap,
 }
 
@@ -266,6 +268,7 @@ pub fn amount_confirmed(confirmation: &Confirmation, typed: &str) -> bool {
 /// Where a write would go: the organization and whose login.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Target {
+    /// The organization the write is for.
     pub organization_uuid: String,
     /// Where the UUID came from: Claude Code's account file, or the OAuth profile.
     pub organization_from: String,
@@ -291,7 +294,9 @@ pub enum WriteErrorKind {
     Refused,
     /// 5xx.
     Server,
+    /// No answer in time.
     Timeout,
+    /// No connection.
     Offline,
     /// An answer Headroom does not understand (another status, an HTML page, bad JSON).
     UnexpectedAnswer,
@@ -307,6 +312,7 @@ pub enum WriteErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{reason}")]
 pub struct WriteError {
+    /// What kind of failure.
     pub kind: WriteErrorKind,
     /// One sentence for a person: the server's user-facing message verbatim when it gave
     /// one, else Headroom's. Never a token or a raw body.
@@ -358,10 +364,12 @@ pub struct Verified {
 /// The outcome of [`apply`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Applied {
+    /// The change asked for.
     pub change: Change,
     /// The requests sent, in order (`POST setup_overage_billing`, `PUT overage_spend_limit`,
     /// `GET /api/oauth/usage`, ...), for the history and for a person.
     pub requests: Vec<String>,
+    /// What the account says after, or why the change failed.
     pub result: Result<Verified, WriteError>,
     /// The history row (see [`history`]).
     pub history_id: Option<i64>,

@@ -59,48 +59,72 @@ pub fn is_headroom_command(command: &str) -> bool {
     name == "headroom" || name == "headroom.exe"
 }
 
+/// Why the statusline could not be installed or removed; the messages say what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
+    /// Another statusLine is set and `--force` was not given.
     #[error("{path} already has a status line: {existing}\nHeadroom left it as it is. To replace it run `headroom statusline --install --force` (the old one is kept and comes back with --uninstall); to show both, make the statusLine command a script that passes its input to each, for example:\n  sh -c 'in=$(cat); printf %s \"$in\" | {existing_command}; printf %s \"$in\" | {ours}'")]
     Occupied {
+        /// Claude Code's `settings.json`.
         path: PathBuf,
+        /// The statusLine as it is, in JSON.
         existing: String,
+        /// Its command, for the chaining example.
         existing_command: String,
+        /// The command Headroom would write.
         ours: String,
     },
     #[error(
         "{path} is not a JSON object Headroom can edit ({detail}); fix or move it, then try again"
     )]
-    NotAnObject { path: PathBuf, detail: String },
+    /// The settings file is not a JSON object: left alone.
+    NotAnObject {
+        /// Claude Code's `settings.json`.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// Reading or writing a file failed.
     #[error("cannot write {path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the system said.
         source: std::io::Error,
     },
 }
 
+/// What [`install`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Installed {
     /// Added; `backup` holds the file as it was (none when there was no file).
     Added {
+        /// The file as it was.
         backup: Option<PathBuf>,
     },
+    /// Headroom's command was there already: nothing written.
     AlreadyThere,
     /// Replaced another statusLine (forced); the old one was saved to `saved_to`.
     Replaced {
+        /// Where the other statusLine was saved, for [`uninstall`] to restore.
         saved_to: PathBuf,
+        /// The file as it was.
         backup: Option<PathBuf>,
     },
 }
 
+/// What [`uninstall`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Uninstalled {
+    /// Headroom's statusLine was removed.
     Removed,
     /// The statusLine that `--force` replaced was put back.
     Restored,
+    /// No statusLine was set: nothing written.
     NotInstalled,
     /// The statusLine is someone else's: left alone.
     NotOurs {
+        /// The statusLine as it is, in JSON.
         existing: String,
     },
 }

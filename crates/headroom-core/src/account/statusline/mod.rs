@@ -31,15 +31,21 @@ pub use install::{
 /// What Headroom uses from one statusline payload.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Payload {
+    /// Claude Code's session id.
     pub session_id: Option<String>,
+    /// The session's transcript file.
     pub transcript_path: Option<PathBuf>,
+    /// The model's display name (else its id).
     pub model: Option<String>,
+    /// The workspace's folder (else `cwd`).
     pub current_dir: Option<String>,
     /// This Claude Code session's cost so far.
     pub session_cost_usd: Option<f64>,
+    /// How full the context window is, in percent.
     pub context_used_percentage: Option<f64>,
     /// `(percent, resets_at_ms)` of the five-hour window.
     pub five_hour: Option<(f64, Option<i64>)>,
+    /// `(percent, resets_at_ms)` of the weekly window.
     pub seven_day: Option<(f64, Option<i64>)>,
 }
 
@@ -70,10 +76,13 @@ impl Payload {
     }
 }
 
+/// Why a payload gave nothing: the caller prints a plain line and exits 0 all the same.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PayloadError {
+    /// Nothing but white space on stdin.
     #[error("no statusline input")]
     Empty,
+    /// Not a JSON object.
     #[error("the statusline input is not a JSON object")]
     NotJson,
 }
@@ -131,11 +140,13 @@ pub fn parse(input: &[u8]) -> Result<Payload, PayloadError> {
 pub struct LineFacts {
     /// Session and weekly windows to show (from the payload, else the ledger's newest).
     pub session: Option<Window>,
+    /// The weekly window to show (same sources).
     pub weekly: Option<Window>,
     /// Cost of today's Claude Code use from the ledger (local estimate).
     pub today_cost_usd: Option<f64>,
     /// Part of today's responses have no known price: the cost shows as `$12.30+`.
     pub today_cost_partial: bool,
+    /// Extra Usage: its spend while on, a warning while off near the limit.
     pub extra_usage: Option<ExtraUsage>,
 }
 
