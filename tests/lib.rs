@@ -2,7 +2,7 @@
 //! ([`http`]), a user's folders and the `headroom` CLI run in them, with the loopback account
 //! ([`account`]), a private D-Bus bus with a recording notification server ([`dbus`]), a
 //! WebDriver client ([`webdriver`]), and what the settings pane's and the tray's desktop tests
-//! share ([`pane`], [`tray`]). The tests themselves are `tests/it/` (one binary).
+//! share ([`pane`], [`tray`]), and a transcript line ([`transcript_line`]). The tests themselves are `tests/it/` (one binary).
 
 pub mod account;
 pub mod dbus;
@@ -117,4 +117,21 @@ impl EnvClearKeepClock for Command {
         }
         self
     }
+}
+
+/// One assistant response at `at_ms` as Claude Code writes it (Sonnet 4.5, 1,000 input and 500
+/// output tokens), with ids made from `n`; ends with a newline. The service's and the app's
+/// tests append it to a transcript while the task runs.
+pub fn transcript_line(at_ms: i64, n: usize) -> String {
+    let at = chrono::DateTime::from_timestamp_millis(at_ms).unwrap();
+    serde_json::json!({
+        "type": "assistant",
+        "timestamp": at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        "sessionId": "s1",
+        "requestId": format!("req_{n}"),
+        "message": {"id": format!("msg_{n}"), "model": "claude-sonnet-4-5-20250929",
+                    "usage": {"input_tokens": 1000, "output_tokens": 500}}
+    })
+    .to_string()
+        + "\n"
 }

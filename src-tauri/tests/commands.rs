@@ -10,12 +10,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-mod support;
-
 use headroom_core::account::{MemoryStore, SecretStore, CLAUDE_AI_SESSION_KEY};
 use headroom_tests::http::{Response, Server};
+use headroom_tests::transcript_line;
 use serde_json::{json, Value};
-use support::transcript_line;
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;

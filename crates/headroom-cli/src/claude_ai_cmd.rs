@@ -16,13 +16,13 @@ use headroom_core::account::{
 use crate::context::{Context, Failure};
 
 #[derive(Debug, Args)]
-pub struct ClaudeAiArgs {
+pub(crate) struct ClaudeAiArgs {
     #[command(subcommand)]
     pub action: ClaudeAiAction,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum ClaudeAiAction {
+pub(crate) enum ClaudeAiAction {
     /// Store a claude.ai session key in the OS keychain (read from stdin or a hidden prompt).
     Login,
     /// Remove the session key from the keychain and stop reading claude.ai.
@@ -34,7 +34,7 @@ pub enum ClaudeAiAction {
     },
 }
 
-pub fn run(ctx: &Context, args: &ClaudeAiArgs) -> Result<(), Failure> {
+pub(crate) fn run(ctx: &Context, args: &ClaudeAiArgs) -> Result<(), Failure> {
     match &args.action {
         ClaudeAiAction::Login => login(ctx),
         ClaudeAiAction::Logout => logout(ctx),

@@ -13,7 +13,7 @@ use headroom_core::snapshot::UsageSnapshot;
 
 /// A failure with the exit code it deserves.
 #[derive(Debug)]
-pub struct Failure {
+pub(crate) struct Failure {
     pub code: u8,
     pub message: String,
     /// Another process held the ledger past the busy timeout: worth trying again.
@@ -21,7 +21,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub fn new(code: u8, message: impl Into<String>) -> Failure {
+    pub(crate) fn new(code: u8, message: impl Into<String>) -> Failure {
         Failure {
             code,
             message: message.into(),
@@ -64,11 +64,11 @@ fn warn_about(loaded: &Loaded) {
     }
 }
 
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-pub struct Context {
+pub(crate) struct Context {
     pub env: Environment,
     pub state: StateFiles,
     pub account: AccountEnv,
@@ -76,7 +76,7 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn from_env() -> Result<Context, Failure> {
+    pub(crate) fn from_env() -> Result<Context, Failure> {
         let Edge {
             paths: env,
             state,
@@ -92,13 +92,13 @@ impl Context {
         })
     }
 
-    pub fn open_ledger(&self) -> Result<Ledger, Failure> {
+    pub(crate) fn open_ledger(&self) -> Result<Ledger, Failure> {
         Ok(Ledger::open(&self.state.ledger())?)
     }
 
     /// The account sources as the user set them up (see `headroom_core::environment` for
     /// the variables that point them elsewhere).
-    pub fn refresher(&self, settings: &Settings) -> Result<Refresher, Failure> {
+    pub(crate) fn refresher(&self, settings: &Settings) -> Result<Refresher, Failure> {
         let config = self
             .account
             .config(self.env.claude_settings_dir(), &settings.sources)
@@ -108,13 +108,13 @@ impl Context {
 
     /// The user's settings. What loading had to say (a field reset to its default, a file
     /// that cannot be read) goes to stderr; the file itself is never moved by a read.
-    pub fn settings(&self) -> Result<Settings, Failure> {
+    pub(crate) fn settings(&self) -> Result<Settings, Failure> {
         self.settings_or(None)
     }
 
     /// As [`Context::settings`], but a file that cannot be read at all gives `last` (what a
     /// long-running command used so far) instead of the defaults.
-    pub fn settings_or(&self, last: Option<&Settings>) -> Result<Settings, Failure> {
+    pub(crate) fn settings_or(&self, last: Option<&Settings>) -> Result<Settings, Failure> {
         let loaded = headroom_core::settings::load(&self.state.settings())
             .map_err(|e| Failure::new(1, e.to_string()))?;
         warn_about(&loaded);
@@ -129,7 +129,10 @@ impl Context {
 
     /// Changes the settings as one step under the settings lock, saving only the fields
     /// `change` sets (another process's save in between is kept). Returns what was saved.
-    pub fn update_settings(&self, change: impl FnOnce(&mut Settings)) -> Result<Settings, Failure> {
+    pub(crate) fn update_settings(
+        &self,
+        change: impl FnOnce(&mut Settings),
+    ) -> Result<Settings, Failure> {
         let now_s = chrono::Utc::now().timestamp();
         let saved = headroom_core::settings::update(&self.state.settings(), now_s, change)
             .map_err(|e| Failure::new(1, e.to_string()))?;
@@ -140,14 +143,14 @@ impl Context {
     /// Where the claude.ai session key is kept: the OS keychain, and nowhere else. Nothing is
     /// asked of it until a claude.ai source is used, so commands that never touch claude.ai
     /// work on machines without a keychain service.
-    pub fn secrets(&self) -> Arc<dyn SecretStore> {
+    pub(crate) fn secrets(&self) -> Arc<dyn SecretStore> {
         Arc::new(headroom_keychain::KeychainStore::new())
     }
 
     /// Ingests new transcript lines, then takes the snapshot from the account sources in
     /// `mode`. No transcripts at all is normal for a chat-only user: the account figures
     /// still count.
-    pub fn snapshot(
+    pub(crate) fn snapshot(
         &self,
         ledger: &mut Ledger,
         settings: &Settings,
@@ -159,7 +162,7 @@ impl Context {
     }
 
     /// [`Context::snapshot`], with what the ingest found (none without transcripts).
-    pub fn snapshot_and_ingest(
+    pub(crate) fn snapshot_and_ingest(
         &self,
         ledger: &mut Ledger,
         settings: &Settings,
@@ -183,7 +186,7 @@ impl Context {
     /// Reads what is new in the transcripts, in Claude Code's folders and the extra ones in
     /// `settings`. Warnings (unreadable files, unknown models) go to stderr; `verbose` adds
     /// the run's counts.
-    pub fn refresh(
+    pub(crate) fn refresh(
         &self,
         ledger: &mut Ledger,
         settings: &Settings,

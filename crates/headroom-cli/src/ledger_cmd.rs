@@ -6,7 +6,7 @@ use headroom_core::ledger::{self, Rebuilt};
 use crate::context::{Context, Failure};
 
 #[derive(Debug, Subcommand)]
-pub enum LedgerAction {
+pub(crate) enum LedgerAction {
     /// Print the ledger's path.
     Path,
     /// Check the ledger for damage and print what it holds.
@@ -16,7 +16,7 @@ pub enum LedgerAction {
     Rebuild,
 }
 
-pub fn run(ctx: &Context, action: LedgerAction) -> Result<(), Failure> {
+pub(crate) fn run(ctx: &Context, action: LedgerAction) -> Result<(), Failure> {
     let path = ctx.state.ledger();
     match action {
         LedgerAction::Path => println!("{}", path.display()),

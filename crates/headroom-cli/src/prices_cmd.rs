@@ -11,7 +11,7 @@ use headroom_core::pricing::{update, PriceTable};
 use crate::context::{Context, Failure};
 
 #[derive(Debug, Args)]
-pub struct PricesArgs {
+pub(crate) struct PricesArgs {
     #[command(subcommand)]
     pub action: Option<PricesAction>,
     /// Print the table as JSON.
@@ -20,7 +20,7 @@ pub struct PricesArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum PricesAction {
+pub(crate) enum PricesAction {
     /// Fetch LiteLLM's current price data (the URL ccusage uses), check it, and use it from
     /// now on; every stored cost is recomputed. The one request Headroom sends to a host other
     /// than Anthropic's, and only when asked.
@@ -31,7 +31,7 @@ pub enum PricesAction {
     },
 }
 
-pub fn run(ctx: &Context, args: &PricesArgs) -> Result<(), Failure> {
+pub(crate) fn run(ctx: &Context, args: &PricesArgs) -> Result<(), Failure> {
     match &args.action {
         None => show(&ctx.prices, args.json),
         Some(PricesAction::Update { from }) => run_update(ctx, from),
@@ -99,7 +99,7 @@ fn show(table: &PriceTable, as_json: bool) -> Result<(), Failure> {
 
 /// `prices.auto_update`: at most one attempt a day, before the command runs, so that it
 /// prices with the new table. A failure is a warning; the command goes on with the old table.
-pub fn auto_update(mut ctx: Context) -> Context {
+pub(crate) fn auto_update(mut ctx: Context) -> Context {
     let Ok(loaded) = headroom_core::settings::load(&ctx.state.settings()) else {
         return ctx;
     };

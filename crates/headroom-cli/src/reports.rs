@@ -17,20 +17,20 @@ use crate::context::{Context, Failure};
 use crate::table::{dollars, short, terminal_width, thousands, Align, Style, Table};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Order {
+pub(crate) enum Order {
     Asc,
     Desc,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Mode {
+pub(crate) enum Mode {
     Auto,
     Calculate,
     Display,
 }
 
 #[derive(Debug, Args)]
-pub struct ReportArgs {
+pub(crate) struct ReportArgs {
     /// Print JSON (the same shape as ccusage's).
     #[arg(short, long)]
     pub json: bool,
@@ -75,7 +75,7 @@ fn parse_weekday(s: &str) -> Result<Weekday, String> {
 impl ReportArgs {
     /// The query these options ask for; `settings_zone` (`general.timezone`, else the
     /// system's) unless `-z` names one.
-    pub fn query(&self, settings_zone: Zone) -> Result<Query, Failure> {
+    pub(crate) fn query(&self, settings_zone: Zone) -> Result<Query, Failure> {
         let bad = |m: String| Failure::new(2, m);
         Ok(Query {
             zone: match &self.timezone {
@@ -104,7 +104,7 @@ impl ReportArgs {
     }
 }
 
-pub fn periods(ctx: &Context, args: &ReportArgs, period: Period) -> Result<(), Failure> {
+pub(crate) fn periods(ctx: &Context, args: &ReportArgs, period: Period) -> Result<(), Failure> {
     let (query, ledger, roots) = prepare(ctx, args)?;
     let (mut rows, totals) = report::periods(&ledger, period, &query)?;
     if matches!(args.order, Order::Desc) {
@@ -205,7 +205,7 @@ fn with_key<T: serde::Serialize>(row: &T, key: &str, value: &str) -> Value {
     Value::Object(map)
 }
 
-pub fn print_json(value: &Value) {
+pub(crate) fn print_json(value: &Value) {
     match serde_json::to_string_pretty(value) {
         Ok(text) => println!("{text}"),
         Err(e) => eprintln!("error: cannot format JSON: {e}"),
@@ -315,12 +315,12 @@ fn breakdown_totals(b: &ModelBreakdown) -> Totals {
 }
 
 /// `claude-sonnet-4-5-20250929` → `sonnet-4-5`.
-pub fn short_model(model: &str) -> String {
+pub(crate) fn short_model(model: &str) -> String {
     let id = headroom_core::pricing::normalize_model(model);
     id.strip_prefix("claude-").unwrap_or(id).to_owned()
 }
 
-pub fn sessions(ctx: &Context, args: &ReportArgs) -> Result<(), Failure> {
+pub(crate) fn sessions(ctx: &Context, args: &ReportArgs) -> Result<(), Failure> {
     let (query, ledger, roots) = prepare(ctx, args)?;
     let (mut rows, totals) = report::sessions(&ledger, &query)?;
     if matches!(args.order, Order::Asc) {
@@ -358,7 +358,7 @@ pub fn sessions(ctx: &Context, args: &ReportArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-pub fn projects(ctx: &Context, args: &ReportArgs) -> Result<(), Failure> {
+pub(crate) fn projects(ctx: &Context, args: &ReportArgs) -> Result<(), Failure> {
     let (query, ledger, roots) = prepare(ctx, args)?;
     let (rows, totals) = report::projects(&ledger, &query)?;
     if args.json {
@@ -392,7 +392,7 @@ pub fn projects(ctx: &Context, args: &ReportArgs) -> Result<(), Failure> {
 }
 
 #[derive(Debug, Args)]
-pub struct BlocksArgs {
+pub(crate) struct BlocksArgs {
     #[command(flatten)]
     pub report: ReportArgs,
     /// Only the active block.
@@ -403,7 +403,7 @@ pub struct BlocksArgs {
     pub recent: bool,
 }
 
-pub fn blocks(ctx: &Context, args: &BlocksArgs) -> Result<(), Failure> {
+pub(crate) fn blocks(ctx: &Context, args: &BlocksArgs) -> Result<(), Failure> {
     let (query, ledger, _) = prepare(ctx, &args.report)?;
     let now = chrono::Utc::now().timestamp_millis();
     let from = if args.recent {

@@ -18,7 +18,7 @@ use crate::context::{Context, Failure};
 use crate::watch_cmd::{self, Event, LoopOptions, RoundHook};
 
 #[derive(Debug, Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics. Without ADDR: `metrics.address` in
     /// settings (127.0.0.1:9464). Anything but loopback has to be written out.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
@@ -56,7 +56,7 @@ impl RoundHook for Publish {
     }
 }
 
-pub fn run(ctx: &Context, args: &ServeArgs) -> Result<(), Failure> {
+pub(crate) fn run(ctx: &Context, args: &ServeArgs) -> Result<(), Failure> {
     let settings = ctx.settings()?;
     let latest = Latest::new();
     let (events, inbox) = mpsc::channel::<Event>();

@@ -17,7 +17,7 @@ use headroom_core::text;
 use crate::context::{now_ms, Context, Failure};
 
 #[derive(Debug, Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// Print the stable JSON documented in docs/account.md.
     #[arg(long)]
     pub json: bool,
@@ -29,7 +29,7 @@ pub struct StatusArgs {
     pub offline: bool,
 }
 
-pub fn run(ctx: &Context, args: &StatusArgs) -> Result<(), Failure> {
+pub(crate) fn run(ctx: &Context, args: &StatusArgs) -> Result<(), Failure> {
     let settings = ctx.settings()?;
     let mut ledger = ctx.open_ledger()?;
     let mode = if args.offline {
@@ -117,7 +117,7 @@ fn window_line(w: &Window, now: i64, zone: Zone) -> String {
 }
 
 /// The text `headroom status` prints.
-pub fn human(snap: &UsageSnapshot, settings: &Settings, zone: Zone, skipped: u64) -> String {
+pub(crate) fn human(snap: &UsageSnapshot, settings: &Settings, zone: Zone, skipped: u64) -> String {
     let now = snap.taken_at_ms;
     let mut out = String::new();
     if snap.windows.is_empty() {

@@ -40,7 +40,7 @@ const SAVED_PREVIOUS: &str = "statusline-previous.json";
 const LEDGER_WAIT: Duration = Duration::from_millis(50);
 
 #[derive(Debug, Args)]
-pub struct StatuslineArgs {
+pub(crate) struct StatuslineArgs {
     /// Add `headroom statusline` as the statusLine command in Claude Code's settings.json.
     #[arg(long, conflicts_with = "uninstall")]
     pub install: bool,
@@ -57,7 +57,7 @@ pub struct StatuslineArgs {
 }
 
 /// The render path. Never fails: whatever goes wrong, the status bar gets a line or nothing.
-pub fn render(ctx: Result<Context, Failure>, args: &StatuslineArgs) {
+pub(crate) fn render(ctx: Result<Context, Failure>, args: &StatuslineArgs) {
     let mut input = Vec::new();
     // A read error is treated like empty input: the line comes from the ledger.
     let _ = std::io::stdin().take(MAX_INPUT).read_to_end(&mut input);
@@ -189,7 +189,7 @@ fn backup_note(backup: &Option<PathBuf>) -> String {
     }
 }
 
-pub fn install(ctx: &Context, args: &StatuslineArgs) -> Result<(), Failure> {
+pub(crate) fn install(ctx: &Context, args: &StatuslineArgs) -> Result<(), Failure> {
     let path = settings_path(ctx)?;
     let saved = ctx.state.dir.join(SAVED_PREVIOUS);
     let now = chrono::Utc::now().timestamp_millis();

@@ -4,12 +4,12 @@ use std::io::IsTerminal;
 
 /// Whether to colour output: only on a terminal, never with `NO_COLOR` set (no-color.org).
 #[derive(Debug, Clone, Copy)]
-pub struct Style {
+pub(crate) struct Style {
     pub color: bool,
 }
 
 impl Style {
-    pub fn detect(no_color_flag: bool) -> Style {
+    pub(crate) fn detect(no_color_flag: bool) -> Style {
         let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Style {
             color: !no_color_flag && !no_color_env && std::io::stdout().is_terminal(),
@@ -24,26 +24,26 @@ impl Style {
         }
     }
 
-    pub fn bold(&self, text: &str) -> String {
+    pub(crate) fn bold(&self, text: &str) -> String {
         self.paint("1", text)
     }
-    pub fn dim(&self, text: &str) -> String {
+    pub(crate) fn dim(&self, text: &str) -> String {
         self.paint("2", text)
     }
-    pub fn green(&self, text: &str) -> String {
+    pub(crate) fn green(&self, text: &str) -> String {
         self.paint("32", text)
     }
-    pub fn yellow(&self, text: &str) -> String {
+    pub(crate) fn yellow(&self, text: &str) -> String {
         self.paint("33", text)
     }
-    pub fn red(&self, text: &str) -> String {
+    pub(crate) fn red(&self, text: &str) -> String {
         self.paint("31", text)
     }
 }
 
 /// The terminal's width: `COLUMNS` when set, else a conventional 100 (wide enough for the
 /// full table; narrower terminals set `COLUMNS` or get the compact layout via `--compact`).
-pub fn terminal_width() -> usize {
+pub(crate) fn terminal_width() -> usize {
     std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.parse().ok())
@@ -52,13 +52,13 @@ pub fn terminal_width() -> usize {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Align {
+pub(crate) enum Align {
     Left,
     Right,
 }
 
 /// A table: a header, rows of cells (each possibly styled), right-aligned numbers.
-pub struct Table {
+pub(crate) struct Table {
     headers: Vec<(String, Align)>,
     rows: Vec<Row>,
 }
@@ -69,7 +69,7 @@ enum Row {
 }
 
 impl Table {
-    pub fn new(headers: &[(&str, Align)]) -> Table {
+    pub(crate) fn new(headers: &[(&str, Align)]) -> Table {
         Table {
             headers: headers.iter().map(|(h, a)| ((*h).to_owned(), *a)).collect(),
             rows: Vec::new(),
@@ -77,22 +77,22 @@ impl Table {
     }
 
     /// Adds a row of plain cells.
-    pub fn row(&mut self, cells: Vec<String>) {
+    pub(crate) fn row(&mut self, cells: Vec<String>) {
         self.rows.push(Row::Cells(
             cells.into_iter().map(|c| (c.clone(), c)).collect(),
         ));
     }
 
     /// Adds a row whose cells carry styling: `(plain, styled)`.
-    pub fn styled_row(&mut self, cells: Vec<(String, String)>) {
+    pub(crate) fn styled_row(&mut self, cells: Vec<(String, String)>) {
         self.rows.push(Row::Cells(cells));
     }
 
-    pub fn rule(&mut self) {
+    pub(crate) fn rule(&mut self) {
         self.rows.push(Row::Rule);
     }
 
-    pub fn render(&self, style: &Style) -> String {
+    pub(crate) fn render(&self, style: &Style) -> String {
         let mut widths: Vec<usize> = self.headers.iter().map(|(h, _)| width(h)).collect();
         for row in &self.rows {
             if let Row::Cells(cells) = row {
@@ -145,12 +145,12 @@ fn width(s: &str) -> usize {
 }
 
 /// `12,345,678` (the core's `text::group_thousands`, so tables and messages agree).
-pub fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     headroom_core::text::group_thousands(n)
 }
 
 /// `12.3M`, `456K`, `789`: for narrow layouts.
-pub fn short(n: u64) -> String {
+pub(crate) fn short(n: u64) -> String {
     match n {
         0..=9_999 => n.to_string(),
         10_000..=999_999 => format!("{:.0}K", n as f64 / 1e3),
@@ -159,7 +159,7 @@ pub fn short(n: u64) -> String {
     }
 }
 
-pub fn dollars(x: f64) -> String {
+pub(crate) fn dollars(x: f64) -> String {
     format!("${x:.2}")
 }
 

@@ -33,7 +33,7 @@ use crate::context::{now_ms, Context, Failure};
 use crate::table::{Align, Style, Table};
 
 #[derive(Debug, Args)]
-pub struct WatchArgs {
+pub(crate) struct WatchArgs {
     /// Evaluate once, deliver what is new, and exit.
     #[arg(long)]
     pub once: bool,
@@ -46,7 +46,7 @@ pub struct WatchArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct AlertsArgs {
+pub(crate) struct AlertsArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -60,7 +60,7 @@ pub struct AlertsArgs {
 }
 
 /// What wakes the command's main thread.
-pub enum Event {
+pub(crate) enum Event {
     Stop,
     /// A round was published (and printed).
     Round,
@@ -72,7 +72,7 @@ pub enum Event {
 
 /// How the loop runs: `headroom watch` and `headroom serve` differ only in these and in what
 /// they do with each round's figures ([`RoundHook`]).
-pub struct LoopOptions {
+pub(crate) struct LoopOptions {
     /// The command, for what the loop prints (`watch`, `serve`).
     pub name: &'static str,
     /// How an alert delivered without notifications is recorded.
@@ -84,7 +84,7 @@ pub struct LoopOptions {
 
 /// What a front end does with each round's figures, with the ledger the round used; on the
 /// task's thread.
-pub trait RoundHook: Send + Sync + 'static {
+pub(crate) trait RoundHook: Send + Sync + 'static {
     fn after_round(&self, ledger: &Ledger, published: &Published);
 }
 
@@ -99,7 +99,7 @@ impl RoundHook for PrintOnly {
 /// second does not make the loop read the transcripts more often than that.
 const SCRAPE_REFRESH_MIN: Duration = Duration::from_secs(1);
 
-pub fn watch(ctx: &Context, args: &WatchArgs) -> Result<(), Failure> {
+pub(crate) fn watch(ctx: &Context, args: &WatchArgs) -> Result<(), Failure> {
     let options = LoopOptions {
         name: "watch",
         printed_only: "printed only (--no-notify)",
@@ -114,7 +114,7 @@ pub fn watch(ctx: &Context, args: &WatchArgs) -> Result<(), Failure> {
 /// The service's task with hooks that print: the one loop behind `headroom watch` and
 /// `headroom serve`. `events` is the sender the caller may have handed out (to the metrics
 /// endpoint); the loop ends on Ctrl-C, after `--once`'s round, or when every sender is gone.
-pub fn run_loop(
+pub(crate) fn run_loop(
     ctx: &Context,
     options: &LoopOptions,
     events: mpsc::Sender<Event>,
@@ -393,7 +393,7 @@ fn alert_lines(evaluation: &Evaluation, outcome: &str, now: i64, zone: Zone) -> 
     lines
 }
 
-pub fn alerts(ctx: &Context, args: &AlertsArgs) -> Result<(), Failure> {
+pub(crate) fn alerts(ctx: &Context, args: &AlertsArgs) -> Result<(), Failure> {
     let now = now_ms();
     if let Some(snooze) = &args.snooze {
         return snooze_cmd(ctx, snooze, now);

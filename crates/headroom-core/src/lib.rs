@@ -5,7 +5,7 @@
 //! arguments; nothing here reads the environment or the system time on its own (the front ends
 //! call [`environment::Edge::from_process`] once, at start).
 
-#![warn(missing_docs, unreachable_pub)]
+#![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 

@@ -36,13 +36,13 @@ const LEDGER_TRIES: u32 = 4;
 const LEDGER_RETRY: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Args)]
-pub struct ExtraUsageArgs {
+pub(crate) struct ExtraUsageArgs {
     #[command(subcommand)]
     pub action: Option<ExtraUsageAction>,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum ExtraUsageAction {
+pub(crate) enum ExtraUsageAction {
     /// Whether Extra Usage is on, its cap, this month's spend and the prepaid balance.
     Status {
         /// Print JSON.
@@ -76,7 +76,7 @@ const EXIT_CODES: &str = "Exit codes: 0 done and confirmed by the account; 1 not
 
 /// How a write is confirmed without a prompt.
 #[derive(Debug, Args)]
-pub struct ConfirmArgs {
+pub(crate) struct ConfirmArgs {
     /// Confirm without a prompt (for scripts). Never the default.
     #[arg(long)]
     pub yes: bool,
@@ -87,7 +87,7 @@ pub struct ConfirmArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct EnableArgs {
+pub(crate) struct EnableArgs {
     /// The monthly cap, in dollars (e.g. 50 or 12.50); without it, the cap chosen before in
     /// Headroom.
     #[arg(long, value_name = "DOLLARS", allow_hyphen_values = true)]
@@ -111,7 +111,7 @@ pub struct EnableArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct CapArgs {
+pub(crate) struct CapArgs {
     /// The monthly cap, in dollars (e.g. 75 or 12.50).
     #[arg(
         value_name = "DOLLARS",
@@ -130,7 +130,7 @@ pub struct CapArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct DisableArgs {
+pub(crate) struct DisableArgs {
     #[command(flatten)]
     pub confirm: ConfirmArgs,
     /// Open claude.ai's usage settings instead (nothing is written by Headroom).
@@ -138,7 +138,7 @@ pub struct DisableArgs {
     pub browser: bool,
 }
 
-pub fn run(ctx: &Context, args: &ExtraUsageArgs) -> Result<(), Failure> {
+pub(crate) fn run(ctx: &Context, args: &ExtraUsageArgs) -> Result<(), Failure> {
     match &args.action {
         None => status(ctx, false),
         Some(ExtraUsageAction::Status { json }) => status(ctx, *json),

@@ -8,16 +8,21 @@ use headroom_core::snapshot::{
     ExtraUsage, Source, SourceStatus, UsageSnapshot, Window, WindowKind,
 };
 
-pub const MIN: i64 = 60_000;
-pub const HOUR: i64 = 60 * MIN;
+pub(crate) const MIN: i64 = 60_000;
+pub(crate) const HOUR: i64 = 60 * MIN;
 /// Tuesday 2026-03-03 10:00 UTC.
-pub const T0: i64 = 1_772_532_000_000;
+pub(crate) const T0: i64 = 1_772_532_000_000;
 
-pub fn utc() -> Zone {
+pub(crate) fn utc() -> Zone {
     Zone::Named(chrono_tz::UTC)
 }
 
-pub fn window(kind: WindowKind, utilization: f64, resets_at_ms: Option<i64>, now: i64) -> Window {
+pub(crate) fn window(
+    kind: WindowKind,
+    utilization: f64,
+    resets_at_ms: Option<i64>,
+    now: i64,
+) -> Window {
     let (id, label) = match &kind {
         WindowKind::Session => ("session".to_owned(), "Session".to_owned()),
         WindowKind::Weekly => ("weekly".to_owned(), "Weekly".to_owned()),
@@ -38,15 +43,20 @@ pub fn window(kind: WindowKind, utilization: f64, resets_at_ms: Option<i64>, now
     }
 }
 
-pub fn session(utilization: f64, resets_at_ms: i64, now: i64) -> Window {
+pub(crate) fn session(utilization: f64, resets_at_ms: i64, now: i64) -> Window {
     window(WindowKind::Session, utilization, Some(resets_at_ms), now)
 }
 
-pub fn weekly(utilization: f64, resets_at_ms: i64, now: i64) -> Window {
+pub(crate) fn weekly(utilization: f64, resets_at_ms: i64, now: i64) -> Window {
     window(WindowKind::Weekly, utilization, Some(resets_at_ms), now)
 }
 
-pub fn extra(enabled: Option<bool>, cap: Option<f64>, used: Option<f64>, now: i64) -> ExtraUsage {
+pub(crate) fn extra(
+    enabled: Option<bool>,
+    cap: Option<f64>,
+    used: Option<f64>,
+    now: i64,
+) -> ExtraUsage {
     ExtraUsage {
         enabled,
         monthly_limit: cap,
@@ -59,7 +69,7 @@ pub fn extra(enabled: Option<bool>, cap: Option<f64>, used: Option<f64>, now: i6
     }
 }
 
-pub fn account_ok(now: i64) -> SourceStatus {
+pub(crate) fn account_ok(now: i64) -> SourceStatus {
     SourceStatus {
         source: Source::Account,
         configured: true,
@@ -71,7 +81,11 @@ pub fn account_ok(now: i64) -> SourceStatus {
 
 /// A snapshot the way the account source fills it: `windows` has them all, `session` and
 /// `weekly` repeat the two main ones.
-pub fn snapshot(now: i64, windows: Vec<Window>, extra_usage: Option<ExtraUsage>) -> UsageSnapshot {
+pub(crate) fn snapshot(
+    now: i64,
+    windows: Vec<Window>,
+    extra_usage: Option<ExtraUsage>,
+) -> UsageSnapshot {
     UsageSnapshot {
         taken_at_ms: now,
         session: windows
@@ -90,14 +104,14 @@ pub fn snapshot(now: i64, windows: Vec<Window>, extra_usage: Option<ExtraUsage>)
 }
 
 /// A front end in miniature: keeps the state between evaluations.
-pub struct Runner {
+pub(crate) struct Runner {
     pub state: EngineState,
     pub settings: AlertSettings,
     pub zone: Zone,
 }
 
 impl Runner {
-    pub fn new() -> Runner {
+    pub(crate) fn new() -> Runner {
         Runner {
             state: EngineState::default(),
             settings: AlertSettings::default(),
@@ -105,20 +119,20 @@ impl Runner {
         }
     }
 
-    pub fn eval(&mut self, snapshot: &UsageSnapshot, now: i64) -> Evaluation {
+    pub(crate) fn eval(&mut self, snapshot: &UsageSnapshot, now: i64) -> Evaluation {
         let out = evaluate(snapshot, &self.state, &self.settings, now, self.zone);
         self.state = out.state.clone();
         out
     }
 }
 
-pub fn delivered(e: &Evaluation) -> Option<&Notification> {
+pub(crate) fn delivered(e: &Evaluation) -> Option<&Notification> {
     match &e.delivery {
         Delivery::Deliver { notification } => Some(notification),
         _ => None,
     }
 }
 
-pub fn kinds(e: &Evaluation) -> Vec<(headroom_core::alerts::AlertKind, Option<u32>)> {
+pub(crate) fn kinds(e: &Evaluation) -> Vec<(headroom_core::alerts::AlertKind, Option<u32>)> {
     e.alerts.iter().map(|a| (a.kind, a.threshold)).collect()
 }

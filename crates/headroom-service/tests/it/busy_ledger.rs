@@ -8,10 +8,11 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::support::{recording_hooks, service_env, transcript_line};
+use crate::support::{recording_hooks, service_env};
 use headroom_core::account::MemoryStore;
 use headroom_core::ledger::{Ledger, BUSY_TIMEOUT};
 use headroom_service::{Published, Role};
+use headroom_tests::transcript_line;
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

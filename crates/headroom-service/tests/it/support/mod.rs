@@ -1,8 +1,6 @@
-//! What the service's tests share: a transcript line, an environment of temporary folders
+//! What the service's tests share: an environment of temporary folders
 //! (and optionally a loopback account server) for the task, and hooks that hand every
 //! published view to the test.
-
-mod transcript;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -13,11 +11,9 @@ use std::time::Duration;
 use headroom_core::environment::Edge;
 use headroom_service::{ExtraUsageState, Hooks, Published, Role, ServiceEnv};
 
-pub use transcript::transcript_line;
-
 /// The task's environment: Claude Code's folder `claude` and Headroom's `headroom` under
 /// `dir`, the account at `api` (nothing listens at 127.0.0.1:9), claude.ai nowhere.
-pub fn service_env(dir: &Path, api: Option<&str>, role: Role) -> ServiceEnv {
+pub(crate) fn service_env(dir: &Path, api: Option<&str>, role: Role) -> ServiceEnv {
     let vars: Vec<(&str, OsString)> = vec![
         ("CLAUDE_CONFIG_DIR", dir.join("claude").into()),
         ("HEADROOM_HOME", dir.join("headroom").into()),
@@ -46,7 +42,7 @@ pub fn service_env(dir: &Path, api: Option<&str>, role: Role) -> ServiceEnv {
 }
 
 /// Hooks that send every published view (and Extra Usage step) to the test.
-pub struct Recording {
+pub(crate) struct Recording {
     views: Sender<Arc<Published>>,
     extra_usage: Sender<ExtraUsageState>,
 }
@@ -62,7 +58,7 @@ impl Hooks for Recording {
 }
 
 /// [`Recording`] hooks and the receivers of what they record.
-pub fn recording_hooks() -> (
+pub(crate) fn recording_hooks() -> (
     Arc<Recording>,
     Receiver<Arc<Published>>,
     Receiver<ExtraUsageState>,
@@ -75,7 +71,7 @@ pub fn recording_hooks() -> (
 
 /// The first view `rx` gets within `within` that `wanted` accepts; panics with the last view
 /// otherwise.
-pub fn view_where(
+pub(crate) fn view_where(
     rx: &Receiver<Arc<Published>>,
     within: Duration,
     what: &str,
