@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::{mpsc, Arc};
 
 use clap::Args;
+use headroom_core::alerts::store::PrintedBy;
 use headroom_core::ledger::Ledger;
 use headroom_metrics::{Exporter, Frame, Latest, OtlpConfig, Server};
 use headroom_service::Published;
@@ -117,7 +118,7 @@ pub(crate) fn run(ctx: &Context, args: &ServeArgs) -> Result<(), Failure> {
 
     let options = LoopOptions {
         name: "serve",
-        printed_only: "printed only (serve without --notify)",
+        printed_by: PrintedBy::ServeWithoutNotify,
         once: false,
         interval: args.interval,
         notify: args.notify,

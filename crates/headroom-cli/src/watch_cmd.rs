@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use headroom_core::account::Mode;
-use headroom_core::alerts::store::{self, HistoryEntry};
-use headroom_core::alerts::{self, Action, Evaluation, EXTRA_USAGE_SETTINGS_URL};
+use headroom_core::alerts::store::{self, DeliveryOutcome, HistoryEntry, PrintedBy};
+use headroom_core::alerts::{self, Action, Evaluation, Level, EXTRA_USAGE_SETTINGS_URL};
 use headroom_core::environment::Edge;
 use headroom_core::ledger::Ledger;
 use headroom_core::report::Zone;
@@ -75,8 +75,8 @@ pub(crate) enum Event {
 pub(crate) struct LoopOptions {
     /// The command, for what the loop prints (`watch`, `serve`).
     pub name: &'static str,
-    /// How an alert delivered without notifications is recorded.
-    pub printed_only: &'static str,
+    /// Which command prints alerts when notifications are off (the history says so).
+    pub printed_by: PrintedBy,
     pub once: bool,
     pub interval: Option<u32>,
     pub notify: bool,
@@ -102,7 +102,7 @@ const SCRAPE_REFRESH_MIN: Duration = Duration::from_secs(1);
 pub(crate) fn watch(ctx: &Context, args: &WatchArgs) -> Result<(), Failure> {
     let options = LoopOptions {
         name: "watch",
-        printed_only: "printed only (--no-notify)",
+        printed_by: PrintedBy::WatchWithoutNotify,
         once: args.once,
         interval: args.interval,
         notify: !args.no_notify,
@@ -135,7 +135,7 @@ pub(crate) fn run_loop(
         }
     } else {
         Notifications::Off {
-            recorded_as: options.printed_only,
+            printed_by: options.printed_by,
         }
     };
     let edge = Edge {
@@ -267,7 +267,7 @@ impl<H: RoundHook> headroom_service::Hooks for Printer<H> {
         self.hook.after_round(ledger, published);
     }
 
-    fn alerted(&self, evaluation: &Evaluation, outcome: &str, zone: Zone) {
+    fn alerted(&self, evaluation: &Evaluation, outcome: &DeliveryOutcome, zone: Zone) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state
             .alerts
@@ -378,7 +378,12 @@ fn figures_key(snapshot: &UsageSnapshot) -> String {
 }
 
 /// Each alert as two printed lines: the clock, level, title and outcome, then the body.
-fn alert_lines(evaluation: &Evaluation, outcome: &str, now: i64, zone: Zone) -> Vec<String> {
+fn alert_lines(
+    evaluation: &Evaluation,
+    outcome: &DeliveryOutcome,
+    now: i64,
+    zone: Zone,
+) -> Vec<String> {
     let mut lines = Vec::new();
     for a in &evaluation.alerts {
         lines.push(format!(
@@ -431,19 +436,21 @@ fn print_history(history: &[HistoryEntry], now: i64, zone: Zone) {
         ("Delivery", Align::Left),
     ]);
     for h in history {
-        let level = match h.level.as_str() {
-            "critical" => style.red(&h.level),
-            "warning" => style.yellow(&h.level),
-            _ => h.level.clone(),
+        let name = h.level.as_str();
+        let level = match h.level {
+            Level::Critical => style.red(name),
+            Level::Warning => style.yellow(name),
+            Level::Info => name.to_owned(),
         };
+        let delivery = h.delivery.to_string();
         table.styled_row(vec![
             (
                 text::clock(h.at_ms, now, zone),
                 text::clock(h.at_ms, now, zone),
             ),
-            (h.level.clone(), level),
+            (name.to_owned(), level),
             (h.title.clone(), h.title.clone()),
-            (h.delivery.clone(), style.dim(&h.delivery)),
+            (delivery.clone(), style.dim(&delivery)),
         ]);
     }
     print!("{}", table.render(&style));

@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Duration;
 
+use headroom_core::alerts::store::DeliveryOutcome;
+
 pub use headroom_core::alerts::{Action, Level, Notification};
 
 /// The app icon shipped with Headroom (PNG, 128×128).
@@ -113,22 +115,21 @@ impl Notifier {
 }
 
 impl Notifier {
-    /// Delivers, and says how it went in the words the alert history keeps
-    /// (`alerts::store::outcome`), for `headroom watch` and the tray alike. The error, if any,
+    /// Delivers, and says how it went as the alert history keeps it, for `headroom watch` and
+    /// the tray alike. The error, if any,
     /// comes back for the caller to report its own way (once, for a missing server).
     pub fn deliver_for_history(
         &self,
         notification: &Notification,
-    ) -> (String, Option<NotifyError>) {
-        use headroom_core::alerts::store::outcome;
+    ) -> (DeliveryOutcome, Option<NotifyError>) {
         match self.deliver(notification) {
             // "No actions" only when buttons were wanted and the server cannot show them.
             Ok(d) if d.with_actions || !self.config.actions || notification.actions.is_empty() => {
-                (outcome::DELIVERED.to_owned(), None)
+                (DeliveryOutcome::Delivered, None)
             }
-            Ok(_) => (outcome::DELIVERED_PLAIN.to_owned(), None),
-            Err(e @ NotifyError::NoServer(_)) => (outcome::NO_SERVER.to_owned(), Some(e)),
-            Err(e) => (format!("{}: {e}", outcome::FAILED), Some(e)),
+            Ok(_) => (DeliveryOutcome::DeliveredWithoutButtons, None),
+            Err(e @ NotifyError::NoServer(_)) => (DeliveryOutcome::NoServer, Some(e)),
+            Err(e) => (DeliveryOutcome::Failed(e.to_string()), Some(e)),
         }
     }
 }

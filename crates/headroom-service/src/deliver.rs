@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use headroom_core::alerts::store::{self, outcome};
+use headroom_core::alerts::store::{self, DeliveryOutcome, PrintedBy};
 use headroom_core::alerts::{Delivery, Evaluation, Notification};
 use headroom_core::ledger::{Ledger, LedgerError};
 use headroom_core::report::Zone;
@@ -21,9 +21,9 @@ use headroom_notify::{Clicked, Notifier, NotifierConfig, NotifyError};
 /// Whether alerts become desktop notifications.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Notifications {
-    /// None at all (`watch --no-notify`, `serve` without `--notify`): the alert is recorded
-    /// with this outcome instead.
-    Off { recorded_as: &'static str },
+    /// None at all (`watch --no-notify`, `serve` without `--notify`): the command prints the
+    /// alert, and the history says so.
+    Off { printed_by: PrintedBy },
     /// Notifications, with buttons when someone stays to receive their clicks (not
     /// `watch --once`).
     On { buttons: bool },
@@ -91,10 +91,10 @@ impl Deliverer {
         })
     }
 
-    /// Delivers and says how it went, in the words the alert history keeps.
-    pub fn deliver(&mut self, notification: &Notification) -> String {
+    /// Delivers and says how it went, as the alert history keeps it.
+    pub fn deliver(&mut self, notification: &Notification) -> DeliveryOutcome {
         let buttons = match self.notifications {
-            Notifications::Off { recorded_as } => return recorded_as.to_owned(),
+            Notifications::Off { printed_by } => return DeliveryOutcome::PrintedOnly(printed_by),
             Notifications::On { buttons } => buttons,
         };
         let (outcome, error) = self.notifier(buttons).deliver_for_history(notification);
@@ -138,7 +138,7 @@ pub struct AlertRound {
     pub evaluation: Evaluation,
     /// How the alerts were delivered, as the history keeps it: `None` when the engine chose
     /// to deliver nothing; the reason when it held them back (quiet hours, a snooze).
-    pub outcome: Option<String>,
+    pub outcome: Option<DeliveryOutcome>,
 }
 
 /// Evaluates `snapshot`, records its alerts, delivers the notification and records how that
@@ -155,7 +155,7 @@ pub fn alert_round(
     let outcome = match &recorded.evaluation.delivery {
         Delivery::Nothing => None,
         // Recorded so by `evaluate_and_record` already.
-        Delivery::Suppressed { why } => Some(why.as_str().to_owned()),
+        Delivery::Suppressed { why } => Some(DeliveryOutcome::from(*why)),
         Delivery::Deliver { notification } => {
             let outcome = deliver_and_record(ledger, &recorded.ids, notification, deliverer)?;
             Some(outcome)
@@ -172,9 +172,9 @@ fn deliver_and_record(
     ids: &[i64],
     notification: &Notification,
     deliverer: &mut Deliverer,
-) -> Result<String, LedgerError> {
+) -> Result<DeliveryOutcome, LedgerError> {
     let outcome = deliverer.deliver(notification);
-    if outcome != outcome::PENDING {
+    if !outcome.is_pending() {
         store::record_delivery(ledger, ids, &outcome)?;
     }
     Ok(outcome)

@@ -29,7 +29,6 @@ pub enum Role {
 }
 
 impl Role {
-    /// How this process delivers alerts; `None` when it does not evaluate them.
     /// Whose words a source's problem is shown in: the app's for the tray and its pane,
     /// the CLI's for `watch` and `serve`.
     pub fn front_end(self) -> FrontEnd {
@@ -39,6 +38,8 @@ impl Role {
         }
     }
 
+    /// How this process delivers alerts, and how its "no notification server" warning ends;
+    /// `None` when it does not evaluate them.
     pub fn delivery(self) -> Option<(Notifications, &'static str)> {
         match self {
             Role::Tray => Some((Notifications::On { buttons: true }, "alerts are recorded")),

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use headroom_core::alerts::store::DeliveryOutcome;
 use headroom_core::alerts::{Action, Evaluation};
 use headroom_core::ledger::Ledger;
 use headroom_core::report::Zone;
@@ -94,7 +95,7 @@ pub trait Hooks: Send + Sync + 'static {
     fn extra_usage(&self, _state: ExtraUsageState) {}
     /// What the alert step of a round found and how its delivery went, before the round's
     /// view is published (`headroom watch` prints it). Only when it found something new.
-    fn alerted(&self, _evaluation: &Evaluation, _outcome: &str, _zone: Zone) {}
+    fn alerted(&self, _evaluation: &Evaluation, _outcome: &DeliveryOutcome, _zone: Zone) {}
     /// A notification button was clicked (on the notifier's own thread).
     fn clicked(&self, _action: Action) {}
 }

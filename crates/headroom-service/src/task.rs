@@ -28,7 +28,7 @@ use headroom_core::settings::{self, Settings};
 use headroom_core::snapshot::UsageSnapshot;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::deliver::{self, Deliverer, Notifications};
+use crate::deliver::{self, Deliverer};
 use crate::env::ServiceEnv;
 use crate::supervise::{self, TaskFailure};
 use crate::watcher::Watcher;
@@ -61,19 +61,15 @@ pub fn start(env: ServiceEnv, secrets: Arc<dyn SecretStore>, hooks: Arc<dyn Hook
         .name("headroom-refresh".into())
         .spawn(move || {
             let clicks = hooks.clone();
-            // The settings window's process evaluates no alerts: its notifier is never built.
-            let (notifications, instead) = env.role.delivery().unwrap_or((
-                Notifications::Off {
-                    recorded_as: "not delivered",
-                },
-                "alerts are recorded",
-            ));
-            let deliverer = Deliverer::new(
-                &env.edge.state.dir,
-                notifications,
-                instead,
-                Arc::new(move |click| clicks.clicked(click.action)),
-            );
+            // The settings window's process evaluates no alerts: it has no deliverer.
+            let deliverer = env.role.delivery().map(|(notifications, instead)| {
+                Deliverer::new(
+                    &env.edge.state.dir,
+                    notifications,
+                    instead,
+                    Arc::new(move |click| clicks.clicked(click.action)),
+                )
+            });
             let task = Task {
                 env,
                 secrets,
@@ -158,8 +154,9 @@ struct Task {
     publish: watch::Sender<Option<Arc<Published>>>,
     /// To the task's own inbox: the file watcher's events.
     wake: mpsc::UnboundedSender<Request>,
-    /// Kept across restarts, like the hooks: its "no server" warning is said once.
-    deliverer: Deliverer,
+    /// Kept across restarts, like the hooks: its "no server" warning is said once. `None` for
+    /// a role that evaluates no alerts ([`Role::delivery`]).
+    deliverer: Option<Deliverer>,
     watcher: Watcher,
     /// Rebuilt only when the source settings change.
     refresher: Option<(headroom_core::settings::SourceSettings, Refresher)>,
@@ -344,10 +341,7 @@ impl Task {
             };
             let mut snapshot = snapshot;
             snapshot.errors.extend(problems);
-            if let Some(l) = ledger
-                .as_ref()
-                .filter(|_| self.env.role.delivery().is_some())
-            {
+            if let Some(l) = &ledger {
                 self.alerts(l, &snapshot, &settings, now);
             }
             if let Some(w) = &extra {
@@ -477,14 +471,18 @@ impl Task {
 
     /// The alert step (shared with `headroom watch`); a ledger error is logged, and the
     /// next round evaluates again.
+    /// The alert step, for a role that has a deliverer (none for the settings window).
     fn alerts(&mut self, ledger: &Ledger, snapshot: &UsageSnapshot, settings: &Settings, now: i64) {
+        let Some(deliverer) = &mut self.deliverer else {
+            return;
+        };
         match deliver::alert_round(
             ledger,
             snapshot,
             &settings.alerts,
             now,
             settings.zone(),
-            &mut self.deliverer,
+            deliverer,
         ) {
             Ok(round) => {
                 if let Some(outcome) = &round.outcome {

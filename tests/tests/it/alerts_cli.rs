@@ -138,3 +138,49 @@ fn a_wrongly_typed_setting_is_named_and_snoozing_keeps_everything_else() {
         .remove("snoozed_until_ms");
     assert_eq!(saved, file);
 }
+
+/// `watch --no-notify` prints the alerts it raises, and the history says so: the outcome
+/// goes through the ledger as a value and comes back in the same words (table and JSON).
+#[test]
+fn an_alert_printed_by_watch_is_listed_as_printed_only() {
+    use headroom_tests::account::{now_ms, run, stdout, usage_server, Home};
+
+    let iso = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap()
+            .to_rfc3339()
+    };
+    let now = now_ms();
+    let server = usage_server(
+        serde_json::json!({
+            "five_hour": {"utilization": 93.0, "resets_at": iso(now + 2 * 3_600_000)},
+            "seven_day": {"utilization": 20.0, "resets_at": iso(now + 3 * 86_400_000)},
+            "extra_usage": {"is_enabled": true, "monthly_limit": 5000, "used_credits": 0},
+        })
+        .to_string(),
+    );
+    let home = Home::new();
+    let mut watch = home.command(Some(&server.base));
+    watch.args(["watch", "--once", "--no-notify"]);
+    let printed = stdout(&run(watch));
+    assert!(
+        printed.contains("[printed only (--no-notify)]"),
+        "{printed}"
+    );
+
+    let mut list = home.command(None);
+    list.args(["alerts", "--json"]);
+    let history: serde_json::Value = serde_json::from_str(&stdout(&run(list))).unwrap();
+    let rows = history.as_array().unwrap();
+    assert!(!rows.is_empty(), "{history}");
+    for row in rows {
+        assert_eq!(row["delivery"], "printed only (--no-notify)", "{row}");
+        assert_eq!(row["kind"], "threshold", "{row}");
+        assert_eq!(row["level"], "warning", "{row}");
+    }
+    let mut table = home.command(None);
+    table.arg("alerts");
+    let table = stdout(&run(table));
+    assert!(table.contains("printed only (--no-notify)"), "{table}");
+    assert!(table.contains("warning"), "{table}");
+}

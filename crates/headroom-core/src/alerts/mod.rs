@@ -235,16 +235,6 @@ pub enum Suppression {
     },
 }
 
-impl Suppression {
-    /// The words the alert history shows (`quiet hours`, `snoozed`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Suppression::QuietHours => "quiet hours",
-            Suppression::Snoozed { .. } => "snoozed",
-        }
-    }
-}
-
 /// The one notification an evaluation delivers: its alerts, most severe first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notification {

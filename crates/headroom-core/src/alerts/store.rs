@@ -14,7 +14,7 @@
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
-use super::{engine, Delivery, EngineState, Evaluation};
+use super::{engine, AlertKind, Delivery, EngineState, Evaluation, Level, Suppression};
 use crate::ledger::{Ledger, LedgerError};
 use crate::report::Zone;
 use crate::settings::AlertSettings;
@@ -23,22 +23,109 @@ use crate::snapshot::UsageSnapshot;
 /// How many history rows are kept (the newest).
 pub const HISTORY_LIMIT: i64 = 1000;
 
-/// Delivery outcomes as the history stores them.
-pub mod outcome {
-    /// Recorded, not delivered yet.
-    pub const PENDING: &str = "pending";
+/// What became of an alert's notification, as the history keeps it. Stored as its words
+/// ([`Display`](std::fmt::Display)), which `headroom alerts` shows and its `--json` carries;
+/// [`DeliveryOutcome::parse`] reads them back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// Recorded, not delivered yet (the delivery follows the commit).
+    Pending,
     /// Shown by the notification server.
-    pub const DELIVERED: &str = "delivered";
-    /// Delivered without buttons (the server does not advertise `actions`).
-    pub const DELIVERED_PLAIN: &str = "delivered (no actions)";
+    Delivered,
+    /// Shown without its buttons: the server does not advertise `actions`.
+    DeliveredWithoutButtons,
     /// Held back by quiet hours.
-    pub const QUIET_HOURS: &str = "quiet hours";
+    QuietHours,
     /// Held back by a snooze.
-    pub const SNOOZED: &str = "snoozed";
+    Snoozed,
     /// No notification server to show it (no session bus, say).
-    pub const NO_SERVER: &str = "no notification server";
-    /// The server refused it; the history adds its words (`failed: …`).
-    pub const FAILED: &str = "failed";
+    NoServer,
+    /// Notifications are off in the command that raised it, which printed it instead.
+    PrintedOnly(PrintedBy),
+    /// The server refused it, in its words.
+    Failed(String),
+    /// Words this Headroom does not know (a newer one wrote them): shown as they are.
+    Unrecognised(String),
+}
+
+/// The command that printed an alert instead of showing it, and the flag that made it so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrintedBy {
+    /// `headroom watch --no-notify`.
+    WatchWithoutNotify,
+    /// `headroom serve` (notifications only with `--notify`).
+    ServeWithoutNotify,
+}
+
+impl DeliveryOutcome {
+    const FAILED_PREFIX: &'static str = "failed: ";
+
+    /// The outcome written as `text` by [`Display`](std::fmt::Display); words it does not
+    /// know are kept as [`DeliveryOutcome::Unrecognised`], never an error.
+    pub fn parse(text: &str) -> DeliveryOutcome {
+        match text {
+            "pending" => DeliveryOutcome::Pending,
+            "delivered" => DeliveryOutcome::Delivered,
+            "delivered (no actions)" => DeliveryOutcome::DeliveredWithoutButtons,
+            "quiet hours" => DeliveryOutcome::QuietHours,
+            "snoozed" => DeliveryOutcome::Snoozed,
+            "no notification server" => DeliveryOutcome::NoServer,
+            "printed only (--no-notify)" => {
+                DeliveryOutcome::PrintedOnly(PrintedBy::WatchWithoutNotify)
+            }
+            "printed only (serve without --notify)" => {
+                DeliveryOutcome::PrintedOnly(PrintedBy::ServeWithoutNotify)
+            }
+            _ => match text.strip_prefix(Self::FAILED_PREFIX) {
+                Some(detail) => DeliveryOutcome::Failed(detail.to_owned()),
+                None => DeliveryOutcome::Unrecognised(text.to_owned()),
+            },
+        }
+    }
+
+    /// Whether the delivery is still to come.
+    pub fn is_pending(&self) -> bool {
+        *self == DeliveryOutcome::Pending
+    }
+}
+
+impl std::fmt::Display for DeliveryOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DeliveryOutcome::Pending => "pending",
+            DeliveryOutcome::Delivered => "delivered",
+            DeliveryOutcome::DeliveredWithoutButtons => "delivered (no actions)",
+            DeliveryOutcome::QuietHours => "quiet hours",
+            DeliveryOutcome::Snoozed => "snoozed",
+            DeliveryOutcome::NoServer => "no notification server",
+            DeliveryOutcome::PrintedOnly(PrintedBy::WatchWithoutNotify) => {
+                "printed only (--no-notify)"
+            }
+            DeliveryOutcome::PrintedOnly(PrintedBy::ServeWithoutNotify) => {
+                "printed only (serve without --notify)"
+            }
+            DeliveryOutcome::Failed(detail) => {
+                return write!(f, "{}{detail}", Self::FAILED_PREFIX);
+            }
+            DeliveryOutcome::Unrecognised(text) => text,
+        })
+    }
+}
+
+impl From<Suppression> for DeliveryOutcome {
+    fn from(why: Suppression) -> DeliveryOutcome {
+        match why {
+            Suppression::QuietHours => DeliveryOutcome::QuietHours,
+            Suppression::Snoozed { .. } => DeliveryOutcome::Snoozed,
+        }
+    }
+}
+
+/// As its words: the JSON of `headroom alerts --json` reads as the table does.
+impl Serialize for DeliveryOutcome {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// One recorded alert.
@@ -48,10 +135,10 @@ pub struct HistoryEntry {
     pub id: i64,
     /// When it was recorded.
     pub at_ms: i64,
-    /// Its kind ([`AlertKind::as_str`](crate::alerts::AlertKind::as_str)).
-    pub kind: String,
-    /// Its level ([`Level::as_str`](crate::alerts::Level::as_str)).
-    pub level: String,
+    /// What it is about.
+    pub kind: AlertKind,
+    /// How loud it was.
+    pub level: Level,
     /// The window it concerns, if any.
     pub window_id: Option<String>,
     /// The window instance it belongs to, if any.
@@ -66,8 +153,8 @@ pub struct HistoryEntry {
     pub title: String,
     /// The notification's text.
     pub body: String,
-    /// `pending`, `delivered`, `quiet hours`, `snoozed`, `no notification server`, `failed: …`.
-    pub delivery: String,
+    /// What became of its notification.
+    pub delivery: DeliveryOutcome,
 }
 
 /// An evaluation and the history rows its alerts were written to.
@@ -131,9 +218,10 @@ pub fn evaluate_and_record(
         let previous = read_state(tx)?;
         let evaluation = engine::evaluate(snapshot, &previous, settings, now_ms, zone);
         let delivery = match &evaluation.delivery {
-            Delivery::Deliver { .. } | Delivery::Nothing => outcome::PENDING,
-            Delivery::Suppressed { why } => why.as_str(),
-        };
+            Delivery::Deliver { .. } | Delivery::Nothing => DeliveryOutcome::Pending,
+            Delivery::Suppressed { why } => DeliveryOutcome::from(*why),
+        }
+        .to_string();
         let mut ids = Vec::with_capacity(evaluation.alerts.len());
         {
             let mut insert = tx.prepare_cached(
@@ -171,8 +259,13 @@ pub fn evaluate_and_record(
     })
 }
 
-/// Writes what became of a delivery (`outcome::DELIVERED`, `outcome::NO_SERVER`, ...).
-pub fn record_delivery(ledger: &Ledger, ids: &[i64], outcome: &str) -> Result<(), LedgerError> {
+/// Writes what became of a delivery.
+pub fn record_delivery(
+    ledger: &Ledger,
+    ids: &[i64],
+    outcome: &DeliveryOutcome,
+) -> Result<(), LedgerError> {
+    let outcome = outcome.to_string();
     ledger.write(|tx| {
         let mut update =
             tx.prepare_cached("UPDATE alert_history SET delivery = ?1 WHERE id = ?2")?;
@@ -183,7 +276,8 @@ pub fn record_delivery(ledger: &Ledger, ids: &[i64], outcome: &str) -> Result<()
     })
 }
 
-/// The newest `limit` alerts, newest first.
+/// The newest `limit` alerts, newest first. A row of a kind or level this Headroom does not
+/// know (a newer one wrote it) is left out, with a warning, rather than failing the list.
 pub fn recent(ledger: &Ledger, limit: usize) -> Result<Vec<HistoryEntry>, LedgerError> {
     ledger.read(|conn| {
         let mut stmt = conn.prepare(
@@ -192,11 +286,21 @@ pub fn recent(ledger: &Ledger, limit: usize) -> Result<Vec<HistoryEntry>, Ledger
              FROM alert_history ORDER BY id DESC LIMIT ?1",
         )?;
         let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
-            Ok(HistoryEntry {
-                id: r.get(0)?,
+            let id: i64 = r.get(0)?;
+            let kind: String = r.get(2)?;
+            let level: String = r.get(3)?;
+            let (Some(kind), Some(level)) = (AlertKind::parse(&kind), Level::parse(&level)) else {
+                tracing::warn!(
+                    "alert history row {id} has a kind ({kind}) or level ({level}) this \
+                     Headroom does not know; it is left out of the list"
+                );
+                return Ok(None);
+            };
+            Ok(Some(HistoryEntry {
+                id,
                 at_ms: r.get(1)?,
-                kind: r.get(2)?,
-                level: r.get(3)?,
+                kind,
+                level,
                 window_id: r.get(4)?,
                 instance: r.get(5)?,
                 threshold: r.get(6)?,
@@ -204,9 +308,88 @@ pub fn recent(ledger: &Ledger, limit: usize) -> Result<Vec<HistoryEntry>, Ledger
                 resets_at_ms: r.get(8)?,
                 title: r.get(9)?,
                 body: r.get(10)?,
-                delivery: r.get(11)?,
-            })
+                delivery: DeliveryOutcome::parse(&r.get::<_, String>(11)?),
+            }))
         })?;
-        rows.collect()
+        rows.filter_map(Result::transpose).collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_outcome_reads_back_as_written() {
+        let all = [
+            DeliveryOutcome::Pending,
+            DeliveryOutcome::Delivered,
+            DeliveryOutcome::DeliveredWithoutButtons,
+            DeliveryOutcome::QuietHours,
+            DeliveryOutcome::Snoozed,
+            DeliveryOutcome::NoServer,
+            DeliveryOutcome::PrintedOnly(PrintedBy::WatchWithoutNotify),
+            DeliveryOutcome::PrintedOnly(PrintedBy::ServeWithoutNotify),
+            DeliveryOutcome::Failed("org.freedesktop.DBus.Error.NoReply".to_owned()),
+        ];
+        for outcome in all {
+            assert_eq!(DeliveryOutcome::parse(&outcome.to_string()), outcome);
+        }
+        // The words the history has always stored.
+        assert_eq!(
+            DeliveryOutcome::NoServer.to_string(),
+            "no notification server"
+        );
+        assert_eq!(
+            serde_json::to_value(DeliveryOutcome::Failed("timed out".into())).unwrap(),
+            "failed: timed out"
+        );
+        assert_eq!(
+            DeliveryOutcome::parse("sent by pigeon"),
+            DeliveryOutcome::Unrecognised("sent by pigeon".to_owned())
+        );
+    }
+
+    /// A newer Headroom may write kinds, levels and outcomes this one cannot name: the list
+    /// leaves those rows out (or shows the words as they are) instead of failing.
+    #[test]
+    fn rows_of_a_newer_headroom_neither_fail_the_list_nor_hide_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("ledger.sqlite3")).unwrap();
+        ledger
+            .write(|tx| {
+                let mut insert = tx.prepare(
+                    "INSERT INTO alert_history (at_ms, kind, level, title, body, delivery)
+                     VALUES (?1, ?2, ?3, 't', 'b', ?4)",
+                )?;
+                insert.execute(params![1, "threshold", "warning", "delivered"])?;
+                insert.execute(params![2, "solar_flare", "warning", "delivered"])?;
+                insert.execute(params![3, "reset", "deafening", "delivered"])?;
+                insert.execute(params![4, "reset", "info", "sent by pigeon"])?;
+                Ok(())
+            })
+            .unwrap();
+        let listed: Vec<_> = recent(&ledger, 10)
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.at_ms, h.kind, h.level, h.delivery))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (
+                    4,
+                    AlertKind::Reset,
+                    Level::Info,
+                    DeliveryOutcome::Unrecognised("sent by pigeon".to_owned())
+                ),
+                (
+                    1,
+                    AlertKind::Threshold,
+                    Level::Warning,
+                    DeliveryOutcome::Delivered
+                ),
+            ]
+        );
+    }
 }

@@ -3,7 +3,7 @@
 //! outcome, and an unreadable state row is survived.
 
 use crate::support_alerts::*;
-use headroom_core::alerts::store::{self, outcome};
+use headroom_core::alerts::store::{self, DeliveryOutcome};
 use headroom_core::alerts::{AlertKind, Delivery};
 use headroom_core::ledger::Ledger;
 use headroom_core::settings::AlertSettings;
@@ -27,7 +27,7 @@ fn a_restart_never_repeats_an_alert_and_history_keeps_them() {
         assert_eq!(rec.evaluation.alerts.len(), 2);
         assert_eq!(rec.ids.len(), 2);
         assert!(matches!(rec.evaluation.delivery, Delivery::Deliver { .. }));
-        store::record_delivery(&ledger, &rec.ids, outcome::DELIVERED).unwrap();
+        store::record_delivery(&ledger, &rec.ids, &DeliveryOutcome::Delivered).unwrap();
     }
     // A new process: the same figures say nothing.
     let ledger = Ledger::open(&path).unwrap();
@@ -50,14 +50,29 @@ fn a_restart_never_repeats_an_alert_and_history_keeps_them() {
     let history = store::recent(&ledger, 10).unwrap();
     let rows: Vec<_> = history
         .iter()
-        .map(|h| (h.kind.as_str(), h.threshold, h.delivery.as_str(), h.at_ms))
+        .map(|h| (h.kind, h.threshold, h.delivery.clone(), h.at_ms))
         .collect();
     assert_eq!(
         rows,
         [
-            ("threshold", Some(100), "snoozed", T0 + 2 * MIN),
-            ("threshold", Some(90), "delivered", T0),
-            ("extra_usage_trap", Some(90), "delivered", T0),
+            (
+                AlertKind::Threshold,
+                Some(100),
+                DeliveryOutcome::Snoozed,
+                T0 + 2 * MIN
+            ),
+            (
+                AlertKind::Threshold,
+                Some(90),
+                DeliveryOutcome::Delivered,
+                T0
+            ),
+            (
+                AlertKind::ExtraUsageTrap,
+                Some(90),
+                DeliveryOutcome::Delivered,
+                T0
+            ),
         ]
     );
     assert_eq!(history[2].title, "Session at 91 % and Extra Usage is off");

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::support::{recording_hooks, service_env, view_where};
 use headroom_core::account::MemoryStore;
-use headroom_core::alerts::store::{self, outcome};
+use headroom_core::alerts::store::{self, DeliveryOutcome};
 use headroom_core::ledger::Ledger;
 use headroom_service::task::WatchState;
 use headroom_service::{Published, Request, Role};
@@ -61,7 +61,7 @@ fn the_tray_round_polls_records_the_alert_with_its_delivery_and_publishes() {
     let history = store::recent(&ledger, 10).unwrap();
     assert!(!history.is_empty(), "no alert recorded");
     for entry in &history {
-        assert_eq!(entry.delivery, outcome::NO_SERVER, "{entry:?}");
+        assert_eq!(entry.delivery, DeliveryOutcome::NoServer, "{entry:?}");
     }
 
     // A second round right away asks nobody (the policy) and repeats no alert.
