@@ -6,7 +6,7 @@ use headroom_core::account::{self, extra_usage};
 use headroom_core::ledger::Ledger;
 use headroom_core::pricing::PRICE_TABLE_VERSION;
 use headroom_core::report::{self, CostMode, Period, Query};
-use headroom_core::snapshot::{Band, Span, UsageSnapshot, Window};
+use headroom_core::snapshot::{Band, Span, UsageSnapshot, Window, WindowKind};
 use serde::Serialize;
 
 use crate::env::AppEnv;
@@ -84,7 +84,7 @@ pub fn overview(env: &AppEnv, p: &Published) -> CmdResult<Overview> {
     // without a reset time, when the pane draws no chart.
     let session_span = s.session.as_ref().and_then(Window::session_span);
     let session_history = match session_span {
-        Some(span) => account::window_history(&ledger, "session", span.start_ms)?
+        Some(span) => account::window_history(&ledger, &WindowKind::Session.id(), span.start_ms)?
             .into_iter()
             .filter(|h| span.contains(h.seen_ms))
             .map(|h| Point {

@@ -116,6 +116,21 @@ pub enum WindowKind {
     },
 }
 
+impl WindowKind {
+    /// The id a window of this kind carries ([`Window::id`]): `session`, `weekly`,
+    /// `weekly:<model>` with the model in lower case, or the account's own key. The ledger
+    /// stores readings by it and the alert engine keys its memory by it, so this is the one
+    /// place it is spelled.
+    pub fn id(&self) -> String {
+        match self {
+            WindowKind::Session => "session".to_owned(),
+            WindowKind::Weekly => "weekly".to_owned(),
+            WindowKind::WeeklyModel { model } => format!("weekly:{}", model.to_lowercase()),
+            WindowKind::Other { key } => key.clone(),
+        }
+    }
+}
+
 /// How long the session window lasts: it resets 5 hours after it began.
 pub const SESSION_WINDOW_MS: i64 = 5 * 3_600_000;
 
@@ -339,12 +354,7 @@ mod tests {
 
     fn window(kind: WindowKind, utilization: f64, resets_at_ms: Option<i64>) -> Window {
         Window {
-            id: match &kind {
-                WindowKind::Session => "session".to_owned(),
-                WindowKind::Weekly => "weekly".to_owned(),
-                WindowKind::WeeklyModel { model } => format!("weekly:{model}"),
-                WindowKind::Other { key } => key.clone(),
-            },
+            id: kind.id(),
             label: String::new(),
             kind,
             utilization,
@@ -390,6 +400,29 @@ mod tests {
             .map(|w| w.id.as_str())
             .collect();
         assert_eq!(ids, ["weekly:opus", "weekly:haiku"]);
+    }
+
+    /// The ids the ledger and the alert memory are keyed by: one spelling, the model in lower
+    /// case whatever case the account gives it.
+    #[test]
+    fn a_window_kind_has_one_id() {
+        let ids: Vec<String> = [
+            WindowKind::Session,
+            WindowKind::Weekly,
+            WindowKind::WeeklyModel {
+                model: "Opus".to_owned(),
+            },
+            WindowKind::Other {
+                key: "seven_day_oauth_apps".to_owned(),
+            },
+        ]
+        .iter()
+        .map(WindowKind::id)
+        .collect();
+        assert_eq!(
+            ids,
+            ["session", "weekly", "weekly:opus", "seven_day_oauth_apps"]
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use headroom_core::account;
 use headroom_core::ledger::Ledger;
+use headroom_core::snapshot::WindowKind;
 
 const STATUSLINE_RUNS: usize = 100;
 const STATUSLINE_LIMIT: Duration = Duration::from_millis(100);
@@ -190,7 +191,7 @@ fn a_cold_ingest_neither_stalls_the_statusline_nor_changes_the_totals() {
     );
 
     let ledger = Ledger::open(&home.join("ledger.sqlite3")).unwrap();
-    let recorded: Vec<f64> = account::window_history(&ledger, "session", 0)
+    let recorded: Vec<f64> = account::window_history(&ledger, &WindowKind::Session.id(), 0)
         .unwrap()
         .iter()
         .map(|p| p.utilization)

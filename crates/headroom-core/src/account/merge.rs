@@ -77,15 +77,13 @@ pub(super) fn merge(inputs: MergeInputs) -> UsageSnapshot {
     };
     if !windows.iter().any(|w| w.kind == WindowKind::Session) {
         if let (Some(block), Some(pct)) = (&inputs.local_block, local_percent) {
-            windows.push(Window {
-                id: "session".into(),
-                label: "Session".into(),
-                kind: WindowKind::Session,
-                utilization: pct,
-                resets_at_ms: Some(block.end_ms),
-                source: Source::LocalEstimate,
-                observed_at_ms: now,
-            });
+            windows.push(super::usage::make_window(
+                WindowKind::Session,
+                pct,
+                Some(block.end_ms),
+                Source::LocalEstimate,
+                now,
+            ));
         }
     }
     windows.sort_by(|a, b| rank(&a.kind).cmp(&rank(&b.kind)).then(a.id.cmp(&b.id)));

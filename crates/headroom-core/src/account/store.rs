@@ -284,6 +284,7 @@ pub(super) fn newest_balance(ledger: &Ledger) -> Result<Option<(f64, String)>, L
 
 /// Readings of one window (all sources) seen since `since_ms`, oldest first. Each sample
 /// gives two points when it was seen over a span (first observed and last seen).
+/// `window_id` is the window's [`WindowKind::id`](crate::snapshot::WindowKind::id).
 pub fn window_history(
     ledger: &Ledger,
     window_id: &str,

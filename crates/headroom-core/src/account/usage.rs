@@ -226,17 +226,14 @@ pub(super) fn make_window(
     source: Source,
     observed_at_ms: i64,
 ) -> Window {
-    let (id, label) = match &kind {
-        WindowKind::Session => ("session".to_owned(), "Session".to_owned()),
-        WindowKind::Weekly => ("weekly".to_owned(), "Weekly".to_owned()),
-        WindowKind::WeeklyModel { model } => (
-            format!("weekly:{}", model.to_lowercase()),
-            format!("Weekly ({model})"),
-        ),
-        WindowKind::Other { key } => (key.clone(), other_label(key)),
+    let label = match &kind {
+        WindowKind::Session => "Session".to_owned(),
+        WindowKind::Weekly => "Weekly".to_owned(),
+        WindowKind::WeeklyModel { model } => format!("Weekly ({model})"),
+        WindowKind::Other { key } => other_label(key),
     };
     Window {
-        id,
+        id: kind.id(),
         label,
         kind,
         utilization,

@@ -6,7 +6,7 @@ use super::{credentials, merge, store, AccountConfig, AccountError, LOCAL_LIMIT_
 use crate::blocks::{self, Block};
 use crate::ledger::{Ledger, LedgerError};
 use crate::report::{CostMode, Zone};
-use crate::snapshot::{LocalBlock, Source, SourceStatus, UsageSnapshot};
+use crate::snapshot::{LocalBlock, Source, SourceStatus, UsageSnapshot, WindowKind};
 
 /// The snapshot from what the ledger holds, with no network at all.
 pub fn snapshot_from_ledger(
@@ -18,8 +18,11 @@ pub fn snapshot_from_ledger(
     let extra_usage = store::newest_extra_usage(ledger)?;
     let balance = store::newest_balance(ledger)?;
     // Only what the forecast reads (its own span, shorter than the chart's).
-    let session_history =
-        store::window_history(ledger, "session", now_ms.saturating_sub(merge::HISTORY_MS))?;
+    let session_history = store::window_history(
+        ledger,
+        &WindowKind::Session.id(),
+        now_ms.saturating_sub(merge::HISTORY_MS),
+    )?;
     let (local_block, local_limit_tokens) = local_estimate(ledger, now_ms)?;
 
     let mut sources = Vec::new();
