@@ -102,8 +102,8 @@ mod tests {
         );
     }
 
-    /// `ui/ipc.js`'s `Commands` map (what `tsc` checks calls against) names the commands
-    /// `build.rs` declares, no more, no fewer.
+    /// `ui/ipc.js`'s `Commands` map (what `tsc` checks calls against) and the invoke handler
+    /// name the commands `build.rs` declares, no more, no fewer.
     #[test]
     fn the_panes_command_map_names_every_declared_command() {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -126,10 +126,26 @@ mod tests {
                     .then(|| name.to_owned())
             })
             .collect();
+        // And the invoke handler (`commands::handler`) registers the same ones: a command
+        // missing from `build.rs` would be refused by the ACL, one missing from the handler
+        // would be granted and never answer.
+        let handler = read("src/commands/mod.rs");
+        let handler = handler
+            .split_once("generate_handler![")
+            .and_then(|(_, rest)| rest.split_once(']'))
+            .map_or("", |(list, _)| list);
+        let mut registered: Vec<String> = handler
+            .split(',')
+            .filter_map(|entry| entry.trim().rsplit("::").next())
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+            .collect();
         declared.sort();
         mapped.sort();
+        registered.sort();
         assert!(declared.len() > 10, "{declared:?}");
         assert_eq!(mapped, declared);
+        assert_eq!(registered, declared);
     }
 
     /// `d` without its `/** … */` comments, each run of white space one space.
