@@ -37,9 +37,24 @@ pub fn now_ms() -> i64 {
 /// "tomorrow 00:05" and so on. Two texts when the run spans midnight, so no test depends on
 /// the hour it runs at (a reset three hours ahead reads "tomorrow" every evening).
 pub fn clock_texts(at_ms: i64, from_ms: i64, to_ms: i64) -> Vec<String> {
+    texts_between(headroom_core::text::clock, at_ms, from_ms, to_ms)
+}
+
+/// As [`clock_texts`], as the time reads after a verb: "at 14:05", "tomorrow at 00:05"
+/// ([`headroom_core::text::at_clock`]).
+pub fn at_clock_texts(at_ms: i64, from_ms: i64, to_ms: i64) -> Vec<String> {
+    texts_between(headroom_core::text::at_clock, at_ms, from_ms, to_ms)
+}
+
+fn texts_between(
+    write: fn(i64, i64, headroom_core::report::Zone) -> String,
+    at_ms: i64,
+    from_ms: i64,
+    to_ms: i64,
+) -> Vec<String> {
     let utc = headroom_core::report::Zone::Named(chrono_tz::UTC);
-    let mut texts = vec![headroom_core::text::clock(at_ms, from_ms, utc)];
-    let later = headroom_core::text::clock(at_ms, to_ms, utc);
+    let mut texts = vec![write(at_ms, from_ms, utc)];
+    let later = write(at_ms, to_ms, utc);
     if !texts.contains(&later) {
         texts.push(later);
     }

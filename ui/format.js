@@ -125,17 +125,28 @@ export function resetText(resetsAt, now) {
 }
 
 /**
- * `at 14:05`, `tomorrow at 09:00`, `on Fri 06:34`.
+ * `clock` as it follows a verb: `at 14:05`, `tomorrow at 09:00`, `on Fri 06:34`,
+ * `on 3 Dec 14:05` (the core's `text::at_clock`, pinned by format-cases.json).
+ * @param {number} ms
+ * @param {number} now
+ * @param {string} [zone]
+ */
+export function atClock(ms, now, zone) {
+  const when = clock(ms, now, zone);
+  if (when.startsWith("tomorrow ")) return `tomorrow at ${when.slice("tomorrow ".length)}`;
+  return /^\d\d:/.test(when) ? `at ${when}` : `on ${when}`;
+}
+
+/**
+ * When a window resets, after "resets": `at 14:05`, `tomorrow at 09:00`; nothing for a
+ * window with no reset time or one that is due.
  * @param {number | null | undefined} resetsAt
  * @param {number} now
  * @param {string} [zone]
  */
 export function resetAt(resetsAt, now, zone) {
   if (typeof resetsAt !== "number" || resetsAt <= now) return "";
-  const when = clock(resetsAt, now, zone);
-  // `at 14:05`, `tomorrow at 09:00`, `on Fri 06:34`, `on 3 Dec 14:05`.
-  if (when.startsWith("tomorrow ")) return `tomorrow at ${when.slice("tomorrow ".length)}`;
-  return /^\d\d:/.test(when) ? `at ${when}` : `on ${when}`;
+  return atClock(resetsAt, now, zone);
 }
 
 /**

@@ -111,7 +111,7 @@ export function renderNow() {
   const est = f.basis === "local_tokens" ? " (estimate)" : "";
   const fullAt = sessionFullAt(s, now);
   if (fullAt != null) {
-    text("forecast", `At this pace the session fills at ${fmt.clock(fullAt, now, zone())}, in ${fmt.duration(fullAt - now)}${est}`);
+    text("forecast", `At this pace the session fills ${fmt.atClock(fullAt, now, zone())}, in ${fmt.duration(fullAt - now)}${est}`);
   } else if (typeof f.percent_per_hour === "number" && s.session) {
     text("forecast", `At this pace (${Math.round(f.percent_per_hour)} %/h) the session lasts until its reset${est}`);
   } else {

@@ -19,5 +19,8 @@ test("percent, money and duration", () => {
 });
 
 test("clock times", () => {
-  for (const c of cases.clock) assert.equal(fmt.clock(c.at, c.now, c.zone), c.text, JSON.stringify(c));
+  for (const c of cases.clock) {
+    assert.equal(fmt.clock(c.at, c.now, c.zone), c.text, JSON.stringify(c));
+    assert.equal(fmt.atClock(c.at, c.now, c.zone), c.at_text, JSON.stringify(c));
+  }
 });

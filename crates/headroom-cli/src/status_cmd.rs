@@ -176,8 +176,8 @@ pub(crate) fn human(snap: &UsageSnapshot, settings: &Settings, zone: Zone, skipp
                 _ => "from local token pace",
             };
             out.push_str(&format!(
-                "Forecast: the session window fills at {} (in {}) at the current pace ({from})\n",
-                text::clock(at, now, zone),
+                "Forecast: the session window fills {} (in {}) at the current pace ({from})\n",
+                text::at_clock(at, now, zone),
                 text::duration(at - now)
             ));
         }

@@ -344,7 +344,7 @@ fn status_figures(snapshot: &UsageSnapshot, now: i64, zone: Zone) -> String {
         );
         match w.resets_at_ms {
             Some(at) if at > now => {
-                parts.push(format!("{part} (resets at {})", text::clock(at, now, zone)))
+                parts.push(format!("{part} (resets {})", text::at_clock(at, now, zone)))
             }
             _ => parts.push(part),
         }

@@ -160,31 +160,65 @@ fn local_parts(ms: i64, zone: Zone) -> Option<Parts> {
     }
 }
 
+/// Which day a clock time falls on, as seen from `now`.
+enum Day {
+    Today,
+    Tomorrow,
+    /// Within the coming week.
+    Weekday(&'static str),
+    /// Further out, or before today.
+    Date(u32, &'static str),
+}
+
+/// The day and the `HH:MM` of `ms` in `zone`, seen from `now_ms`; `None` for an instant the
+/// zone cannot place.
+fn day_and_time(ms: i64, now_ms: i64, zone: Zone) -> Option<(Day, String)> {
+    let (t, now) = (local_parts(ms, zone)?, local_parts(now_ms, zone)?);
+    let day = match t.days_from_ce - now.days_from_ce {
+        0 => Day::Today,
+        1 => Day::Tomorrow,
+        2..=6 => Day::Weekday(t.weekday),
+        _ => Day::Date(t.day, t.month),
+    };
+    Some((day, format!("{:02}:{:02}", t.hour, t.minute)))
+}
+
 /// A clock time as a person near `now` reads it: `14:32` today, `tomorrow 09:00`,
 /// `Tue 14:32` within the week, `3 Mar 14:32` further out.
 pub fn clock(ms: i64, now_ms: i64, zone: Zone) -> String {
-    let (Some(t), Some(now)) = (local_parts(ms, zone), local_parts(now_ms, zone)) else {
-        return "an unknown time".to_owned();
-    };
-    let hm = format!("{:02}:{:02}", t.hour, t.minute);
-    match t.days_from_ce - now.days_from_ce {
-        0 => hm,
-        1 => format!("tomorrow {hm}"),
-        2..=6 => format!("{} {hm}", t.weekday),
-        _ => format!("{} {} {hm}", t.day, t.month),
+    match day_and_time(ms, now_ms, zone) {
+        None => "an unknown time".to_owned(),
+        Some((Day::Today, hm)) => hm,
+        Some((Day::Tomorrow, hm)) => format!("tomorrow {hm}"),
+        Some((Day::Weekday(weekday), hm)) => format!("{weekday} {hm}"),
+        Some((Day::Date(day, month), hm)) => format!("{day} {month} {hm}"),
     }
 }
 
-/// `resets at 14:00 (in 1 h 10 min)`, or `resets when the window ends` without a time.
+/// [`clock`] as it follows a verb: `at 14:32`, `tomorrow at 09:00`, `on Tue 14:32`,
+/// `on 3 Mar 14:32` (so a sentence never reads "resets at tomorrow 09:00"). The pane's
+/// `atClock` writes the same (`ui/format-cases.json`).
+pub fn at_clock(ms: i64, now_ms: i64, zone: Zone) -> String {
+    match day_and_time(ms, now_ms, zone) {
+        None => "at an unknown time".to_owned(),
+        Some((Day::Today, hm)) => format!("at {hm}"),
+        Some((Day::Tomorrow, hm)) => format!("tomorrow at {hm}"),
+        Some((Day::Weekday(weekday), hm)) => format!("on {weekday} {hm}"),
+        Some((Day::Date(day, month), hm)) => format!("on {day} {month} {hm}"),
+    }
+}
+
+/// `resets at 14:00 (in 1 h 10 min)`, `resets tomorrow at 09:00 (in 20 h)`, or, with no
+/// reset time known, `resets at a time not yet known`.
 pub fn resets(resets_at_ms: Option<i64>, now_ms: i64, zone: Zone) -> String {
     match resets_at_ms {
         Some(at) if at > now_ms => format!(
-            "resets at {} (in {})",
-            clock(at, now_ms, zone),
+            "resets {} (in {})",
+            at_clock(at, now_ms, zone),
             duration(at - now_ms)
         ),
         Some(_) => "is due to reset now".to_owned(),
-        None => "resets when its window ends".to_owned(),
+        None => "resets at a time not yet known".to_owned(),
     }
 }
 
@@ -284,6 +318,10 @@ mod tests {
             resets(Some(now + 70 * 60_000), now, utc()),
             "resets at 11:10 (in 1 h 10 min)"
         );
-        assert_eq!(resets(None, now, utc()), "resets when its window ends");
+        assert_eq!(
+            resets(Some(now + 20 * 3_600_000), now, utc()),
+            "resets tomorrow at 06:00 (in 20 h)"
+        );
+        assert_eq!(resets(None, now, utc()), "resets at a time not yet known");
     }
 }

@@ -20,7 +20,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use headroom_tests::account::{clock_texts, now_ms, run, usage_server, Server, TOKEN};
+use headroom_tests::account::{at_clock_texts, now_ms, run, usage_server, Server, TOKEN};
 use headroom_tests::dbus::{Bus, Recorder};
 use headroom_tests::{headroom_bin, EnvClearKeepClock};
 
@@ -96,16 +96,16 @@ struct Scenario {
 
 impl Scenario {
     /// The one body the notification may carry: the reset written by the core's own
-    /// formatter as it read at some moment between the scenario's start and now ("00:40" or
-    /// "tomorrow 00:40", by the hour the test runs at).
+    /// formatter as it read at some moment between the scenario's start and now ("at 00:40"
+    /// or "tomorrow at 00:40", by the hour the test runs at).
     fn bodies(&self) -> Vec<String> {
-        clock_texts(self.session_reset_ms, self.created_ms, now_ms())
+        at_clock_texts(self.session_reset_ms, self.created_ms, now_ms())
             .iter()
             .map(|at| {
                 format!(
-                    "Work will stop at 100 % until the window resets at {at} (in 1 h 10 min). \
+                    "Work will stop at 100 % until the window resets {at} (in 1 h 10 min). \
                      Turn on Extra Usage from Headroom (Enable Extra Usage, or `headroom extra-usage enable --cap DOLLARS`) to keep working past the limit; any prepaid balance is not used until you do.\n\
-                     Session usage passed 90 %: now 91 %; the window resets at {at} (in 1 h 10 min)."
+                     Session usage passed 90 %: now 91 %; the window resets {at} (in 1 h 10 min)."
                 )
             })
             .collect()

@@ -7,7 +7,7 @@
 //! reads the same in every sentence.
 
 use crate::report::Zone;
-use crate::text::{clock, duration, money, percent, resets, whole_money};
+use crate::text::{at_clock, clock, duration, money, percent, resets, whole_money};
 
 /// A title and a body.
 pub(super) type Words = (String, String);
@@ -22,6 +22,11 @@ pub(super) struct Now {
 impl Now {
     fn clock(self, at_ms: i64) -> String {
         clock(at_ms, self.ms, self.zone)
+    }
+
+    /// `at 11:32`, `tomorrow at 00:10`: a clock time after a verb.
+    fn at_clock(self, at_ms: i64) -> String {
+        at_clock(at_ms, self.ms, self.zone)
     }
 
     /// `resets at 14:00 (in 1 h 10 min)`.
@@ -166,13 +171,13 @@ pub(super) fn forecast(
     now: Now,
 ) -> Words {
     let label = lower_first(label);
-    let full = now.clock(full_ms);
+    let full = now.at_clock(full_ms);
     (
-        format!("Forecast: {label} limit at {full}"),
+        format!("Forecast: {label} limit {full}"),
         format!(
-            "At this pace the {label} limit is reached at {full}, {} before it resets at {}{}. Now at {}.",
+            "At this pace the {label} limit is reached {full}, {} before it resets {}{}. Now at {}.",
             duration(reset_ms - full_ms),
-            now.clock(reset_ms),
+            now.at_clock(reset_ms),
             estimate_note(estimated),
             percent(utilization)
         ),

@@ -83,7 +83,7 @@ fn the_trap_names_the_prepaid_balance_and_respects_a_policy() {
         trap.body
     );
     assert!(
-        trap.body.contains("resets at Thu 10:00 (in 2 d)"),
+        trap.body.contains("resets on Thu 10:00 (in 2 d)"),
         "{}",
         trap.body
     );
@@ -522,7 +522,7 @@ fn quiet_hours_hold_delivery_back_but_keep_the_alerts_and_never_repeat_them() {
         }
     );
     assert!(
-        e.alerts[0].body.contains("resets at tomorrow 03:00"),
+        e.alerts[0].body.contains("resets tomorrow at 03:00"),
         "{}",
         e.alerts[0].body
     );

@@ -40,5 +40,6 @@ fn clock_times_read_as_the_pane_writes_them() {
         let zone = Zone::parse(case["zone"].as_str().unwrap()).unwrap();
         let (at, now) = (case["at"].as_i64().unwrap(), case["now"].as_i64().unwrap());
         assert_eq!(text::clock(at, now, zone), case["text"], "{case}");
+        assert_eq!(text::at_clock(at, now, zone), case["at_text"], "{case}");
     }
 }
