@@ -112,6 +112,15 @@ impl Context {
         self.settings_or(None)
     }
 
+    /// As [`Context::settings`], without printing what is wrong with the file: for a command
+    /// that goes on to run the service's task (`serve`), whose first round says it (it would
+    /// otherwise be said twice, once here and once by the task).
+    pub(crate) fn settings_unsaid(&self) -> Result<Settings, Failure> {
+        headroom_core::settings::load(&self.state.settings())
+            .map(|loaded| loaded.settings)
+            .map_err(|e| Failure::new(1, e.to_string()))
+    }
+
     /// As [`Context::settings`], but a file that cannot be read at all gives `last` (what a
     /// long-running command used so far) instead of the defaults.
     pub(crate) fn settings_or(&self, last: Option<&Settings>) -> Result<Settings, Failure> {

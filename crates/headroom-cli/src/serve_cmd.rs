@@ -58,7 +58,8 @@ impl RoundHook for Publish {
 }
 
 pub(crate) fn run(ctx: &Context, args: &ServeArgs) -> Result<(), Failure> {
-    let settings = ctx.settings()?;
+    // What is wrong with the file is the task's to say, on its first round.
+    let settings = ctx.settings_unsaid()?;
     let latest = Latest::new();
     let (events, inbox) = mpsc::channel::<Event>();
 

@@ -528,3 +528,49 @@ fn watch_reads_appended_lines_as_claude_code_writes_them() {
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("headroom watch: stopped"), "{stderr}");
 }
+
+/// A setting `serve` cannot use is said once: the command read the file before starting the
+/// service's task and said it, then the task's first round said it again.
+#[test]
+fn serve_names_a_bad_setting_once() {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = tempfile::tempdir().unwrap();
+    let claude = dir.path().join("claude");
+    fs::create_dir_all(claude.join("projects")).unwrap();
+    let home = dir.path().join("home");
+    fs::create_dir_all(&home).unwrap();
+    fs::write(
+        home.join("settings.json"),
+        r#"{"sources": {"account": false}, "alerts": {"session_thresholds": [75, 300]}}"#,
+    )
+    .unwrap();
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_headroom"))
+        .args(["serve", "--metrics", "127.0.0.1:0"])
+        .env("CLAUDE_CONFIG_DIR", &claude)
+        .env("HEADROOM_HOME", &home)
+        .env("TZ", "UTC")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first status line comes after the first round, which has said its warnings.
+    let mut first = String::new();
+    let read = BufReader::new(serve.stdout.take().unwrap()).read_line(&mut first);
+    let _ = serve.kill();
+    let _ = serve.wait();
+    let mut stderr = String::new();
+    serve
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(matches!(read, Ok(n) if n > 0), "no round: {stderr}");
+    assert_eq!(
+        stderr
+            .matches("alerts.session_thresholds is not valid")
+            .count(),
+        1,
+        "{stderr}"
+    );
+}
