@@ -176,7 +176,7 @@ export type ExtraUsageSettings = {
 /**
  * The monthly cap the user chose in Headroom; Headroom warns while the account's differs.
  * An invalid cap in the file (hand-edited to -5, say) is reset to none with a warning,
- * like any other wrongly typed field (see [`parse`]).
+ * like any other wrongly typed field (see `parse`).
  */
 chosen_cap: Cap | null, };
 
@@ -389,7 +389,7 @@ end: TimeOfDay, };
  */
 export type Settings = { 
 /**
- * The file's format version ([`SETTINGS_VERSION`]).
+ * The file's format version (`SETTINGS_VERSION`).
  */
 version: number, 
 /**
@@ -558,7 +558,7 @@ errors: Array<string>, };
 
 /**
  * Where the Extra Usage watch is (the browser flow, after `enable_extra_usage`), as the
- * `extra-usage-state` event names it: the core's [`WatchStep`](headroom_core::account::extra_usage::WatchStep) without its data.
+ * `extra-usage-state` event names it: the core's `WatchStep` without its data.
  */
 export type WatchState = "waiting" | "enabled" | "timed_out" | "no_source";
 

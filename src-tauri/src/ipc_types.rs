@@ -86,6 +86,33 @@ pub fn declarations() -> String {
         out.push_str(decl);
         out.push('\n');
     }
+    without_rustdoc_links(&out)
+}
+
+/// The Rust doc comments' intra-doc links as plain code spans: "[`parse`]" and
+/// "[`WatchStep`](headroom_core::…)" read "`parse`" and "`WatchStep`" in the pane's editor,
+/// where the Rust paths lead nowhere. (No TypeScript declaration contains "[`".)
+fn without_rustdoc_links(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("[`") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let Some(end) = after.find("`]") else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        // The code span, backticks included.
+        out.push_str(&after[..end + 1]);
+        rest = &after[end + 2..];
+        // A link target, `(path)`, is dropped with its parentheses.
+        if let Some(target) = rest.strip_prefix('(') {
+            if let Some(close) = target.find(')') {
+                rest = &target[close + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
     out
 }
 
@@ -146,6 +173,17 @@ mod tests {
         assert!(declared.len() > 10, "{declared:?}");
         assert_eq!(mapped, declared);
         assert_eq!(registered, declared);
+    }
+
+    #[test]
+    fn rustdoc_links_become_code_spans() {
+        assert_eq!(
+            without_rustdoc_links(
+                "see [`parse`], the [`WatchStep`](headroom_core::account::WatchStep) and `a[0]`"
+            ),
+            "see `parse`, the `WatchStep` and `a[0]`"
+        );
+        assert!(!declarations().contains("[`"));
     }
 
     /// `d` without its `/** … */` comments, each run of white space one space.
