@@ -195,10 +195,7 @@ impl SourceError {
             SourceError::Fetch(FetchError::RateLimited { retry_after_s }) => Outcome::RateLimited {
                 retry_after_s: *retry_after_s,
             },
-            e => Outcome::Failed {
-                kind: e.kind(),
-                problem: e.clone(),
-            },
+            e => Outcome::Failed(e.clone()),
         }
     }
 }

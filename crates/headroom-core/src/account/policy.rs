@@ -273,10 +273,8 @@ pub(super) enum Outcome {
     RateLimited {
         retry_after_s: Option<u64>,
     },
-    Failed {
-        kind: FailureKind,
-        problem: SourceError,
-    },
+    /// Its [`FailureKind`] is the problem's own ([`SourceError::kind`]).
+    Failed(SourceError),
 }
 
 fn jittered(policy: &PollPolicy, ms: i64, jitter: f64) -> i64 {
@@ -328,10 +326,11 @@ pub(super) fn after(
             };
             next.cooldown_until_ms = Some(now_ms + wait.max(policy.min_interval_ms));
         }
-        Outcome::Failed { kind, problem } => {
+        Outcome::Failed(problem) => {
+            let kind = problem.kind();
             next.failures = state.failures.saturating_add(1);
             next.rate_limited = 0;
-            next.last_failure = Some(*kind);
+            next.last_failure = Some(kind);
             next.last_problem = Some(problem.clone());
             let wait = match kind {
                 FailureKind::Auth => policy.auth_retry_ms,
@@ -520,10 +519,7 @@ mod tests {
             );
         }
         // A backoff after an ordinary failure is skipped when forced.
-        let fail = Outcome::Failed {
-            kind: FailureKind::Server,
-            problem: SourceError::Fetch(FetchError::Server(500)),
-        };
+        let fail = Outcome::Failed(SourceError::Fetch(FetchError::Server(500)));
         let mut s = PollState::default();
         for _ in 0..4 {
             s = after(&policy, &s, &fail, None, 0, 0.5);
@@ -544,10 +540,7 @@ mod tests {
 
     #[test]
     fn failures_back_off_and_login_problems_wait_for_new_credentials() {
-        let fail = Outcome::Failed {
-            kind: FailureKind::Offline,
-            problem: SourceError::Fetch(FetchError::Offline("no route".into())),
-        };
+        let fail = Outcome::Failed(SourceError::Fetch(FetchError::Offline("no route".into())));
         let mut s = PollState::default();
         let mut waits = Vec::new();
         for _ in 0..8 {
@@ -556,10 +549,7 @@ mod tests {
         }
         assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60]);
 
-        let auth = Outcome::Failed {
-            kind: FailureKind::Auth,
-            problem: SourceError::Fetch(FetchError::Unauthorized),
-        };
+        let auth = Outcome::Failed(SourceError::Fetch(FetchError::Unauthorized));
         let s = after(&p(), &PollState::default(), &auth, Some(7), 0, 0.5);
         assert!(matches!(
             decide(&p(), &s, None, Some(7), Mode::Auto, 10 * M),

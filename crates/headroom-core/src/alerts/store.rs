@@ -60,26 +60,28 @@ pub enum PrintedBy {
 impl DeliveryOutcome {
     const FAILED_PREFIX: &'static str = "failed: ";
 
+    /// The outcomes that carry no words of their own; [`Display`](std::fmt::Display) spells
+    /// them and [`DeliveryOutcome::parse`] reads them back by that one spelling.
+    const FIXED: [DeliveryOutcome; 8] = [
+        DeliveryOutcome::Pending,
+        DeliveryOutcome::Delivered,
+        DeliveryOutcome::DeliveredWithoutButtons,
+        DeliveryOutcome::QuietHours,
+        DeliveryOutcome::Snoozed,
+        DeliveryOutcome::NoServer,
+        DeliveryOutcome::PrintedOnly(PrintedBy::WatchWithoutNotify),
+        DeliveryOutcome::PrintedOnly(PrintedBy::ServeWithoutNotify),
+    ];
+
     /// The outcome written as `text` by [`Display`](std::fmt::Display); words it does not
     /// know are kept as [`DeliveryOutcome::Unrecognised`], never an error.
     pub fn parse(text: &str) -> DeliveryOutcome {
-        match text {
-            "pending" => DeliveryOutcome::Pending,
-            "delivered" => DeliveryOutcome::Delivered,
-            "delivered (no actions)" => DeliveryOutcome::DeliveredWithoutButtons,
-            "quiet hours" => DeliveryOutcome::QuietHours,
-            "snoozed" => DeliveryOutcome::Snoozed,
-            "no notification server" => DeliveryOutcome::NoServer,
-            "printed only (--no-notify)" => {
-                DeliveryOutcome::PrintedOnly(PrintedBy::WatchWithoutNotify)
-            }
-            "printed only (serve without --notify)" => {
-                DeliveryOutcome::PrintedOnly(PrintedBy::ServeWithoutNotify)
-            }
-            _ => match text.strip_prefix(Self::FAILED_PREFIX) {
-                Some(detail) => DeliveryOutcome::Failed(detail.to_owned()),
-                None => DeliveryOutcome::Unrecognised(text.to_owned()),
-            },
+        if let Some(fixed) = Self::FIXED.iter().find(|o| o.to_string() == text) {
+            return fixed.clone();
+        }
+        match text.strip_prefix(Self::FAILED_PREFIX) {
+            Some(detail) => DeliveryOutcome::Failed(detail.to_owned()),
+            None => DeliveryOutcome::Unrecognised(text.to_owned()),
         }
     }
 
