@@ -116,16 +116,19 @@ impl Context {
     /// that goes on to run the service's task (`serve`), whose first round says it (it would
     /// otherwise be said twice, once here and once by the task).
     pub(crate) fn settings_unsaid(&self) -> Result<Settings, Failure> {
+        self.load_settings().map(|loaded| loaded.settings)
+    }
+
+    /// The settings file read, with what reading it had to say.
+    fn load_settings(&self) -> Result<Loaded, Failure> {
         headroom_core::settings::load(&self.state.settings())
-            .map(|loaded| loaded.settings)
             .map_err(|e| Failure::new(1, e.to_string()))
     }
 
     /// As [`Context::settings`], but a file that cannot be read at all gives `last` (what a
     /// long-running command used so far) instead of the defaults.
     pub(crate) fn settings_or(&self, last: Option<&Settings>) -> Result<Settings, Failure> {
-        let loaded = headroom_core::settings::load(&self.state.settings())
-            .map_err(|e| Failure::new(1, e.to_string()))?;
+        let loaded = self.load_settings()?;
         warn_about(&loaded);
         Ok(match (&loaded.unreadable, last) {
             (Some(_), Some(last)) => {
