@@ -43,6 +43,14 @@ pub const FAST_SUFFIX: &str = "-fast";
 /// No Claude rate is anywhere near this ($ per token, i.e. $1,000 per million): a file with
 /// one above it is refused as implausible.
 const MAX_RATE_PER_TOKEN: f64 = 1e-3;
+/// Nor below this ($0.001 per million; the cheapest rate ever listed, Haiku 5.5's cache read,
+/// is $0.01): a rate of 1e-300 would make a model cost nothing.
+const MIN_RATE_PER_TOKEN: f64 = 1e-9;
+/// How far a rate may stray from the one it is derived from: a cache rate from its input rate
+/// (Anthropic's multipliers are 0.025 to 2), output from input (5 on every model so far), a
+/// long-context rate from the same kind of standard rate (2 to 5). Outside this a file is
+/// refused, whatever its absolute figures.
+const RATIO_BOUNDS: std::ops::RangeInclusive<f64> = 0.01..=10.0;
 /// Bounds of a plausible fast-mode or data-residency multiplier.
 const MAX_MULTIPLIER: f64 = 20.0;
 
@@ -159,6 +167,83 @@ impl ModelPrice {
         }
     }
 
+    /// Checks every rate this price uses, the long-context tier's included: each positive,
+    /// finite and within [`MIN_RATE_PER_TOKEN`]..[`MAX_RATE_PER_TOKEN`]; each within
+    /// [`RATIO_BOUNDS`] of the rate it derives from; the multipliers between 1 and
+    /// [`MAX_MULTIPLIER`]. One bad figure refuses the whole file it came from (a negative
+    /// long-context cache rate once made a ledger total −$809.95).
+    pub(crate) fn check(&self) -> Result<(), BadFigure> {
+        const KINDS: [&str; 5] = [
+            "input",
+            "output",
+            "5-minute cache write",
+            "1-hour cache write",
+            "cache read",
+        ];
+        let band = MIN_RATE_PER_TOKEN * 1e6..=MAX_RATE_PER_TOKEN * 1e6;
+        let tier = self.tier.map(|t| {
+            (
+                format!("above-{}k ", t.threshold / 1000),
+                t.rates,
+                Some(self.base),
+            )
+        });
+        for (prefix, rates, base) in std::iter::once((String::new(), self.base, None)).chain(tier)
+        {
+            let all = rates.all();
+            for (kind, value) in KINDS.iter().zip(all) {
+                if !(value.is_finite() && band.contains(&value)) {
+                    return Err(BadFigure {
+                        field: format!("{prefix}{kind} rate"),
+                        value,
+                        why: format!(
+                            "not between ${} and ${} per million tokens",
+                            band.start(),
+                            band.end()
+                        ),
+                    });
+                }
+            }
+            for (kind, value) in KINDS.iter().zip(all).skip(1) {
+                let ratio = value / rates.input;
+                if !RATIO_BOUNDS.contains(&ratio) {
+                    return Err(BadFigure {
+                        field: format!("{prefix}{kind} rate"),
+                        value,
+                        why: format!("{ratio:.3} times its input rate"),
+                    });
+                }
+            }
+            if let Some(base) = base {
+                for (kind, (value, standard)) in KINDS.iter().zip(all.iter().zip(base.all())) {
+                    let ratio = value / standard;
+                    if !RATIO_BOUNDS.contains(&ratio) {
+                        return Err(BadFigure {
+                            field: format!("{prefix}{kind} rate"),
+                            value: *value,
+                            why: format!("{ratio:.3} times the standard {kind} rate"),
+                        });
+                    }
+                }
+            }
+        }
+        for (name, multiplier) in [
+            ("fast-mode multiplier", self.fast_multiplier),
+            ("US-only multiplier", self.us_multiplier),
+        ] {
+            if let Some(m) = multiplier {
+                if !(m.is_finite() && (1.0..=MAX_MULTIPLIER).contains(&m)) {
+                    return Err(BadFigure {
+                        field: name.to_owned(),
+                        value: m,
+                        why: format!("not between 1 and {MAX_MULTIPLIER}"),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn scaled(&self, factor: f64) -> ModelPrice {
         ModelPrice {
             base: self.base.scaled(factor),
@@ -171,6 +256,17 @@ impl ModelPrice {
     }
 }
 
+/// One figure of a price that cannot be right, and why (see [`ModelPrice::check`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct BadFigure {
+    /// What the figure is ("above-200k cache read rate").
+    pub field: String,
+    /// The figure.
+    pub value: f64,
+    /// What is wrong with it.
+    pub why: String,
+}
+
 /// How a model id resolved against the table.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Priced {
@@ -179,6 +275,11 @@ pub enum Priced {
     /// A fast-mode response of a model whose fast multiplier is unknown: standard rates,
     /// reported as not fully priced.
     FastUnknown(ModelPrice),
+    /// A model the table does not know, of a family it knows and newer than every model of
+    /// that family it knows (a Fable or Opus released since the table): priced at the
+    /// family's newest known rates ([`PriceTable::estimate_basis`]), and reported as
+    /// estimated wherever its cost shows.
+    Estimated(ModelPrice),
     /// No price for the model: its cost counts as zero and is reported as unpriced.
     Unknown,
 }
@@ -187,7 +288,7 @@ impl Priced {
     /// The price to count with, known or not fully.
     pub fn price(&self) -> Option<&ModelPrice> {
         match self {
-            Priced::Known(p) | Priced::FastUnknown(p) => Some(p),
+            Priced::Known(p) | Priced::FastUnknown(p) | Priced::Estimated(p) => Some(p),
             Priced::Unknown => None,
         }
     }
@@ -217,14 +318,6 @@ pub enum PricingError {
         /// What the JSON parser said.
         source: serde_json::Error,
     },
-    /// An override rate is negative or not a number.
-    #[error("price overrides {path}: {model} has a negative or non-finite rate")]
-    BadRate {
-        /// The override file.
-        path: String,
-        /// The model with the bad rate.
-        model: String,
-    },
     /// A downloaded or embedded table does not have LiteLLM's shape.
     #[error("{origin} is not LiteLLM's price table: {detail}")]
     NotATable {
@@ -235,7 +328,7 @@ pub enum PricingError {
     },
     /// A rate or multiplier is outside what any Claude price could be: the whole file is refused
     /// rather than one bad figure counted.
-    #[error("{origin}: {model} has an implausible {field} ({value}); the file is refused")]
+    #[error("{origin}: {model} has an implausible {field} ({value}: {why}); the file is refused")]
     Implausible {
         /// Where the table came from (a file or a URL).
         origin: String,
@@ -245,7 +338,21 @@ pub enum PricingError {
         field: String,
         /// The figure.
         value: f64,
+        /// What is wrong with it.
+        why: String,
     },
+}
+
+impl PricingError {
+    fn implausible(origin: &str, model: &str, bad: BadFigure) -> PricingError {
+        PricingError::Implausible {
+            origin: origin.to_owned(),
+            model: model.to_owned(),
+            field: bad.field,
+            value: bad.value,
+            why: bad.why,
+        }
+    }
 }
 
 /// The override file: `{"models": {"claude-foo-5": {"input": 3, "output": 15, ...}}}`.
@@ -373,34 +480,24 @@ impl PriceTable {
                 cache_write_1h: o.cache_write_1h.unwrap_or(o.input * 2.0),
                 cache_read: o.cache_read.unwrap_or(o.input * 0.1),
             };
-            let all = [Some(rates), o.long_context];
-            let valid = all
-                .iter()
-                .flatten()
-                .all(|r| r.all().iter().all(|v| v.is_finite() && *v >= 0.0))
-                && o.fast_multiplier.is_none_or(|m| m.is_finite() && m >= 1.0);
-            if !valid {
-                return Err(PricingError::BadRate {
-                    path: path.display().to_string(),
-                    model,
-                });
-            }
             let id = normalize_model(&model).to_owned();
             let previous = self.models.get(&id).copied();
-            self.models.insert(
-                id.clone(),
-                ModelPrice {
-                    base: rates,
-                    tier: o.long_context.map(|rates| Tier {
-                        threshold: 200_000,
-                        rates,
-                    }),
-                    fast_multiplier: o
-                        .fast_multiplier
-                        .or(previous.and_then(|p| p.fast_multiplier)),
-                    us_multiplier: previous.and_then(|p| p.us_multiplier),
-                },
-            );
+            let price = ModelPrice {
+                base: rates,
+                tier: o.long_context.map(|rates| Tier {
+                    threshold: 200_000,
+                    rates,
+                }),
+                fast_multiplier: o
+                    .fast_multiplier
+                    .or(previous.and_then(|p| p.fast_multiplier)),
+                us_multiplier: previous.and_then(|p| p.us_multiplier),
+            };
+            // The same bounds as a downloaded table's: a typo must not zero or blow up costs.
+            price
+                .check()
+                .map_err(|bad| PricingError::implausible(&path.display().to_string(), &model, bad))?;
+            self.models.insert(id.clone(), price);
             self.origins
                 .insert(id, format!("override ({})", path.display()));
         }
@@ -441,20 +538,54 @@ impl PriceTable {
             .map(|(_, price)| price)
     }
 
+    /// The known model whose rates stand in for `model`, when the table does not know it
+    /// but knows its family: `claude-fable-5-3` → `claude-fable-5-2`, the newest Fable. Only
+    /// for a version newer than every known one of the family (a model released since the
+    /// table); an older unknown version (`claude-opus-4-9`), an unknown family or an id of
+    /// another shape has none, and stays unpriced.
+    pub fn estimate_basis(&self, model: &str) -> Option<&str> {
+        let trimmed = model.trim();
+        let base = trimmed.strip_suffix(FAST_SUFFIX).unwrap_or(trimmed);
+        if self.base_price(base).is_some() {
+            return None;
+        }
+        let (family, version) = family_version(normalize_model(base))?;
+        let (newest, newest_version) = self
+            .models
+            .keys()
+            .filter_map(|id| {
+                let (f, v) = family_version(id)?;
+                (f == family).then_some((id.as_str(), v))
+            })
+            .max_by(|a, b| a.1.cmp(&b.1))?;
+        (version > newest_version).then_some(newest)
+    }
+
+    /// The price of a model id without its fast suffix, and whether it is an estimate.
+    fn base_or_estimate(&self, model: &str) -> Option<(&ModelPrice, bool)> {
+        if let Some(price) = self.base_price(model) {
+            return Some((price, false));
+        }
+        let basis = self.estimate_basis(model)?;
+        self.models.get(basis).map(|price| (price, true))
+    }
+
     /// How a stored model name (with [`FAST_SUFFIX`] for fast mode) is priced.
     pub fn resolve(&self, model: &str) -> Priced {
         let trimmed = model.trim();
         if let Some(base) = trimmed.strip_suffix(FAST_SUFFIX) {
-            return match self.base_price(base) {
-                Some(price) => match price.fast_multiplier {
+            return match self.base_or_estimate(base) {
+                Some((price, estimated)) => match price.fast_multiplier {
+                    Some(m) if estimated => Priced::Estimated(price.scaled(m)),
                     Some(m) => Priced::Known(price.scaled(m)),
                     None => Priced::FastUnknown(*price),
                 },
                 None => Priced::Unknown,
             };
         }
-        match self.base_price(trimmed) {
-            Some(price) => Priced::Known(*price),
+        match self.base_or_estimate(trimmed) {
+            Some((price, true)) => Priced::Estimated(*price),
+            Some((price, false)) => Priced::Known(*price),
             None => Priced::Unknown,
         }
     }
@@ -487,13 +618,46 @@ impl PriceTable {
     }
 }
 
+/// `claude-fable-5-2` → (`fable`, [5, 2]); `None` for an id of another shape (`claude-3-5-
+/// sonnet`, `claude-mythos-preview`).
+fn family_version(id: &str) -> Option<(&str, Vec<u32>)> {
+    let mut parts = id.strip_prefix("claude-")?.split('-');
+    let family = parts.next()?;
+    if family.is_empty() || !family.bytes().all(|b| b.is_ascii_lowercase()) {
+        return None;
+    }
+    // Version parts are short numbers; a date or a word means another shape.
+    let version = parts
+        .map(|p| {
+            (!p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| p.parse::<u32>().ok())
+                .flatten()
+        })
+        .collect::<Option<Vec<u32>>>()?;
+    (!version.is_empty()).then_some((family, version))
+}
+
+/// `claude-fable-5-2` → "Fable 5.2", for sentences; an id of another shape as it is.
+pub fn display_name(id: &str) -> String {
+    match family_version(id) {
+        Some((family, version)) => {
+            let mut name = family.to_owned();
+            if let Some(first) = name.get_mut(0..1) {
+                first.make_ascii_uppercase();
+            }
+            let numbers: Vec<String> = version.iter().map(u32::to_string).collect();
+            format!("{name} {}", numbers.join("."))
+        }
+        None => id.to_owned(),
+    }
+}
+
 mod litellm;
 mod names;
 pub mod update;
 
 pub use litellm::{parse_table_file, TableFile, TableHeader};
 
-use litellm::source_priority;
 pub use names::{is_placeholder_model, normalize_model};
 
 #[cfg(test)]
