@@ -103,30 +103,32 @@ pub fn check_url(url: &Url) -> Result<(), String> {
     }
 }
 
-/// The redirect rule: each hop stays on the host first asked, and on `https` (or loopback
-/// `http`). Ten hops at most, as reqwest's default.
+/// The redirect rule: a hop from `first` (the URL asked) to `next` must stay on its host, and
+/// on `https` (or loopback `http`). Why not, when it does not.
+pub fn redirect_refusal(first: &Url, next: &Url) -> Option<String> {
+    if next.host_str() != first.host_str() {
+        return Some(format!(
+            "it redirects to another host ({})",
+            next.host_str().unwrap_or("none")
+        ));
+    }
+    check_url(next)
+        .err()
+        .map(|why| format!("it redirects to {next}: {why}"))
+}
+
+/// [`redirect_refusal`] on every hop; ten hops at most, as reqwest's default.
 fn redirect_policy() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
-        let first_host = attempt
-            .previous()
-            .first()
-            .and_then(|u| u.host_str())
-            .map(str::to_owned);
-        let next = attempt.url().clone();
-        if attempt.previous().len() > 10 {
-            return attempt.error("more than 10 redirects");
+        let refusal = match attempt.previous().first() {
+            _ if attempt.previous().len() > 10 => Some("more than 10 redirects".to_owned()),
+            Some(first) => redirect_refusal(first, attempt.url()),
+            None => None,
+        };
+        match refusal {
+            Some(why) => attempt.error(why),
+            None => attempt.follow(),
         }
-        if next.host_str().map(str::to_owned) != first_host {
-            let why = format!(
-                "it redirects to another host ({})",
-                next.host_str().unwrap_or("none")
-            );
-            return attempt.error(why);
-        }
-        if let Err(why) = check_url(&next) {
-            return attempt.error(format!("it redirects to {next}: {why}"));
-        }
-        attempt.follow()
     })
 }
 
