@@ -105,9 +105,9 @@ impl Ledger {
                     crate::pricing::Priced::FastUnknown(_) => "no fast-mode multiplier".to_owned(),
                     crate::pricing::Priced::Unknown => "no known price".to_owned(),
                     // Counted, at the family's newest rates: said as an estimate.
-                    crate::pricing::Priced::Estimated(_) => crate::report::estimated_reason(
-                        prices.estimate_basis(&name).unwrap_or("?"),
-                    ),
+                    crate::pricing::Priced::Estimated(_) => {
+                        crate::report::estimated_reason(prices.estimate_basis(&name).unwrap_or("?"))
+                    }
                 };
                 insert.execute(params![id, reason]).map_err(sql)?;
             }

@@ -188,8 +188,7 @@ impl ModelPrice {
                 Some(self.base),
             )
         });
-        for (prefix, rates, base) in std::iter::once((String::new(), self.base, None)).chain(tier)
-        {
+        for (prefix, rates, base) in std::iter::once((String::new(), self.base, None)).chain(tier) {
             let all = rates.all();
             for (kind, value) in KINDS.iter().zip(all) {
                 if !(value.is_finite() && band.contains(&value)) {
@@ -494,9 +493,9 @@ impl PriceTable {
                 us_multiplier: previous.and_then(|p| p.us_multiplier),
             };
             // The same bounds as a downloaded table's: a typo must not zero or blow up costs.
-            price
-                .check()
-                .map_err(|bad| PricingError::implausible(&path.display().to_string(), &model, bad))?;
+            price.check().map_err(|bad| {
+                PricingError::implausible(&path.display().to_string(), &model, bad)
+            })?;
             self.models.insert(id.clone(), price);
             self.origins
                 .insert(id, format!("override ({})", path.display()));

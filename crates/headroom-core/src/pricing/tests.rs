@@ -408,12 +408,35 @@ fn fast_mode_and_us_only_multiply_on_the_new_models() {
     };
     // Fable 5.2: 1,000 x $8 + 2,000 x $40 + 10,000 x $0.20 + 1,000 x $16 per million
     // = 0.008 + 0.08 + 0.002 + 0.016 = 0.106; fast 0.212; fast and US-only 0.2332.
-    assert!(close(table.response_cost("claude-fable-5-2", &t, false).unwrap(), 0.106));
-    assert!(close(table.response_cost("claude-fable-5-2-fast", &t, false).unwrap(), 0.212));
-    assert!(close(table.response_cost("claude-fable-5-2-fast", &t, true).unwrap(), 0.2332));
+    assert!(close(
+        table.response_cost("claude-fable-5-2", &t, false).unwrap(),
+        0.106
+    ));
+    assert!(close(
+        table
+            .response_cost("claude-fable-5-2-fast", &t, false)
+            .unwrap(),
+        0.212
+    ));
+    assert!(close(
+        table
+            .response_cost("claude-fable-5-2-fast", &t, true)
+            .unwrap(),
+        0.2332
+    ));
     // Opus 5.5: 0.004 + 0.04 + 0.002 + 0.008 = 0.054; fast 0.108; fast and US-only 0.1188.
-    assert!(close(table.response_cost("claude-opus-5-5-fast", &t, false).unwrap(), 0.108));
-    assert!(close(table.response_cost("claude-opus-5-5-fast", &t, true).unwrap(), 0.1188));
+    assert!(close(
+        table
+            .response_cost("claude-opus-5-5-fast", &t, false)
+            .unwrap(),
+        0.108
+    ));
+    assert!(close(
+        table
+            .response_cost("claude-opus-5-5-fast", &t, true)
+            .unwrap(),
+        0.1188
+    ));
     assert!(table.resolve("claude-fable-5-2-fast").is_complete());
     // Mythos 5.2 has no fast mode in Claude Code's list: standard rates, flagged.
     assert!(matches!(
@@ -437,7 +460,10 @@ fn the_embedded_table_carries_the_repository_overrides() {
     let carried = serde_json::to_value(&file.headroom.additions).unwrap();
     assert_eq!(carried, overrides["models"]);
     for (model, entry) in overrides["models"].as_object().unwrap() {
-        assert!(entry["source"].as_str().unwrap().contains("https://"), "{model}");
+        assert!(
+            entry["source"].as_str().unwrap().contains("https://"),
+            "{model}"
+        );
         assert_eq!(entry["date"].as_str().unwrap().len(), 10, "{model}");
     }
 }
@@ -445,13 +471,22 @@ fn the_embedded_table_carries_the_repository_overrides() {
 #[test]
 fn a_newer_model_of_a_known_family_is_estimated_at_its_newest_rates() {
     let table = PriceTable::embedded();
-    assert_eq!(table.estimate_basis("claude-fable-5-3"), Some("claude-fable-5-2"));
+    assert_eq!(
+        table.estimate_basis("claude-fable-5-3"),
+        Some("claude-fable-5-2")
+    );
     assert_eq!(
         table.estimate_basis("claude-fable-5-3-20270101"),
         Some("claude-fable-5-2")
     );
-    assert_eq!(table.estimate_basis("claude-opus-6"), Some("claude-opus-5-5"));
-    assert_eq!(table.estimate_basis("claude-fable-6-fast"), Some("claude-fable-5-2"));
+    assert_eq!(
+        table.estimate_basis("claude-opus-6"),
+        Some("claude-opus-5-5")
+    );
+    assert_eq!(
+        table.estimate_basis("claude-fable-6-fast"),
+        Some("claude-fable-5-2")
+    );
     let Priced::Estimated(fable) = table.resolve("claude-fable-5-3") else {
         panic!("{:?}", table.resolve("claude-fable-5-3"));
     };
@@ -459,7 +494,9 @@ fn a_newer_model_of_a_known_family_is_estimated_at_its_newest_rates() {
     assert!(!table.resolve("claude-fable-5-3").is_complete());
     // Fast mode of the estimate: the newest Fable's multiplier (2).
     assert!(close(
-        table.cost("claude-fable-5-3-fast", &one("input", 1_000_000)).unwrap(),
+        table
+            .cost("claude-fable-5-3-fast", &one("input", 1_000_000))
+            .unwrap(),
         16.0
     ));
     assert!(matches!(
@@ -476,7 +513,10 @@ fn a_newer_model_of_a_known_family_is_estimated_at_its_newest_rates() {
         "gpt-6",
     ] {
         assert_eq!(table.estimate_basis(model), None, "{model}");
-        assert!(!matches!(table.resolve(model), Priced::Estimated(_)), "{model}");
+        assert!(
+            !matches!(table.resolve(model), Priced::Estimated(_)),
+            "{model}"
+        );
     }
     assert_eq!(display_name("claude-fable-5-2"), "Fable 5.2");
     assert_eq!(display_name("claude-opus-5"), "Opus 5");
@@ -547,7 +587,9 @@ fn a_download_keeps_the_overrides_unless_it_has_the_model() {
     update::install(&kept, &lacking).unwrap();
     let table = PriceTable::load(&kept, &dir.path().join("none.json")).unwrap();
     assert!(close(
-        table.cost("claude-fable-5-2", &one("input", 1_000_000)).unwrap(),
+        table
+            .cost("claude-fable-5-2", &one("input", 1_000_000))
+            .unwrap(),
         8.0
     ));
     let having = litellm_file("1e-05").replacen(
@@ -559,13 +601,17 @@ fn a_download_keeps_the_overrides_unless_it_has_the_model() {
     update::install(&kept, &file).unwrap();
     let table = PriceTable::load(&kept, &dir.path().join("none.json")).unwrap();
     assert!(close(
-        table.cost("claude-fable-5-2", &one("input", 1_000_000)).unwrap(),
+        table
+            .cost("claude-fable-5-2", &one("input", 1_000_000))
+            .unwrap(),
         9.0
     ));
     assert_eq!(table.origin("claude-fable-5-2"), Some("claude-fable-5-2"));
     // The override still fills what the data lacks: its fast multiplier.
     assert!(close(
-        table.cost("claude-fable-5-2-fast", &one("input", 1_000_000)).unwrap(),
+        table
+            .cost("claude-fable-5-2-fast", &one("input", 1_000_000))
+            .unwrap(),
         18.0
     ));
 }
@@ -585,7 +631,12 @@ fn sources_are_https_or_loopback_http() {
         assert!(update::check_url(&url(bad)).is_err(), "{bad}");
     }
     let first = url("https://raw.githubusercontent.com/a.json");
-    assert_eq!(update::redirect_refusal(&first, &url("https://raw.githubusercontent.com/b.json")), None);
-    assert!(update::redirect_refusal(&first, &url("http://raw.githubusercontent.com/b.json")).is_some());
+    assert_eq!(
+        update::redirect_refusal(&first, &url("https://raw.githubusercontent.com/b.json")),
+        None
+    );
+    assert!(
+        update::redirect_refusal(&first, &url("http://raw.githubusercontent.com/b.json")).is_some()
+    );
     assert!(update::redirect_refusal(&first, &url("https://evil.example/b.json")).is_some());
 }

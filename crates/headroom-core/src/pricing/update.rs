@@ -394,6 +394,11 @@ pub fn fetch_and_install(
     Ok(file)
 }
 
+/// The file whose time records the last automatic attempt, beside the downloaded table.
+pub fn auto_update_stamp(downloaded: &Path) -> PathBuf {
+    downloaded.with_extension("attempted")
+}
+
 /// `prices.auto_update`, shared by the CLI (before a command) and the tray's service (in its
 /// round): at most one attempt a day, recorded in `stamp` before it is made, so a failing
 /// network costs one try a day. `None`: not due (or the attempt cannot be recorded, then not
@@ -423,4 +428,27 @@ pub async fn auto_update(
     }
     .await;
     Some(result)
+}
+
+/// [`auto_update`] for a caller outside any async runtime (the CLI, before its command).
+pub fn auto_update_blocking(
+    url: &str,
+    downloaded: &Path,
+    stamp: &Path,
+    now: std::time::SystemTime,
+    date: &str,
+) -> Option<Result<TableFile, UpdateError>> {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            return Some(Err(UpdateError::Fetch {
+                url: url.to_owned(),
+                reason: e.to_string(),
+            }))
+        }
+    };
+    runtime.block_on(auto_update(url, downloaded, stamp, now, date))
 }
