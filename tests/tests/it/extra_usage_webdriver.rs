@@ -438,7 +438,8 @@ fn a_cap_over_1000_is_typed_again_before_anything_is_written() {
     let shown =
         p.s.wait_text("#confirm-amount-error", WAIT, |t| !t.is_empty())
             .unwrap();
-    assert!(shown.contains("$1,500.00"), "{shown}");
+    // The canonical form the core compares (audit N3): what the hint says to type.
+    assert!(shown.contains("Type 1500.00 exactly"), "{shown}");
     assert_eq!(dialog_open(&p.s), json!(true));
     assert!(p.writes().is_empty(), "{:?}", p.writes());
     p.shot("extra-usage-typed-again");
@@ -822,27 +823,25 @@ fn a_429_says_when_to_try_again_and_sends_nothing_more_until_then() {
     assert_eq!(p.switch_on(), json!(false));
     assert_eq!(p.writes().len(), 1);
 
-    // Asked again at once: the cool-down answers, the account is not asked.
-    p.click_switch();
-    p.dialog();
+    // Asked again at once: the cool-down answers before any question (the question needs a
+    // reading of the account, and none is made while it lasts), and the account is not asked.
     let before = p.api.requests().len();
-    p.s.find("#confirm-ok").unwrap().click().unwrap();
-    p.s.wait_for("the cool-down's answer", WAIT, |s| {
-        let busy = s.execute(
-            "return document.getElementById('extra-usage-progress').hidden",
-            json!([]),
-        )?;
-        Ok((busy == json!(true)).then_some(()))
-    })
+    p.s.execute(
+        "document.getElementById('extra-usage-error-text').textContent = ''",
+        json!([]),
+    )
     .unwrap();
+    p.click_switch();
     let again =
-        p.s.text_of("#extra-usage-error-text")
-            .unwrap()
-            .unwrap_or_default();
+        p.s.wait_text("#extra-usage-error-text", WAIT, |t| !t.is_empty())
+            .unwrap();
     assert!(again.contains("try again after"), "{again}");
+    assert_eq!(dialog_open(&p.s), json!(false));
     assert_eq!(p.writes().len(), 1, "retried: {:?}", p.writes());
     assert!(
-        p.api.requests()[before..].iter().all(|r| r.method == "GET"),
+        p.api.requests()[before..]
+            .iter()
+            .all(|r| r.method == "GET" && r.path != "/api/oauth/usage"),
         "{:?}",
         &p.api.requests()[before..]
     );
