@@ -58,6 +58,8 @@ export function renderExtraUsage() {
     setStatus("extra-usage-status", `Extra Usage is on: your account confirmed it at ${fmt.clock(state.confirmedAt, Date.now(), zone())}.`, "ok");
   } else if (on) {
     setStatus("extra-usage-status", "On in your account.", "ok");
+  } else if (eu.failure?.may_have_changed) {
+    setStatus("extra-usage-status", "Not known: your last change may or may not have been made.", "waiting");
   } else if (account?.enabled === false) {
     setStatus("extra-usage-status", account.disabled_reason ? `Off in your account: ${account.disabled_reason}` : "Off in your account.", "");
   } else {

@@ -602,7 +602,10 @@ fn a_lost_answer_is_settled_by_reading_the_account_and_said_so() {
     let from = now_ms();
     p.s.find("#confirm-ok").unwrap().click().unwrap();
     let result = p.wait_result(from);
-    assert!(result.starts_with("Extra Usage is on · cap $50.00 · "), "{result}");
+    assert!(
+        result.starts_with("Extra Usage is on · cap $50.00 · "),
+        "{result}"
+    );
     let lost =
         p.s.wait_text("#extra-usage-answer-lost", WAIT, |t| !t.is_empty())
             .unwrap();
@@ -639,9 +642,14 @@ fn an_outcome_not_known_is_said_and_a_new_reading_settles_it() {
         p.s.wait_text("#extra-usage-error-text", WAIT, |t| !t.is_empty())
             .unwrap();
     assert!(shown.contains("may or may not have been made"), "{shown}");
-    assert!(shown.contains("https://claude.ai/settings/usage"), "{shown}");
+    assert!(
+        shown.contains("https://claude.ai/settings/usage"),
+        "{shown}"
+    );
     assert_ne!(
-        p.s.text_of("#extra-usage-may-have-changed").unwrap().as_deref(),
+        p.s.text_of("#extra-usage-may-have-changed")
+            .unwrap()
+            .as_deref(),
         Some(""),
         "the pane does not say the account may have changed"
     );
@@ -654,7 +662,8 @@ fn an_outcome_not_known_is_said_and_a_new_reading_settles_it() {
     // The account answers again; reading it settles what the pane shows.
     p.account.lock().unwrap().usage_after_write = None;
     p.s.find("#extra-usage-recheck").unwrap().click().unwrap();
-    p.s.wait_text("#account-cap", WAIT, |t| t == "$50.00").unwrap();
+    p.s.wait_text("#account-cap", WAIT, |t| t == "$50.00")
+        .unwrap();
     assert_eq!(p.switch_on(), json!(true));
     assert_eq!(
         p.s.text_of("#extra-usage-error").unwrap().as_deref(),
@@ -677,7 +686,8 @@ fn an_account_changed_under_the_dialog_gets_nothing_written_and_a_new_question()
             ..Account::default()
         },
     );
-    p.s.wait_text("#account-cap", WAIT, |t| t == "$50.00").unwrap();
+    p.s.wait_text("#account-cap", WAIT, |t| t == "$50.00")
+        .unwrap();
     p.type_cap("75");
     p.s.find("#cap-save").unwrap().click().unwrap();
     let text = p.dialog();
@@ -688,8 +698,10 @@ fn an_account_changed_under_the_dialog_gets_nothing_written_and_a_new_question()
     // The new question: turning it on is its own question, never a side effect of a cap.
     p.s.wait_for("the new question", WAIT, |s| {
         let t = s.text_of("#confirm-text")?.unwrap_or_default();
-        Ok((dialog_open(s) == json!(true) && t.starts_with("Turn on Extra Usage for"))
-            .then_some(t))
+        Ok(
+            (dialog_open(s) == json!(true) && t.starts_with("Turn on Extra Usage for"))
+                .then_some(t),
+        )
     })
     .unwrap();
     assert!(p.writes().is_empty(), "{:?}", p.writes());
@@ -731,7 +743,10 @@ fn amounts_are_read_as_people_write_them_in_the_accounts_currency() {
     let from = now_ms();
     p.s.find("#confirm-ok").unwrap().click().unwrap();
     let result = p.wait_result(from);
-    assert!(result.starts_with("Extra Usage is on · cap €12.50 · "), "{result}");
+    assert!(
+        result.starts_with("Extra Usage is on · cap €12.50 · "),
+        "{result}"
+    );
     assert_eq!(
         p.writes(),
         vec![(
