@@ -44,7 +44,7 @@ if [ ! -f "$home/ledger.sqlite3" ]; then
     echo "ingesting the history once ..."
     "$headroom" daily --json >/dev/null
 fi
-echo "ledger: $(du -h "$home/ledger.sqlite3" | cut -f1), $(du -sh "$data" | cut -f1) of transcripts ingested ($profile build)"
+echo "ledger: $(du -h "$home/ledger.sqlite3" | cut -f1), $(du -sh "$data/" | cut -f1) of transcripts ingested ($profile build)"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 log=$work/metrics-serve.log
