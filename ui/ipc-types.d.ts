@@ -312,9 +312,10 @@ address: string,
  */
 user: MetricsUser | null, 
 /**
- * Push over OTLP/HTTP to this URL (the whole URL, `…/v1/metrics`), unless the
- * `OTEL_EXPORTER_OTLP_*` variables name a collector. The one request to a host other
- * than Anthropic's that this section sends, and only when set.
+ * Push over OTLP/HTTP to this URL (the whole URL, `…/v1/metrics`). The tray pushes only
+ * here: `OTEL_EXPORTER_OTLP_*` variables in its environment never start a push or move it
+ * (`headroom serve` follows them, and this when they name no collector). The one request
+ * to a host other than Anthropic's that this section sends, and only when set.
  */
 otlp_endpoint: string | null, };
 
