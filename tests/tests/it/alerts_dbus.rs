@@ -256,8 +256,9 @@ fn watch_offers_buttons_snoozes_on_click_and_stops_on_ctrl_c() {
         ]
     );
 
-    // The user clicks "Snooze 1 h": the settings file says so within seconds.
-    std::thread::sleep(Duration::from_millis(500));
+    // The user clicks "Snooze 1 h", once the watch listens for it: the settings file says so
+    // within seconds.
+    bus.wait_for_click_subscribers(1, Duration::from_secs(10));
     let clicked_at = Utc::now().timestamp_millis();
     recorder.click(n.id, "snooze-1h");
     let settings = s.home.headroom_home().join("settings.json");
