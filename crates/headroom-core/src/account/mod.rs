@@ -20,10 +20,11 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use headroom_core::account::{self, FrontEnd, MemoryStore, Mode, Refresher, UsageSnapshot};
+//! use headroom_core::account::{self, FrontEnd, MemoryStore, Mode, Refresher};
 //! use headroom_core::environment::Edge;
 //! use headroom_core::ledger::Ledger;
 //! use headroom_core::settings::Settings;
+//! use headroom_core::snapshot::UsageSnapshot;
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // The environment, read and checked once at start; the settings as loaded.
 //! let edge = Edge::from_process()?;
