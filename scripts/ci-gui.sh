@@ -31,8 +31,9 @@ export HEADROOM_APP_BIN="$target/debug/headroom-app"
 echo "== settings pane in the real webview"
 # The tests are #[ignore]d in plain runs (they need this session); here they are the only ones
 # run: the pane (settings_webdriver) and Extra Usage written from it (extra_usage_webdriver).
-# Each GUI test gets a session bus of its own: the tray app is single-instance per bus, so an
-# app the previous test left behind would otherwise swallow the next launch.
+# They share one session bus (one dbus-run-session). The tray app is single-instance per bus,
+# but these tests start it with `--settings` (the settings window alone), which skips that
+# check, so an app a previous test left behind cannot swallow the next launch.
 # The benchmark in extra_usage_webdriver (bench_*) is scripts/bench-enable.sh's, not a test.
 # One test binary (tests/tests/it): an area is picked by its module, `area::test`.
 dbus-run-session -- cargo nextest run -p headroom-tests --run-ignored only --locked --test-threads 1 \

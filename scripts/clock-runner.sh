@@ -9,8 +9,10 @@
 # the same but keeps a semaphore per process id in /dev/shm, which a killed run leaves behind.)
 set -euo pipefail
 : "${HEADROOM_FAKETIME:?set HEADROOM_FAKETIME, e.g. '2026-12-01 23:30:00 UTC'}"
+# The library of this machine's architecture only: one of another architecture would be
+# refused by the loader with a warning, and the tests would run on the real clock.
 lib=""
-for dir in /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib; do
+for dir in "/usr/lib/$(uname -m)-linux-gnu" /usr/lib; do
     [ -e "$dir/faketime/libfaketime.so.1" ] && lib="$dir/faketime/libfaketime.so.1" && break
 done
 if [ -z "$lib" ]; then

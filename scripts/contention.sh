@@ -8,8 +8,6 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-shared=${SHARED_DIR:-$root/../shared}
-export HEADROOM_BENCH_GEN=${HEADROOM_BENCH_GEN:-$shared/bench/gen_claude_logs.py}
+# The test's own generator (tests/gen/bulk_transcripts.py) unless HEADROOM_BENCH_GEN names another.
 export HEADROOM_CONTENTION_MB=${SIZE_MB:-1000}
-[ -f "$HEADROOM_BENCH_GEN" ] || { echo "contention: no generator at $HEADROOM_BENCH_GEN (set SHARED_DIR or HEADROOM_BENCH_GEN)" >&2; exit 2; }
 cargo test --release -p headroom-cli --manifest-path "$root/Cargo.toml" --test it contention:: -- --nocapture

@@ -3,8 +3,14 @@
 # three hours ahead falls "tomorrow") and 00:30 (the last hour's transcript lines fall
 # "yesterday"), with the wall clock faked by Debian's libfaketime. The children the tests
 # start (the CLI, the tray app, the webview) inherit the faked clock, so the app, the loopback
-# servers and the expectations all agree on one clock. A third run puts the in-process tests
-# in a zone east of UTC at its local 00:30.
+# servers and the expectations all agree on one clock. A third run puts the same tests in a zone
+# east of UTC at its local 00:30.
+#
+# Every package whose behaviour reads the wall clock runs at each hour: the core (windows,
+# days, resets), the service (the round: wake-ups, resets, `next_wake`), the metrics (sample
+# times), the CLI, the tray app and the cross-crate tests. headroom-notify and
+# headroom-keychain never read the wall clock (a grep for chrono/SystemTime finds nothing), so
+# they run once, in the plain run.
 #
 # Only the test binaries run faked (cargo's target runner, scripts/clock-runner.sh): cargo and
 # rustc hang under libfaketime, so everything is built first and the tests find the built
@@ -32,16 +38,35 @@ cargo nextest run --workspace --locked --no-run
 
 export HEADROOM_BIN="$target/debug/headroom"
 export HEADROOM_APP_BIN="$target/debug/headroom-app"
-export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="$PWD/scripts/clock-runner.sh"
+# Cargo reads the runner of the host's own target triple, so it is set for that triple: set for
+# another one, the runs below would use the real clock and pass without proving anything.
+host=$(rustc -vV | sed -n 's/^host: //p')
+case "$host" in
+    x86_64-unknown-linux-gnu | aarch64-unknown-linux-gnu) ;;
+    *)
+        echo "test-clock: no faked clock for host $host (libfaketime runs on x86_64 and aarch64 Linux)" >&2
+        exit 2
+        ;;
+esac
+runner_var="CARGO_TARGET_$(echo "$host" | tr 'a-z-' 'A-Z_')_RUNNER"
+export "$runner_var=$PWD/scripts/clock-runner.sh"
 
-packages='package(headroom-tests) | package(headroom-app) | package(headroom-core) | package(headroom-cli)'
+packages='package(headroom-tests) | package(headroom-app) | package(headroom-core) | package(headroom-cli) | package(headroom-service) | package(headroom-metrics)'
 
 # The date is today's, whatever the real hour: only the time of day matters here.
 today=$(date -u +%F)
 tomorrow=$(date -u -d "$today + 1 day" +%F)
 
+# The runner really moves the clock (a libfaketime that loads but does nothing would make every
+# run below a plain one).
+seen=$(HEADROOM_FAKETIME="$today 23:30:00 UTC" TZ=UTC bash scripts/clock-runner.sh date -u +%H:%M)
+if [ "$seen" != "23:30" ]; then
+    echo "test-clock: the faked clock reads $seen, not 23:30; libfaketime is not working here" >&2
+    exit 1
+fi
+
 for at in "$today 23:30:00 UTC" "$tomorrow 00:30:00 UTC"; do
-    echo "== account, alert, CLI and app tests with the clock at $at"
+    echo "== core, service, metrics, CLI, app and cross-crate tests with the clock at $at"
     HEADROOM_FAKETIME="$at" TZ=UTC cargo nextest run --workspace --locked --no-fail-fast \
         -E "$packages"
     if [ "$gui" = 1 ]; then
@@ -50,7 +75,7 @@ for at in "$today 23:30:00 UTC" "$tomorrow 00:30:00 UTC"; do
     fi
 done
 
-echo "== in-process tests at 00:30 in Asia/Kathmandu (UTC+05:45)"
+echo "== the same tests at 00:30 in Asia/Kathmandu (UTC+05:45)"
 HEADROOM_FAKETIME="$tomorrow 00:30:00 +0545" TZ=Asia/Kathmandu \
     cargo nextest run --workspace --locked --no-fail-fast \
-    -E "package(headroom-app) | package(headroom-core)"
+    -E "$packages"

@@ -19,6 +19,8 @@ pub struct Bus {
     child: Child,
     pub address: String,
     _dir: tempfile::TempDir,
+    /// Every match rule a client added (`AddMatch`), seen by a monitor connection.
+    match_rules: Arc<Mutex<Vec<String>>>,
 }
 
 impl Bus {
@@ -61,12 +63,79 @@ impl Bus {
             .unwrap();
         let address = line.trim().to_owned();
         assert!(address.starts_with("unix:"), "dbus-daemon said {address:?}");
+        let match_rules = monitor_match_rules(&address);
         Bus {
             child,
             address,
             _dir: dir,
+            match_rules,
         }
     }
+
+    /// Waits until clients of the bus have subscribed `count` times in all to notification
+    /// clicks, or panics after `timeout`. A notifier subscribes after `Notify` has returned,
+    /// on a thread of its own: a click sent before that is lost, as it would be on a desktop.
+    /// notify-rust's waiter adds the rule for `ActionInvoked`, then the one for
+    /// `NotificationClosed`, then listens: the second rule is the sign that it listens.
+    pub fn wait_for_click_subscribers(&self, count: usize, timeout: Duration) {
+        let start = Instant::now();
+        loop {
+            let rules = self.match_rules.lock().unwrap().clone();
+            let subscribed = rules
+                .iter()
+                .filter(|r| r.contains("NotificationClosed") && r.contains(INTERFACE))
+                .count();
+            if subscribed >= count {
+                return;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "waited {timeout:?} for {count} subscriptions to clicks; rules added: {rules:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A monitor connection (`BecomeMonitor`) on the bus at `address` that records the rule of
+/// every `AddMatch` call, until the bus goes away.
+fn monitor_match_rules(address: &str) -> Arc<Mutex<Vec<String>>> {
+    use std::future::poll_fn;
+    use std::pin::Pin;
+    use zbus::export::futures_core::Stream;
+
+    let rules = Arc::new(Mutex::new(Vec::new()));
+    let conn = zbus::block_on(zbus::connection::Builder::address(address).build()).unwrap();
+    // The stream first: it sees every message that arrives after it exists.
+    let mut stream = zbus::MessageStream::from(&conn);
+    let add_match = zbus::MatchRule::builder()
+        .msg_type(zbus::message::Type::MethodCall)
+        .interface("org.freedesktop.DBus")
+        .member("AddMatch")
+        .build()
+        .unwrap();
+    zbus::block_on(async {
+        zbus::fdo::MonitoringProxy::new(&conn)
+            .await?
+            .become_monitor(&[add_match], 0)
+            .await
+    })
+    .unwrap();
+    let seen = rules.clone();
+    std::thread::spawn(move || {
+        let _conn = conn;
+        while let Some(Ok(message)) =
+            zbus::block_on(poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)))
+        {
+            let header = message.header();
+            if header.member().is_some_and(|m| m.as_str() == "AddMatch") {
+                if let Ok(rule) = message.body().deserialize::<String>() {
+                    seen.lock().unwrap().push(rule);
+                }
+            }
+        }
+    });
+    rules
 }
 
 impl Drop for Bus {

@@ -135,3 +135,37 @@ pub fn transcript_line(at_ms: i64, n: usize) -> String {
     .to_string()
         + "\n"
 }
+
+/// Whether test `test` (its full name, `area::name`) has just run, and passed, in a process
+/// where no other test runs: a test that sets process-wide environment variables (`set_var`,
+/// unsound while another thread reads the environment) begins with
+/// `if headroom_tests::ran_in_own_process("area::name") { return; }`.
+///
+/// Under nextest (one process per test, `NEXTEST_EXECUTION_MODE=process-per-test`) this
+/// process is already the test's own: `false`, and the test runs here. Under `cargo test`
+/// (every test a thread of one process, as in the macOS and Windows jobs) the test binary runs
+/// again in a child that runs only `test`; this fails unless the child ran exactly that test and
+/// it passed (a wrong name fails, it never passes without running), then says `true`. In that
+/// child it says `false`.
+pub fn ran_in_own_process(test: &str) -> bool {
+    const CHILD: &str = "HEADROOM_TEST_OWN_PROCESS";
+    let alone = std::env::var_os("NEXTEST_EXECUTION_MODE").is_some_and(|m| m == "process-per-test")
+        || std::env::var_os(CHILD).is_some_and(|t| t == test);
+    if alone {
+        return false;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let out = Command::new(exe)
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, test)
+        .output()
+        .expect("running the test binary again");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("test result: ok. 1 passed"),
+        "{test} in a process of its own: {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+    true
+}

@@ -22,7 +22,9 @@ use tauri::{App, WebviewWindow, WebviewWindowBuilder};
 const TOKEN: &str = "sk-ant-oat01-commands-test-SECRET-token";
 const SESSION_KEY: &str = "sk-ant-sid01-commands-test-SECRET-key";
 
-/// The environment is process-wide and the app reads it while it is built.
+/// The environment is process-wide and the app reads it while it is built: each test runs in
+/// a process of its own (`headroom_tests::ran_in_own_process`; the apps' threads outlive the
+/// lock), and the lock orders the steps within one.
 static ENV: Mutex<()> = Mutex::new(());
 
 struct Fixture {
@@ -168,6 +170,11 @@ fn read(path: &Path) -> Option<Vec<u8>> {
 
 #[test]
 fn a_foreign_base_url_stops_the_tray_at_start_naming_the_variable() {
+    if headroom_tests::ran_in_own_process(
+        "a_foreign_base_url_stops_the_tray_at_start_naming_the_variable",
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     for variable in ["HEADROOM_ANTHROPIC_API", "HEADROOM_CLAUDE_AI"] {
         let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
@@ -189,6 +196,10 @@ fn a_foreign_base_url_stops_the_tray_at_start_naming_the_variable() {
 
 #[test]
 fn bad_caps_are_refused_and_the_settings_file_is_untouched() {
+    if headroom_tests::ran_in_own_process("bad_caps_are_refused_and_the_settings_file_is_untouched")
+    {
+        return;
+    }
     let f = fixture();
     // A file with a cap already in it: a refused cap must leave it byte for byte.
     let saved = f.call("set_spending_cap", json!({"input": "20"})).unwrap();
@@ -230,6 +241,9 @@ fn bad_caps_are_refused_and_the_settings_file_is_untouched() {
 
 #[test]
 fn a_good_cap_is_saved_to_disk() {
+    if headroom_tests::ran_in_own_process("a_good_cap_is_saved_to_disk") {
+        return;
+    }
     let f = fixture();
     assert_eq!(read(&f.settings_file()), None);
     let r = f
@@ -255,6 +269,11 @@ fn a_good_cap_is_saved_to_disk() {
 
 #[test]
 fn the_overview_has_the_servers_numbers_and_the_ledgers_series() {
+    if headroom_tests::ran_in_own_process(
+        "the_overview_has_the_servers_numbers_and_the_ledgers_series",
+    ) {
+        return;
+    }
     let f = fixture();
     let o = f.call("refresh_now", json!({})).unwrap();
     let s = &o["snapshot"];
@@ -327,6 +346,9 @@ fn the_overview_has_the_servers_numbers_and_the_ledgers_series() {
 /// `trap_percent` 60, not at the default 90, and never with the warning switched off.
 #[test]
 fn the_overview_carries_the_trap_by_the_alert_settings() {
+    if headroom_tests::ran_in_own_process("the_overview_carries_the_trap_by_the_alert_settings") {
+        return;
+    }
     let f = fixture();
     let trap_with = |alerts: Value| {
         f.call("save_settings", json!({"settings": {"alerts": alerts}}))
@@ -352,6 +374,11 @@ fn the_overview_carries_the_trap_by_the_alert_settings() {
 /// inside it.
 #[test]
 fn the_overview_says_which_windows_are_in_use_and_the_session_charts_span() {
+    if headroom_tests::ran_in_own_process(
+        "the_overview_says_which_windows_are_in_use_and_the_session_charts_span",
+    ) {
+        return;
+    }
     let f = fixture();
     let reset = now_ms() + 2 * 3_600_000;
     let mut body: Value = serde_json::from_str(&usage(62.0)).unwrap();
@@ -387,6 +414,9 @@ fn the_overview_says_which_windows_are_in_use_and_the_session_charts_span() {
 
 #[test]
 fn the_overview_says_what_its_costs_leave_out() {
+    if headroom_tests::ran_in_own_process("the_overview_says_what_its_costs_leave_out") {
+        return;
+    }
     let f = fixture();
     // Two responses of a model no price table knows, appended to the transcript.
     let transcript = f.dir.path().join("claude/projects/-home-dev-app/s1.jsonl");
@@ -421,6 +451,9 @@ fn the_overview_says_what_its_costs_leave_out() {
 
 #[test]
 fn no_response_carries_a_secret() {
+    if headroom_tests::ran_in_own_process("no_response_carries_a_secret") {
+        return;
+    }
     let f = fixture();
     let stored = f
         .call("set_claude_ai_session_key", json!({"key": SESSION_KEY}))
@@ -501,6 +534,9 @@ fn no_response_carries_a_secret() {
 /// key stored before.
 #[test]
 fn a_pasted_cookie_is_stored_as_the_bare_key() {
+    if headroom_tests::ran_in_own_process("a_pasted_cookie_is_stored_as_the_bare_key") {
+        return;
+    }
     let f = fixture();
     let stored = || {
         f.secrets
@@ -551,6 +587,9 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn other_inputs_are_checked_too() {
+    if headroom_tests::ran_in_own_process("other_inputs_are_checked_too") {
+        return;
+    }
     let f = fixture();
     let before = read(&f.settings_file());
     let err = f
@@ -596,6 +635,9 @@ fn other_inputs_are_checked_too() {
 
 #[test]
 fn only_the_settings_window_may_call() {
+    if headroom_tests::ran_in_own_process("only_the_settings_window_may_call") {
+        return;
+    }
     let f = fixture();
     let other = WebviewWindowBuilder::new(&f.app, "other", Default::default())
         .build()
@@ -610,6 +652,9 @@ fn only_the_settings_window_may_call() {
 
 #[test]
 fn the_pane_saves_only_what_it_changed() {
+    if headroom_tests::ran_in_own_process("the_pane_saves_only_what_it_changed") {
+        return;
+    }
     let f = fixture();
     let base = f.call("get_settings", json!({})).unwrap()["settings"].clone();
     // Meanwhile another process (the tray's snooze, the CLI) saves other fields.
@@ -643,6 +688,11 @@ fn the_pane_saves_only_what_it_changed() {
 
 #[test]
 fn the_tray_keeps_its_settings_while_the_file_is_being_written() {
+    if headroom_tests::ran_in_own_process(
+        "the_tray_keeps_its_settings_while_the_file_is_being_written",
+    ) {
+        return;
+    }
     use tauri::Manager;
     let f = fixture();
     let published = || {
@@ -693,6 +743,11 @@ fn the_tray_keeps_its_settings_while_the_file_is_being_written() {
 
 #[test]
 fn nothing_is_written_without_the_dialogs_token_and_the_amount_typed_again() {
+    if headroom_tests::ran_in_own_process(
+        "nothing_is_written_without_the_dialogs_token_and_the_amount_typed_again",
+    ) {
+        return;
+    }
     let f = fixture();
     let writes = || {
         f.api

@@ -235,3 +235,9 @@ impl Context {
         Ok(report)
     }
 }
+
+/// `HEADROOM_NO_BROWSER` is set (to anything but empty or `0`): open no browser and no file
+/// with the desktop's handler; say the address instead (docs/environment.md).
+pub(crate) fn no_browser() -> bool {
+    std::env::var("HEADROOM_NO_BROWSER").is_ok_and(|v| !v.is_empty() && v != "0")
+}

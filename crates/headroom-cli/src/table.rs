@@ -41,13 +41,19 @@ impl Style {
     }
 }
 
-/// The terminal's width: `COLUMNS` when set, else a conventional 100 (wide enough for the
-/// full table; narrower terminals set `COLUMNS` or get the compact layout via `--compact`).
+/// The terminal's width: `COLUMNS` when exported (it wins, as with `ls`), else the width of the
+/// terminal stdout writes to, else 120 (a file or a pipe gets the full table). Shells set
+/// `COLUMNS` without exporting it, so the terminal itself is what usually answers.
 pub(crate) fn terminal_width() -> usize {
     std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.parse().ok())
         .filter(|w: &usize| *w >= 20)
+        .or_else(|| {
+            console::Term::stdout()
+                .size_checked()
+                .map(|(_rows, columns)| usize::from(columns))
+        })
         .unwrap_or(120)
 }
 

@@ -307,8 +307,12 @@ fn on_click(ctx: &Context, action: Action) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Opens a URL or file with the desktop's handler; failure is only a warning.
+/// Opens a URL or file with the desktop's handler; failure is only a warning. Nothing with
+/// `HEADROOM_NO_BROWSER` set: the caller has printed the target already.
 fn open(target: &str) {
+    if crate::context::no_browser() {
+        return;
+    }
     let command = if cfg!(target_os = "macos") {
         "open"
     } else if cfg!(windows) {

@@ -2,8 +2,8 @@
 //! ask the account sources as the poll policy allows, evaluate the alerts and record them,
 //! deliver a notification, and publish the view. The tray app (`src-tauri`) runs it as the
 //! [`task`] with hooks that update its menu, icon and window; `headroom watch` and
-//! `headroom serve` share its alert step and delivery ([`deliver`]) with hooks of their own
-//! (print, update the metrics registry).
+//! `headroom serve` run the same task, as [`Role::Headless`], with hooks of their own (print,
+//! update the metrics registry).
 //!
 //! - [`task`]: the one owner of the data: the loop, its wake-ups, its view.
 //! - [`handle`]: the front end's side of it: requests, the published view, the hooks.

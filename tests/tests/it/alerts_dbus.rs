@@ -256,8 +256,9 @@ fn watch_offers_buttons_snoozes_on_click_and_stops_on_ctrl_c() {
         ]
     );
 
-    // The user clicks "Snooze 1 h": the settings file says so within seconds.
-    std::thread::sleep(Duration::from_millis(500));
+    // The user clicks "Snooze 1 h", once the watch listens for it: the settings file says so
+    // within seconds.
+    bus.wait_for_click_subscribers(1, Duration::from_secs(10));
     let clicked_at = Utc::now().timestamp_millis();
     recorder.click(n.id, "snooze-1h");
     let settings = s.home.headroom_home().join("settings.json");
@@ -317,4 +318,75 @@ fn watch_offers_buttons_snoozes_on_click_and_stops_on_ctrl_c() {
     assert!(stdout.contains("Notifications snoozed until"), "{stdout}");
     assert!(stderr.contains("headroom watch: stopped"), "{stderr}");
     assert_eq!(recorder.received().len(), 1);
+}
+
+/// With `HEADROOM_NO_BROWSER` set, a click on "Enable Extra Usage" in `headroom watch`'s
+/// notification prints the address and opens nothing (the desktop's handler, `xdg-open` here,
+/// is a script that records being run).
+#[cfg(unix)]
+#[test]
+fn watch_opens_nothing_on_a_click_with_no_browser_set() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::fs::PermissionsExt;
+    let s = at_91_percent();
+    let bus = Bus::start();
+    let recorder = Recorder::serve(&bus, &["body", "actions"]);
+    let handlers = s.home.dir.path().join("bin");
+    std::fs::create_dir_all(&handlers).unwrap();
+    let opened = s.home.dir.path().join("opened");
+    for name in ["xdg-open", "open"] {
+        let script = handlers.join(name);
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\necho \"$@\" >> '{}'\n", opened.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = std::env::join_paths(std::iter::once(handlers.clone()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .unwrap();
+    let mut c = s.home.command(&s.api, Some(&bus));
+    c.env("PATH", path)
+        .env("HEADROOM_NO_BROWSER", "1")
+        .args(["watch", "--interval", "60"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+
+    let n = recorder.wait_for(1, Duration::from_secs(30))[0].clone();
+    bus.wait_for_click_subscribers(1, Duration::from_secs(10));
+    recorder.click(n.id, "enable-extra-usage");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let said = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains("Turn on Extra Usage at") => break line,
+            Ok(_) => {}
+            Err(e) => {
+                let _ = child.kill();
+                panic!("the click was not answered ({e})");
+            }
+        }
+    };
+    // The handler would have been started right after the line; give it time to write.
+    std::thread::sleep(Duration::from_secs(1));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(said.contains("https://claude.ai/settings/usage"), "{said}");
+    assert!(
+        !opened.exists(),
+        "opened with HEADROOM_NO_BROWSER set: {}",
+        std::fs::read_to_string(&opened).unwrap_or_default()
+    );
 }

@@ -948,22 +948,55 @@ fn the_browser_flow_is_still_there() {
     assert!(server.requests().iter().all(|r| r.method == "GET"));
 }
 
-/// Holds the ledger's write lock for longer than the 5 s busy timeout while `args` runs.
+/// Holds the ledger's write lock while `args` runs, until the command has said that it is
+/// waiting for it ("trying again", after the 5 s busy timeout): however late the child starts,
+/// it meets the lock.
 fn run_while_the_ledger_is_busy(
     home: &Home,
     server: &Server,
     args: &[&str],
 ) -> (i32, String, String) {
+    use std::io::{BufRead, BufReader, Read};
     go(cmd(home, server, &["history"])); // the ledger exists, at the current schema
     let mut writer = Ledger::open(&home.headroom_home().join("ledger.sqlite3")).unwrap();
     let batch = writer.batch().unwrap();
     let mut c = cmd(home, server, args);
     c.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let child = c.spawn().unwrap();
-    std::thread::sleep(Duration::from_secs(7));
+    let mut child = c.spawn().unwrap();
+    let mut stdout_pipe = child.stdout.take().unwrap();
+    let stdout_text = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout_pipe.read_to_string(&mut text);
+        text
+    });
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let stderr_pipe = child.stderr.take().unwrap();
+    let stderr_text = std::thread::spawn(move || {
+        let mut text = String::new();
+        for line in BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
+            text.push_str(&line);
+            text.push('\n');
+            let _ = lines_tx.send(line);
+        }
+        text
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains("trying again") => break,
+            Ok(_) => {}
+            // Ended, or never said it: the caller's assertions say what was missing.
+            Err(_) => break,
+        }
+    }
     drop(batch);
-    let out = child.wait_with_output().unwrap();
-    (out.status.code().unwrap_or(-1), stdout(&out), stderr(&out))
+    let status = child.wait().unwrap();
+    (
+        status.code().unwrap_or(-1),
+        stdout_text.join().unwrap(),
+        stderr_text.join().unwrap(),
+    )
 }
 
 #[test]

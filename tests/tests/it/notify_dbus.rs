@@ -26,6 +26,9 @@ fn notification(level: Level, body: &str) -> Notification {
 
 #[test]
 fn notifications_over_a_real_session_bus() {
+    if headroom_tests::ran_in_own_process("notify_dbus::notifications_over_a_real_session_bus") {
+        return;
+    }
     let bus = Bus::start();
     std::env::set_var("DBUS_SESSION_BUS_ADDRESS", &bus.address);
     let (notifier, clicks) = Notifier::new(NotifierConfig {
@@ -94,7 +97,13 @@ fn notifications_over_a_real_session_bus() {
 
     // The user clicks "Snooze 1 h" on the critical one. A key Headroom never sent (on the
     // other one) is ignored. (A notification answers one click: servers close it after.)
-    std::thread::sleep(Duration::from_millis(300)); // the waiters subscribe after show()
+    // The waiters subscribe after show(), on threads of their own: one per notification
+    // with buttons.
+    let waiters = [d.with_actions, info.with_actions]
+        .into_iter()
+        .filter(|&w| w)
+        .count();
+    bus.wait_for_click_subscribers(waiters, Duration::from_secs(10));
     recorder.click(info.id, "something-else");
     assert!(clicks.recv_timeout(Duration::from_millis(500)).is_err());
     recorder.click(d.id, "snooze-1h");

@@ -191,7 +191,9 @@ fn assert_says_no_tray(r: &Running, recorder_wait: Duration) {
 fn without_a_tray_host_it_says_so_and_opens_the_settings() {
     let r = start(false, &[]);
     assert_says_no_tray(&r, Duration::from_secs(30));
-    // Once: a minute of further rounds adds nothing.
+    // Once, so far: nothing more in the next 2 s. Rounds come a minute apart, so this does not
+    // see a second one: that the notice is said once per run rests on tray_host.rs's
+    // warn-once flag, not on this wait.
     std::thread::sleep(Duration::from_secs(2));
     let again = r
         ._recorder

@@ -31,8 +31,7 @@ pub(super) fn browser_only(change: Change) -> Result<(), Failure> {
 }
 
 fn open_or_print(url: &str, what: &str, no_browser: bool) {
-    let no_browser =
-        no_browser || std::env::var("HEADROOM_NO_BROWSER").is_ok_and(|v| !v.is_empty() && v != "0");
+    let no_browser = no_browser || crate::context::no_browser();
     if no_browser {
         println!("Open {url} and {what}.");
         return;

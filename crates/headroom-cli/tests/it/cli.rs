@@ -5,7 +5,7 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn headroom(args: &[&str], config: &Path, home: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_headroom"))
@@ -112,32 +112,43 @@ fn a_damaged_ledger_says_how_to_rebuild_and_rebuild_works() {
 }
 
 /// Kills `headroom` at several moments of a long ingest; whatever was committed stays, and
-/// the next run ends with exactly the totals of an uninterrupted run.
+/// the next run ends with exactly the totals of an uninterrupted run. At least one kill lands
+/// mid-ingest: the killed run had committed some entries and not all of them.
 #[test]
 fn killing_during_ingest_loses_nothing_and_counts_nothing_twice() {
+    const FILES: u64 = 40;
+    const RESPONSES_PER_FILE: u64 = 2_500;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("c");
-    for f in 0..40 {
+    for f in 0..FILES {
         let project = config.join(format!("projects/p{}", f % 4));
         fs::create_dir_all(&project).unwrap();
         let mut file = fs::File::create(project.join(format!("s{f}.jsonl"))).unwrap();
-        for i in 0..2_500 {
-            let n = f * 10_000 + i;
+        for i in 0..RESPONSES_PER_FILE {
+            let n = usize::try_from(f * 10_000 + i).unwrap();
             // Two content blocks of one response, as Claude Code writes them.
             let text = line(n, (n % 97) as u64);
             file.write_all(text.as_bytes()).unwrap();
             file.write_all(text.as_bytes()).unwrap();
         }
     }
+    let total = FILES * RESPONSES_PER_FILE;
     let clean_home = dir.path().join("clean");
     let clean = headroom(&["daily", "--json"], &config, &clean_home);
     assert!(clean.status.success());
     let clean: serde_json::Value = serde_json::from_slice(&clean.stdout).unwrap();
-    assert_eq!(clean["totals"]["inputTokens"], 3 * 40 * 2_500);
+    assert_eq!(clean["totals"]["inputTokens"], 3 * total);
+    assert_eq!(entries(&clean_home), total);
 
     let home = dir.path().join("killed");
-    let mut killed_midway = 0;
-    for delay_ms in [30, 80, 150, 250, 400] {
+    // The first run is killed at once, most likely before its first commit; each later one as
+    // soon as the ledger shows a commit of its own (the ingest commits every few thousand
+    // responses), which is mid-ingest unless that commit was the last. Fixed delays do not
+    // do: on a loaded machine the first commit can come after all of them.
+    // (entries before the run, entries after its kill) of each run killed while running.
+    let mut interrupted = Vec::new();
+    let mut before = 0;
+    for run in 0..5 {
         let mut child = Command::new(env!("CARGO_BIN_EXE_headroom"))
             .args(["daily", "--json"])
             .env("CLAUDE_CONFIG_DIR", &config)
@@ -146,10 +157,18 @@ fn killing_during_ingest_loses_nothing_and_counts_nothing_twice() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        if child.try_wait().unwrap().is_none() {
-            killed_midway += 1;
+        if run == 0 {
+            std::thread::sleep(Duration::from_millis(30));
+        } else {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while entries_so_far(&home).is_none_or(|n| n <= before)
+                && child.try_wait().unwrap().is_none()
+            {
+                assert!(Instant::now() < deadline, "no commit in 120 s");
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
+        let running = child.try_wait().unwrap().is_none();
         child.kill().ok(); // SIGKILL: no destructors, no rollback handlers
         child.wait().unwrap();
         // Everything a killed run left must be consistent: never more than the truth.
@@ -159,15 +178,49 @@ fn killing_during_ingest_loses_nothing_and_counts_nothing_twice() {
             "{}",
             String::from_utf8_lossy(&check.stderr)
         );
+        let after = entries(&home);
+        assert!(after <= total, "{after} entries of {total}");
+        if running {
+            interrupted.push((before, after));
+        }
+        before = after;
     }
     assert!(
-        killed_midway > 0,
-        "no run was interrupted; the test proves nothing"
+        interrupted
+            .iter()
+            .any(|&(before, after)| before < after && after < total),
+        "no kill landed mid-ingest (after a commit, before the last), so the test proves \
+         nothing; runs killed while running (entries before, after): {interrupted:?}"
     );
     let after = headroom(&["daily", "--json"], &config, &home);
     assert!(after.status.success());
     let after: serde_json::Value = serde_json::from_slice(&after.stdout).unwrap();
     assert_same_usage(&after, &clean);
+}
+
+/// How many entries the ledger in `home` holds while a run may be writing it: `None` while it
+/// cannot be read (not created yet, its schema being set up).
+fn entries_so_far(home: &Path) -> Option<u64> {
+    let path = home.join("ledger.sqlite3");
+    if !path.exists() {
+        return None;
+    }
+    headroom_core::ledger::Ledger::open(&path)
+        .ok()?
+        .entry_count()
+        .ok()
+}
+
+/// How many entries the ledger in `home` holds (none before the first run creates it).
+fn entries(home: &Path) -> u64 {
+    let path = home.join("ledger.sqlite3");
+    if !path.exists() {
+        return 0;
+    }
+    headroom_core::ledger::Ledger::open(&path)
+        .unwrap()
+        .entry_count()
+        .unwrap()
 }
 
 /// Equal token counts; costs equal up to float summation order.
@@ -518,15 +571,39 @@ fn watch_reads_appended_lines_as_claude_code_writes_them() {
     drop(file);
     let took = entries(2, Duration::from_secs(20));
     eprintln!("the appended line reached the ledger after {took:?}");
-    // Ctrl-C: a clean stop.
-    let child = watch.0.take().unwrap();
-    let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("headroom watch: stopped"), "{stderr}");
+    // Ctrl-C: a clean stop. SIGINT is Unix's (Git Bash's `kill` on Windows takes MSYS process
+    // ids, so it would never arrive); elsewhere the guard ends the watch. The wait is bounded:
+    // a signal that does not stop the watch fails the test instead of hanging it.
+    #[cfg(unix)]
+    {
+        let child = watch.0.as_mut().unwrap();
+        let mut pipe = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
+            text
+        });
+        let sent = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -INT {}: {sent}", child.id());
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "headroom watch still runs 20 s after Ctrl-C"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        watch.0 = None;
+        let stderr = stderr.join().unwrap();
+        assert!(status.success(), "{status}: {stderr}");
+        assert!(stderr.contains("headroom watch: stopped"), "{stderr}");
+    }
 }
 
 /// A setting `serve` cannot use is said once: the command read the file before starting the
@@ -572,5 +649,48 @@ fn serve_names_a_bad_setting_once() {
             .count(),
         1,
         "{stderr}"
+    );
+}
+
+/// A report on a terminal, with no `COLUMNS` in the environment (shells set it without
+/// exporting it): the layout follows the terminal's own width, compact below 110 columns.
+/// The terminal is util-linux's `script`, so Linux only.
+#[cfg(target_os = "linux")]
+#[test]
+fn reports_fit_the_terminals_own_width() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c");
+    let project = config.join("projects/p");
+    fs::create_dir_all(&project).unwrap();
+    fs::write(project.join("s.jsonl"), line(1, 50)).unwrap();
+    let home = dir.path().join("h");
+    let on_a_terminal = |columns: u16| -> String {
+        let command = format!(
+            "stty cols {columns} rows 40 && exec '{}' daily",
+            env!("CARGO_BIN_EXE_headroom")
+        );
+        let out = Command::new("script")
+            .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+            .env("CLAUDE_CONFIG_DIR", &config)
+            .env("HEADROOM_HOME", &home)
+            .env("TZ", "UTC")
+            .env("SHELL", "/bin/sh")
+            .env_remove("COLUMNS")
+            .stdin(Stdio::piped())
+            .output()
+            .expect("script (util-linux) runs the command on a terminal");
+        let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{shown}");
+        shown
+    };
+    let narrow = on_a_terminal(80);
+    assert!(
+        narrow.contains("Total") && !narrow.contains("Cache read"),
+        "not compact at 80 columns:\n{narrow}"
+    );
+    let wide = on_a_terminal(150);
+    assert!(
+        wide.contains("Cache read"),
+        "not the full table at 150 columns:\n{wide}"
     );
 }

@@ -4,3 +4,4 @@
 mod cli;
 mod contention;
 mod parity;
+mod readme;

@@ -18,16 +18,37 @@
 //!
 //! # API for front ends (tray, `watch`, CLI)
 //!
-//! ```text
-//! // Paths, toggles, poll minutes and the base URLs checked at start (`environment::Edge`):
-//! let config = edge.account_config(&settings.sources);
-//! let refresher = Refresher::new(config, Arc::new(keychain_store))?;  // or MemoryStore
-//! // Async (tokio); the future is Send (holds only `&mut Ledger`):
-//! let snap: UsageSnapshot = refresher.refresh(&mut ledger, now_ms, Mode::Auto).await?;
-//! // From sync code (CLI, `watch`): builds a current-thread runtime for the call.
-//! let snap = refresher.refresh_blocking(&mut ledger, now_ms, Mode::Auto)?;
+//! ```no_run
+//! use std::sync::Arc;
+//! use headroom_core::account::{self, FrontEnd, MemoryStore, Mode, Refresher};
+//! use headroom_core::environment::Edge;
+//! use headroom_core::ledger::Ledger;
+//! use headroom_core::settings::Settings;
+//! use headroom_core::snapshot::UsageSnapshot;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // The environment, read and checked once at start; the settings as loaded.
+//! let edge = Edge::from_process()?;
+//! let settings = Settings::default();
+//! // Claude Code's folder, the base URLs, the user's toggles and poll minutes, the zone the
+//! // words use and the front end they are worded for (as `headroom_service::ServiceEnv` and
+//! // the CLI's `Context::refresher` build it).
+//! let config = edge
+//!     .account
+//!     .config(edge.paths.claude_settings_dir(), &settings.sources)
+//!     .with_zone(settings.zone())
+//!     .with_front_end(FrontEnd::Cli);
+//! let refresher = Refresher::new(config, Arc::new(MemoryStore::new()))?; // or the keychain
+//! let mut ledger = Ledger::open(&edge.state.ledger())?;
+//! let now_ms = chrono::Utc::now().timestamp_millis();
+//! // From async code (tokio), `refresher.refresh(&mut ledger, now_ms, Mode::Auto).await`: the
+//! // future is Send (it holds only `&mut Ledger`). From sync code (CLI, `watch`), this builds
+//! // a current-thread runtime for the call:
+//! let snap: UsageSnapshot = refresher.refresh_blocking(&mut ledger, now_ms, Mode::Auto)?;
 //! // No network at all (tray redraws, statusline, `--offline`):
-//! let snap = account::snapshot_from_ledger(&ledger, refresher.config(), now_ms)?;
+//! let offline = account::snapshot_from_ledger(&ledger, refresher.config(), now_ms)?;
+//! # let _ = (snap, offline);
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! - [`Refresher::refresh`] reads the newest samples and poll state from the ledger, asks

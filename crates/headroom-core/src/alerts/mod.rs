@@ -149,8 +149,9 @@ impl AlertKind {
 pub enum Action {
     /// Opens Headroom's settings.
     OpenSettings,
-    /// Opens claude.ai's usage settings ([`EXTRA_USAGE_SETTINGS_URL`]), where Extra Usage is turned
-    /// on.
+    /// Leads to turning Extra Usage on: the tray opens its settings pane at the Extra Usage
+    /// section (with the confirmation); `headroom watch`, which has no pane, opens claude.ai's
+    /// usage settings ([`EXTRA_USAGE_SETTINGS_URL`]).
     EnableExtraUsage,
     /// Holds notifications back for an hour.
     Snooze1h,

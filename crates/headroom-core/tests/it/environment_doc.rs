@@ -1,5 +1,6 @@
-//! `docs/environment.md` names every `HEADROOM_*` variable the code and the scripts read: a
-//! variable added without a line there fails here.
+//! `docs/environment.md` names every `HEADROOM_*` variable the code and the scripts read, and
+//! only those: a variable added without a line there fails here, and so does a line for one
+//! nothing reads any more.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -56,5 +57,10 @@ fn every_headroom_variable_is_documented() {
     assert!(
         missing.is_empty(),
         "not in docs/environment.md: {missing:?}"
+    );
+    let stale: Vec<_> = documented.difference(&used).collect();
+    assert!(
+        stale.is_empty(),
+        "in docs/environment.md, but nothing reads it: {stale:?}"
     );
 }

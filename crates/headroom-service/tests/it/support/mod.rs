@@ -34,6 +34,8 @@ pub(crate) fn service_env(dir: &Path, api: Option<&str>, role: Role) -> ServiceE
     )
     .unwrap();
     // Notifications go nowhere: no session bus (the outcome is "no notification server").
+    // Process-wide: every test calling this runs alone in its process
+    // (`headroom_tests::ran_in_own_process`), so no other thread reads the environment.
     std::env::set_var(
         "DBUS_SESSION_BUS_ADDRESS",
         "unix:path=/nonexistent/headroom-service-tests",
