@@ -4,13 +4,14 @@
 //! writer in `super`.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 
 use memchr::memmem;
 
 use super::discover::kind_name;
-use super::{FileResult, Parsed, ReadFailure, SkipReason, Task, HEAD_BYTES, MAX_LINE};
+use super::{Claim, FileResult, Parsed, ReadFailure, SkipReason, Task, HEAD_BYTES, MAX_LINE};
 use crate::ledger::FileState;
 use crate::pricing::PriceTable;
 use crate::transcript::{
@@ -42,7 +43,7 @@ pub(super) fn read_task(
 ) -> FileResult {
     let mut result = FileResult {
         task: index,
-        claimed: HashSet::default(),
+        claimed: HashMap::default(),
         last_price: None,
         entries: Vec::new(),
         cwd: None,
@@ -268,7 +269,7 @@ impl LongLine {
             let reader = BufReader::with_capacity(64 << 10, (&*file).take(self.len));
             match parse_line_from(reader) {
                 LineOutcome::Usage(usage) => {
-                    record_usage(usage, self.start, path_key, prices, out);
+                    record_usage(usage, self.start, path_key, prices, out, None);
                     None
                 }
                 LineOutcome::NoUsage => None,
@@ -325,13 +326,20 @@ fn scan(
             }
             continue;
         }
-        // Claude Code writes one line per content block of a response: once one copy has
-        // been parsed and claimed its key, the others need no parsing at all.
-        if quick_key(line, finders).is_some_and(|key| out.claimed.contains(&key)) {
+        // Claude Code writes one line per content block of a response. A later row whose
+        // usage object is byte for byte the one kept (older versions repeat the final usage
+        // on every row) changes nothing and needs no parsing; any other is parsed, and kept
+        // if its usage supersedes (streaming snapshots first, the final usage last).
+        let usage = usage_digest(line, finders);
+        if usage.is_some()
+            && quick_key(line, finders)
+                .and_then(|key| out.claimed.get(&key))
+                .is_some_and(|claim| claim.usage == usage)
+        {
             continue;
         }
         match parse_line(line) {
-            LineOutcome::Usage(usage) => record_usage(usage, offset, path_key, prices, out),
+            LineOutcome::Usage(parsed) => record_usage(parsed, offset, path_key, prices, out, usage),
             LineOutcome::NoUsage => {}
             LineOutcome::Invalid(kind) => {
                 if !tail {
@@ -344,13 +352,16 @@ fn scan(
     bad
 }
 
-/// Keeps a parsed response (the line at `offset` of the file `path_key`) and its advisor calls.
+/// Keeps a parsed response (the line at `offset` of the file `path_key`) and its advisor
+/// calls, or, for a key already read from this file, the usage that supersedes.
+/// `usage` is the digest of the line's usage object, where known.
 fn record_usage(
     usage: UsageLine<'_>,
     offset: u64,
     path_key: &str,
     prices: &PriceTable,
     out: &mut FileResult,
+    digest: Option<u64>,
 ) {
     let key = match usage.dedup_key() {
         Some((message, request)) => hash_key(&[b"id", message.as_bytes(), request.as_bytes()]),
@@ -362,18 +373,25 @@ fn record_usage(
     if out.cwd.is_none() {
         out.cwd = usage.cwd.as_deref().map(str::to_owned);
     }
-    out.claimed.insert(key);
-    out.entries.push(Parsed {
+    // A forked session's copy of an earlier row counts under the session it was taken from.
+    let session: Option<Arc<str>> = usage.forked_from.as_deref().map(Arc::from);
+    keep(
+        out,
         key,
-        ts_ms: usage.timestamp_ms,
-        model: model_name,
-        tokens: usage.tokens,
-        cost_usd: usage.cost_usd,
-        calc_cost,
-        us_only: usage.us_only,
-    });
+        digest,
+        Parsed {
+            key,
+            ts_ms: usage.timestamp_ms,
+            model: model_name,
+            session: session.clone(),
+            tokens: usage.tokens,
+            cost_usd: usage.cost_usd,
+            calc_cost,
+            us_only: usage.us_only,
+        },
+    );
     // Advisor calls are API calls of their own, on their own model: one entry each, keyed on
-    // the response and the call's position (so duplicates of the response do not count them
+    // the response and the call's position (so other rows of the response do not count them
     // twice). They run inside the request, so in its inference geo.
     for (index, advisor) in usage.advisors.iter().enumerate() {
         let (model_name, calc_cost) = price_response(
@@ -384,15 +402,46 @@ fn record_usage(
             usage.us_only,
             &advisor.tokens,
         );
-        out.entries.push(Parsed {
-            key: hash_key(&[b"advisor", &key.to_le_bytes(), &index.to_le_bytes()]),
-            ts_ms: usage.timestamp_ms,
-            model: model_name,
-            tokens: advisor.tokens,
-            cost_usd: None,
-            calc_cost,
-            us_only: usage.us_only,
-        });
+        let advisor_key = hash_key(&[b"advisor", &key.to_le_bytes(), &index.to_le_bytes()]);
+        keep(
+            out,
+            advisor_key,
+            None,
+            Parsed {
+                key: advisor_key,
+                ts_ms: usage.timestamp_ms,
+                model: model_name,
+                session: session.clone(),
+                tokens: advisor.tokens,
+                cost_usd: None,
+                calc_cost,
+                us_only: usage.us_only,
+            },
+        );
+    }
+}
+
+/// Keeps `parsed` as the response `key` of this file, or takes its usage into the one kept
+/// when it supersedes it (see [`Parsed::take_usage`]).
+fn keep(out: &mut FileResult, key: i64, digest: Option<u64>, parsed: Parsed) {
+    match out.claimed.get_mut(&key) {
+        Some(claim) => {
+            let kept = &mut out.entries[claim.index];
+            if parsed.tokens.supersedes(&kept.tokens) {
+                kept.take_usage(parsed);
+                claim.usage = digest;
+            }
+        }
+        None => {
+            out.claimed.insert(
+                key,
+                Claim {
+                    index: out.entries.len(),
+                    usage: digest,
+                },
+            );
+            out.entries.push(parsed);
+        }
     }
 }
 
@@ -460,9 +509,47 @@ fn quick_key(line: &[u8], finders: &KeyFinders) -> Option<i64> {
     Some(hash_key(&[b"id", message, request]))
 }
 
+/// A digest of the line's `message.usage` object as written: the bytes from the last
+/// `"usage":` key (in Claude Code's layout the message's usage is the last object of that
+/// name: content blocks come before it, the row's own fields after it carry none) to the
+/// brace that closes its value. `None` when the value is not an object that closes on the
+/// line. Two rows of a response with equal digests carry equal usage.
+fn usage_digest(line: &[u8], finders: &KeyFinders) -> Option<u64> {
+    let start = finders.usage_last.rfind(line)? + USAGE_KEY.len();
+    let value = line[start..].trim_ascii_start();
+    if value.first() != Some(&b'{') {
+        return None;
+    }
+    let (mut depth, mut in_string, mut escaped) = (0u32, false, false);
+    for (i, &b) in value.iter().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(xxhash_rust::xxh3::xxh3_64(&value[..=i]));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Searchers built once per file rather than once per line.
 struct KeyFinders {
     usage: memmem::Finder<'static>,
+    usage_last: memmem::FinderRev<'static>,
     message_id: memmem::Finder<'static>,
     request_id: memmem::Finder<'static>,
 }
@@ -471,6 +558,7 @@ impl KeyFinders {
     fn new() -> Self {
         KeyFinders {
             usage: memmem::Finder::new(USAGE_KEY),
+            usage_last: memmem::FinderRev::new(USAGE_KEY),
             message_id: memmem::Finder::new(b"\"message\":{\"id\":\""),
             request_id: memmem::Finder::new(b"\"requestId\":\""),
         }
