@@ -166,9 +166,11 @@ fn only_colour(styled: &str) -> String {
     while let Some(c) = rest.chars().next() {
         if c == '\x1b' {
             let body = &rest[1..];
-            let params = body
-                .strip_prefix('[')
-                .map(|p| p.len() - p.trim_start_matches(|d: char| d.is_ascii_digit() || d == ';').len());
+            let params = body.strip_prefix('[').map(|p| {
+                p.len()
+                    - p.trim_start_matches(|d: char| d.is_ascii_digit() || d == ';')
+                        .len()
+            });
             if let Some(n) = params {
                 if body[1 + n..].starts_with('m') {
                     out.push_str(&rest[..n + 3]);

@@ -4,9 +4,9 @@
 //! writer in `super`.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::sync::Arc;
 
 use memchr::memmem;
 
@@ -339,7 +339,9 @@ fn scan(
             continue;
         }
         match parse_line(line) {
-            LineOutcome::Usage(parsed) => record_usage(parsed, offset, path_key, prices, out, usage),
+            LineOutcome::Usage(parsed) => {
+                record_usage(parsed, offset, path_key, prices, out, usage)
+            }
             LineOutcome::NoUsage => {}
             LineOutcome::Invalid(kind) => {
                 if !tail {

@@ -514,7 +514,16 @@ impl Batch<'_> {
             )
             .map_err(sql)?
             .execute(params![
-                id, model, t[0], t[1], t[2], t[3], t[4], t[5], cost_usd, calc_cost,
+                id,
+                model,
+                t[0],
+                t[1],
+                t[2],
+                t[3],
+                t[4],
+                t[5],
+                cost_usd,
+                calc_cost,
                 entry.us_only
             ])
             .map_err(sql)?;
@@ -541,12 +550,16 @@ impl Batch<'_> {
     /// Counts `entry`, at `ts_ms`, in the batch's sums of its quarter hour and session.
     fn add_to_sums(&mut self, entry: &NewEntry<'_>, ts_ms: i64, model: i64, session: i64) {
         for (sums, first, last) in [
-            self.buckets
-                .entry((bucket_start(ts_ms), model))
-                .or_insert((Sums::default(), i64::MAX, i64::MIN)),
-            self.session_sums
-                .entry((session, model))
-                .or_insert((Sums::default(), i64::MAX, i64::MIN)),
+            self.buckets.entry((bucket_start(ts_ms), model)).or_insert((
+                Sums::default(),
+                i64::MAX,
+                i64::MIN,
+            )),
+            self.session_sums.entry((session, model)).or_insert((
+                Sums::default(),
+                i64::MAX,
+                i64::MIN,
+            )),
         ] {
             sums.add_entry(entry);
             *first = (*first).min(ts_ms);

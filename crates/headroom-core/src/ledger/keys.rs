@@ -82,7 +82,12 @@ impl KeySet {
 
     /// Sorts the pairs by key (after they were gathered in another order).
     pub(super) fn sort(&mut self) {
-        let mut pairs: Vec<(i64, i64)> = self.keys.iter().copied().zip(self.ids.iter().copied()).collect();
+        let mut pairs: Vec<(i64, i64)> = self
+            .keys
+            .iter()
+            .copied()
+            .zip(self.ids.iter().copied())
+            .collect();
         pairs.sort_unstable();
         (self.keys, self.ids) = pairs.into_iter().unzip();
     }
