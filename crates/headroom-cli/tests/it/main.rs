@@ -3,4 +3,5 @@
 
 mod cli;
 mod contention;
+mod final_usage;
 mod parity;
