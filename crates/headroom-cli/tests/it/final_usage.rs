@@ -165,3 +165,57 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// Audit N18: a transcript cannot drive the terminal that prints a report.
+#[test]
+fn hostile_names_never_reach_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("claude");
+    // A project folder and a working directory whose names hold an escape sequence.
+    let project = config.join("projects").join("-home-\u{1b}[2J-api");
+    std::fs::create_dir_all(&project).unwrap();
+    let row = |msg: &str, model: &str| {
+        format!(
+            r#"{{"cwd":"/home/\u001b[2J/api","sessionId":"s1","version":"2.1.312","message":{{"id":"{msg}","type":"message","role":"assistant","model":"{model}","content":[],"usage":{{"input_tokens":5,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":42}}}},"requestId":"r-{msg}","type":"assistant","uuid":"u-{msg}","timestamp":"2026-11-20T10:00:00.000Z"}}"#
+        ) + "\n"
+    };
+    let text = [
+        row("m1", "claude-sonnet-4-5-20250929"),
+        row("m2", r"claude\u001b]0;pwned\u0007\u001b[2J"),
+        row("m3", &"x".repeat(5 << 20)),
+    ]
+    .concat();
+    std::fs::write(project.join("s1.jsonl"), text).unwrap();
+    let home = dir.path().join("home");
+    for report in ["daily", "session", "blocks"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_headroom"))
+            .args([report, "--verbose"])
+            .env("CLAUDE_CONFIG_DIR", &config)
+            .env("HEADROOM_HOME", &home)
+            .env("TZ", "UTC")
+            .env_remove("NO_COLOR")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !stdout.contains(['\u{1b}', '\u{7}']),
+            "{report} printed a control character: {stdout:?}"
+        );
+        assert!(
+            !stdout.contains("pwned") && !stdout.contains("xxxx"),
+            "{stdout}"
+        );
+        if report == "session" {
+            assert!(stdout.contains("/home/\u{FFFD}[2J/api"), "{stdout}");
+        }
+    }
+    let (daily, said) = headroom("daily", &config, &home);
+    assert_eq!(daily["totals"]["outputTokens"], 42);
+    assert_eq!(
+        daily["daily"][0]["modelsUsed"][0],
+        "claude-sonnet-4-5-20250929"
+    );
+    // Read once, by the first run: the two bad lines were said then (this run read nothing).
+    assert!(said.contains("0 skipped lines"), "{said}");
+}
