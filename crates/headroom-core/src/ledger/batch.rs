@@ -248,7 +248,7 @@ impl Batch<'_> {
         drop(rows);
         drop(stmt);
         if self.keys.sets.is_empty() {
-            // A ledger migrated from before the ids were kept (migration 8): the arrays are
+            // A ledger migrated from before the ids were kept (migration 9): the arrays are
             // built once from `entries`, and written by this batch's commit.
             let mut stmt = self
                 .tx

@@ -2,7 +2,7 @@
 //! the number applied). One list for every module that owns tables (`alerts::store`,
 //! `account::store`, `account::overage`), so one version number says what a file holds.
 //!
-//! The usage tables (migration 1, `entry_keys` from migration 8):
+//! The usage tables (migration 1, `entry_keys` from migration 9):
 //! - `entry_keys`: the 64-bit hash of every stored response's dedup key (`message.id` +
 //!   `requestId`; two real responses collide about once in 10^8 for a million responses),
 //!   with the id of its row in `entries`, as 4,096 sorted arrays by the hash's top 12 bits. One SQLite row per key would cost a
@@ -35,7 +35,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("schema/005_us_only.sql"),
     include_str!("schema/006_extra_usage_writes.sql"),
     include_str!("schema/007_poll_problem.sql"),
-    include_str!("schema/008_final_usage.sql"),
+    include_str!("schema/008_extra_usage_settling.sql"),
+    include_str!("schema/009_final_usage.sql"),
 ];
 
 /// How many of [`MIGRATIONS`] the database has; a newer schema is refused.

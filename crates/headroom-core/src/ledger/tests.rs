@@ -701,12 +701,12 @@ fn a_ledger_from_before_entry_ids_updates_its_old_responses() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("l.sqlite3");
     {
-        // A ledger as version 7 left it: keys as bare arrays, one file read to its end.
+        // A ledger as version 8 left it: keys as bare arrays, one file read to its end.
         let conn = rusqlite::Connection::open(&path).unwrap();
-        for migration in &schema::MIGRATIONS[..7] {
+        for migration in &schema::MIGRATIONS[..8] {
             conn.execute_batch(migration).unwrap();
         }
-        conn.pragma_update(None, "user_version", 7).unwrap();
+        conn.pragma_update(None, "user_version", 8).unwrap();
         conn.execute_batch(
             "INSERT INTO models VALUES (1, 'claude-sonnet-4-5');
              INSERT INTO sessions VALUES (1, '-home-dev-api', 's1', NULL);

@@ -1,4 +1,4 @@
--- 8: each response counts with its final usage (issue 25). Claude Code writes a streaming
+-- 9: each response counts with its final usage (issue 25). Claude Code writes a streaming
 -- snapshot of the usage into a response's first rows and the final usage into its last one;
 -- a later row that supersedes the stored one updates it. The key arrays now carry each key's
 -- entry id (`entry_keys`: (key, id) pairs), so that such a row finds the entry it updates;
