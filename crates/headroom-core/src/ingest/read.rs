@@ -317,7 +317,7 @@ fn scan(
         let line = &region[line_start..line_end];
         let offset = base + line_start as u64;
         line_start = line_end + 1;
-        if finders.usage.find(line).is_none() {
+        let Some(usage_at) = finders.usage.find(line) else {
             if !tail {
                 if let Some(kind) = shape_problem(line) {
                     *out.bad.entry(kind).or_default() += 1;
@@ -325,12 +325,12 @@ fn scan(
                 }
             }
             continue;
-        }
+        };
         // Claude Code writes one line per content block of a response. A later row whose
         // usage object is byte for byte the one kept (older versions repeat the final usage
         // on every row) changes nothing and needs no parsing; any other is parsed, and kept
         // if its usage supersedes (streaming snapshots first, the final usage last).
-        let usage = usage_digest(line, finders);
+        let usage = usage_digest(&line[usage_at + USAGE_KEY.len()..]);
         if usage.is_some()
             && quick_key(line, finders)
                 .and_then(|key| out.claimed.get(&key))
@@ -511,39 +511,42 @@ fn quick_key(line: &[u8], finders: &KeyFinders) -> Option<i64> {
     Some(hash_key(&[b"id", message, request]))
 }
 
-/// A digest of the line's `message.usage` object as written: the bytes from the last
-/// `"usage":` key (in Claude Code's layout the message's usage is the last object of that
-/// name: content blocks come before it, the row's own fields after it carry none) to the
-/// brace that closes its value. `None` when the value is not an object that closes on the
-/// line. Two rows of a response with equal digests carry equal usage.
-fn usage_digest(line: &[u8], finders: &KeyFinders) -> Option<u64> {
-    let start = finders.usage_last.rfind(line)? + USAGE_KEY.len();
-    let value = line[start..].trim_ascii_start();
+/// A digest of a usage object as written: `value` is what follows a line's first `"usage":`
+/// key, and the digest covers it up to the brace that closes it. `None` when it is not an
+/// object that closes on the line. Two rows of a response with equal digests carry equal
+/// usage: in Claude Code's layout the first such key of an assistant row is its message's
+/// usage (a content block that held another object under that name is in that row alone, so
+/// its digest matches no other row's).
+fn usage_digest(value: &[u8]) -> Option<u64> {
+    let value = value.trim_ascii_start();
     if value.first() != Some(&b'{') {
         return None;
     }
-    let (mut depth, mut in_string, mut escaped) = (0u32, false, false);
-    for (i, &b) in value.iter().enumerate() {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
+    // Only braces and strings matter: jump from one to the next.
+    let mut depth = 0u32;
+    let mut at = 0;
+    while let Some(found) = memchr::memchr3(b'{', b'}', b'"', &value[at..]) {
+        at += found;
+        match value[at] {
+            b'{' => depth += 1,
+            b'}' => {
                 depth = depth.checked_sub(1)?;
                 if depth == 0 {
-                    return Some(xxhash_rust::xxh3::xxh3_64(&value[..=i]));
+                    return Some(xxhash_rust::xxh3::xxh3_64(&value[..=at]));
                 }
             }
-            _ => {}
+            _ => {
+                // A string: to its closing quote, past escaped characters.
+                loop {
+                    at += 1 + memchr::memchr2(b'"', b'\\', value.get(at + 1..)?)?;
+                    if value[at] == b'"' {
+                        break;
+                    }
+                    at += 1;
+                }
+            }
         }
+        at += 1;
     }
     None
 }
@@ -551,7 +554,7 @@ fn usage_digest(line: &[u8], finders: &KeyFinders) -> Option<u64> {
 /// Searchers built once per file rather than once per line.
 struct KeyFinders {
     usage: memmem::Finder<'static>,
-    usage_last: memmem::FinderRev<'static>,
+
     message_id: memmem::Finder<'static>,
     request_id: memmem::Finder<'static>,
 }
@@ -560,7 +563,7 @@ impl KeyFinders {
     fn new() -> Self {
         KeyFinders {
             usage: memmem::Finder::new(USAGE_KEY),
-            usage_last: memmem::FinderRev::new(USAGE_KEY),
+
             message_id: memmem::Finder::new(b"\"message\":{\"id\":\""),
             request_id: memmem::Finder::new(b"\"requestId\":\""),
         }
@@ -574,4 +577,26 @@ fn hash_key(parts: &[&[u8]]) -> i64 {
         hasher.update(part);
     }
     hasher.digest() as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::usage_digest;
+
+    #[test]
+    fn a_usage_digest_covers_the_object_to_its_closing_brace() {
+        let row = |usage: &str, tail: &str| format!(r#"{usage},"requestId":"r","uuid":"{tail}"}}"#);
+        let nested = r#" {"input_tokens":3,"cache_creation":{"ephemeral_5m_input_tokens":1},"service_tier":"a}\"{","output_tokens":9}"#;
+        let a = row(nested, "u1");
+        let b = row(nested, "u2");
+        // Other fields after the object do not count; braces and escaped quotes in strings
+        // do not close it.
+        assert_eq!(usage_digest(a.as_bytes()), usage_digest(b.as_bytes()));
+        assert!(usage_digest(a.as_bytes()).is_some());
+        let other = row(&nested.replace(":9}", ":10}"), "u1");
+        assert_ne!(usage_digest(a.as_bytes()), usage_digest(other.as_bytes()));
+        // Not an object, or one that never closes: no digest (the row is parsed).
+        assert_eq!(usage_digest(br#""none","x":1}"#), None);
+        assert_eq!(usage_digest(br#"{"input_tokens":3,"s":"}"#), None);
+    }
 }
