@@ -11,7 +11,7 @@
 import * as ipc from "../ipc.js";
 import * as fmt from "../format.js";
 import { $, $button, $input, busy, capitalise, setStatus, showError, text } from "../dom.js";
-import { applySettings, chosenCap, reloadSettings, snapshot, state, zone } from "../state.js";
+import { applySettings, chosenCap, reloadSettings, saveSettings, snapshot, state, zone } from "../state.js";
 import { renderNow } from "./now.js";
 
 /** @typedef {import("../ipc-types").Applied} Applied */
@@ -73,6 +73,10 @@ export function renderExtraUsage() {
   const save = $button("cap-save");
   save.textContent = on ? "Change cap" : "Save cap";
   save.disabled = eu.busy || (!on && noCap.checked);
+
+  const scripts = $input("scripts-max-cap");
+  const allowed = state.settings?.extra_usage.scripts_max_cap ?? null;
+  if (document.activeElement !== scripts) scripts.value = allowed != null ? allowed.toFixed(2) : "";
 
   const chosen = chosenCap();
   text("chosen-cap", chosen != null ? fmt.money(chosen, cur) : "none");
@@ -356,6 +360,25 @@ export function setupExtraUsage() {
     // A cap (or "No cap", confirmed by typing it) is required: enabling pay-as-you-go with no
     // ceiling by accident is how surprise bills happen.
     capFromForm().then((cap) => { if (cap) changeExtraUsage({ action: "enable", ...cap }); });
+  });
+  // What scripts may set (audit N4): settable here and from a terminal, never by a script.
+  $("scripts-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    busy($button("scripts-save"), async () => {
+      const typed = $input("scripts-max-cap").value.trim();
+      let max = null;
+      if (typed !== "") {
+        try {
+          max = Number((await ipc.call("check_cap", { input: typed })).canonical);
+        } catch (err) {
+          showError("scripts-error", err.message);
+          return;
+        }
+      }
+      if (!state.settings) return;
+      const next = { ...state.settings, extra_usage: { ...state.settings.extra_usage, scripts_max_cap: max } };
+      await saveSettings(next, "scripts-error", "scripts-saved");
+    });
   });
   $button("extra-usage-recheck").addEventListener("click", () => {
     busy($button("extra-usage-recheck"), async () => {
