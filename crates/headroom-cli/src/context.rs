@@ -218,11 +218,12 @@ impl Context {
         }
         if verbose {
             eprintln!(
-                "ingest: {} files, {} read ({} bytes), {} new responses, {} skipped lines",
+                "ingest: {} files, {} read ({} bytes), {} new responses, {} given their final usage, {} skipped lines",
                 report.files_seen,
                 report.files_read,
                 report.bytes_read,
                 report.new_entries,
+                report.updated_entries,
                 report.bad_line_total()
             );
             for (kind, count) in &report.bad_lines {

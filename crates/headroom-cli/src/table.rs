@@ -2,6 +2,8 @@
 
 use std::io::IsTerminal;
 
+use headroom_core::text::{is_unsafe_char, printable};
+
 /// Whether to colour output: only on a terminal, never with `NO_COLOR` set (no-color.org).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Style {
@@ -17,10 +19,11 @@ impl Style {
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
+        let text = printable(text);
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")
         } else {
-            text.to_owned()
+            text.into_owned()
         }
     }
 
@@ -82,16 +85,31 @@ impl Table {
         }
     }
 
-    /// Adds a row of plain cells.
+    /// Adds a row of plain cells. Cells hold names taken from data (models, projects,
+    /// sessions): control and bidi characters in them print as U+FFFD, never reach the
+    /// terminal (audit N18).
     pub(crate) fn row(&mut self, cells: Vec<String>) {
         self.rows.push(Row::Cells(
-            cells.into_iter().map(|c| (c.clone(), c)).collect(),
+            cells
+                .into_iter()
+                .map(|c| {
+                    let c = printable(&c).into_owned();
+                    (c.clone(), c)
+                })
+                .collect(),
         ));
     }
 
-    /// Adds a row whose cells carry styling: `(plain, styled)`.
+    /// Adds a row whose cells carry styling: `(plain, styled)`. Of the styled text, only the
+    /// colour sequences (`ESC [ … m`) pass; every other control or bidi character prints as
+    /// U+FFFD, as in [`Table::row`].
     pub(crate) fn styled_row(&mut self, cells: Vec<(String, String)>) {
-        self.rows.push(Row::Cells(cells));
+        self.rows.push(Row::Cells(
+            cells
+                .into_iter()
+                .map(|(plain, styled)| (printable(&plain).into_owned(), only_colour(&styled)))
+                .collect(),
+        ));
     }
 
     pub(crate) fn rule(&mut self) {
@@ -146,6 +164,33 @@ impl Table {
     }
 }
 
+/// `styled` with its colour sequences (`ESC [ digits/semicolons m`) kept and every other
+/// [`is_unsafe_char`] replaced by U+FFFD.
+fn only_colour(styled: &str) -> String {
+    let mut out = String::with_capacity(styled.len());
+    let mut rest = styled;
+    while let Some(c) = rest.chars().next() {
+        if c == '\x1b' {
+            let body = &rest[1..];
+            let params = body.strip_prefix('[').map(|p| {
+                p.len()
+                    - p.trim_start_matches(|d: char| d.is_ascii_digit() || d == ';')
+                        .len()
+            });
+            if let Some(n) = params {
+                if body[1 + n..].starts_with('m') {
+                    out.push_str(&rest[..n + 3]);
+                    rest = &rest[n + 3..];
+                    continue;
+                }
+            }
+        }
+        out.push(if is_unsafe_char(c) { '\u{FFFD}' } else { c });
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
 fn width(s: &str) -> usize {
     s.chars().count()
 }
@@ -194,5 +239,23 @@ mod tests {
         assert_eq!(lines[2], "2026-11-20   $1.00");
         assert_eq!(lines[3], "Total       $10.00");
         assert!(!out.contains('\x1b'));
+    }
+
+    #[test]
+    fn data_never_drives_the_terminal() {
+        let hostile = "claude\x1b]0;pwned\x07\x1b[2J\u{202E}x";
+        let style = Style { color: true };
+        let mut t = Table::new(&[("Model", Align::Left), ("Cost", Align::Right)]);
+        t.row(vec![hostile.into(), "$1.00".into()]);
+        t.styled_row(vec![
+            (hostile.into(), style.bold(hostile)),
+            ("$2.00".into(), format!("{hostile}{}", style.red("$2.00"))),
+        ]);
+        let out = t.render(&style);
+        assert!(!out.contains('\x07') && !out.contains("\x1b]") && !out.contains("\x1b[2J"));
+        assert!(!out.contains('\u{202E}'));
+        assert!(out.contains("claude\u{FFFD}]0;pwned\u{FFFD}\u{FFFD}[2J\u{FFFD}x"));
+        // The table's own colours still pass.
+        assert!(out.contains("\x1b[31m$2.00\x1b[0m"));
     }
 }

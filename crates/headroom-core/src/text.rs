@@ -12,6 +12,31 @@ use chrono::{DateTime, Datelike, TimeZone, Timelike};
 use crate::num::{floor_to_u64, round_clamped};
 use crate::report::Zone;
 
+/// Whether `c` must never reach a terminal, menu or notification from data: a control
+/// character (C0, DEL, C1: escape sequences, bells, cursor moves) or a bidirectional
+/// formatting character (U+061C, U+200E/F, U+202A–U+202E, U+2066–U+2069), which makes text
+/// read in another order than it is stored ("Trojan Source").
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// `text` with every [`is_unsafe_char`] replaced by U+FFFD (�), so that a name taken from
+/// data (a model, a project folder, a session) prints as the text it is and nothing more.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(is_unsafe_char) {
+        text.chars()
+            .map(|c| if is_unsafe_char(c) { '\u{FFFD}' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
 /// `91 %`: floored, never negative.
 pub fn percent(value: f64) -> String {
     if value.is_finite() {

@@ -1,8 +1,15 @@
 //! One line of a Claude Code transcript (`projects/**/*.jsonl`) into a usage record.
 //!
 //! Claude Code writes one JSON object per line. Only assistant lines carry `message.usage`,
-//! and one API response is written once per content block, all copies sharing `message.id`,
-//! `requestId` and the same usage, so the caller deduplicates on [`UsageLine::dedup_key`].
+//! and one API response is written once per content block (`apiBlockIndex` 0, 1, 2…), all
+//! rows sharing `message.id` and `requestId`. Current versions write a snapshot of the usage
+//! taken while the response was still streaming into the earlier rows (`output_tokens` often
+//! 1 or 2) and the final usage into the last one, so the caller deduplicates on
+//! [`UsageLine::dedup_key`] and keeps the row that [`Tokens::supersedes`] the others.
+//!
+//! Other record types (`user`, `summary`, `cost-state` — Claude Code's running cost
+//! estimate, cumulative per session and never usage of one response) carry no usage: they
+//! are never counted and never a bad line.
 //!
 //! Validation follows ccusage 20 so that both tools count the same lines: a line that fails
 //! validation is dropped whole (and so does not claim its dedup key). Required: an RFC 3339
@@ -55,6 +62,16 @@ impl Tokens {
             .saturating_add(self.cache_write)
             .saturating_add(self.cache_read)
     }
+
+    /// Whether a later row of a response, carrying these counts, replaces the row kept so
+    /// far (`kept`): the larger [`Tokens::total`] wins, as in ccusage 20 (which measures
+    /// "largest" the same way); with equal totals and other counts, the later row wins.
+    /// Identical counts keep the row kept: nothing would change but the time, by the
+    /// milliseconds between two rows (ccusage keeps the first there too).
+    pub fn supersedes(&self, kept: &Tokens) -> bool {
+        let (mine, theirs) = (self.total(), kept.total());
+        mine > theirs || (mine == theirs && self != kept)
+    }
 }
 
 /// A validated assistant line with usage.
@@ -70,6 +87,9 @@ pub struct UsageLine<'a> {
     pub request_id: Option<Cow<'a, str>>,
     /// `sessionId`.
     pub session_id: Option<Cow<'a, str>>,
+    /// `forkedFrom.sessionId`: the row is a copy that a forked session took from that
+    /// session (only a plausible session id is kept, see [`plausible_session_id`]).
+    pub forked_from: Option<Cow<'a, str>>,
     /// `cwd`: the working directory of the session.
     pub cwd: Option<Cow<'a, str>>,
     /// Cost Claude Code itself recorded (older versions only).
@@ -127,7 +147,8 @@ pub enum InvalidLine {
     Empty,
     /// Not JSON at all, or truncated.
     NotJson,
-    /// JSON with a usage object whose fields have the wrong type or are missing.
+    /// JSON with a usage object whose fields have the wrong type or are missing, or a model
+    /// name no model has (see [`plausible_model_name`]).
     BadFields,
     /// A `timestamp` that is not RFC 3339.
     BadTimestamp,
@@ -164,6 +185,27 @@ pub const USAGE_KEY: &[u8] = b"\"usage\":";
 /// 10^9 responses inside `i64` (a larger count is a corrupt or forged line, see
 /// [`InvalidLine::TooManyTokens`]).
 pub const MAX_TOKENS: u64 = 1_000_000_000;
+
+/// The longest model name accepted: real ids are under 40 characters.
+pub const MAX_MODEL_NAME: usize = 128;
+
+/// Whether `name` can be a model id: at most [`MAX_MODEL_NAME`] bytes, and no control or
+/// bidirectional-formatting character. A model name is shown in tables, menus and
+/// notifications: an escape sequence in it would drive the terminal that prints it
+/// (audit N18), and a bidi override would make it read as another model.
+pub fn plausible_model_name(name: &str) -> bool {
+    name.len() <= MAX_MODEL_NAME && !name.chars().any(crate::text::is_unsafe_char)
+}
+
+/// Whether `id` can be a Claude Code session id (a UUID; letters, digits, `-` and `_`, at
+/// most 128 bytes): one taken from `forkedFrom` names a session in reports.
+pub fn plausible_session_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
 
 /// Parses one line (without its newline).
 pub fn parse_line(line: &[u8]) -> LineOutcome<'_> {
@@ -240,12 +282,23 @@ fn validate(raw: RawLine<'_>) -> LineOutcome<'_> {
     if raw.cost_usd.is_some_and(|c| !c.is_finite() || c < 0.0) {
         return LineOutcome::Invalid(InvalidLine::BadCost);
     }
+    if message
+        .model
+        .as_ref()
+        .is_some_and(|model| !plausible_model_name(&model.0))
+    {
+        return LineOutcome::Invalid(InvalidLine::BadFields);
+    }
     LineOutcome::Usage(UsageLine {
         timestamp_ms,
         model: message.model.map(|s| s.0),
         message_id: message.id.map(|s| s.0),
         request_id: raw.request_id.map(|s| s.0),
         session_id: raw.session_id.map(|s| s.0),
+        forked_from: raw
+            .forked_from
+            .and_then(|fork| fork.session_id)
+            .filter(|id| plausible_session_id(id)),
         cwd: raw.cwd.and_then(|cwd| cwd.0),
         cost_usd: raw.cost_usd,
         tokens,
@@ -272,7 +325,11 @@ fn advisor_calls(iterations: &serde_json::Value) -> Vec<AdvisorCall> {
         .filter(|it| it.get("type").and_then(|t| t.as_str()) == Some("advisor_message"))
         .filter_map(|it| {
             let count = |key: &str| it.get(key).and_then(serde_json::Value::as_u64);
-            let model = it.get("model")?.as_str()?.to_owned();
+            let model = it
+                .get("model")?
+                .as_str()
+                .filter(|name| plausible_model_name(name))?
+                .to_owned();
             let cache_write = count("cache_creation_input_tokens").unwrap_or(0);
             let ttl = it.get("cache_creation");
             let ttl_count = |key: &str| {
@@ -335,6 +392,9 @@ struct RawLine<'a> {
     cwd: Option<AnyStr<'a>>,
     #[serde(rename = "costUSD", default, deserialize_with = "present")]
     cost_usd: Option<f64>,
+    /// Any JSON (ccusage does not read it, so it never fails a line).
+    #[serde(rename = "forkedFrom", default, borrow)]
+    forked_from: Option<ForkedFrom<'a>>,
     #[serde(default, deserialize_with = "present")]
     #[expect(
         dead_code,
@@ -380,6 +440,64 @@ struct RawCacheCreation {
     ephemeral_5m_input_tokens: Option<u64>,
     #[serde(default, deserialize_with = "present")]
     ephemeral_1h_input_tokens: Option<u64>,
+}
+
+/// `forkedFrom`, read leniently: the source session's id when it is an object with a string
+/// `sessionId`, nothing otherwise.
+struct ForkedFrom<'a> {
+    session_id: Option<Cow<'a, str>>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for ForkedFrom<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ForkedFrom<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ForkedFrom<'de>, A::Error> {
+                let mut session_id = None;
+                while let Some(key) = map.next_key::<Str<'de>>()? {
+                    if key.0 == "sessionId" && session_id.is_none() {
+                        session_id = map.next_value::<AnyStr<'de>>()?.0;
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(ForkedFrom { session_id })
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<ForkedFrom<'de>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(ForkedFrom { session_id: None })
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<ForkedFrom<'de>, E> {
+                Ok(ForkedFrom { session_id: None })
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<ForkedFrom<'de>, E> {
+                Ok(ForkedFrom { session_id: None })
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<ForkedFrom<'de>, E> {
+                Ok(ForkedFrom { session_id: None })
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<ForkedFrom<'de>, E> {
+                Ok(ForkedFrom { session_id: None })
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<ForkedFrom<'de>, E> {
+                Ok(ForkedFrom { session_id: None })
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<ForkedFrom<'de>, E> {
+                Ok(ForkedFrom { session_id: None })
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
 }
 
 /// An optional field that, when present, must hold a `T`: `null` fails the line, as in ccusage.

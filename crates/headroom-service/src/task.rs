@@ -480,8 +480,12 @@ impl Task {
                         self.env.edge.state.price_overrides().display()
                     );
                 }
-                if report.new_entries > 0 {
-                    tracing::debug!("ingest: {} new responses", report.new_entries);
+                if report.new_entries > 0 || report.updated_entries > 0 {
+                    tracing::debug!(
+                        "ingest: {} new responses, {} given their final usage",
+                        report.new_entries,
+                        report.updated_entries
+                    );
                 }
                 Ok(None)
             }

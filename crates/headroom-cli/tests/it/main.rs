@@ -3,5 +3,6 @@
 
 mod cli;
 mod contention;
+mod final_usage;
 mod parity;
 mod readme;

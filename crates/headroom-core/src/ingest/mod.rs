@@ -2,7 +2,15 @@
 //!
 //! Each run stats every transcript and reads only bytes past the offset the ledger committed
 //! for it; a file that shrank, was replaced (another inode, or other first bytes) is read again
-//! from the start, and deduplication keeps the counts right. Offsets advance only past a
+//! from the start, and deduplication keeps the counts right.
+//!
+//! Each response counts once, with its final usage: of the rows that share its key (one per
+//! content block, the earlier ones carrying a streaming snapshot), the one whose usage
+//! supersedes the others (`Tokens::supersedes`: the largest total, the later row on a tie)
+//! gives the counts, wherever and whenever it is read: in the same file (the reader), in
+//! another file of the same run (the writer's `Pending`), or in a later run (the ledger
+//! updates the stored response, see `ledger::batch`). The response keeps the time and session
+//! of its first row; a forked session's copies count under the session they came from. Offsets advance only past a
 //! newline, so a line Claude Code is still writing is read again once it is complete.
 //!
 //! Reading is streamed in 1 MiB chunks on every core; only lines that contain a `"usage":` key
@@ -96,6 +104,9 @@ pub struct IngestReport {
     pub bytes_read: u64,
     /// Responses added to the ledger (duplicates not counted).
     pub new_entries: u64,
+    /// Stored responses given the larger usage of a later row (their final usage, which
+    /// Claude Code writes after a streaming snapshot, often in a later read).
+    pub updated_entries: u64,
     /// Skipped lines by reason, in the files read this run.
     pub bad_lines: BTreeMap<String, u64>,
     /// Files that could not be read, with the reason; the rest were still counted.
@@ -182,8 +193,8 @@ struct Task<'f> {
 /// What a worker read from one file.
 struct FileResult {
     task: usize,
-    /// Dedup keys of the valid responses read from this file.
-    claimed: HashSet<i64, KeyHash>,
+    /// Dedup keys of the valid responses read from this file, with where each is kept.
+    claimed: HashMap<i64, Claim, KeyHash>,
     /// The last model priced (as written, fast or not), its stored name and its price: a file
     /// rarely changes model.
     last_price: Option<(
@@ -207,16 +218,38 @@ enum ReadFailure {
     Io(String),
 }
 
+/// Where a file's reader keeps a response, and the digest of the usage object it kept (see
+/// `read::usage_digest`), which lets later rows with the same usage go unparsed.
+struct Claim {
+    index: usize,
+    usage: Option<u64>,
+}
+
 struct Parsed {
     key: i64,
+    /// The time of the response's first row: the time it keeps (see `ledger::batch`).
     ts_ms: i64,
     /// Shared with the other responses of the same model in the file: no copy per response.
     model: std::sync::Arc<str>,
+    /// The session of a row a forked session copied (`forkedFrom.sessionId`), which the
+    /// response counts under; `None` for the file's own session.
+    session: Option<std::sync::Arc<str>>,
     tokens: crate::transcript::Tokens,
     cost_usd: Option<f64>,
     calc_cost: f64,
     /// Ran US-only (`inference_geo: "us"`): stored, so a reprice keeps the premium.
     us_only: bool,
+}
+
+impl Parsed {
+    /// Takes the usage of a later row of the same response (see [`NewEntry::take_usage`]).
+    fn take_usage(&mut self, later: Parsed) {
+        self.model = later.model;
+        self.tokens = later.tokens;
+        self.cost_usd = later.cost_usd;
+        self.calc_cost = later.calc_cost;
+        self.us_only = later.us_only;
+    }
 }
 
 /// Brings every new line of the discovered files into the ledger.
@@ -428,7 +461,6 @@ fn write_results(
     in_flight: &InFlight,
     report: &mut IngestReport,
 ) -> Result<(), IngestError> {
-    let mut seen: HashSet<i64, KeyHash> = HashSet::default();
     let mut pending = Pending::default();
     let mut cwds: Vec<Option<String>> = vec![None; tasks.len()];
     let mut open = true;
@@ -469,9 +501,7 @@ fn write_results(
             }
             cwds[result.task] = result.cwd.take();
             for parsed in result.entries {
-                if seen.insert(parsed.key) {
-                    pending.entries.push((result.task, parsed));
-                }
+                pending.add(result.task, parsed);
             }
             if pending.entries.len() >= FLUSH_EVERY {
                 break;
@@ -487,7 +517,9 @@ fn write_results(
         }
         let due = pending.entries.len() >= FLUSH_EVERY || !open || waited_long;
         if due && !pending.is_empty() {
-            report.new_entries += pending.commit(ledger, tasks, &cwds)?;
+            let (inserted, updated) = pending.commit(ledger, tasks, &cwds)?;
+            report.new_entries += inserted;
+            report.updated_entries += updated;
         }
     }
     Ok(())
@@ -497,6 +529,10 @@ fn write_results(
 #[derive(Default)]
 struct Pending {
     entries: Vec<(usize, Parsed)>,
+    /// Where each key's response is in `entries`: rows of one response read from several
+    /// files (a fork's copies) are one entry, the first file's, with the usage that
+    /// supersedes.
+    index: HashMap<i64, usize, KeyHash>,
     states: Vec<(usize, FileState)>,
 }
 
@@ -505,38 +541,60 @@ impl Pending {
         self.entries.is_empty() && self.states.is_empty()
     }
 
+    fn add(&mut self, task: usize, parsed: Parsed) {
+        match self.index.get(&parsed.key) {
+            Some(&at) => {
+                let kept = &mut self.entries[at].1;
+                if parsed.tokens.supersedes(&kept.tokens) {
+                    kept.take_usage(parsed);
+                }
+            }
+            None => {
+                self.index.insert(parsed.key, self.entries.len());
+                self.entries.push((task, parsed));
+            }
+        }
+    }
+
     /// Commits the responses and the offsets they reach, in transactions of at most
     /// `FLUSH_EVERY` responses, so that one huge file does not hold the lock for long. The
     /// offsets go with the last one: a run stopped between two reads those files again from
     /// their old offsets, and the keys already stored keep their responses from counting twice.
     /// A transaction that cannot get the lock is run again whole (`Ledger::patiently`).
+    /// Returns how many responses were stored, and how many stored ones updated.
     fn commit(
         &mut self,
         ledger: &mut Ledger,
         tasks: &[Task<'_>],
         cwds: &[Option<String>],
-    ) -> Result<u64, IngestError> {
-        let mut inserted = 0;
+    ) -> Result<(u64, u64), IngestError> {
+        let (mut inserted, mut updated) = (0, 0);
+        let written = |batch: Batch<'_>| {
+            let updated = batch.updated();
+            batch.commit().map(|inserted| (inserted, updated))
+        };
         while self.entries.len() > FLUSH_EVERY {
             let rest = self.entries.split_off(FLUSH_EVERY);
-            inserted += ledger.patiently(|l| {
+            let (i, u) = ledger.patiently(|l| {
                 let mut batch = l.batch()?;
                 Self::insert(&self.entries, &mut batch, tasks, cwds)?;
-                batch.commit()
+                written(batch)
             })?;
+            (inserted, updated) = (inserted + i, updated + u);
             self.entries = rest;
         }
-        inserted += ledger.patiently(|l| {
+        let (i, u) = ledger.patiently(|l| {
             let mut batch = l.batch()?;
             Self::insert(&self.entries, &mut batch, tasks, cwds)?;
             for (task, state) in &self.states {
                 batch.set_file_state(&tasks[*task].file.path, state)?;
             }
-            batch.commit()
+            written(batch)
         })?;
         self.entries.clear();
+        self.index.clear();
         self.states.clear();
-        Ok(inserted)
+        Ok((inserted + i, updated + u))
     }
 
     fn insert(
@@ -554,7 +612,7 @@ impl Pending {
                     ts_ms: parsed.ts_ms,
                     model: &parsed.model,
                     project: &file.project,
-                    session: &file.session,
+                    session: parsed.session.as_deref().unwrap_or(&file.session),
                     cwd: cwds[*task].as_deref(),
                     tokens: parsed.tokens,
                     cost_usd: parsed.cost_usd,

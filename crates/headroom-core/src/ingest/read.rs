@@ -6,11 +6,12 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::sync::Arc;
 
 use memchr::memmem;
 
 use super::discover::kind_name;
-use super::{FileResult, Parsed, ReadFailure, SkipReason, Task, HEAD_BYTES, MAX_LINE};
+use super::{Claim, FileResult, Parsed, ReadFailure, SkipReason, Task, HEAD_BYTES, MAX_LINE};
 use crate::ledger::FileState;
 use crate::pricing::PriceTable;
 use crate::transcript::{
@@ -42,7 +43,7 @@ pub(super) fn read_task(
 ) -> FileResult {
     let mut result = FileResult {
         task: index,
-        claimed: HashSet::default(),
+        claimed: HashMap::default(),
         last_price: None,
         entries: Vec::new(),
         cwd: None,
@@ -268,7 +269,7 @@ impl LongLine {
             let reader = BufReader::with_capacity(64 << 10, (&*file).take(self.len));
             match parse_line_from(reader) {
                 LineOutcome::Usage(usage) => {
-                    record_usage(usage, self.start, path_key, prices, out);
+                    record_usage(usage, self.start, path_key, prices, out, None);
                     None
                 }
                 LineOutcome::NoUsage => None,
@@ -316,7 +317,7 @@ fn scan(
         let line = &region[line_start..line_end];
         let offset = base + line_start as u64;
         line_start = line_end + 1;
-        if finders.usage.find(line).is_none() {
+        let Some(usage_at) = finders.usage.find(line) else {
             if !tail {
                 if let Some(kind) = shape_problem(line) {
                     *out.bad.entry(kind).or_default() += 1;
@@ -324,14 +325,23 @@ fn scan(
                 }
             }
             continue;
-        }
-        // Claude Code writes one line per content block of a response: once one copy has
-        // been parsed and claimed its key, the others need no parsing at all.
-        if quick_key(line, finders).is_some_and(|key| out.claimed.contains(&key)) {
+        };
+        // Claude Code writes one line per content block of a response. A later row whose
+        // usage object is byte for byte the one kept (older versions repeat the final usage
+        // on every row) changes nothing and needs no parsing; any other is parsed, and kept
+        // if its usage supersedes (streaming snapshots first, the final usage last).
+        let usage = usage_digest(&line[usage_at + USAGE_KEY.len()..]);
+        if usage.is_some()
+            && quick_key(line, finders)
+                .and_then(|key| out.claimed.get(&key))
+                .is_some_and(|claim| claim.usage == usage)
+        {
             continue;
         }
         match parse_line(line) {
-            LineOutcome::Usage(usage) => record_usage(usage, offset, path_key, prices, out),
+            LineOutcome::Usage(parsed) => {
+                record_usage(parsed, offset, path_key, prices, out, usage)
+            }
             LineOutcome::NoUsage => {}
             LineOutcome::Invalid(kind) => {
                 if !tail {
@@ -344,13 +354,16 @@ fn scan(
     bad
 }
 
-/// Keeps a parsed response (the line at `offset` of the file `path_key`) and its advisor calls.
+/// Keeps a parsed response (the line at `offset` of the file `path_key`) and its advisor
+/// calls, or, for a key already read from this file, the usage that supersedes.
+/// `usage` is the digest of the line's usage object, where known.
 fn record_usage(
     usage: UsageLine<'_>,
     offset: u64,
     path_key: &str,
     prices: &PriceTable,
     out: &mut FileResult,
+    digest: Option<u64>,
 ) {
     let key = match usage.dedup_key() {
         Some((message, request)) => hash_key(&[b"id", message.as_bytes(), request.as_bytes()]),
@@ -362,18 +375,25 @@ fn record_usage(
     if out.cwd.is_none() {
         out.cwd = usage.cwd.as_deref().map(str::to_owned);
     }
-    out.claimed.insert(key);
-    out.entries.push(Parsed {
+    // A forked session's copy of an earlier row counts under the session it was taken from.
+    let session: Option<Arc<str>> = usage.forked_from.as_deref().map(Arc::from);
+    keep(
+        out,
         key,
-        ts_ms: usage.timestamp_ms,
-        model: model_name,
-        tokens: usage.tokens,
-        cost_usd: usage.cost_usd,
-        calc_cost,
-        us_only: usage.us_only,
-    });
+        digest,
+        Parsed {
+            key,
+            ts_ms: usage.timestamp_ms,
+            model: model_name,
+            session: session.clone(),
+            tokens: usage.tokens,
+            cost_usd: usage.cost_usd,
+            calc_cost,
+            us_only: usage.us_only,
+        },
+    );
     // Advisor calls are API calls of their own, on their own model: one entry each, keyed on
-    // the response and the call's position (so duplicates of the response do not count them
+    // the response and the call's position (so other rows of the response do not count them
     // twice). They run inside the request, so in its inference geo.
     for (index, advisor) in usage.advisors.iter().enumerate() {
         let (model_name, calc_cost) = price_response(
@@ -384,15 +404,46 @@ fn record_usage(
             usage.us_only,
             &advisor.tokens,
         );
-        out.entries.push(Parsed {
-            key: hash_key(&[b"advisor", &key.to_le_bytes(), &index.to_le_bytes()]),
-            ts_ms: usage.timestamp_ms,
-            model: model_name,
-            tokens: advisor.tokens,
-            cost_usd: None,
-            calc_cost,
-            us_only: usage.us_only,
-        });
+        let advisor_key = hash_key(&[b"advisor", &key.to_le_bytes(), &index.to_le_bytes()]);
+        keep(
+            out,
+            advisor_key,
+            None,
+            Parsed {
+                key: advisor_key,
+                ts_ms: usage.timestamp_ms,
+                model: model_name,
+                session: session.clone(),
+                tokens: advisor.tokens,
+                cost_usd: None,
+                calc_cost,
+                us_only: usage.us_only,
+            },
+        );
+    }
+}
+
+/// Keeps `parsed` as the response `key` of this file, or takes its usage into the one kept
+/// when it supersedes it (see [`Parsed::take_usage`]).
+fn keep(out: &mut FileResult, key: i64, digest: Option<u64>, parsed: Parsed) {
+    match out.claimed.get_mut(&key) {
+        Some(claim) => {
+            let kept = &mut out.entries[claim.index];
+            if parsed.tokens.supersedes(&kept.tokens) {
+                kept.take_usage(parsed);
+                claim.usage = digest;
+            }
+        }
+        None => {
+            out.claimed.insert(
+                key,
+                Claim {
+                    index: out.entries.len(),
+                    usage: digest,
+                },
+            );
+            out.entries.push(parsed);
+        }
     }
 }
 
@@ -460,9 +511,50 @@ fn quick_key(line: &[u8], finders: &KeyFinders) -> Option<i64> {
     Some(hash_key(&[b"id", message, request]))
 }
 
+/// A digest of a usage object as written: `value` is what follows a line's first `"usage":`
+/// key, and the digest covers it up to the brace that closes it. `None` when it is not an
+/// object that closes on the line. Two rows of a response with equal digests carry equal
+/// usage: in Claude Code's layout the first such key of an assistant row is its message's
+/// usage (a content block that held another object under that name is in that row alone, so
+/// its digest matches no other row's).
+fn usage_digest(value: &[u8]) -> Option<u64> {
+    let value = value.trim_ascii_start();
+    if value.first() != Some(&b'{') {
+        return None;
+    }
+    // Only braces and strings matter: jump from one to the next.
+    let mut depth = 0u32;
+    let mut at = 0;
+    while let Some(found) = memchr::memchr3(b'{', b'}', b'"', &value[at..]) {
+        at += found;
+        match value[at] {
+            b'{' => depth += 1,
+            b'}' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(xxhash_rust::xxh3::xxh3_64(&value[..=at]));
+                }
+            }
+            _ => {
+                // A string: to its closing quote, past escaped characters.
+                loop {
+                    at += 1 + memchr::memchr2(b'"', b'\\', value.get(at + 1..)?)?;
+                    if value[at] == b'"' {
+                        break;
+                    }
+                    at += 1;
+                }
+            }
+        }
+        at += 1;
+    }
+    None
+}
+
 /// Searchers built once per file rather than once per line.
 struct KeyFinders {
     usage: memmem::Finder<'static>,
+
     message_id: memmem::Finder<'static>,
     request_id: memmem::Finder<'static>,
 }
@@ -471,6 +563,7 @@ impl KeyFinders {
     fn new() -> Self {
         KeyFinders {
             usage: memmem::Finder::new(USAGE_KEY),
+
             message_id: memmem::Finder::new(b"\"message\":{\"id\":\""),
             request_id: memmem::Finder::new(b"\"requestId\":\""),
         }
@@ -484,4 +577,26 @@ fn hash_key(parts: &[&[u8]]) -> i64 {
         hasher.update(part);
     }
     hasher.digest() as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::usage_digest;
+
+    #[test]
+    fn a_usage_digest_covers_the_object_to_its_closing_brace() {
+        let row = |usage: &str, tail: &str| format!(r#"{usage},"requestId":"r","uuid":"{tail}"}}"#);
+        let nested = r#" {"input_tokens":3,"cache_creation":{"ephemeral_5m_input_tokens":1},"service_tier":"a}\"{","output_tokens":9}"#;
+        let a = row(nested, "u1");
+        let b = row(nested, "u2");
+        // Other fields after the object do not count; braces and escaped quotes in strings
+        // do not close it.
+        assert_eq!(usage_digest(a.as_bytes()), usage_digest(b.as_bytes()));
+        assert!(usage_digest(a.as_bytes()).is_some());
+        let other = row(&nested.replace(":9}", ":10}"), "u1");
+        assert_ne!(usage_digest(a.as_bytes()), usage_digest(other.as_bytes()));
+        // Not an object, or one that never closes: no digest (the row is parsed).
+        assert_eq!(usage_digest(br#""none","x":1}"#), None);
+        assert_eq!(usage_digest(br#"{"input_tokens":3,"s":"}"#), None);
+    }
 }

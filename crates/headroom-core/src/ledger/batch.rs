@@ -1,16 +1,21 @@
 //! The write path: a [`Batch`] is one immediate transaction that stores new responses
-//! (deduplicated against the key arrays of `keys`), folds them into the aggregates and
-//! advances the file offsets they came from, all committed together. Written for the cold
-//! ingest of a gigabyte of transcripts, where SQLite's per-statement cost dominates.
+//! (deduplicated against the key arrays of `keys`), updates the stored responses that a later
+//! row supersedes (see [`Tokens::supersedes`]), folds both into the aggregates and advances the
+//! file offsets they came from, all committed together. Written for the cold ingest of a
+//! gigabyte of transcripts, where SQLite's per-statement cost dominates.
+//!
+//! An update keeps the response's time and session (those of the row first stored: the time
+//! its answer began, the session that first had it) and takes the later row's counts, costs
+//! and model: so a response never moves to another quarter hour, day, block or session, and
+//! the aggregates change by the difference alone (see [`Batch::commit`]).
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use rustc_hash::FxHashMap;
 
-use super::keys::{key_bucket, KeyCache, KeyHash, KeySet};
-use super::queries::{FileState, Sums};
+use super::keys::{key_bucket, KeyCache, KeySet};
+use super::queries::{tokens_at, FileState, Sums};
 use super::{classify, Ledger, LedgerError, BUCKET_MS, MAX_TOKENS_PER_FIELD};
 use crate::num::count_to_sql;
 use crate::transcript::Tokens;
@@ -65,6 +70,23 @@ fn finite_costs(e: &NewEntry<'_>) -> (Option<f64>, f64) {
         0.0
     };
     (e.cost_usd.filter(|c| c.is_finite()), calc_cost)
+}
+
+impl<'a> NewEntry<'a> {
+    /// Takes the usage of a later row of the same response (`later`), which supersedes this
+    /// one's: its counts, costs and model. The time and session stay this row's.
+    pub fn take_usage(&mut self, later: &NewEntry<'a>) {
+        self.model = later.model;
+        self.tokens = later.tokens;
+        self.cost_usd = later.cost_usd;
+        self.calc_cost = later.calc_cost;
+        self.us_only = later.us_only;
+    }
+}
+
+/// The start of the quarter hour that holds `ts_ms`.
+fn bucket_start(ts_ms: i64) -> i64 {
+    ts_ms - ts_ms.rem_euclid(BUCKET_MS)
 }
 
 /// Whether a response's counts can be real (see [`MAX_TOKENS_PER_FIELD`]).
@@ -142,7 +164,11 @@ impl Ledger {
             sessions: FxHashMap::default(),
             buckets: FxHashMap::default(),
             session_sums: FxHashMap::default(),
+            bucket_removals: FxHashMap::default(),
+            session_removals: FxHashMap::default(),
+            next_id: None,
             inserted: 0,
+            updated: 0,
         })
     }
 }
@@ -173,37 +199,113 @@ pub struct Batch<'l> {
     sessions: FxHashMap<String, FxHashMap<String, i64>>,
     buckets: FxHashMap<(i64, i64), (Sums, i64, i64)>,
     session_sums: FxHashMap<(i64, i64), (Sums, i64, i64)>,
+    /// What updated responses counted before, to take out of the aggregates at commit.
+    bucket_removals: FxHashMap<(i64, i64), Sums>,
+    session_removals: FxHashMap<(i64, i64), Sums>,
+    /// The id the next new entry gets; read once per batch (the write lock is held, so no
+    /// other process appends meanwhile).
+    next_id: Option<i64>,
     inserted: u64,
+    updated: u64,
+}
+
+/// A stored response, as an update needs it.
+struct Stored {
+    ts_ms: i64,
+    model: i64,
+    session: i64,
+    tokens: Tokens,
+    cost_usd: Option<f64>,
+    calc_cost: f64,
 }
 
 impl Batch<'_> {
     /// The key array of `bucket`. The first use in a session loads every array at once: one
-    /// sequential read (about 2.5 MB per 300,000 responses) instead of a query per array.
+    /// sequential read (about 4.7 MB per 300,000 responses) instead of a query per array.
     fn key_set(&mut self, bucket: u16) -> Result<&mut KeySet, LedgerError> {
         if !self.keys.loaded {
+            self.load_key_sets()?;
+        }
+        Ok(self.keys.sets.entry(bucket).or_default())
+    }
+
+    fn load_key_sets(&mut self) -> Result<(), LedgerError> {
+        let path = &self.path;
+        let sql = |e| classify(path, e);
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT bucket, pairs FROM entry_keys")
+            .map_err(sql)?;
+        let mut rows = stmt.query([]).map_err(sql)?;
+        while let Some(row) = rows.next().map_err(sql)? {
+            let bucket: u16 = row.get(0).map_err(sql)?;
+            let blob = row
+                .get_ref(1)
+                .and_then(|v| v.as_blob().map_err(Into::into))
+                .map_err(sql)?;
+            self.keys.sets.insert(bucket, KeySet::from_blob(blob));
+        }
+        drop(rows);
+        drop(stmt);
+        if self.keys.sets.is_empty() {
+            // A ledger migrated from before the ids were kept (migration 9): the arrays are
+            // built once from `entries`, and written by this batch's commit.
             let mut stmt = self
                 .tx
-                .prepare_cached("SELECT bucket, keys FROM key_sets")
-                .map_err(|e| classify(&self.path, e))?;
-            let mut rows = stmt.query([]).map_err(|e| classify(&self.path, e))?;
-            while let Some(row) = rows.next().map_err(|e| classify(&self.path, e))? {
-                let bucket: u16 = row.get(0).map_err(|e| classify(&self.path, e))?;
-                let blob = row
-                    .get_ref(1)
-                    .and_then(|v| v.as_blob().map_err(Into::into))
-                    .map_err(|e| classify(&self.path, e))?;
-                let keys = blob
-                    .chunks_exact(8)
-                    .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-                    .collect();
-                self.keys.sets.insert(bucket, KeySet { keys, dirty: false });
+                .prepare("SELECT key, id FROM entries")
+                .map_err(sql)?;
+            let mut rows = stmt.query([]).map_err(sql)?;
+            while let Some(row) = rows.next().map_err(sql)? {
+                let (key, id): (i64, i64) = (row.get(0).map_err(sql)?, row.get(1).map_err(sql)?);
+                let set = self.keys.sets.entry(key_bucket(key)).or_default();
+                set.keys.push(key);
+                set.ids.push(id);
             }
-            self.keys.loaded = true;
+            for set in self.keys.sets.values_mut() {
+                set.sort();
+                set.dirty = true;
+            }
         }
-        Ok(self.keys.sets.entry(bucket).or_insert_with(|| KeySet {
-            keys: Vec::new(),
-            dirty: false,
-        }))
+        self.keys.loaded = true;
+        Ok(())
+    }
+
+    /// The id for a new entry.
+    fn take_id(&mut self) -> Result<i64, LedgerError> {
+        let next = match self.next_id {
+            Some(next) => next,
+            None => self
+                .tx
+                .query_row("SELECT coalesce(max(id), 0) + 1 FROM entries", [], |row| {
+                    row.get(0)
+                })
+                .map_err(|e| classify(&self.path, e))?,
+        };
+        self.next_id = Some(next + 1);
+        Ok(next)
+    }
+
+    /// The stored response with entry id `id`, if there is one.
+    fn stored(&mut self, id: i64) -> Result<Option<Stored>, LedgerError> {
+        self.tx
+            .prepare_cached(
+                "SELECT ts, model, session, input, output, cache_write, cache_write_5m,
+                        cache_write_1h, cache_read, cost_usd, calc_cost
+                 FROM entries WHERE id = ?1",
+            )
+            .map_err(|e| classify(&self.path, e))?
+            .query_row([id], |row| {
+                Ok(Stored {
+                    ts_ms: row.get(0)?,
+                    model: row.get(1)?,
+                    session: row.get(2)?,
+                    tokens: tokens_at(row, 3)?,
+                    cost_usd: row.get(9)?,
+                    calc_cost: row.get(10)?,
+                })
+            })
+            .optional()
+            .map_err(|e| classify(&self.path, e))
     }
 
     // The id lookups below are cached statements, a plain SELECT then (once per name) an
@@ -288,25 +390,29 @@ impl Batch<'_> {
         Ok(id)
     }
 
-    /// Stores a response unless one with the same key is stored. Returns whether it was new.
+    /// Stores a response, or updates the stored one with the same key when this one
+    /// supersedes it. Returns whether it was new.
     pub fn insert(&mut self, entry: &NewEntry<'_>) -> Result<bool, LedgerError> {
         Ok(self.insert_many(&mut [entry.clone()])? == 1)
     }
 
-    /// Stores the responses whose keys are not stored yet; returns how many were new.
+    /// Stores the responses whose keys are not stored yet, and updates the stored ones that
+    /// a response here supersedes ([`Tokens::supersedes`]; of several with one key, the later
+    /// in `entries` counts as the later row). Returns how many were new.
     ///
     /// Written for the cold ingest of a gigabyte of transcripts, where SQLite's per-statement
     /// cost dominates: keys are checked in memory against the key arrays, and rows are written
-    /// many per statement.
+    /// many per statement. A stored response is read back (by its id, kept in the key arrays)
+    /// only when a row with its key arrives again.
     pub fn insert_many(&mut self, entries: &mut [NewEntry<'_>]) -> Result<u64, LedgerError> {
         const ROWS_PER_STATEMENT: usize = 100;
-        const COLUMNS: usize = 13;
-        entries.sort_unstable_by_key(|e| e.key);
+        const COLUMNS: usize = 14;
+        // Stable: rows with one key keep their order, which decides a tie.
+        entries.sort_by_key(|e| e.key);
         let path = self.path.clone();
         let sql = |e| classify(&path, e);
 
-        let mut fresh: HashSet<i64, KeyHash> =
-            HashSet::with_capacity_and_hasher(entries.len(), KeyHash::default());
+        let mut unique: Vec<NewEntry<'_>> = Vec::with_capacity(entries.len());
         for entry in entries.iter() {
             if !plausible(&entry.tokens) {
                 tracing::warn!(
@@ -315,79 +421,150 @@ impl Batch<'_> {
                 );
                 continue;
             }
-            let set = self.key_set(key_bucket(entry.key))?;
-            if let Err(at) = set.keys.binary_search(&entry.key) {
-                set.keys.insert(at, entry.key);
-                set.dirty = true;
-                fresh.insert(entry.key);
+            match unique.last_mut() {
+                Some(kept) if kept.key == entry.key => {
+                    if entry.tokens.supersedes(&kept.tokens) {
+                        kept.take_usage(entry);
+                    }
+                }
+                _ => unique.push(entry.clone()),
             }
         }
-        let mut new_rows: Vec<(&NewEntry<'_>, i64, i64)> = Vec::with_capacity(fresh.len());
-        for entry in entries.iter() {
-            if fresh.remove(&entry.key) {
-                let model = self.model_id(entry.model)?;
-                let session = self.session_id(entry.project, entry.session, entry.cwd)?;
-                new_rows.push((entry, model, session));
+        let mut new_rows: Vec<(&NewEntry<'_>, i64, i64, i64)> = Vec::with_capacity(unique.len());
+        let mut again: Vec<(&NewEntry<'_>, i64)> = Vec::new();
+        for entry in &unique {
+            let bucket = key_bucket(entry.key);
+            let found = {
+                let set = self.key_set(bucket)?;
+                set.keys.binary_search(&entry.key)
+            };
+            match found {
+                Ok(at) => again.push((entry, self.key_set(bucket)?.ids[at])),
+                Err(at) => {
+                    let id = self.take_id()?;
+                    let set = self.key_set(bucket)?;
+                    set.keys.insert(at, entry.key);
+                    set.ids.insert(at, id);
+                    set.dirty = true;
+                    let model = self.model_id(entry.model)?;
+                    let session = self.session_id(entry.project, entry.session, entry.cwd)?;
+                    new_rows.push((entry, id, model, session));
+                }
             }
         }
         for chunk in new_rows.chunks(ROWS_PER_STATEMENT) {
             let placeholders = format!("({})", ["?"; COLUMNS].join(","));
             let text = format!(
-                "INSERT INTO entries (key, ts, model, session, input, output, cache_write,
+                "INSERT INTO entries (id, key, ts, model, session, input, output, cache_write,
                     cache_write_5m, cache_write_1h, cache_read, cost_usd, calc_cost, us_only)
                  VALUES {}",
                 vec![placeholders.as_str(); chunk.len()].join(",")
             );
             let mut stmt = self.tx.prepare_cached(&text).map_err(sql)?;
-            for (row, (entry, model, session)) in chunk.iter().enumerate() {
-                let t = &entry.tokens;
+            for (row, (entry, id, model, session)) in chunk.iter().enumerate() {
                 let at = row * COLUMNS;
-                stmt.raw_bind_parameter(at + 1, entry.key).map_err(sql)?;
-                stmt.raw_bind_parameter(at + 2, entry.ts_ms).map_err(sql)?;
-                stmt.raw_bind_parameter(at + 3, model).map_err(sql)?;
-                stmt.raw_bind_parameter(at + 4, session).map_err(sql)?;
-                let counts = [
-                    t.input,
-                    t.output,
-                    t.cache_write,
-                    t.cache_write_5m,
-                    t.cache_write_1h,
-                    t.cache_read,
-                ];
-                for (column, count) in (at + 5..).zip(counts) {
+                stmt.raw_bind_parameter(at + 1, id).map_err(sql)?;
+                stmt.raw_bind_parameter(at + 2, entry.key).map_err(sql)?;
+                stmt.raw_bind_parameter(at + 3, entry.ts_ms).map_err(sql)?;
+                stmt.raw_bind_parameter(at + 4, model).map_err(sql)?;
+                stmt.raw_bind_parameter(at + 5, session).map_err(sql)?;
+                for (column, count) in (at + 6..).zip(entry.tokens.fields()) {
                     stmt.raw_bind_parameter(column, count_to_sql(count))
                         .map_err(sql)?;
                 }
                 let (cost_usd, calc_cost) = finite_costs(entry);
-                stmt.raw_bind_parameter(at + 11, cost_usd).map_err(sql)?;
-                stmt.raw_bind_parameter(at + 12, calc_cost).map_err(sql)?;
-                stmt.raw_bind_parameter(at + 13, entry.us_only)
+                stmt.raw_bind_parameter(at + 12, cost_usd).map_err(sql)?;
+                stmt.raw_bind_parameter(at + 13, calc_cost).map_err(sql)?;
+                stmt.raw_bind_parameter(at + 14, entry.us_only)
                     .map_err(sql)?;
             }
             stmt.raw_execute().map_err(sql)?;
         }
-        for (entry, model, session) in &new_rows {
-            let start = entry.ts_ms - entry.ts_ms.rem_euclid(BUCKET_MS);
-            for (sums, first, last) in [
-                self.buckets.entry((start, *model)).or_insert((
-                    Sums::default(),
-                    i64::MAX,
-                    i64::MIN,
-                )),
-                self.session_sums.entry((*session, *model)).or_insert((
-                    Sums::default(),
-                    i64::MAX,
-                    i64::MIN,
-                )),
-            ] {
-                sums.add_entry(entry);
-                *first = (*first).min(entry.ts_ms);
-                *last = (*last).max(entry.ts_ms);
-            }
+        for (entry, _, model, session) in &new_rows {
+            self.add_to_sums(entry, entry.ts_ms, *model, *session);
+        }
+        for (entry, id) in again {
+            self.update(entry, id)?;
         }
         let inserted = u64::try_from(new_rows.len()).unwrap_or(u64::MAX);
         self.inserted += inserted;
         Ok(inserted)
+    }
+
+    /// Gives the stored response `id` the counts of `entry` if they supersede its own.
+    fn update(&mut self, entry: &NewEntry<'_>, id: i64) -> Result<(), LedgerError> {
+        let Some(stored) = self.stored(id)? else {
+            // A key whose response was deleted (an implausible one, by `ledger rebuild`).
+            return Ok(());
+        };
+        if !entry.tokens.supersedes(&stored.tokens) {
+            return Ok(());
+        }
+        let model = self.model_id(entry.model)?;
+        let (cost_usd, calc_cost) = finite_costs(entry);
+        let path = &self.path;
+        let sql = |e| classify(path, e);
+        let t = entry.tokens.fields().map(count_to_sql);
+        self.tx
+            .prepare_cached(
+                "UPDATE entries SET model = ?2, input = ?3, output = ?4, cache_write = ?5,
+                    cache_write_5m = ?6, cache_write_1h = ?7, cache_read = ?8, cost_usd = ?9,
+                    calc_cost = ?10, us_only = ?11
+                 WHERE id = ?1",
+            )
+            .map_err(sql)?
+            .execute(params![
+                id,
+                model,
+                t[0],
+                t[1],
+                t[2],
+                t[3],
+                t[4],
+                t[5],
+                cost_usd,
+                calc_cost,
+                entry.us_only
+            ])
+            .map_err(sql)?;
+        let before = NewEntry {
+            tokens: stored.tokens,
+            cost_usd: stored.cost_usd,
+            calc_cost: stored.calc_cost,
+            ..entry.clone()
+        };
+        let start = bucket_start(stored.ts_ms);
+        self.bucket_removals
+            .entry((start, stored.model))
+            .or_default()
+            .add_entry(&before);
+        self.session_removals
+            .entry((stored.session, stored.model))
+            .or_default()
+            .add_entry(&before);
+        self.add_to_sums(entry, stored.ts_ms, model, stored.session);
+        self.updated += 1;
+        Ok(())
+    }
+
+    /// Counts `entry`, at `ts_ms`, in the batch's sums of its quarter hour and session.
+    fn add_to_sums(&mut self, entry: &NewEntry<'_>, ts_ms: i64, model: i64, session: i64) {
+        for (sums, first, last) in [
+            self.buckets.entry((bucket_start(ts_ms), model)).or_insert((
+                Sums::default(),
+                i64::MAX,
+                i64::MIN,
+            )),
+            self.session_sums.entry((session, model)).or_insert((
+                Sums::default(),
+                i64::MAX,
+                i64::MIN,
+            )),
+        ] {
+            sums.add_entry(entry);
+            *first = (*first).min(ts_ms);
+            *last = (*last).max(ts_ms);
+        }
     }
 
     /// Records how far a file has been consumed.
@@ -420,18 +597,28 @@ impl Batch<'_> {
         self.inserted
     }
 
-    /// Folds the batch's sums into the aggregates and commits everything at once.
+    /// Stored responses that this batch gave a later row's larger usage.
+    pub fn updated(&self) -> u64 {
+        self.updated
+    }
+
+    /// Folds the batch's sums into the aggregates and commits everything at once. The sums of
+    /// updated responses are added first and what they counted before taken out after, so an
+    /// aggregate row never reaches zero on the way; one that does at the end (its only
+    /// response moved to another model) is deleted. A quarter hour's or session's first and
+    /// last times are not narrowed by an update: the response keeps its time, and only a
+    /// change of model (never seen within one response) could leave them wider than the
+    /// responses they hold.
     pub fn commit(self) -> Result<u64, LedgerError> {
         let path = self.path;
         let sql = |e| classify(&path, e);
         {
             let mut save = self
                 .tx
-                .prepare_cached("INSERT OR REPLACE INTO key_sets (bucket, keys) VALUES (?1, ?2)")
+                .prepare_cached("INSERT OR REPLACE INTO entry_keys (bucket, pairs) VALUES (?1, ?2)")
                 .map_err(sql)?;
             for (bucket, set) in self.keys.sets.iter_mut().filter(|(_, s)| s.dirty) {
-                let blob: Vec<u8> = set.keys.iter().flat_map(|k| k.to_le_bytes()).collect();
-                save.execute(params![bucket, blob]).map_err(sql)?;
+                save.execute(params![bucket, set.to_blob()]).map_err(sql)?;
                 set.dirty = false;
             }
             let counts = ["entries", "input", "output", "cache_write", "cache_read"]
@@ -500,6 +687,55 @@ impl Batch<'_> {
                         last
                     ])
                     .map_err(sql)?;
+            }
+            for (table, key, removals) in [
+                ("quarter_hours", "start", &self.bucket_removals),
+                ("session_totals", "session", &self.session_removals),
+            ] {
+                if removals.is_empty() {
+                    continue;
+                }
+                let take = ["entries", "input", "output", "cache_write", "cache_read"]
+                    .iter()
+                    .zip(3..)
+                    .map(|(c, at)| format!("{c} = max({c} - ?{at}, 0)"))
+                    .chain(
+                        ["calc_cost", "auto_cost", "display_cost"]
+                            .iter()
+                            .zip(8..)
+                            .map(|(c, at)| format!("{c} = max({c} - ?{at}, 0.0)")),
+                    )
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut subtract = self
+                    .tx
+                    .prepare_cached(&format!(
+                        "UPDATE {table} SET {take} WHERE {key} = ?1 AND model = ?2"
+                    ))
+                    .map_err(sql)?;
+                let mut empty = self
+                    .tx
+                    .prepare_cached(&format!(
+                        "DELETE FROM {table} WHERE {key} = ?1 AND model = ?2 AND entries <= 0"
+                    ))
+                    .map_err(sql)?;
+                for ((at, model), s) in removals {
+                    subtract
+                        .execute(params![
+                            at,
+                            model,
+                            count_to_sql(s.entries),
+                            count_to_sql(s.input),
+                            count_to_sql(s.output),
+                            count_to_sql(s.cache_write),
+                            count_to_sql(s.cache_read),
+                            s.calc_cost,
+                            s.auto_cost,
+                            s.display_cost,
+                        ])
+                        .map_err(sql)?;
+                    empty.execute(params![at, model]).map_err(sql)?;
+                }
             }
         }
         self.tx.commit().map_err(sql)?;

@@ -2,10 +2,10 @@
 //! the number applied). One list for every module that owns tables (`alerts::store`,
 //! `account::store`, `account::overage`), so one version number says what a file holds.
 //!
-//! The usage tables (migration 1):
-//! - `key_sets`: the 64-bit hash of every stored response's dedup key (`message.id` +
+//! The usage tables (migration 1, `entry_keys` from migration 9):
+//! - `entry_keys`: the 64-bit hash of every stored response's dedup key (`message.id` +
 //!   `requestId`; two real responses collide about once in 10^8 for a million responses),
-//!   as 4,096 sorted arrays by the hash's top 12 bits. One SQLite row per key would cost a
+//!   with the id of its row in `entries`, as 4,096 sorted arrays by the hash's top 12 bits. One SQLite row per key would cost a
 //!   cold ingest a B-tree insert per response; a few thousand blobs cost little, and a commit
 //!   rewrites only the arrays that gained keys (measured: more, smaller arrays cost more);
 //! - `entries`: one row per response, appended in arrival order with no other index, so a
@@ -36,6 +36,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("schema/006_extra_usage_writes.sql"),
     include_str!("schema/007_poll_problem.sql"),
     include_str!("schema/008_extra_usage_settling.sql"),
+    include_str!("schema/009_final_usage.sql"),
 ];
 
 /// How many of [`MIGRATIONS`] the database has; a newer schema is refused.

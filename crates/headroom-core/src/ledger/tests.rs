@@ -611,3 +611,136 @@ fn the_folder_and_the_ledger_files_are_private_and_old_installs_are_mended() {
     }
     drop(old);
 }
+
+/// A response's counts, with `output` its only growing field (as in a streaming snapshot).
+fn streaming(key: i64, ts_ms: i64, output: u64) -> NewEntry<'static> {
+    NewEntry {
+        tokens: Tokens {
+            input: 10,
+            output,
+            cache_read: 1_000,
+            ..Tokens::default()
+        },
+        calc_cost: 10.0 * 3e-6 + output as f64 * 15e-6 + 1_000.0 * 0.3e-6,
+        ..entry(key, ts_ms, 10)
+    }
+}
+
+#[test]
+fn a_later_row_with_larger_usage_updates_the_stored_response_and_its_aggregates() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
+    let mut batch = ledger.batch().unwrap();
+    batch.insert(&streaming(1, 1_000, 2)).unwrap();
+    batch.insert(&streaming(2, 5_000, 50)).unwrap();
+    assert_eq!(batch.commit().unwrap(), 2);
+
+    // The final row arrives in a later batch, a second later, and another snapshot too.
+    let mut batch = ledger.batch().unwrap();
+    assert!(!batch.insert(&streaming(1, 2_000, 300)).unwrap());
+    assert!(!batch.insert(&streaming(1, 2_500, 40)).unwrap(), "smaller");
+    assert!(
+        !batch.insert(&streaming(2, 6_000, 50)).unwrap(),
+        "identical"
+    );
+    assert_eq!(batch.updated(), 1);
+    batch.commit().unwrap();
+
+    let buckets = ledger.buckets(i64::MIN, i64::MAX).unwrap();
+    assert_eq!(buckets.len(), 1);
+    let sums = buckets[0].sums;
+    assert_eq!((sums.entries, sums.input, sums.output), (2, 20, 350));
+    assert!(
+        (sums.calc_cost - streaming(1, 0, 300).calc_cost - streaming(2, 0, 50).calc_cost).abs()
+            < 1e-12
+    );
+    // The response keeps the time of its first row.
+    assert_eq!((buckets[0].first_ms, buckets[0].last_ms), (1_000, 5_000));
+    let sessions = ledger.sessions().unwrap();
+    assert_eq!(
+        (sessions[0].sums.entries, sessions[0].sums.output),
+        (2, 350)
+    );
+    assert_eq!(ledger.entry_count().unwrap(), 2);
+    // The incremental path agrees with a rebuild from the entries (costs: but for the
+    // rounding of a subtraction).
+    ledger.rebuild_aggregates().unwrap();
+    let rounded = |mut s: Sums| {
+        for cost in [&mut s.calc_cost, &mut s.auto_cost, &mut s.display_cost] {
+            *cost = (*cost * 1e9).round();
+        }
+        s
+    };
+    let rebuilt = ledger.buckets(i64::MIN, i64::MAX).unwrap();
+    assert_eq!(rebuilt.len(), 1);
+    assert_eq!(rounded(rebuilt[0].sums), rounded(sums));
+    assert_eq!((rebuilt[0].first_ms, rebuilt[0].last_ms), (1_000, 5_000));
+    let rebuilt = ledger.sessions().unwrap();
+    assert_eq!(rounded(rebuilt[0].sums), rounded(sessions[0].sums));
+}
+
+#[test]
+fn rows_of_one_response_in_one_batch_keep_the_superseding_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
+    let mut batch = ledger.batch().unwrap();
+    let mut rows = [
+        streaming(7, 1_000, 1),
+        streaming(7, 1_100, 120),
+        streaming(7, 1_200, 9),
+    ];
+    assert_eq!(batch.insert_many(&mut rows).unwrap(), 1);
+    batch.commit().unwrap();
+    let buckets = ledger.buckets(i64::MIN, i64::MAX).unwrap();
+    assert_eq!((buckets[0].sums.entries, buckets[0].sums.output), (1, 120));
+    assert_eq!(buckets[0].first_ms, 1_000);
+}
+
+#[test]
+fn a_ledger_from_before_entry_ids_updates_its_old_responses() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.sqlite3");
+    {
+        // A ledger as version 8 left it: keys as bare arrays, one file read to its end.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for migration in &schema::MIGRATIONS[..8] {
+            conn.execute_batch(migration).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 8).unwrap();
+        conn.execute_batch(
+            "INSERT INTO models VALUES (1, 'claude-sonnet-4-5');
+             INSERT INTO sessions VALUES (1, '-home-dev-api', 's1', NULL);
+             INSERT INTO entries (id, key, ts, model, session, input, output, cache_write,
+                 cache_write_5m, cache_write_1h, cache_read, cost_usd, calc_cost)
+                 VALUES (1, 1, 1000, 1, 1, 10, 2, 0, 0, 0, 1000, NULL, 0.00033);
+             INSERT INTO quarter_hours VALUES (0, 1, 1, 10, 2, 0, 1000, 0.00033, 0.00033, 0,
+                 1000, 1000);
+             INSERT INTO session_totals VALUES (1, 1, 1, 10, 2, 0, 1000, 0.00033, 0.00033, 0,
+                 1000, 1000);
+             INSERT INTO files VALUES ('/t/s1.jsonl', 1, 1, 100, 100, 0, 0);",
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO key_sets VALUES (0, ?1)",
+            [1i64.to_le_bytes().to_vec()],
+        )
+        .unwrap();
+    }
+    let mut ledger = Ledger::open(&path).unwrap();
+    // Every transcript is read again from its start, so old snapshots get their final usage.
+    assert!(ledger.file_states().unwrap().is_empty());
+    let mut batch = ledger.batch().unwrap();
+    assert!(!batch.insert(&streaming(1, 1_500, 300)).unwrap());
+    assert!(batch.insert(&streaming(2, 1_600, 5)).unwrap());
+    batch.commit().unwrap();
+    let buckets = ledger.buckets(i64::MIN, i64::MAX).unwrap();
+    assert_eq!((buckets[0].sums.entries, buckets[0].sums.output), (2, 305));
+    assert_eq!(ledger.entry_count().unwrap(), 2);
+    // The arrays built from `entries` were saved: another connection finds both keys.
+    drop(ledger);
+    let mut ledger = Ledger::open(&path).unwrap();
+    let mut batch = ledger.batch().unwrap();
+    assert!(!batch.insert(&streaming(2, 1_600, 5)).unwrap());
+    assert!(!batch.insert(&streaming(1, 1_600, 300)).unwrap());
+    assert_eq!(batch.updated(), 0);
+}

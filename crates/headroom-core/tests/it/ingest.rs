@@ -519,3 +519,255 @@ fn lines_longer_than_the_buffer_are_still_counted_and_checked() {
     assert_eq!(report.bad_line_total(), 2, "{report:?}");
     assert_eq!(offset_of(&f, &path), fs::metadata(&path).unwrap().len());
 }
+
+/// A row of a response as Claude Code 2.1.3xx writes it: one per content block
+/// (`apiBlockIndex`), the earlier ones with a streaming snapshot of the usage. `extra` is put
+/// at the end of the line (`,"forkedFrom":{…}`).
+fn block(
+    session: &str,
+    msg: &str,
+    index: u32,
+    usage: (u64, u64, u64),
+    ts: &str,
+    extra: &str,
+) -> String {
+    let (input, output, cache_read) = usage;
+    format!(
+        r#"{{"parentUuid":null,"isSidechain":false,"cwd":"/home/dev/api","sessionId":"{session}","version":"2.1.312","message":{{"id":"{msg}","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{{"type":"text","text":"block {index}"}}],"stop_reason":null,"usage":{{"input_tokens":{input},"cache_creation_input_tokens":0,"cache_read_input_tokens":{cache_read},"output_tokens":{output},"service_tier":"standard"}}}},"requestId":"req-{msg}","type":"assistant","apiBlockIndex":{index},"uuid":"u-{msg}-{index}","timestamp":"{ts}"{extra}}}"#
+    ) + "\n"
+}
+
+fn totals(f: &Fixture) -> report::Totals {
+    let q = Query {
+        zone: Zone::parse("UTC").unwrap(),
+        ..Query::default()
+    };
+    report::periods(&f.ledger, Period::Day, &q).unwrap().1
+}
+
+fn days(f: &Fixture) -> Vec<(String, u64, u64)> {
+    let q = Query {
+        zone: Zone::parse("UTC").unwrap(),
+        ..Query::default()
+    };
+    report::periods(&f.ledger, Period::Day, &q)
+        .unwrap()
+        .0
+        .iter()
+        .map(|d| {
+            (
+                d.period.clone(),
+                d.totals.output_tokens,
+                d.totals.input_tokens,
+            )
+        })
+        .collect()
+}
+
+fn sessions(f: &Fixture) -> Vec<(String, u64)> {
+    let q = Query {
+        zone: Zone::parse("UTC").unwrap(),
+        ..Query::default()
+    };
+    let mut rows: Vec<(String, u64)> = report::sessions(&f.ledger, &q)
+        .unwrap()
+        .0
+        .iter()
+        .map(|s| (s.session_id.clone(), s.totals.output_tokens))
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn a_response_counts_with_its_final_usage_in_a_cold_read_and_an_incremental_one() {
+    // Rows 0 and 1 carry snapshots; row 2, the last, the final usage. The response began
+    // before midnight and ended after it: it counts on the day of its first row.
+    let rows = [
+        block(
+            "s1",
+            "m1",
+            0,
+            (10, 1, 5_000),
+            "2026-11-20T23:59:59.500Z",
+            "",
+        ),
+        block(
+            "s1",
+            "m1",
+            1,
+            (10, 40, 5_000),
+            "2026-11-21T00:00:01.000Z",
+            "",
+        ),
+        block(
+            "s1",
+            "m1",
+            2,
+            (10, 400, 5_000),
+            "2026-11-21T00:00:04.000Z",
+            "",
+        ),
+    ];
+    let other = block("s1", "m2", 0, (3, 20, 0), "2026-11-21T08:00:00.000Z", "");
+
+    let mut cold = Fixture::new();
+    let path = cold.file("-home-dev-api", "s1");
+    cold.append(&path, &(rows.concat() + &other));
+    let report = cold.run();
+    assert_eq!((report.new_entries, report.updated_entries), (2, 0));
+
+    let mut live = Fixture::new();
+    let path = live.file("-home-dev-api", "s1");
+    live.append(&path, &rows[0]);
+    assert_eq!(live.run().new_entries, 1);
+    assert_eq!(live.total_output(), 1);
+    live.append(&path, &rows[1]);
+    let report = live.run();
+    assert_eq!((report.new_entries, report.updated_entries), (0, 1));
+    live.append(&path, &(rows[2].clone() + &other));
+    let report = live.run();
+    assert_eq!((report.new_entries, report.updated_entries), (1, 1));
+    // Read again from the start (a rebuild, or the file replaced): nothing changes.
+    live.ledger.forget_files().unwrap();
+    let report = live.run();
+    assert_eq!((report.new_entries, report.updated_entries), (0, 0));
+
+    for f in [&cold, &live] {
+        assert_eq!(
+            days(f),
+            [
+                ("2026-11-20".to_owned(), 400, 10),
+                ("2026-11-21".to_owned(), 20, 3)
+            ]
+        );
+        assert_eq!(sessions(f), [("s1".to_owned(), 420)]);
+    }
+    assert_eq!(totals(&cold), totals(&live));
+    let cost = totals(&cold).total_cost;
+    // Sonnet 4.5: $3 input, $15 output, $0.30 cache read per million tokens.
+    let expected = (13.0 * 3.0 + 420.0 * 15.0 + 5_000.0 * 0.3) / 1e6;
+    assert!((cost - expected).abs() < 1e-9, "{cost} vs {expected}");
+}
+
+#[test]
+fn a_smaller_later_row_changes_nothing_and_a_tie_goes_to_the_later_row() {
+    let mut f = Fixture::new();
+    let path = f.file("-home-dev-api", "s1");
+    f.append(
+        &path,
+        &[
+            // The final usage first, a stale snapshot after it.
+            block("s1", "m1", 0, (10, 300, 0), TS, ""),
+            block("s1", "m1", 1, (10, 3, 0), TS, ""),
+            // Equal totals, other counts: the later row's.
+            block("s1", "m2", 0, (100, 7, 0), TS, ""),
+            block("s1", "m2", 1, (7, 100, 0), TS, ""),
+        ]
+        .concat(),
+    );
+    f.run();
+    let t = totals(&f);
+    assert_eq!((t.input_tokens, t.output_tokens), (17, 400));
+    // The same across reads.
+    f.append(&path, &block("s1", "m2", 2, (100, 7, 0), TS, ""));
+    let report = f.run();
+    assert_eq!(report.updated_entries, 1);
+    let t = totals(&f);
+    assert_eq!((t.input_tokens, t.output_tokens), (110, 307));
+}
+
+#[test]
+fn a_forks_copies_count_once_under_the_session_they_came_from() {
+    let fork = r#","forkedFrom":{"sessionId":"s1","messageUuid":"u-m1-2"}"#;
+    let original = [
+        block("s1", "m1", 0, (10, 2, 0), TS, ""),
+        block("s1", "m1", 1, (10, 250, 0), TS, ""),
+    ]
+    .concat();
+    let forked = [
+        block("s2", "m1", 0, (10, 2, 0), TS, fork),
+        block("s2", "m1", 1, (10, 250, 0), TS, fork),
+        block("s2", "m2", 0, (4, 30, 0), TS, ""),
+    ]
+    .concat();
+    // Both read in one run, the fork alone first, or the original alone first.
+    for order in 0..3 {
+        let mut f = Fixture::new();
+        let (a, b) = (f.file("-home-dev-api", "s1"), f.file("-home-dev-api", "s2"));
+        match order {
+            0 => {
+                f.append(&a, &original);
+                f.append(&b, &forked);
+            }
+            1 => {
+                f.append(&b, &forked);
+                f.run();
+                f.append(&a, &original);
+            }
+            _ => {
+                f.append(&a, &original);
+                f.run();
+                f.append(&b, &forked);
+            }
+        }
+        f.run();
+        assert_eq!(
+            sessions(&f),
+            [("s1".to_owned(), 250), ("s2".to_owned(), 30)],
+            "order {order}"
+        );
+        assert_eq!(f.total_output(), 280, "order {order}");
+    }
+}
+
+#[test]
+fn cost_state_records_are_neither_counted_nor_bad() {
+    let mut f = Fixture::new();
+    let path = f.file("-home-dev-api", "s1");
+    let text = [
+        block("s1", "m1", 0, (10, 25, 0), TS, ""),
+        // Claude Code's running cost estimate, as 2.1.3xx writes it, and a variant whose
+        // per-model object holds a "usage" key.
+        r#"{"type":"cost-state","sessionId":"s1","totalCostUSD":0.0319,"totalAPIDuration":7914,"startTime":1789398960924,"modelUsage":{"claude-haiku-4-5-20251001":{"inputTokens":368,"outputTokens":516,"cacheReadInputTokens":106786,"cacheCreationInputTokens":9149,"webSearchRequests":0,"costUSD":0.0319}},"hasUnknownModelCost":false}"#.to_owned() + "\n",
+        r#"{"type":"cost-state","sessionId":"s1","modelUsage":{"claude-haiku-4-5-20251001":{"usage":{"input_tokens":5,"output_tokens":9}}},"message":{"usage":{"input_tokens":5,"output_tokens":9}}}"#.to_owned() + "\n",
+    ]
+    .concat();
+    f.append(&path, &text);
+    let report = f.run();
+    assert_eq!(report.new_entries, 1);
+    assert_eq!(report.bad_line_total(), 0, "{report:?}");
+    assert_eq!(f.total_output(), 25);
+}
+
+#[test]
+fn a_model_name_with_control_characters_or_of_megabytes_is_a_bad_line() {
+    let mut f = Fixture::new();
+    let path = f.file("-home-dev-api", "s1");
+    let good = block("s1", "m1", 0, (10, 25, 0), TS, "");
+    let escapes = block("s1", "m2", 0, (10, 25, 0), TS, "").replace(
+        "claude-sonnet-4-5-20250929",
+        r"claude\u001b]0;pwned\u0007\u001b[2J",
+    );
+    let bidi = block("s1", "m3", 0, (10, 25, 0), TS, "")
+        .replace("claude-sonnet-4-5-20250929", "claude-\u{202E}5-tennos");
+    let huge = block("s1", "m4", 0, (10, 25, 0), TS, "")
+        .replace("claude-sonnet-4-5-20250929", &"x".repeat(5 << 20));
+    f.append(&path, &[good, escapes, bidi, huge].concat());
+    let report = f.run();
+    assert_eq!(report.new_entries, 1);
+    assert_eq!(
+        report
+            .bad_lines
+            .get("usage fields missing or of the wrong type"),
+        Some(&3),
+        "{report:?}"
+    );
+    assert_eq!(f.total_output(), 25);
+    let q = Query {
+        zone: Zone::parse("UTC").unwrap(),
+        ..Query::default()
+    };
+    let (rows, _) = report::periods(&f.ledger, Period::Day, &q).unwrap();
+    assert_eq!(rows[0].models_used, ["claude-sonnet-4-5-20250929"]);
+}
