@@ -46,6 +46,7 @@
 //!   browser flow's watch; [`overage`] turns Extra Usage on or off and sets its cap
 //!   directly (confirmed, verified, recorded).
 
+mod cached;
 pub(crate) mod client;
 mod config;
 pub mod credentials;
@@ -53,6 +54,7 @@ mod errors;
 pub mod extra_usage;
 mod merge;
 pub mod overage;
+mod plan;
 mod policy;
 mod secret;
 pub mod status_json;
@@ -85,10 +87,12 @@ pub use usage::{
     parse_organizations, parse_overage, parse_prepaid, parse_usage, Organization, ParsedUsage,
     UsageParseError,
 };
+// The plan from a login's or a profile's codes.
+pub use plan::{plan_from_codes, plan_from_profile};
 pub use view::{local_estimate, rate_limited_text, snapshot_from_ledger, wait_reason_text};
 
 use crate::ledger::Ledger;
-use crate::snapshot::{ExtraUsage, Source, UsageSnapshot};
+use crate::snapshot::{ExtraUsage, Plan, Source, UsageSnapshot};
 use client::{Auth, Http};
 use policy::{Decision, Outcome};
 
@@ -213,6 +217,14 @@ impl Refresher {
             other => other,
         };
         let fingerprint = creds.as_ref().ok().map(|c| c.access_token.fingerprint());
+        // The plan the login names is local knowledge: kept whether or not a request is
+        // allowed or answered, so an offline snapshot names it too.
+        let login_plan = creds.as_ref().ok().map(|c| {
+            plan::plan_from_codes(c.subscription_type.as_deref(), c.rate_limit_tier.as_deref())
+        });
+        if let Some(p) = login_plan {
+            plan::remember(ledger, p);
+        }
         let (decision, before) = store::claim(
             ledger,
             source,
@@ -228,7 +240,13 @@ impl Refresher {
             Err(e) => Err(SourceError::from(e)),
             Ok(c) => match c.check(now_ms) {
                 Err(e) => Err(e.into()),
-                Ok(()) => self.fetch_account(&c.access_token, now_ms).await,
+                Ok(()) => {
+                    let result = self.fetch_account(&c.access_token, now_ms).await;
+                    if result.is_ok() && login_plan == Some(Plan::Unknown) {
+                        self.ask_profile_once(ledger, &c.access_token).await;
+                    }
+                    result
+                }
             },
         };
         // Only a request counts for the one-a-minute floor; a login problem found locally
@@ -236,6 +254,24 @@ impl Refresher {
         let sent = !matches!(result, Err(SourceError::Credentials(_)));
         self.finish(ledger, source, &before, result, fingerprint, now_ms)?;
         Ok(sent)
+    }
+
+    /// The plan from Anthropic's profile, when the login does not name one Headroom knows:
+    /// asked once per token (a new login asks again), and only after a usage request
+    /// succeeded, so it never adds a request to an offline or rate-limited round.
+    async fn ask_profile_once(&self, ledger: &Ledger, token: &Secret) {
+        let asked_key = format!("{}.{}", plan::META_PROFILE_ASKED, token.fingerprint());
+        if matches!(ledger.meta(&asked_key), Ok(Some(_))) {
+            return;
+        }
+        let url = endpoint(&self.config.anthropic_api, &client::OAUTH_PROFILE);
+        match self.http.get(url, Auth::Bearer(token)).await {
+            Ok(body) => plan::remember(ledger, plan::plan_from_profile(&body)),
+            Err(e) => tracing::debug!("profile: {e}"),
+        }
+        if let Err(e) = ledger.set_meta(&asked_key, "1") {
+            tracing::debug!("cannot remember that the profile was asked: {e}");
+        }
     }
 
     async fn fetch_account(&self, token: &Secret, now_ms: i64) -> Result<ParsedUsage, SourceError> {
