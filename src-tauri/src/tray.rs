@@ -6,9 +6,9 @@
 
 use std::sync::Mutex;
 
+use headroom_core::account::extra_usage;
 use headroom_core::first_run;
 use headroom_core::report::Zone;
-use headroom_core::account::extra_usage;
 use headroom_core::snapshot::{ExtraUsage, Plan, Source, UsageSnapshot, Window};
 use headroom_core::text;
 use tauri::image::Image;
@@ -323,7 +323,7 @@ impl<R: Runtime> Tray<R> {
             weekly,
             extra,
             source,
-            plan: format!("Plan: {}", snapshot.plan.label()),
+            plan,
             snooze,
             enable_extra,
             shown: Mutex::new(Shown {
@@ -592,7 +592,10 @@ mod tests {
             e.used = Some(62.5);
         }
         let t = TrayTexts::from(&s, NOW, utc(), None, Theme::Dark);
-        assert_eq!(t.extra, "Extra Usage on · $62.50 of $50.00, $12.50 over the cap");
+        assert_eq!(
+            t.extra,
+            "Extra Usage on · $62.50 of $50.00, $12.50 over the cap"
+        );
         if let Some(e) = s.extra_usage.as_mut() {
             e.enabled = Some(false);
             e.disabled_reason = Some("org_spend_cap_reached".into());
@@ -616,7 +619,7 @@ mod tests {
         let t = TrayTexts::from(&s, NOW, utc(), None, Theme::Dark);
         assert_eq!(
             t.source,
-            "Source: Claude Code's last reading · as of Mon 08:00 (stale)"
+            "Source: Claude Code's last reading · as of 2 Mar 08:00 (stale)"
         );
     }
 

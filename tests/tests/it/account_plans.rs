@@ -40,7 +40,9 @@ fn transcript_line(at_ms: i64, n: usize, output_tokens: u64) -> String {
 /// (the estimate's 100 %) and an active one now, at a pace that would forecast a fill.
 fn busy_transcripts(home: &Home) {
     let now = now_ms();
-    let file = home.claude_dir().join("projects/-home-dev-plans/plans.jsonl");
+    let file = home
+        .claude_dir()
+        .join("projects/-home-dev-plans/plans.jsonl");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     let lines = [
         transcript_line(now - 48 * 3_600_000, 1, 20_000),
@@ -74,15 +76,18 @@ fn ultra_has_no_session_row_figure_and_says_why() {
             .all(|w| w["id"] != "session"),
         "{j:#}"
     );
-    assert!(!j["local_block"].is_null(), "the block's pace is still there");
+    assert!(
+        !j["local_block"].is_null(),
+        "the block's pace is still there"
+    );
     // The login names the plan: the profile is never asked.
     assert_eq!(server.count("/api/oauth/profile"), 0);
 
     let text = status_text(&home, Some(&server.base));
     assert!(text.starts_with("Plan: Ultra\n"), "{text}");
     assert!(
-        text.lines()
-            .any(|l| l.trim_start().starts_with("Session") && l.ends_with("no 5-hour limit on your plan")),
+        text.lines().any(|l| l.trim_start().starts_with("Session")
+            && l.ends_with("no 5-hour limit on your plan")),
         "{text}"
     );
     assert!(
@@ -109,7 +114,10 @@ fn idle_pro_says_no_session_running() {
     assert_eq!(j["session_absent"], "not_running");
     assert!(j["forecast"]["session_full_at"].is_null(), "{j:#}");
     assert_eq!(j["extra_usage"]["disabled_reason"], "user_disabled");
-    assert_eq!(j["extra_usage"]["disabled_reason_text"], "you turned it off");
+    assert_eq!(
+        j["extra_usage"]["disabled_reason_text"],
+        "you turned it off"
+    );
 
     let text = status_text(&home, Some(&server.base));
     assert!(text.starts_with("Plan: Pro\n"), "{text}");
@@ -118,7 +126,10 @@ fn idle_pro_says_no_session_running() {
             .any(|l| l.trim_start().starts_with("Session") && l.ends_with("no session running")),
         "{text}"
     );
-    assert!(text.contains("Extra Usage: off (you turned it off)"), "{text}");
+    assert!(
+        text.contains("Extra Usage: off (you turned it off)"),
+        "{text}"
+    );
     assert!(!text.contains("user_disabled"), "{text}");
     assert!(!text.contains("Forecast:"), "{text}");
 }
@@ -240,7 +251,10 @@ fn claude_codes_cached_answer_is_shown_with_its_age_when_offline() {
         as_of.iter().any(|a| session.ends_with(a.as_str())),
         "{as_of:?} in {text}"
     );
-    assert!(text.contains("Claude Code's last figures, not current"), "{text}");
+    assert!(
+        text.contains("Claude Code's last figures, not current"),
+        "{text}"
+    );
     assert!(
         text.contains("Extra Usage: off (your organization has turned it off)"),
         "{text}"
