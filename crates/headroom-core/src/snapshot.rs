@@ -82,7 +82,8 @@ impl Source {
 /// 2026-10-30 the old Max 20x plan is Ultra, which has no 5-hour session limit; Enterprise
 /// (usage-based) seats report spend rather than percentages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+// `AccountPlan` in the pane's types: `Plan` there is an Extra Usage write's plan.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "AccountPlan"))]
 #[serde(rename_all = "snake_case")]
 pub enum Plan {
     /// Claude Pro.

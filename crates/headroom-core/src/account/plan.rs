@@ -82,13 +82,14 @@ pub(super) fn recorded(ledger: &Ledger) -> Plan {
         .map_or(Plan::Unknown, |s| Plan::parse(&s))
 }
 
-/// Records the plan, writing only when it changed. A failure is logged: the plan is a label.
+/// Records the plan, writing only when it changed. A failure (a ledger busy with another
+/// process's write) is only a debug line: the plan is a label, and the next poll writes it.
 pub(super) fn remember(ledger: &Ledger, plan: Plan) {
     if plan == Plan::Unknown || recorded(ledger) == plan {
         return;
     }
     if let Err(e) = ledger.set_meta(META_PLAN, plan.as_str()) {
-        tracing::warn!("cannot remember the plan: {e}");
+        tracing::debug!("cannot remember the plan: {e}");
     }
 }
 
