@@ -217,14 +217,9 @@ impl Refresher {
             other => other,
         };
         let fingerprint = creds.as_ref().ok().map(|c| c.access_token.fingerprint());
-        // The plan the login names is local knowledge: kept whether or not a request is
-        // allowed or answered, so an offline snapshot names it too.
         let login_plan = creds.as_ref().ok().map(|c| {
             plan::plan_from_codes(c.subscription_type.as_deref(), c.rate_limit_tier.as_deref())
         });
-        if let Some(p) = login_plan {
-            plan::remember(ledger, p);
-        }
         let (decision, before) = store::claim(
             ledger,
             source,
@@ -235,6 +230,13 @@ impl Refresher {
         )?;
         if decision != Decision::Poll {
             return Ok(false);
+        }
+        // The plan the login names is local knowledge: kept whether or not the request is
+        // answered, so an offline snapshot names it too. Written only on a round that polls
+        // (the claim just wrote, so the ledger is not busy): a busy ledger is never waited
+        // for twice.
+        if let Some(p) = login_plan {
+            plan::remember(ledger, p);
         }
         let result = match creds {
             Err(e) => Err(SourceError::from(e)),
