@@ -385,8 +385,9 @@ refresh_failure: string | null,
  */
 has_source: boolean, 
 /**
- * What the costs of `daily` (and so of the current block) leave out, as the CLI's
- * report footers say it (`report::unpriced_note`); `None` when every response was priced.
+ * What the costs of `daily` (and so of the current block) leave out or estimate, as the
+ * CLI's report footers say it (`report::estimated_note`, `report::unpriced_note`); `None`
+ * when every response was priced.
  */
 unpriced_note: string | null, };
 
