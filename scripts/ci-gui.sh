@@ -42,8 +42,9 @@ dbus-run-session -- cargo nextest run -p headroom-tests --run-ignored only --loc
 
 echo "== tray over D-Bus (StatusNotifierItem, dbusmenu)"
 # Its own tray host in this session: the test starts status-notifier-watcher if none runs.
+# One test at a time: the tray app is single-instance per bus, and each test quits its own.
 dbus-run-session -- cargo nextest run -p headroom-tests --run-ignored only --locked \
-    -E 'test(/^tray_dbus::/)' \
+    -E 'test(/^tray_dbus::/)' --test-threads 1 \
     --no-fail-fast --success-output immediate
 
 echo "== tray faults, no tray host, first launch (each test on a bus of its own)"

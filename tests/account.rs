@@ -4,6 +4,7 @@
 //! behind Extra Usage, on loopback, is [`extra_usage`].
 
 pub mod extra_usage;
+pub mod plans;
 
 use crate::EnvClearKeepClock;
 use std::io::Write;
@@ -119,12 +120,36 @@ impl Home {
         .unwrap();
     }
 
+    /// A login whose `subscriptionType` is `plan`, with the rate-limit tier Claude Code
+    /// writes for it (Max: the 5x tier; the old Max 20x is Ultra, see [`plans`]).
     pub fn write_credentials_for_plan(&self, expires_at_ms: i64, scopes: &[&str], plan: &str) {
+        let tier = match plan {
+            "pro" => "default_claude_pro",
+            _ => "default_claude_max_5x",
+        };
+        self.write_login(expires_at_ms, scopes, Some(plan), Some(tier));
+    }
+
+    /// A login with these `subscriptionType` and `rateLimitTier` (left out when `None`).
+    pub fn write_login(
+        &self,
+        expires_at_ms: i64,
+        scopes: &[&str],
+        subscription_type: Option<&str>,
+        rate_limit_tier: Option<&str>,
+    ) {
         let scopes: Vec<String> = scopes.iter().map(|s| format!("{s:?}")).collect();
+        let mut plan = String::new();
+        if let Some(t) = subscription_type {
+            plan.push_str(&format!(r#","subscriptionType":"{t}""#));
+        }
+        if let Some(t) = rate_limit_tier {
+            plan.push_str(&format!(r#","rateLimitTier":"{t}""#));
+        }
         std::fs::write(
             self.credentials_path(),
             format!(
-                r#"{{"claudeAiOauth":{{"accessToken":"{TOKEN}","refreshToken":"{REFRESH_TOKEN}","expiresAt":{expires_at_ms},"scopes":[{}],"subscriptionType":"{plan}","rateLimitTier":"default_claude_max_20x"}}}}"#,
+                r#"{{"claudeAiOauth":{{"accessToken":"{TOKEN}","refreshToken":"{REFRESH_TOKEN}","expiresAt":{expires_at_ms},"scopes":[{}]{plan}}}}}"#,
                 scopes.join(",")
             ),
         )

@@ -2,6 +2,13 @@
 // (src-tauri/src/ipc_types.rs). Do not edit: change the Rust type and run it again.
 
 /**
+ * The account's plan, as Claude Code's login or Anthropic's profile names it. Since
+ * 2026-10-30 the old Max 20x plan is Ultra, which has no 5-hour session limit; Enterprise
+ * (usage-based) seats report spend rather than percentages.
+ */
+export type AccountPlan = "pro" | "max" | "ultra" | "team" | "enterprise" | "unknown";
+
+/**
  * The kind of change a dialog is about, as `prepare_extra_usage`'s `action` names it.
  */
 export type Action = "enable" | "disable" | "cap";
@@ -346,6 +353,24 @@ session_span: Span | null, session_history: Array<Point>,
  */
 model_windows_in_use: Array<string>, daily: Array<Day>, chosen_cap: number | null, cap_mismatch: string | null, extra_usage_text: string | null, 
 /**
+ * The plan's name ("Ultra", "unknown"), as the tray and `headroom status` show it.
+ */
+plan_label: string, 
+/**
+ * Why there is no session figure although an account source answered ("no 5-hour limit
+ * on your plan", "no session running"), shown in the session gauge's place.
+ */
+session_absent_text: string | null, 
+/**
+ * Why Extra Usage is off, in words (`extra_usage::disabled_reason_text`): the pane never
+ * shows the account's code.
+ */
+extra_usage_off_reason: string | null, 
+/**
+ * How far Extra Usage spend is past its cap (`extra_usage::over_cap`); `None` within it.
+ */
+extra_usage_over_cap: number | null, 
+/**
  * The Extra Usage trap in one sentence (`extra_usage::trap`, by the alert settings, as
  * `headroom status` says it); `None` when no window is in it.
  */
@@ -418,6 +443,12 @@ start: TimeOfDay,
 end: TimeOfDay, };
 
 /**
+ * Why the snapshot has no session figure although an account source answered: the one
+ * reason every front end shows in the session row, instead of a percent.
+ */
+export type SessionAbsence = "no_limit_on_plan" | "not_running";
+
+/**
  * Headroom's `settings.json`: typed, versioned, every field defaulted; see the module
  * documentation for how it is read and written.
  */
@@ -465,7 +496,7 @@ warnings: Array<string>, };
 /**
  * Where a figure came from.
  */
-export type Source = "statusline" | "account" | "claude.ai" | "local-estimate";
+export type Source = "statusline" | "account" | "claude.ai" | "local-estimate" | "claude-code-cache";
 
 /**
  * Where usage figures come from, and how often the account is asked.
@@ -588,7 +619,16 @@ sources: Array<SourceStatus>,
 /**
  * Problems worth showing (rate limited, login expired...). Never contains a secret.
  */
-errors: Array<string>, };
+errors: Array<string>, 
+/**
+ * The account's plan.
+ */
+plan: AccountPlan, 
+/**
+ * Why `session` is empty although an account source answered; `None` while there is a
+ * session figure, or no account figure at all (then the local estimate stands in).
+ */
+session_absent: SessionAbsence | null, };
 
 /**
  * Where the Extra Usage watch is (the browser flow, after `enable_extra_usage`), as the

@@ -31,6 +31,8 @@ export const state = {
 /** Before the first overview: nothing known. @type {UsageSnapshot} */
 const NO_SNAPSHOT = {
   taken_at_ms: 0,
+  plan: "unknown",
+  session_absent: null,
   session: null,
   weekly: null,
   windows: [],

@@ -223,7 +223,7 @@ mod tests {
         // `rename` on the variants, `tag` + `rename_all` on the window kind.
         assert!(
             d.contains(
-                r#"export type Source = "statusline" | "account" | "claude.ai" | "local-estimate";"#
+                r#"export type Source = "statusline" | "account" | "claude.ai" | "local-estimate" | "claude-code-cache";"#
             ),
             "{d}"
         );

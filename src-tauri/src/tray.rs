@@ -6,9 +6,10 @@
 
 use std::sync::Mutex;
 
+use headroom_core::account::extra_usage;
 use headroom_core::first_run;
 use headroom_core::report::Zone;
-use headroom_core::snapshot::{UsageSnapshot, Window};
+use headroom_core::snapshot::{ExtraUsage, Plan, Source, UsageSnapshot, Window};
 use headroom_core::text;
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
@@ -41,6 +42,8 @@ pub struct TrayTexts {
     pub models: Vec<(String, String)>,
     pub extra: String,
     pub source: String,
+    /// "Plan: Ultra".
+    pub plan: String,
     pub snooze: String,
     /// "Enable Extra Usage…" is offered only while the account says it is off.
     pub offer_extra: bool,
@@ -58,6 +61,57 @@ fn window_row(label: &str, w: Option<&Window>, now: i64, zone: Zone) -> String {
             ),
             _ => format!("{label} {}", text::percent(w.utilization)),
         },
+    }
+}
+
+/// Extra Usage in a row: on with its spend (over the cap when it is), or off with the
+/// account's reason in words (`extra_usage::disabled_reason_text`, never the code).
+fn extra_row(e: &ExtraUsage) -> String {
+    match e.enabled {
+        Some(true) => {
+            let money = |v: f64| text::money(v, &e.currency);
+            match (e.used, e.monthly_limit) {
+                (Some(used), Some(cap)) => match extra_usage::over_cap(e) {
+                    Some(over) => format!(
+                        "Extra Usage on · {} of {}, {} over the cap",
+                        money(used),
+                        money(cap),
+                        money(over)
+                    ),
+                    None => format!("Extra Usage on · {} of {}", money(used), money(cap)),
+                },
+                (Some(used), None) => format!("Extra Usage on · {} spent, no cap", money(used)),
+                (None, Some(cap)) => format!("Extra Usage on · cap {}", money(cap)),
+                (None, None) => "Extra Usage on · no cap".to_owned(),
+            }
+        }
+        Some(false) => match &e.disabled_reason {
+            Some(code) => format!(
+                "Extra Usage off · {}",
+                extra_usage::disabled_reason_text(code)
+            ),
+            None => "Extra Usage off".to_owned(),
+        },
+        None => "Extra Usage: unknown".to_owned(),
+    }
+}
+
+/// An Enterprise seat's headline: "$42.00 of $1,000.00 this month", over the limit when it is.
+fn spend_text(e: &ExtraUsage) -> String {
+    let money = |v: f64| text::money(v, &e.currency);
+    match (e.used, e.monthly_limit) {
+        (Some(used), Some(limit)) => match extra_usage::over_cap(e) {
+            Some(over) => format!(
+                "{} of {} this month, {} over the limit",
+                money(used),
+                money(limit),
+                money(over)
+            ),
+            None => format!("{} of {} this month", money(used), money(limit)),
+        },
+        (Some(used), None) => format!("{} this month", money(used)),
+        (None, Some(limit)) => format!("limit {}", money(limit)),
+        (None, None) => "not reported".to_owned(),
     }
 }
 
@@ -93,45 +147,51 @@ impl TrayTexts {
         theme: Theme,
     ) -> TrayTexts {
         let session = snapshot.session.as_ref();
-        let title = match session {
-            Some(w) => match w.resets_at_ms {
-                Some(at) if at > now => format!(
-                    "{} · resets {}",
-                    text::percent(w.utilization),
-                    text::clock(at, now, zone)
-                ),
-                _ => text::percent(w.utilization),
-            },
-            None => "Headroom".to_owned(),
+        let eu = snapshot.extra_usage.as_ref();
+        let enterprise_spend = eu.filter(|_| snapshot.plan == Plan::Enterprise);
+        // With no session window on the plan (Ultra) or running (Pro, Max), the weekly
+        // window is the figure that stops work: the title and the icon show it.
+        let headline = session.or(snapshot
+            .weekly
+            .as_ref()
+            .filter(|_| snapshot.session_absent.is_some()));
+        let title = match (headline, enterprise_spend) {
+            (Some(w), _) => {
+                let name = if w.kind == headroom_core::snapshot::WindowKind::Session {
+                    String::new()
+                } else {
+                    format!("{} ", w.label)
+                };
+                match w.resets_at_ms {
+                    Some(at) if at > now => format!(
+                        "{name}{} · resets {}",
+                        text::percent(w.utilization),
+                        text::clock(at, now, zone)
+                    ),
+                    _ => format!("{name}{}", text::percent(w.utilization)),
+                }
+            }
+            (None, Some(e)) => format!("Spend {}", spend_text(e)),
+            (None, None) => "Headroom".to_owned(),
         };
         let models = snapshot
             .model_windows_in_use()
             .map(|w| (w.id.clone(), window_row(&w.label, Some(w), now, zone)))
             .collect();
-        let eu = snapshot.extra_usage.as_ref();
-        let extra = match eu {
-            None => "Extra Usage: unknown".to_owned(),
-            Some(e) => match e.enabled {
-                Some(true) => {
-                    let spent = e.used.map(|u| text::money(u, &e.currency));
-                    match (spent, e.monthly_limit) {
-                        (Some(s), Some(cap)) => {
-                            format!("Extra Usage on · {s} of {}", text::money(cap, &e.currency))
-                        }
-                        (Some(s), None) => format!("Extra Usage on · {s} spent, no cap"),
-                        (None, Some(cap)) => {
-                            format!("Extra Usage on · cap {}", text::money(cap, &e.currency))
-                        }
-                        (None, None) => "Extra Usage on · no cap".to_owned(),
-                    }
-                }
-                Some(false) => "Extra Usage off".to_owned(),
-                None => "Extra Usage: unknown".to_owned(),
-            },
+        let extra = match (enterprise_spend, eu) {
+            (Some(e), _) => format!("Spend {}", spend_text(e)),
+            (None, None) => "Extra Usage: unknown".to_owned(),
+            (None, Some(e)) => extra_row(e),
         };
-        // The source of the session figure, else of any figure.
+        // The source of the session figure, else of any figure; Claude Code's cached answer
+        // with the time it was fetched, never as current.
         let shown = session.or(snapshot.weekly.as_ref());
         let mut source = match shown {
+            Some(w) if w.source == Source::ClaudeCodeCache => format!(
+                "Source: {} · as of {}",
+                w.source.label(),
+                text::clock(w.observed_at_ms, now, zone)
+            ),
             Some(w) => format!("Source: {} · {}", w.source.label(), age(w.age_ms(now))),
             None => "Source: none yet".to_owned(),
         };
@@ -152,15 +212,19 @@ impl TrayTexts {
             title,
             failure: None,
             connect: first_run::tray_row(snapshot),
-            session: window_row("Session", session, now, zone),
+            session: match (session, snapshot.session_absent) {
+                (None, Some(why)) => format!("Session: {}", why.text()),
+                _ => window_row("Session", session, now, zone),
+            },
             weekly: window_row("Weekly", snapshot.weekly.as_ref(), now, zone),
             models,
             extra,
             source,
+            plan: format!("Plan: {}", snapshot.plan.label()),
             snooze,
             offer_extra: eu.is_some_and(|e| e.enabled == Some(false)),
             icon: IconSpec {
-                percent: session.map(|w| w.utilization),
+                percent: headline.map(|w| w.utilization),
                 stale: snapshot.stale,
                 on_extra_usage,
                 theme,
@@ -179,6 +243,7 @@ pub struct Tray<R: Runtime> {
     weekly: MenuItem<R>,
     extra: MenuItem<R>,
     source: MenuItem<R>,
+    plan: MenuItem<R>,
     snooze: MenuItem<R>,
     enable_extra: MenuItem<R>,
     shown: Mutex<Shown<R>>,
@@ -209,6 +274,7 @@ impl<R: Runtime> Tray<R> {
         let weekly = row(app, "row-weekly", "Weekly: no figures yet")?;
         let extra = row(app, "row-extra", "Extra Usage: unknown")?;
         let source = row(app, "row-source", "Source: none yet")?;
+        let plan = row(app, "row-plan", "Plan: unknown")?;
         let open = MenuItem::with_id(app, OPEN_SETTINGS, "Open settings…", true, None::<&str>)?;
         let refresh = MenuItem::with_id(app, REFRESH, "Refresh now", true, None::<&str>)?;
         let snooze = MenuItem::with_id(app, SNOOZE, "Snooze alerts 1 h", true, None::<&str>)?;
@@ -224,6 +290,7 @@ impl<R: Runtime> Tray<R> {
                 &weekly,
                 &extra,
                 &source,
+                &plan,
                 &PredefinedMenuItem::separator(app)?,
                 &open,
                 &refresh,
@@ -256,6 +323,7 @@ impl<R: Runtime> Tray<R> {
             weekly,
             extra,
             source,
+            plan,
             snooze,
             enable_extra,
             shown: Mutex::new(Shown {
@@ -328,6 +396,7 @@ impl<R: Runtime> Tray<R> {
             (&self.weekly, |t| &t.weekly),
             (&self.extra, |t| &t.extra),
             (&self.source, |t| &t.source),
+            (&self.plan, |t| &t.plan),
             (&self.snooze, |t| &t.snooze),
         ] {
             if changed(f) {
@@ -363,9 +432,9 @@ impl<R: Runtime> Tray<R> {
         shown.models = kept;
         if now.offer_extra != shown.enable_extra_in_menu {
             if now.offer_extra {
-                // After "Snooze alerts": first rows, rows, models, separator, open, refresh,
-                // snooze.
-                let at = top + 4 + shown.models.len() + 4;
+                // After "Snooze alerts": first rows, the five rows (session, weekly, extra,
+                // source, plan), models, separator, open, refresh, snooze.
+                let at = top + 5 + shown.models.len() + 4;
                 self.menu.insert(&self.enable_extra, at)?;
             } else {
                 self.menu.remove(&self.enable_extra)?;
@@ -471,6 +540,87 @@ mod tests {
         assert!(t.offer_extra);
         assert_eq!(t.icon.percent, Some(62.4));
         assert!(!t.icon.stale && !t.icon.on_extra_usage);
+    }
+
+    /// Ultra: no session figure, the row says why, and the weekly window is the headline.
+    #[test]
+    fn no_session_window_says_why_and_the_weekly_leads() {
+        let mut s = snapshot();
+        s.session = None;
+        s.windows.retain(|w| w.id != "session");
+        s.plan = Plan::Ultra;
+        s.session_absent = Some(headroom_core::snapshot::SessionAbsence::NoLimitOnPlan);
+        let t = TrayTexts::from(&s, NOW, utc(), None, Theme::Dark);
+        assert_eq!(t.session, "Session: no 5-hour limit on your plan");
+        assert_eq!(t.plan, "Plan: Ultra");
+        assert_eq!(t.title, "Weekly 41 % · resets Mon 09:00");
+        assert_eq!(t.icon.percent, Some(41.0));
+        s.plan = Plan::Pro;
+        s.session_absent = Some(headroom_core::snapshot::SessionAbsence::NotRunning);
+        let t = TrayTexts::from(&s, NOW, utc(), None, Theme::Dark);
+        assert_eq!(t.session, "Session: no session running");
+        assert_eq!(t.plan, "Plan: Pro");
+    }
+
+    /// Enterprise: spend against the limit is the headline; off reasons are words; spend past
+    /// the cap is over it.
+    #[test]
+    fn enterprise_spend_off_reasons_and_over_the_cap() {
+        let mut s = UsageSnapshot {
+            taken_at_ms: NOW,
+            plan: Plan::Enterprise,
+            session_absent: Some(headroom_core::snapshot::SessionAbsence::NoLimitOnPlan),
+            extra_usage: Some(ExtraUsage {
+                enabled: Some(true),
+                monthly_limit: Some(1000.0),
+                used: Some(42.0),
+                currency: "USD".into(),
+                balance: None,
+                disabled_reason: None,
+                source: Source::Account,
+                observed_at_ms: NOW,
+            }),
+            ..UsageSnapshot::default()
+        };
+        let t = TrayTexts::from(&s, NOW, utc(), None, Theme::Dark);
+        assert_eq!(t.title, "Spend $42.00 of $1,000.00 this month");
+        assert_eq!(t.extra, "Spend $42.00 of $1,000.00 this month");
+        assert_eq!(t.plan, "Plan: Enterprise");
+        s.plan = Plan::Max;
+        if let Some(e) = s.extra_usage.as_mut() {
+            e.monthly_limit = Some(50.0);
+            e.used = Some(62.5);
+        }
+        let t = TrayTexts::from(&s, NOW, utc(), None, Theme::Dark);
+        assert_eq!(
+            t.extra,
+            "Extra Usage on · $62.50 of $50.00, $12.50 over the cap"
+        );
+        if let Some(e) = s.extra_usage.as_mut() {
+            e.enabled = Some(false);
+            e.disabled_reason = Some("org_spend_cap_reached".into());
+        }
+        let t = TrayTexts::from(&s, NOW, utc(), None, Theme::Dark);
+        assert_eq!(
+            t.extra,
+            "Extra Usage off · your organization's spending cap is reached"
+        );
+    }
+
+    /// Claude Code's cached answer: its time, never "just now".
+    #[test]
+    fn claude_codes_cached_answer_shows_when_it_was_fetched() {
+        let mut s = snapshot();
+        for w in s.windows.iter_mut().chain(s.session.iter_mut()) {
+            w.source = Source::ClaudeCodeCache;
+            w.observed_at_ms = NOW - 26 * 3_600_000;
+        }
+        s.stale = true;
+        let t = TrayTexts::from(&s, NOW, utc(), None, Theme::Dark);
+        assert_eq!(
+            t.source,
+            "Source: Claude Code's last reading · as of 2 Mar 08:00 (stale)"
+        );
     }
 
     #[test]

@@ -56,6 +56,16 @@ pub struct Overview {
     pub chosen_cap: Option<f64>,
     pub cap_mismatch: Option<String>,
     pub extra_usage_text: Option<String>,
+    /// The plan's name ("Ultra", "unknown"), as the tray and `headroom status` show it.
+    pub plan_label: &'static str,
+    /// Why there is no session figure although an account source answered ("no 5-hour limit
+    /// on your plan", "no session running"), shown in the session gauge's place.
+    pub session_absent_text: Option<&'static str>,
+    /// Why Extra Usage is off, in words (`extra_usage::disabled_reason_text`): the pane never
+    /// shows the account's code.
+    pub extra_usage_off_reason: Option<&'static str>,
+    /// How far Extra Usage spend is past its cap (`extra_usage::over_cap`); `None` within it.
+    pub extra_usage_over_cap: Option<f64>,
     /// The Extra Usage trap in one sentence (`extra_usage::trap`, by the alert settings, as
     /// `headroom status` says it); `None` when no window is in it.
     pub trap: Option<String>,
@@ -153,6 +163,19 @@ pub fn overview(env: &AppEnv, p: &Published) -> CmdResult<Overview> {
             .as_ref()
             .and_then(|eu| extra_usage::cap_mismatch(chosen, eu)),
         extra_usage_text: s.extra_usage.as_ref().map(extra_usage::describe),
+        plan_label: s.plan.label(),
+        session_absent_text: s
+            .session
+            .is_none()
+            .then_some(s.session_absent.map(|a| a.text()))
+            .flatten(),
+        extra_usage_off_reason: s
+            .extra_usage
+            .as_ref()
+            .filter(|eu| eu.enabled == Some(false))
+            .and_then(|eu| eu.disabled_reason.as_deref())
+            .map(extra_usage::disabled_reason_text),
+        extra_usage_over_cap: s.extra_usage.as_ref().and_then(extra_usage::over_cap),
         trap: extra_usage::trap(s, &p.settings.alerts),
         snoozed_until_ms: p.settings.alerts.snoozed_until_ms.filter(|&u| u > now),
         last_refresh_ms: Some(p.refreshed_at_ms),

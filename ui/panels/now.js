@@ -40,7 +40,10 @@ function renderGauge(prefix, w, now) {
   const fill = /** @type {Element} */ (gauge.querySelector(".fill"));
   if (!w) {
     text(`${prefix}-percent`, "–");
-    text(`${prefix}-reset`, "no figure yet");
+    // The core's reason when an account answered without a session window (Ultra, or no
+    // session running), as the tray's row and `headroom status` say it.
+    const absent = prefix === "session" ? state.overview?.session_absent_text : null;
+    text(`${prefix}-reset`, absent ?? "no figure yet");
     text(`${prefix}-reset-at`, "");
     fill.setAttribute("stroke-dasharray", "0 100");
     gauge.dataset.level = "ok";
@@ -63,12 +66,15 @@ function extraUsageWords(eu) {
   if (!eu || eu.enabled == null) return { words: "unknown", cls: "" };
   const cur = eu.currency || "USD";
   if (eu.enabled === false) {
-    const why = eu.disabled_reason ? ` (${eu.disabled_reason})` : "";
-    return { words: `Off${why}`, cls: "off" };
+    // The core's words for the account's reason, never its code.
+    const reason = state.overview?.extra_usage_off_reason;
+    return { words: reason ? `Off: ${reason}` : "Off", cls: "off" };
   }
   const spent = typeof eu.used === "number" ? fmt.money(eu.used, cur) : null;
   if (typeof eu.monthly_limit === "number") {
-    return { words: `On · ${spent ?? "?"} of ${fmt.money(eu.monthly_limit, cur)}`, cls: "on" };
+    const over = state.overview?.extra_usage_over_cap;
+    const beyond = typeof over === "number" ? `, ${fmt.money(over, cur)} over the cap` : "";
+    return { words: `On · ${spent ?? "?"} of ${fmt.money(eu.monthly_limit, cur)}${beyond}`, cls: "on" };
   }
   return { words: `On · no cap${spent ? ` · ${spent} spent` : ""}`, cls: "on" };
 }
@@ -91,6 +97,9 @@ export function renderNow() {
     });
   models.replaceChildren(...chips);
 
+  text("plan", state.overview?.plan_label ?? "unknown");
+  // An Enterprise seat is limited by spend: the same figures, named as what they are.
+  text("extra-usage-title", s.plan === "enterprise" ? "Spend" : "Extra Usage");
   const eu = extraUsageWords(s.extra_usage);
   const node = $("extra-usage-state");
   text("extra-usage-state", eu.words);
@@ -128,7 +137,9 @@ export function renderNow() {
   text("refresh-failure", failure ? capitalise(failure) : "");
 
   const w = s.session ?? s.weekly;
-  const fresh = w ? `${facts(w)?.source_label ?? "source not known"} · ${fmt.age(now - w.observed_at_ms)}` : "no figures yet";
+  // Claude Code's cached answer says when it was fetched, never how fresh it is.
+  const when = w?.source === "claude-code-cache" ? `as of ${fmt.clock(w.observed_at_ms, now, zone())}` : w ? fmt.age(now - w.observed_at_ms) : "";
+  const fresh = w ? `${facts(w)?.source_label ?? "source not known"} · ${when}` : "no figures yet";
   text("freshness", s.stale ? `${fresh} · stale` : fresh);
   renderCharts();
 }

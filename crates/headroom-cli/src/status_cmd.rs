@@ -11,7 +11,7 @@ use headroom_core::account::{extra_usage, Mode};
 use headroom_core::ingest::SkippedEntry;
 use headroom_core::report::Zone;
 use headroom_core::settings::Settings;
-use headroom_core::snapshot::{ForecastBasis, Source, UsageSnapshot, Window};
+use headroom_core::snapshot::{ExtraUsage, ForecastBasis, Plan, Source, UsageSnapshot, Window};
 use headroom_core::text;
 
 use crate::context::{now_ms, Context, Failure};
@@ -107,11 +107,7 @@ fn window_line(w: &Window, now: i64, zone: Zone) -> String {
         Some(_) => "resetting now".to_owned(),
         None => "not started".to_owned(),
     };
-    let origin = if w.source == Source::LocalEstimate {
-        "local estimate from Claude Code transcripts".to_owned()
-    } else {
-        format!("{}, {}", w.source.label(), age(w.observed_at_ms, now))
-    };
+    let origin = origin(w.source, w.observed_at_ms, now, zone);
     format!(
         "  {:<22} {:>6}   {:<36} [{origin}]\n",
         w.label,
@@ -120,15 +116,70 @@ fn window_line(w: &Window, now: i64, zone: Zone) -> String {
     )
 }
 
+/// Where a figure came from, in the brackets of its line: Claude Code's cached answer with
+/// the time it was fetched (never as current), others with their age.
+fn origin(source: Source, observed_ms: i64, now: i64, zone: Zone) -> String {
+    match source {
+        Source::LocalEstimate => "local estimate from Claude Code transcripts".to_owned(),
+        Source::ClaudeCodeCache => format!(
+            "as of {}, from Claude Code",
+            text::clock(observed_ms, now, zone)
+        ),
+        _ => format!("{}, {}", source.label(), age(observed_ms, now)),
+    }
+}
+
+/// An Enterprise seat's headline: its spend against the organization's limit, over it when
+/// it is (never "100 %").
+fn spend_line(eu: &ExtraUsage, now: i64, zone: Zone) -> String {
+    let money = |v: f64| text::money(v, &eu.currency);
+    let figure = match (eu.used, eu.monthly_limit) {
+        (Some(used), Some(limit)) => match extra_usage::over_cap(eu) {
+            Some(over) => format!(
+                "{} of {}, {} over the limit",
+                money(used),
+                money(limit),
+                money(over)
+            ),
+            None => format!(
+                "{} of {} ({})",
+                money(used),
+                money(limit),
+                text::percent(eu.cap_fraction().unwrap_or(0.0) * 100.0)
+            ),
+        },
+        (Some(used), None) => format!("{}, no limit", money(used)),
+        (None, Some(limit)) => format!("limit {}", money(limit)),
+        (None, None) => "not reported".to_owned(),
+    };
+    format!(
+        "Spend this month: {figure}   [{}]\n",
+        origin(eu.source, eu.observed_at_ms, now, zone)
+    )
+}
+
 /// The text `headroom status` prints.
 pub(crate) fn human(snap: &UsageSnapshot, settings: &Settings, zone: Zone, skipped: u64) -> String {
     let now = snap.taken_at_ms;
     let mut out = String::new();
-    if snap.windows.is_empty() {
+    out.push_str(&format!("Plan: {}\n", snap.plan.label()));
+    let enterprise = snap.plan == Plan::Enterprise;
+    if let Some(eu) = snap.extra_usage.as_ref().filter(|_| enterprise) {
+        out.push_str(&spend_line(eu, now, zone));
+    }
+    if snap.windows.is_empty() && snap.session_absent.is_none() {
         out.push_str("No usage figures yet: no account source has answered and there is no recent Claude Code activity.\n");
         out.push_str("  Set up the no-network feed with `headroom statusline --install`, or sign in with `claude`.\n");
     } else {
         out.push_str("Limits\n");
+        if let Some(why) = snap.session_absent {
+            out.push_str(&format!(
+                "  {:<22} {:>6}   {}\n",
+                "Session",
+                "–",
+                why.text()
+            ));
+        }
         for w in &snap.windows {
             out.push_str(&window_line(w, now, zone));
         }
@@ -139,16 +190,21 @@ pub(crate) fn human(snap: &UsageSnapshot, settings: &Settings, zone: Zone, skipp
         .is_some_and(|s| s.source == Source::LocalEstimate)
     {
         out.push_str("  The session figure is Headroom's estimate from local transcripts (no account figure yet): the share of your largest recent 5-hour block.\n");
+    } else if snap
+        .windows
+        .iter()
+        .any(|w| w.source == Source::ClaudeCodeCache)
+    {
+        out.push_str("  These are Claude Code's last figures, not current: no account source has answered since.\n");
     } else if snap.stale && !snap.windows.is_empty() {
         out.push_str("  These figures are not current (no account source answered recently).\n");
     }
 
-    if let Some(eu) = &snap.extra_usage {
+    if let Some(eu) = snap.extra_usage.as_ref().filter(|_| !enterprise) {
         out.push_str(&format!(
-            "Extra Usage: {}   [{}, {}]\n",
+            "Extra Usage: {}   [{}]\n",
             extra_usage::describe(eu),
-            eu.source.label(),
-            age(eu.observed_at_ms, now)
+            origin(eu.source, eu.observed_at_ms, now, zone)
         ));
         if let Some(w) = extra_usage::cap_mismatch(settings.extra_usage.chosen_cap, eu) {
             out.push_str(&format!("  warning: {w}\n"));

@@ -35,3 +35,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()?;
     Ok(())
 }
+
+/// The whole file when it is at most `max` bytes; `None` when it is missing, unreadable or
+/// larger (a file another program owns and may grow without bound, like Claude Code's
+/// `.claude.json`, is never read past a known size).
+pub fn read_capped(path: &Path, max: u64) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).ok()?;
+    let mut bytes = Vec::new();
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .ok()?;
+    (bytes.len() as u64 <= max).then_some(bytes)
+}

@@ -26,6 +26,10 @@ pub enum Source {
     /// Headroom's estimate from local transcripts.
     #[serde(rename = "local-estimate")]
     LocalEstimate,
+    /// Claude Code's own last usage answer, kept in its `.claude.json`: shown with its age
+    /// when nothing fresher exists, never as current, never the start of an alert.
+    #[serde(rename = "claude-code-cache")]
+    ClaudeCodeCache,
 }
 
 impl Source {
@@ -36,6 +40,7 @@ impl Source {
             Source::Account => "account",
             Source::ClaudeAi => "claude.ai",
             Source::LocalEstimate => "local-estimate",
+            Source::ClaudeCodeCache => "claude-code-cache",
         }
     }
 
@@ -46,6 +51,7 @@ impl Source {
             "account" => Some(Source::Account),
             "claude.ai" => Some(Source::ClaudeAi),
             "local-estimate" => Some(Source::LocalEstimate),
+            "claude-code-cache" => Some(Source::ClaudeCodeCache),
             _ => None,
         }
     }
@@ -58,6 +64,108 @@ impl Source {
             Source::Account => "Anthropic account",
             Source::ClaudeAi => "claude.ai",
             Source::LocalEstimate => "local estimate",
+            Source::ClaudeCodeCache => "Claude Code's last reading",
+        }
+    }
+
+    /// Whether its figures are Anthropic's, read now by Headroom (the statusline feed, the
+    /// account, claude.ai): not the local estimate, not Claude Code's cached answer.
+    pub fn is_live_account(self) -> bool {
+        matches!(
+            self,
+            Source::Statusline | Source::Account | Source::ClaudeAi
+        )
+    }
+}
+
+/// The account's plan, as Claude Code's login or Anthropic's profile names it. Since
+/// 2026-10-30 the old Max 20x plan is Ultra, which has no 5-hour session limit; Enterprise
+/// (usage-based) seats report spend rather than percentages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+// `AccountPlan` in the pane's types: `Plan` there is an Extra Usage write's plan.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "AccountPlan"))]
+#[serde(rename_all = "snake_case")]
+pub enum Plan {
+    /// Claude Pro.
+    Pro,
+    /// Claude Max (the 5x plan; the old 20x one is [`Plan::Ultra`]).
+    Max,
+    /// Claude Ultra: no 5-hour session limit.
+    Ultra,
+    /// A Team seat.
+    Team,
+    /// An Enterprise seat: spend against the organization's limit is the headline.
+    Enterprise,
+    /// No source has named the plan (yet), or it is one Headroom does not know.
+    #[default]
+    Unknown,
+}
+
+impl Plan {
+    /// The id in JSON and the ledger (`pro`, `max`, `ultra`, `team`, `enterprise`, `unknown`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Plan::Pro => "pro",
+            Plan::Max => "max",
+            Plan::Ultra => "ultra",
+            Plan::Team => "team",
+            Plan::Enterprise => "enterprise",
+            Plan::Unknown => "unknown",
+        }
+    }
+
+    /// The plan of an id written by [`Plan::as_str`]; [`Plan::Unknown`] for any other text.
+    pub fn parse(s: &str) -> Plan {
+        [
+            Plan::Pro,
+            Plan::Max,
+            Plan::Ultra,
+            Plan::Team,
+            Plan::Enterprise,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+        .unwrap_or(Plan::Unknown)
+    }
+
+    /// Its name as every front end shows it: "Pro", "Max", "Ultra", "Team", "Enterprise",
+    /// "unknown".
+    pub fn label(self) -> &'static str {
+        match self {
+            Plan::Pro => "Pro",
+            Plan::Max => "Max",
+            Plan::Ultra => "Ultra",
+            Plan::Team => "Team",
+            Plan::Enterprise => "Enterprise",
+            Plan::Unknown => "unknown",
+        }
+    }
+
+    /// Whether the plan has no 5-hour session limit at all (Ultra; an Enterprise seat is
+    /// limited by spend).
+    pub fn has_no_session_limit(self) -> bool {
+        matches!(self, Plan::Ultra | Plan::Enterprise)
+    }
+}
+
+/// Why the snapshot has no session figure although an account source answered: the one
+/// reason every front end shows in the session row, instead of a percent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum SessionAbsence {
+    /// The plan has no 5-hour limit (Ultra, Enterprise).
+    NoLimitOnPlan,
+    /// The plan has one, but no session is running (after its reset, until the next prompt).
+    NotRunning,
+}
+
+impl SessionAbsence {
+    /// The words of the session row: "no 5-hour limit on your plan", "no session running".
+    pub fn text(self) -> &'static str {
+        match self {
+            SessionAbsence::NoLimitOnPlan => "no 5-hour limit on your plan",
+            SessionAbsence::NotRunning => "no session running",
         }
     }
 }
@@ -320,6 +428,13 @@ pub struct UsageSnapshot {
     pub sources: Vec<SourceStatus>,
     /// Problems worth showing (rate limited, login expired...). Never contains a secret.
     pub errors: Vec<String>,
+    /// The account's plan.
+    #[serde(default)]
+    pub plan: Plan,
+    /// Why `session` is empty although an account source answered; `None` while there is a
+    /// session figure, or no account figure at all (then the local estimate stands in).
+    #[serde(default)]
+    pub session_absent: Option<SessionAbsence>,
 }
 
 impl UsageSnapshot {

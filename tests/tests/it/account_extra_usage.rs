@@ -212,7 +212,12 @@ fn the_trap_is_pointed_out() {
     let mut c = home.command(Some(&server.base));
     c.args(["extra-usage"]);
     let text = stdout(&run(c));
-    assert!(text.contains("Extra Usage: off (out_of_credits)"), "{text}");
+    // The account's reason in words, never its code.
+    assert!(
+        text.contains("Extra Usage: off (your prepaid credit is used up)"),
+        "{text}"
+    );
+    assert!(!text.contains("out_of_credits"), "{text}");
     assert!(
         text.contains("Session is at 93 % and Extra Usage is off"),
         "{text}"

@@ -7,6 +7,7 @@
 
 mod account_claude_ai;
 mod account_extra_usage;
+mod account_plans;
 mod account_status;
 mod account_statusline;
 mod alerts_cli;

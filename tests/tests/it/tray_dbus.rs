@@ -196,7 +196,7 @@ fn tray_menu_over_dbus_shows_the_servers_numbers() {
     }
     // The rows are read-only; the actions are not.
     for (_, label, enabled) in &rows {
-        let row = ["Session", "Weekly", "Extra Usage", "Source"]
+        let row = ["Session", "Weekly", "Extra Usage", "Source", "Plan"]
             .iter()
             .any(|p| label.starts_with(p));
         assert_eq!(!row, *enabled, "{label}: enabled = {enabled}");
@@ -315,6 +315,112 @@ fn tray_menu_over_dbus_shows_the_servers_numbers() {
         })
     };
     wait_for("the settings window to close", || gone().then_some(()));
+}
+
+/// Today's plans in the menu, as a panel reads it: an Ultra login (no 5-hour limit) shows
+/// the plan, the session row's reason and no percent; the account then answering with a
+/// session and Extra Usage spend past its cap, turned off by the organization's cap, is read
+/// on "Refresh now" with the reason in words and the spend over the cap.
+#[test]
+#[ignore = "needs Xvfb, a D-Bus session and status-notifier-watcher: run by scripts/ci-gui.sh"]
+fn tray_menu_over_dbus_shows_the_plan_and_why_there_is_no_session() {
+    use headroom_tests::account::plans::PlanAccount;
+    for var in ["DISPLAY", "DBUS_SESSION_BUS_ADDRESS"] {
+        assert!(
+            std::env::var_os(var).is_some(),
+            "{var} is not set: run this test through scripts/ci-gui.sh"
+        );
+    }
+    let _watcher =
+        if item().is_none() && busctl(&["status", "org.kde.StatusNotifierWatcher"]).is_none() {
+            Some(tray::start_tray_host(&session()))
+        } else {
+            None
+        };
+    let body = Arc::new(Mutex::new(PlanAccount::Ultra.usage().to_string()));
+    let served = body.clone();
+    let api = Server::start(move |r, _| {
+        if r.header("authorization") != Some(&format!("Bearer {TOKEN}")) {
+            return Response::json(401, r#"{"error":{"type":"authentication_error"}}"#);
+        }
+        match r.path.as_str() {
+            "/api/oauth/usage" => Response::json(200, served.lock().unwrap().clone()),
+            _ => Response::not_found(),
+        }
+    });
+    let home = PlanAccount::Ultra.home();
+    let user = tray::App::new(home.dir.path(), &session());
+    let log = user.log.clone();
+    let mut app = user.command(&api.base);
+    let mut app = Proc(app.spawn().unwrap());
+    let _ = LOG.set(log.clone());
+    let show_log = || std::fs::read_to_string(&log).unwrap_or_default();
+
+    let (name, path) = wait_for("the StatusNotifierItem", item);
+    let rows = wait_for("the plan's rows", || {
+        let items = menu(&name, &path);
+        labels(&items)
+            .iter()
+            .any(|l| l == "Plan: Ultra")
+            .then_some(items)
+    });
+    let text = labels(&rows);
+    for e in [
+        "Session: no 5-hour limit on your plan",
+        "Extra Usage on · $12.00 of $50.00",
+        "Source: Anthropic account · just now",
+        "Plan: Ultra",
+    ] {
+        assert!(
+            text.iter().any(|l| l == e),
+            "no row {e:?} in {text:#?}\n{}",
+            show_log()
+        );
+    }
+    assert!(
+        text.iter().any(|l| l.starts_with("Weekly 18 %")),
+        "{text:#?}"
+    );
+    assert!(
+        !text
+            .iter()
+            .any(|l| l.starts_with("Session ") && l.contains('%')),
+        "no session percent on Ultra: {text:#?}"
+    );
+
+    // The account now reports a session and spend past its cap, off by the organization's cap.
+    *body.lock().unwrap() = PlanAccount::OverCap.usage().to_string();
+    let refresh = rows
+        .iter()
+        .find(|(_, l, _)| l == "Refresh now")
+        .map(|(id, _, _)| *id)
+        .unwrap();
+    click(&name, &path, refresh);
+    let text = wait_for("the refreshed rows", || {
+        let text = labels(&menu(&name, &path));
+        text.iter()
+            .any(|l| l.starts_with("Session 40 %"))
+            .then_some(text)
+    });
+    assert!(
+        text.iter()
+            .any(|l| l == "Extra Usage off · your organization's spending cap is reached"),
+        "{text:#?}\n{}",
+        show_log()
+    );
+    assert!(
+        !text.iter().any(|l| l.contains("org_spend_cap_reached")),
+        "{text:#?}"
+    );
+
+    let quit = menu(&name, &path)
+        .into_iter()
+        .find(|(_, l, _)| l == "Quit Headroom")
+        .map(|(id, _, _)| id)
+        .unwrap();
+    click(&name, &path, quit);
+    let status = wait_for("the app to quit", || app.0.try_wait().ok().flatten());
+    assert!(status.success(), "{status:?}\n{}", show_log());
 }
 
 #[test]

@@ -27,6 +27,8 @@ use super::secret::Secret;
 pub(crate) const DEFAULT_ANTHROPIC_API: &str = "https://api.anthropic.com";
 pub(crate) const DEFAULT_CLAUDE_AI: &str = "https://claude.ai";
 pub(crate) const OAUTH_USAGE: [&str; 3] = ["api", "oauth", "usage"];
+/// The login's profile: its organization's type and rate-limit tier name the plan.
+pub(crate) const OAUTH_PROFILE: [&str; 3] = ["api", "oauth", "profile"];
 pub(crate) const OAUTH_BETA: &str = "oauth-2025-04-20";
 const MAX_BODY: usize = 2 << 20;
 

@@ -15,12 +15,36 @@ use crate::text;
 
 pub use crate::alerts::EXTRA_USAGE_SETTINGS_URL as SETTINGS_URL;
 
+/// Why Extra Usage is off, in words a person reads, for the account's `disabled_reason`
+/// code: the one wording for `headroom status`, the tray, the pane, the alerts and the write
+/// path. A code Headroom does not know yet gets a neutral sentence without the code: an API
+/// code is never shown to a person.
+pub fn disabled_reason_text(code: &str) -> &'static str {
+    match code.trim() {
+        "user_disabled" => "you turned it off",
+        "org_level_disabled" => "your organization has turned it off",
+        "org_spend_cap_reached" => "your organization's spending cap is reached",
+        "overage_not_provisioned" => "it has not been set up for this account yet",
+        "out_of_credits" => "your prepaid credit is used up",
+        _ => "your account reports it off without a reason Headroom knows",
+    }
+}
+
+/// How far spend is past the monthly cap, when it is: `used_credits` above `monthly_limit`
+/// is over the cap, never "100 %".
+pub fn over_cap(eu: &ExtraUsage) -> Option<f64> {
+    match (eu.used, eu.monthly_limit) {
+        (Some(used), Some(limit)) if used > limit + 0.005 => Some(used - limit),
+        _ => None,
+    }
+}
+
 /// `on, cap $50.00, $12.30 spent this month, balance $5.00` and the like.
 pub fn describe(eu: &ExtraUsage) -> String {
     let mut parts = vec![match eu.enabled {
         Some(true) => "on".to_owned(),
         Some(false) => match &eu.disabled_reason {
-            Some(why) => format!("off ({why})"),
+            Some(why) => format!("off ({})", disabled_reason_text(why)),
             None => "off".to_owned(),
         },
         None => "state unknown".to_owned(),
@@ -33,7 +57,12 @@ pub fn describe(eu: &ExtraUsage) -> String {
     }
     if let Some(used) = eu.used {
         let mut s = format!("{} spent this month", text::money(used, &eu.currency));
-        if let Some(f) = eu.cap_fraction() {
+        if let Some(over) = over_cap(eu) {
+            s.push_str(&format!(
+                " ({} over the cap)",
+                text::money(over, &eu.currency)
+            ));
+        } else if let Some(f) = eu.cap_fraction() {
             s.push_str(&format!(" ({} of the cap)", text::percent(f * 100.0)));
         }
         parts.push(s);
@@ -197,6 +226,53 @@ mod tests {
             source: Source::Account,
             observed_at_ms: 0,
         }
+    }
+
+    /// Every `disabled_reason` a person sees is worded here; an unknown code is never shown.
+    #[test]
+    fn disabled_reasons_are_words_never_codes() {
+        for (code, words) in [
+            ("user_disabled", "you turned it off"),
+            ("org_level_disabled", "your organization has turned it off"),
+            (
+                "org_spend_cap_reached",
+                "your organization's spending cap is reached",
+            ),
+            (
+                "overage_not_provisioned",
+                "it has not been set up for this account yet",
+            ),
+        ] {
+            assert_eq!(disabled_reason_text(code), words);
+        }
+        let unknown = disabled_reason_text("seat_policy_v2_blocked");
+        assert!(!unknown.contains("seat_policy"), "{unknown}");
+        let mut off = eu(Some(false), None, None);
+        off.disabled_reason = Some("org_spend_cap_reached".into());
+        assert_eq!(
+            describe(&off),
+            "off (your organization's spending cap is reached)"
+        );
+        off.disabled_reason = Some("user_disabled".into());
+        assert!(!describe(&off).contains("user_disabled"));
+    }
+
+    /// `used_credits` above `monthly_limit` is over the cap, not "100 %" (nor 120 %).
+    #[test]
+    fn spend_past_the_cap_is_said_as_over_it() {
+        let over = eu(Some(true), Some(50.0), Some(62.5));
+        assert_eq!(over_cap(&over), Some(12.5));
+        assert_eq!(
+            describe(&over),
+            "on, monthly cap $50.00, $62.50 spent this month ($12.50 over the cap)"
+        );
+        let within = eu(Some(true), Some(50.0), Some(50.0));
+        assert_eq!(over_cap(&within), None);
+        assert_eq!(
+            describe(&within),
+            "on, monthly cap $50.00, $50.00 spent this month (100 % of the cap)"
+        );
+        assert_eq!(over_cap(&eu(Some(true), None, Some(80.0))), None);
     }
 
     #[test]

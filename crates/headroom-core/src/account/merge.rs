@@ -3,19 +3,23 @@
 //!
 //! - Per window id the most recently seen figure wins, whichever source it came from; a
 //!   window whose reset time has passed is dropped (its figure is from the previous window).
-//! - With no account session figure, the local estimate stands in: the active local block's
+//! - When the newest answer of any source reports no session window (Ultra has none; Pro and
+//!   Max leave it out while no session runs), there is no session figure, no session forecast
+//!   and `session_absent` says why.
+//! - With no account answer at all, the local estimate stands in: the active local block's
 //!   tokens against the largest block of recent weeks, labelled `local-estimate`.
 //! - Extra Usage: the newest reading of any source; a prepaid balance from claude.ai is kept
 //!   even when a newer reading without one wins.
 //! - The forecast comes from the account's own session percentages when there are enough
 //!   (two readings 10 minutes apart in the current window), from local token pace otherwise.
-//! - `stale` is set when no account figure was seen within `fresh_ms`.
+//! - `stale` is set when no live source (statusline, account, claude.ai) answered within
+//!   `fresh_ms`; Claude Code's cached answer is never current.
 
 use super::store::{HistoryPoint, StoredSample};
 use crate::num::round_to_i64;
 use crate::snapshot::{
-    ExtraUsage, Forecast, ForecastBasis, LocalBlock, Source, SourceStatus, UsageSnapshot, Window,
-    WindowKind,
+    ExtraUsage, Forecast, ForecastBasis, LocalBlock, Plan, SessionAbsence, Source, SourceStatus,
+    UsageSnapshot, Window, WindowKind,
 };
 
 const HOUR_MS: f64 = 3_600_000.0;
@@ -36,6 +40,8 @@ const FLAT_PER_HOUR: f64 = 1e-6;
 #[derive(Debug, Clone, Default)]
 pub(super) struct MergeInputs {
     pub now_ms: i64,
+    /// The account's plan (from the ledger's meta).
+    pub plan: Plan,
     /// The newest reading of each source.
     pub samples: Vec<StoredSample>,
     /// The newest Extra Usage reading (from whatever sample had one).
@@ -68,14 +74,39 @@ pub(super) fn merge(inputs: MergeInputs) -> UsageSnapshot {
             }
         }
     }
-    let newest_account = windows.iter().map(|w| w.observed_at_ms).max();
-    let stale = newest_account.is_none_or(|seen| now - seen > inputs.fresh_ms);
+    // The newest answer decides whether there is a session window: when it reports none
+    // (Ultra never has one; Pro and Max leave it out while no session runs), a session
+    // figure another source gave before it is over.
+    let newest_answer = inputs.samples.iter().max_by_key(|s| s.seen_ms);
+    if let Some(answer) =
+        newest_answer.filter(|a| !a.windows.iter().any(|w| w.kind == WindowKind::Session))
+    {
+        windows.retain(|w| w.kind != WindowKind::Session || w.observed_at_ms >= answer.seen_ms);
+    }
+    // Fresh means a live source answered lately: Claude Code's cached answer never makes the
+    // figures current, and an Enterprise answer carries spend, not windows.
+    let newest_live = inputs
+        .samples
+        .iter()
+        .filter(|s| s.source.is_live_account())
+        .map(|s| s.seen_ms)
+        .max();
+    let stale = newest_live.is_none_or(|seen| now - seen > inputs.fresh_ms);
+    let answered = !inputs.samples.is_empty();
 
     let local_percent = match (&inputs.local_block, inputs.local_limit_tokens) {
         (Some(b), Some(limit)) if limit > 0 => Some(b.total_tokens as f64 / limit as f64 * 100.0),
         _ => None,
     };
-    if !windows.iter().any(|w| w.kind == WindowKind::Session) {
+    let has_session = windows.iter().any(|w| w.kind == WindowKind::Session);
+    // The local estimate stands in only when no account source has answered at all: an
+    // answer without a session window means there is none to estimate.
+    let session_absent = match (has_session, answered) {
+        (false, true) if inputs.plan.has_no_session_limit() => Some(SessionAbsence::NoLimitOnPlan),
+        (false, true) => Some(SessionAbsence::NotRunning),
+        _ => None,
+    };
+    if !has_session && !answered {
         if let (Some(block), Some(pct)) = (&inputs.local_block, local_percent) {
             windows.push(super::usage::make_window(
                 WindowKind::Session,
@@ -103,14 +134,23 @@ pub(super) fn merge(inputs: MergeInputs) -> UsageSnapshot {
         .iter()
         .find(|w| w.kind == WindowKind::Weekly)
         .cloned();
-    let forecast = forecast(
-        session.as_ref(),
-        &inputs.session_history,
-        inputs.local_block.as_ref(),
-        local_percent,
-        inputs.local_limit_tokens,
-        now,
-    );
+    // No session window, no session forecast; and Claude Code's cached figure is no pace.
+    let forecast = if session_absent.is_some()
+        || session
+            .as_ref()
+            .is_some_and(|s| s.source == Source::ClaudeCodeCache)
+    {
+        Forecast::default()
+    } else {
+        forecast(
+            session.as_ref(),
+            &inputs.session_history,
+            inputs.local_block.as_ref(),
+            local_percent,
+            inputs.local_limit_tokens,
+            now,
+        )
+    };
     UsageSnapshot {
         taken_at_ms: now,
         session,
@@ -122,6 +162,8 @@ pub(super) fn merge(inputs: MergeInputs) -> UsageSnapshot {
         stale,
         sources: inputs.sources,
         errors: inputs.errors,
+        plan: inputs.plan,
+        session_absent,
     }
 }
 
@@ -317,6 +359,149 @@ mod tests {
         assert_eq!(s.windows.len(), 2);
         assert_eq!(s.windows[1].label, "Weekly (Opus)");
         assert!(!s.stale);
+    }
+
+    /// An account answer with no session window (Ultra; Pro or Max between sessions): no
+    /// session figure, no local estimate in its place, no forecast, and the reason.
+    #[test]
+    fn an_answer_without_a_session_window_means_no_session_and_says_why() {
+        let now = 10 * H;
+        let weekly = make_window(
+            WindowKind::Weekly,
+            20.0,
+            Some(now + 50 * H),
+            Source::Account,
+            now - M,
+        );
+        for (plan, why) in [
+            (Plan::Ultra, SessionAbsence::NoLimitOnPlan),
+            (Plan::Enterprise, SessionAbsence::NoLimitOnPlan),
+            (Plan::Pro, SessionAbsence::NotRunning),
+            (Plan::Max, SessionAbsence::NotRunning),
+            (Plan::Unknown, SessionAbsence::NotRunning),
+        ] {
+            let s = merge(MergeInputs {
+                now_ms: now,
+                plan,
+                samples: vec![sample(Source::Account, now - M, vec![weekly.clone()])],
+                // A busy local block that would otherwise stand in and forecast a fill.
+                local_block: Some(block(150_000, 5_000.0, now + 2 * H)),
+                local_limit_tokens: Some(200_000),
+                fresh_ms: 15 * M,
+                ..MergeInputs::default()
+            });
+            assert_eq!(s.session, None, "{plan:?}");
+            assert!(s.windows.iter().all(|w| w.kind != WindowKind::Session));
+            assert_eq!(s.session_absent, Some(why), "{plan:?}");
+            assert_eq!(s.forecast, Forecast::default(), "{plan:?}");
+            assert_eq!(s.plan, plan);
+            assert!(s.local_block.is_some(), "the block's pace is still shown");
+            assert!(!s.stale);
+        }
+        // Enterprise answers with spend only: still an answer.
+        let s = merge(MergeInputs {
+            now_ms: now,
+            plan: Plan::Enterprise,
+            samples: vec![sample(Source::Account, now - M, vec![])],
+            local_block: Some(block(150_000, 5_000.0, now + 2 * H)),
+            local_limit_tokens: Some(200_000),
+            fresh_ms: 15 * M,
+            ..MergeInputs::default()
+        });
+        assert_eq!(s.session, None);
+        assert_eq!(s.session_absent, Some(SessionAbsence::NoLimitOnPlan));
+        assert!(!s.stale, "a fresh answer, with no windows");
+    }
+
+    /// The statusline's figure from before the newest answer does not outlive an answer
+    /// that has no session window; a newer one does.
+    #[test]
+    fn a_session_figure_older_than_an_answer_without_one_is_over() {
+        let now = 10 * H;
+        let session = |seen| {
+            sample(
+                Source::Statusline,
+                seen,
+                vec![make_window(
+                    WindowKind::Session,
+                    61.0,
+                    Some(now + H),
+                    Source::Statusline,
+                    seen,
+                )],
+            )
+        };
+        let weekly_only = sample(
+            Source::Account,
+            now - 2 * M,
+            vec![make_window(
+                WindowKind::Weekly,
+                20.0,
+                Some(now + 50 * H),
+                Source::Account,
+                now - 2 * M,
+            )],
+        );
+        let s = merge(MergeInputs {
+            now_ms: now,
+            plan: Plan::Ultra,
+            samples: vec![session(now - 10 * M), weekly_only.clone()],
+            fresh_ms: 15 * M,
+            ..MergeInputs::default()
+        });
+        assert_eq!(s.session, None);
+        assert_eq!(s.session_absent, Some(SessionAbsence::NoLimitOnPlan));
+        let s = merge(MergeInputs {
+            now_ms: now,
+            plan: Plan::Pro,
+            samples: vec![session(now - M), weekly_only],
+            fresh_ms: 15 * M,
+            ..MergeInputs::default()
+        });
+        assert_eq!(s.session.map(|w| w.utilization), Some(61.0));
+        assert_eq!(s.session_absent, None);
+    }
+
+    /// Claude Code's cached answer is shown, but never current and never a pace.
+    #[test]
+    fn claude_codes_cached_answer_is_never_current_nor_a_forecast() {
+        let now = 10 * H;
+        let reset = now + H;
+        let cached = sample(
+            Source::ClaudeCodeCache,
+            now - 2 * M,
+            vec![make_window(
+                WindowKind::Session,
+                61.0,
+                Some(reset),
+                Source::ClaudeCodeCache,
+                now - 2 * M,
+            )],
+        );
+        let history: Vec<HistoryPoint> = [(now - 30 * M, 40.0), (now - 2 * M, 61.0)]
+            .into_iter()
+            .map(|(t, u)| HistoryPoint {
+                seen_ms: t,
+                utilization: u,
+                resets_at_ms: Some(reset),
+            })
+            .collect();
+        let s = merge(MergeInputs {
+            now_ms: now,
+            samples: vec![cached],
+            session_history: history,
+            local_block: Some(block(150_000, 5_000.0, now + 2 * H)),
+            local_limit_tokens: Some(200_000),
+            fresh_ms: 15 * M,
+            ..MergeInputs::default()
+        });
+        let session = s.session.unwrap();
+        assert_eq!(session.source, Source::ClaudeCodeCache);
+        assert!(
+            s.stale,
+            "a cached answer two minutes old is still not current"
+        );
+        assert_eq!(s.forecast, Forecast::default());
     }
 
     #[test]

@@ -67,6 +67,7 @@
 //!   browser flow's watch; [`overage`] turns Extra Usage on or off and sets its cap
 //!   directly (confirmed, verified, recorded).
 
+mod cached;
 pub(crate) mod client;
 mod config;
 pub mod credentials;
@@ -74,6 +75,7 @@ mod errors;
 pub mod extra_usage;
 mod merge;
 pub mod overage;
+mod plan;
 mod policy;
 mod secret;
 pub mod status_json;
@@ -106,10 +108,12 @@ pub use usage::{
     parse_organizations, parse_overage, parse_prepaid, parse_usage, Organization, ParsedUsage,
     UsageParseError,
 };
+// The plan from a login's or a profile's codes.
+pub use plan::{plan_from_codes, plan_from_profile};
 pub use view::{local_estimate, rate_limited_text, snapshot_from_ledger, wait_reason_text};
 
 use crate::ledger::Ledger;
-use crate::snapshot::{ExtraUsage, Source, UsageSnapshot};
+use crate::snapshot::{ExtraUsage, Plan, Source, UsageSnapshot};
 use client::{Auth, Http};
 use policy::{Decision, Outcome};
 
@@ -234,6 +238,9 @@ impl Refresher {
             other => other,
         };
         let fingerprint = creds.as_ref().ok().map(|c| c.access_token.fingerprint());
+        let login_plan = creds.as_ref().ok().map(|c| {
+            plan::plan_from_codes(c.subscription_type.as_deref(), c.rate_limit_tier.as_deref())
+        });
         let (decision, before) = store::claim(
             ledger,
             source,
@@ -245,11 +252,24 @@ impl Refresher {
         if decision != Decision::Poll {
             return Ok(false);
         }
+        // The plan the login names is local knowledge: kept whether or not the request is
+        // answered, so an offline snapshot names it too. Written only on a round that polls
+        // (the claim just wrote, so the ledger is not busy): a busy ledger is never waited
+        // for twice.
+        if let Some(p) = login_plan {
+            plan::remember(ledger, p);
+        }
         let result = match creds {
             Err(e) => Err(SourceError::from(e)),
             Ok(c) => match c.check(now_ms) {
                 Err(e) => Err(e.into()),
-                Ok(()) => self.fetch_account(&c.access_token, now_ms).await,
+                Ok(()) => {
+                    let result = self.fetch_account(&c.access_token, now_ms).await;
+                    if result.is_ok() && login_plan == Some(Plan::Unknown) {
+                        self.ask_profile_once(ledger, &c.access_token).await;
+                    }
+                    result
+                }
             },
         };
         // Only a request counts for the one-a-minute floor; a login problem found locally
@@ -257,6 +277,24 @@ impl Refresher {
         let sent = !matches!(result, Err(SourceError::Credentials(_)));
         self.finish(ledger, source, &before, result, fingerprint, now_ms)?;
         Ok(sent)
+    }
+
+    /// The plan from Anthropic's profile, when the login does not name one Headroom knows:
+    /// asked once per token (a new login asks again), and only after a usage request
+    /// succeeded, so it never adds a request to an offline or rate-limited round.
+    async fn ask_profile_once(&self, ledger: &Ledger, token: &Secret) {
+        let asked_key = format!("{}.{}", plan::META_PROFILE_ASKED, token.fingerprint());
+        if matches!(ledger.meta(&asked_key), Ok(Some(_))) {
+            return;
+        }
+        let url = endpoint(&self.config.anthropic_api, &client::OAUTH_PROFILE);
+        match self.http.get(url, Auth::Bearer(token)).await {
+            Ok(body) => plan::remember(ledger, plan::plan_from_profile(&body)),
+            Err(e) => tracing::debug!("profile: {e}"),
+        }
+        if let Err(e) = ledger.set_meta(&asked_key, "1") {
+            tracing::debug!("cannot remember that the profile was asked: {e}");
+        }
     }
 
     async fn fetch_account(&self, token: &Secret, now_ms: i64) -> Result<ParsedUsage, SourceError> {

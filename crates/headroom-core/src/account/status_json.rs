@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::snapshot::{ForecastBasis, Source, UsageSnapshot, Window};
+use crate::snapshot::{ForecastBasis, Plan, SessionAbsence, Source, UsageSnapshot, Window};
 
 /// Bumped only on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -20,8 +20,13 @@ pub struct StatusJson {
     pub schema_version: u32,
     /// When the snapshot was taken.
     pub taken_at: String,
+    /// The account's plan: `pro`, `max`, `ultra`, `team`, `enterprise` or `unknown`.
+    pub plan: Plan,
     /// The 5-hour session window (Anthropic's figure, or the local estimate).
     pub session: Option<WindowFigure>,
+    /// Why `session` is `null` although an account source answered: `no_limit_on_plan`
+    /// (Ultra, Enterprise) or `not_running`; `null` otherwise.
+    pub session_absent: Option<SessionAbsence>,
     /// The weekly window across all models.
     pub weekly: Option<WindowFigure>,
     /// Every window: session, weekly, per-model weekly (labelled with the model's name),
@@ -84,8 +89,12 @@ pub struct ExtraUsageJson {
     pub currency: String,
     /// Prepaid credit balance, where a source gives it.
     pub balance: Option<f64>,
-    /// Why it is off, when the account says.
+    /// Why it is off, when the account says: the account's code, for scripts.
     pub disabled_reason: Option<String>,
+    /// The same in words a person reads (`extra_usage::disabled_reason_text`).
+    pub disabled_reason_text: Option<String>,
+    /// How far spend is past the monthly cap; `null` within it or without a cap.
+    pub over_cap: Option<f64>,
     /// Where the figures came from.
     pub source: Source,
     /// Seconds since they were observed.
@@ -165,7 +174,9 @@ impl StatusJson {
         StatusJson {
             schema_version: SCHEMA_VERSION,
             taken_at: rfc3339(now),
+            plan: s.plan,
             session: s.session.as_ref().map(|w| figure(w, now)),
+            session_absent: s.session_absent,
             weekly: s.weekly.as_ref().map(|w| figure(w, now)),
             windows: s
                 .windows
@@ -186,6 +197,11 @@ impl StatusJson {
                 currency: e.currency.clone(),
                 balance: e.balance,
                 disabled_reason: e.disabled_reason.clone(),
+                disabled_reason_text: e
+                    .disabled_reason
+                    .as_deref()
+                    .map(|code| super::extra_usage::disabled_reason_text(code).to_owned()),
+                over_cap: super::extra_usage::over_cap(e),
                 source: e.source,
                 age_s: age_s(e.observed_at_ms, now),
             }),

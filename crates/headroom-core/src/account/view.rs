@@ -2,7 +2,9 @@
 //! statusline, `--offline`), and the words for a source's state in it.
 
 use super::policy::{FailureKind, PollState, WaitReason};
-use super::{credentials, merge, store, AccountConfig, AccountError, LOCAL_LIMIT_LOOKBACK_MS};
+use super::{
+    cached, credentials, merge, plan, store, AccountConfig, AccountError, LOCAL_LIMIT_LOOKBACK_MS,
+};
 use crate::blocks::{self, Block};
 use crate::ledger::{Ledger, LedgerError};
 use crate::report::{CostMode, Zone};
@@ -14,8 +16,8 @@ pub fn snapshot_from_ledger(
     config: &AccountConfig,
     now_ms: i64,
 ) -> Result<UsageSnapshot, AccountError> {
-    let samples = store::newest_all(ledger)?;
-    let extra_usage = store::newest_extra_usage(ledger)?;
+    let mut samples = store::newest_all(ledger)?;
+    let mut extra_usage = store::newest_extra_usage(ledger)?;
     let balance = store::newest_balance(ledger)?;
     // Only what the forecast reads (its own span, shorter than the chart's).
     let session_history = store::window_history(
@@ -74,8 +76,30 @@ pub fn snapshot_from_ledger(
             error,
         });
     }
+    // Claude Code's cached answer, only when nothing fresher is on record (first launch,
+    // offline, a 429): read from its file, never recorded, shown with its age.
+    let newest_live = samples.iter().map(|s| s.seen_ms).max();
+    if newest_live.is_none_or(|seen| now_ms.saturating_sub(seen) > config.fresh_ms()) {
+        if let Some(cache) = config
+            .claude_account_file
+            .as_deref()
+            .and_then(|path| cached::read(path, now_ms))
+            .filter(|c| newest_live.is_none_or(|seen| c.seen_ms > seen))
+        {
+            if let Some(eu) = &cache.extra_usage {
+                if extra_usage
+                    .as_ref()
+                    .is_none_or(|mine| mine.observed_at_ms < eu.observed_at_ms)
+                {
+                    extra_usage = Some(eu.clone());
+                }
+            }
+            samples.push(cache);
+        }
+    }
     Ok(merge::merge(merge::MergeInputs {
         now_ms,
+        plan: plan::recorded(ledger),
         samples,
         extra_usage,
         balance,

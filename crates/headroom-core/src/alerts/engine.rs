@@ -24,7 +24,7 @@ use super::words::Now;
 use super::{sort_by_severity, Alert, Delivery, Notification, Suppression};
 use crate::report::Zone;
 use crate::settings::AlertSettings;
-use crate::snapshot::{UsageSnapshot, Window, WindowKind};
+use crate::snapshot::{Source, UsageSnapshot, Window, WindowKind};
 use crate::text;
 
 /// Reset times closer than this are the same window instance.
@@ -208,8 +208,9 @@ pub fn evaluate(
         spend_grew,
         now: Now { ms: now_ms, zone },
     };
+    // Claude Code's cached answer is shown, never alerted on: it can be days old.
     for w in windows(snapshot) {
-        if !w.utilization.is_finite() {
+        if !w.utilization.is_finite() || w.source == Source::ClaudeCodeCache {
             continue;
         }
         window_alerts(w, &ctx, &mut state, &mut alerts);
@@ -219,7 +220,7 @@ pub fn evaluate(
             .is_none_or(|at| at > now_ms - FORGET_AFTER_MS)
     });
 
-    if let Some(eu) = extra {
+    if let Some(eu) = extra.filter(|eu| eu.source != Source::ClaudeCodeCache) {
         extra_usage_alerts(eu, &mut state, settings, &mut alerts);
     }
     stale_alert(snapshot, &mut state, settings, ctx.now, &mut alerts);

@@ -126,7 +126,9 @@ pub(super) fn window_alerts(
     if !ws.trap && extra_usage::in_trap(w, extra, settings) {
         let eu = extra;
         let remedy = match eu.and_then(|e| e.disabled_reason.as_deref()) {
-            Some(reason) => TrapRemedy::Blocked { reason },
+            Some(code) => TrapRemedy::Blocked {
+                reason: extra_usage::disabled_reason_text(code),
+            },
             None => TrapRemedy::TurnOn {
                 balance: eu
                     .and_then(|e| e.balance.map(|b| (b, e.currency.as_str())))

@@ -97,7 +97,8 @@ pub(super) fn threshold(
 
 /// Why Extra Usage cannot be turned on, or the prepaid balance it would use.
 pub(super) enum TrapRemedy<'a> {
-    /// The account says why it is off (`disabled_reason`).
+    /// The account says why it is off (`disabled_reason`, in the words of
+    /// `extra_usage::disabled_reason_text`).
     Blocked { reason: &'a str },
     /// It can be turned on; the prepaid balance, when there is one worth naming.
     TurnOn { balance: Option<(f64, &'a str)> },

@@ -61,6 +61,29 @@ fn at_91_percent_with_extra_usage_off_one_notification_says_both() {
     assert_eq!(e.delivery, Delivery::Nothing);
 }
 
+/// Claude Code's cached answer can be days old: shown, never the start of an alert, not even
+/// at 99 % with Extra Usage off and spend past its cap.
+#[test]
+fn claude_codes_cached_answer_never_starts_an_alert() {
+    let mut r = Runner::new();
+    let now = T0;
+    let mut windows = vec![
+        session(99.0, now + HOUR, now - 5 * MIN),
+        weekly(95.0, now + 3 * 24 * HOUR, now - 5 * MIN),
+    ];
+    for w in &mut windows {
+        w.source = Source::ClaudeCodeCache;
+    }
+    let mut eu = extra(Some(false), Some(50.0), Some(80.0), now - 5 * MIN);
+    eu.source = Source::ClaudeCodeCache;
+    let mut snap = snapshot(now, windows, Some(eu));
+    snap.forecast.session_full_at_ms = Some(now + 10 * MIN);
+    snap.sources.clear();
+    let e = r.eval(&snap, now);
+    assert!(e.alerts.is_empty(), "{:?}", e.alerts);
+    assert_eq!(e.delivery, Delivery::Nothing);
+}
+
 #[test]
 fn the_trap_names_the_prepaid_balance_and_respects_a_policy() {
     let mut r = Runner::new();
@@ -90,7 +113,7 @@ fn the_trap_names_the_prepaid_balance_and_respects_a_policy() {
 
     // Turned off by an organisation policy: no "turn it on", no button that cannot work.
     let mut r = Runner::new();
-    eu.disabled_reason = Some("your organization does not allow it".to_owned());
+    eu.disabled_reason = Some("org_level_disabled".to_owned());
     let e = r.eval(
         &snapshot(now, vec![session(95.0, now + HOUR, now)], Some(eu)),
         now,
@@ -102,7 +125,7 @@ fn the_trap_names_the_prepaid_balance_and_respects_a_policy() {
         .unwrap();
     assert!(trap
         .body
-        .ends_with("Extra Usage is off: your organization does not allow it."));
+        .ends_with("Extra Usage is off: your organization has turned it off."));
     assert!(!trap.actions.contains(&Action::EnableExtraUsage));
     assert!(!delivered(&e)
         .unwrap()

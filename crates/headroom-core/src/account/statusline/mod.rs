@@ -3,8 +3,10 @@
 //!
 //! On Pro/Max plans, after a session's first response, the payload carries
 //! `rate_limits: { five_hour: { used_percentage, resets_at }, seven_day: { … } }` (percent
-//! 0–100, may exceed 100; `resets_at` epoch seconds, RFC 3339 accepted too). Every key may be
-//! absent; [`parse`] never fails on a JSON object and tells garbage apart so the caller can
+//! 0–100, may exceed 100; `resets_at` epoch seconds, RFC 3339 accepted too). Ultra has no
+//! 5-hour limit, so its payload has no `five_hour`; Pro and Max leave it out while no session
+//! runs. `rate_limits.spend_limit` (Claude apps' gateway, may exceed 100) and `prompt_cache`
+//! are not limit windows Headroom shows and are ignored. Every key may be absent; [`parse`] never fails on a JSON object and tells garbage apart so the caller can
 //! print a plain line and exit 0: the status bar must never break.
 //!
 //! [`install`] adds `statusLine` to Claude Code's `settings.json` without losing anything:
@@ -348,6 +350,28 @@ mod tests {
         facts.today_cost_partial = true;
         let partial = format_line(&facts, 0, Colors(false));
         assert!(partial.contains(&format!("Today {}+", text::money(12.3, "USD"))));
+    }
+
+    /// Ultra's payload has no `five_hour`; Claude apps' gateway adds `spend_limit` (past 100
+    /// at times) and Claude Code a `prompt_cache` object: read or ignored, never an error.
+    #[test]
+    fn ultra_payloads_with_spend_limit_and_prompt_cache_are_read() {
+        let p = parse(
+            br#"{"session_id":"s","model":{"id":"claude-fable-5-2"},
+                "rate_limits":{"seven_day":{"used_percentage":18,"resets_at":1767261600},
+                               "spend_limit":{"used_percentage":134.5,"resets_at":1767261600,"limit_usd":200}},
+                "prompt_cache":{"hit_ratio":0.93,"read_tokens":120000,"ttl":"1h"}}"#,
+        )
+        .unwrap();
+        assert_eq!(p.five_hour, None);
+        assert_eq!(p.seven_day, Some((18.0, Some(1_767_261_600_000))));
+        let windows = p.windows(1_000);
+        assert_eq!(windows.len(), 1);
+        assert_eq!(windows[0].kind, WindowKind::Weekly);
+        // Odd shapes of both are ignored too.
+        let p = parse(br#"{"rate_limits":{"spend_limit":"lots","five_hour":{"used_percentage":5}},"prompt_cache":[1]}"#)
+            .unwrap();
+        assert_eq!(p.five_hour, Some((5.0, None)));
     }
 
     #[test]
