@@ -85,3 +85,7 @@ if [ "$("$tsc" --version 2>/dev/null)" != "Version $typescript" ]; then
     echo "setup: installing typescript $typescript (npm, into target/ui-tools)"
     npm install --prefix target/ui-tools --no-audit --no-fund --silent "typescript@$typescript" >/dev/null
 fi
+
+# Windows and macOS, cross-checked here (scripts/test-windows.sh, scripts/check-macos.sh):
+# Debian's rustc-web with its std source, mingw-w64, Wine, zig's macOS headers.
+bash scripts/setup-xbuild.sh
