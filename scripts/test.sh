@@ -28,6 +28,12 @@ bash scripts/test-clock.sh
 echo "== fuzzing (FUZZ_SECONDS each target)"
 bash scripts/fuzz.sh
 
+echo "== Windows: cross-built and linted, tests under Wine (scripts/test-windows.sh)"
+bash scripts/test-windows.sh
+
+echo "== macOS: type-checked and linted (scripts/check-macos.sh)"
+bash scripts/check-macos.sh
+
 echo "== tests"
 # Last, so that nextest's summary closes the output.
 cargo nextest run --workspace --locked --no-fail-fast

@@ -15,10 +15,10 @@ RUST_WEB=$XBUILD_HOME/rust-web
 ZIG_VERSION=0.17.1
 ZIG_HOME=$XBUILD_HOME/zig-$ZIG_VERSION
 export WINEPREFIX=$XBUILD_HOME/wine-prefix
-# One target folder per platform: the host build scripts and proc macros are built with this
-# toolchain, not with rustup's, so the clone's target/ cannot share them.
-XBUILD_TARGET_WINDOWS=$XBUILD_HOME/target-windows
-XBUILD_TARGET_MACOS=$XBUILD_HOME/target-macos
+# One target folder for both targets, so that they share the build scripts and proc macros
+# (built for the host once). It is not the clone's target/: those are built with rustup's
+# toolchain, these with Debian's, so nothing in target/ could be reused anyway.
+XBUILD_TARGET=$XBUILD_HOME/target
 
 xbuild_env() {
     export PATH=$RUST_WEB/usr/bin:$PATH
