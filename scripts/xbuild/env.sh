@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced: the variables are used by the scripts that source it
 # Sourced by scripts/setup-xbuild.sh, test-windows.sh and check-macos.sh: where the cross-build
 # tools live and the environment that points cargo at them. Nothing here is inside the clone:
 # the tools and the Windows/macOS target folders are kept in a cache folder, so a later run on
@@ -42,6 +43,9 @@ xbuild_env() {
     export AR_aarch64_apple_darwin=$XBUILD_SCRIPTS/zigar
     # Incremental compilation of the workspace's crates: the whole point of the cache folder.
     export CARGO_INCREMENTAL=1
+    # No debug info in the cross builds: nobody debugs them here, and it is most of their
+    # link time and of their size on disk (panics still name file and line).
+    export CARGO_PROFILE_DEV_DEBUG=0
 }
 
 # A Linux path as Wine's Z: drive sees it.
