@@ -14,8 +14,9 @@ packages=(
     python3 hyperfine time sqlite3 curl
     # scripts/test-clock.sh runs the tests again with the wall clock at 23:30 and 00:30.
     faketime
-    # The keychain crate links libdbus (Secret Service); its tests run a real gnome-keyring.
-    libdbus-1-dev gnome-keyring
+    # The keychain crate's tests run a real gnome-keyring (Secret Service; the crate itself
+    # speaks D-Bus in Rust, no libdbus).
+    gnome-keyring
     # The metrics tests scrape `headroom serve --metrics` with a real Prometheus server, and
     # decode OTLP pushes with PyPI's opentelemetry-proto (installed with pip below).
     prometheus python3-pip
