@@ -518,15 +518,29 @@ fn watch_reads_appended_lines_as_claude_code_writes_them() {
     drop(file);
     let took = entries(2, Duration::from_secs(20));
     eprintln!("the appended line reached the ledger after {took:?}");
-    // Ctrl-C: a clean stop.
-    let child = watch.0.take().unwrap();
-    let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("headroom watch: stopped"), "{stderr}");
+    // Ctrl-C: a clean stop. A signal on Unix only: Windows has no way to send Ctrl-C to one
+    // process from another that does not share its console, and no `kill` program (the
+    // signal's result was ignored, so the wait below hung for ever under Wine). There the
+    // watch is ended (TerminateProcess).
+    #[cfg(unix)]
+    {
+        let child = watch.0.take().unwrap();
+        let sent = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -INT: {sent}");
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("headroom watch: stopped"), "{stderr}");
+    }
+    #[cfg(not(unix))]
+    {
+        let mut child = watch.0.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
 }
 
 /// A setting `serve` cannot use is said once: the command read the file before starting the
