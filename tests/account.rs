@@ -113,7 +113,7 @@ impl Home {
         std::fs::write(
             self.claude_dir().join(".claude.json"),
             format!(
-                r#"{{"numStartups":3,"oauthAccount":{{"accountUuid":"1a2b3c4d-0000-4000-8000-000000000001","emailAddress":"user@example.com","organizationUuid":"{organization}"{role}}},"projects":{{}}}}"#
+                r#"{{"numStartups":3,"oauthAccount":{{"accountUuid":"1a2b3c4d-0000-4000-8000-000000000001","emailAddress":"user@example.com","organizationName":"Acme","organizationUuid":"{organization}"{role}}},"projects":{{}}}}"#
             ),
         )
         .unwrap();

@@ -38,6 +38,9 @@ pub struct Response {
     pub body: String,
     /// Wait this long before answering (a slow server).
     pub delay: Duration,
+    /// Send the head and half the body, then drop the connection (a proxy that died
+    /// mid-answer): the client cannot read a whole answer.
+    pub cut_off: bool,
 }
 
 impl Response {
@@ -47,6 +50,7 @@ impl Response {
             headers: vec![("content-type".into(), "application/json".into())],
             body: body.into(),
             delay: Duration::ZERO,
+            cut_off: false,
         }
     }
 
@@ -56,6 +60,7 @@ impl Response {
             headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
             body: body.into(),
             delay: Duration::ZERO,
+            cut_off: false,
         }
     }
 
@@ -73,6 +78,12 @@ impl Response {
 
     pub fn with_delay(mut self, delay: Duration) -> Response {
         self.delay = delay;
+        self
+    }
+
+    /// The same answer, cut off halfway through its body.
+    pub fn cut_off(mut self) -> Response {
+        self.cut_off = true;
         self
     }
 }
@@ -178,6 +189,7 @@ fn serve_one(mut stream: std::net::TcpStream, log: &Mutex<Vec<Request>>, handler
         404 => "Not Found",
         405 => "Method Not Allowed",
         409 => "Conflict",
+        502 => "Bad Gateway",
         422 => "Unprocessable Entity",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
@@ -192,6 +204,13 @@ fn serve_one(mut stream: std::net::TcpStream, log: &Mutex<Vec<Request>>, handler
         response.body.len()
     ));
     let _ = stream.write_all(head.as_bytes());
+    if response.cut_off {
+        let half = response.body.len() / 2;
+        let _ = stream.write_all(&response.body.as_bytes()[..half]);
+        let _ = stream.flush();
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+        return;
+    }
     let _ = stream.write_all(response.body.as_bytes());
     let _ = stream.flush();
 }

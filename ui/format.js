@@ -184,57 +184,6 @@ export function compact(n) {
 }
 
 /**
- * Mirrors `settings::Cap::parse` so obvious mistakes show at once; the command's answer is what counts.
- * @param {string} input
- * @returns {string | null} what is wrong, or null
- */
-export function checkCap(input) {
-  let text = String(input ?? "").trim();
-  if (text.startsWith("$")) text = text.slice(1).trim();
-  text = text.replaceAll(",", "");
-  if (text === "") return "enter an amount in dollars, like 50 or 12.50";
-  if (/^-[\d.]*$/.test(text)) return "the cap must be more than zero";
-  const m = /^(\d*)(?:\.(\d*))?$/.exec(text);
-  if (!m || (m[1] === "" && (m[2] ?? "") === "")) return `"${String(input).trim()}" is not an amount: use digits, like 50 or 12.50`;
-  if ((m[2] ?? "").length > 2) return "use at most two decimals (cents)";
-  if (m[1].replace(/^0+/, "").length > 9) return "the cap can be at most $100,000";
-  const cents = Number(m[1] || "0") * 100 + Number((m[2] ?? "").padEnd(2, "0"));
-  if (cents === 0) return "the cap must be more than zero";
-  if (cents < 100) return "the cap must be at least $1";
-  if (cents > 10000000) return "the cap can be at most $100,000";
-  return null;
-}
-
-/**
- * Whole cents of an amount as `checkCap` accepts it, or null.
- * @param {string | null | undefined} input
- */
-function cents(input) {
-  let text = String(input ?? "").trim();
-  if (text.startsWith("$")) text = text.slice(1).trim();
-  text = text.replaceAll(",", "");
-  const m = /^(\d+)(?:\.(\d{0,2}))?$/.exec(text);
-  if (!m) return null;
-  return Number(m[1]) * 100 + Number((m[2] ?? "").padEnd(2, "0"));
-}
-
-/**
- * Whether what was typed again names the same thing as `expected` (the app's words: an amount
- * such as "$1,500.00", or "no cap"): the same cents, or the same words ignoring case and spaces.
- * The app checks it again; this only keeps the dialog open on a typo.
- * @param {string} typed
- * @param {string | null | undefined} expected
- */
-export function sameAmount(typed, expected) {
-  const a = cents(typed), b = cents(expected);
-  if (b !== null) return a === b;
-  const words = (/** @type {string | null | undefined} */ s) => String(s ?? "").trim().toLowerCase().replace(/\s+/g, " ");
-  // The core's overage::amount_confirmed takes these for "no cap".
-  if (words(expected) === "no cap") return ["no cap", "nocap", "no-cap", "none", "unlimited"].includes(words(typed));
-  return words(typed) !== "" && words(typed) === words(expected);
-}
-
-/**
  * `75, 90, 100` → [75, 90, 100]; null when a part is not a whole percent from 1 to 200.
  * @param {string} text
  * @returns {number[] | null}

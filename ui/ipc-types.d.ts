@@ -89,6 +89,11 @@ message: string,
  */
 difference: string | null, 
 /**
+ * The write's own answer was lost (a cut connection, a 5xx, a timeout), so `message` is
+ * from a reading taken afterwards; why, in a sentence.
+ */
+answer_lost: string | null, 
+/**
  * The account's Extra Usage as read back after the write.
  */
 extra_usage: ExtraUsage, confirmed_at_ms: number, 
@@ -109,6 +114,15 @@ export type Band = "ok" | "warn" | "bad";
  */
 export type Cap = number;
 
+/**
+ * What `check_cap` answers: the amount as the core reads it.
+ */
+export type CapCheck = { 
+/**
+ * `1250.50`: what the core will use, in the form the field shows.
+ */
+canonical: string, };
+
 export type ClaudeAiView = { key_stored: boolean, enabled: boolean, error: string | null, };
 
 export type CommandError = { code: ErrorCode, message: string, 
@@ -116,7 +130,12 @@ export type CommandError = { code: ErrorCode, message: string,
  * Set when the user's account page can do what the app could not (the Extra Usage
  * writes' fallback): the page offers it as a link.
  */
-browser_url?: string, };
+browser_url?: string, 
+/**
+ * The change may or may not have been made (its answer was lost and no reading could
+ * tell): the page says so and offers no advice that assumes either.
+ */
+may_have_changed?: boolean, };
 
 export type Day = { date: string, cost_usd: number, total_tokens: number, };
 
@@ -129,7 +148,7 @@ state: WatchState, cap: number, url: string, opened: boolean, };
 /**
  * What went wrong, for the page to branch on (the message says it in words).
  */
-export type ErrorCode = "invalid_cap" | "invalid_settings" | "invalid_snooze" | "reset_unknown" | "invalid_key" | "keychain" | "statusline" | "cli_missing" | "notification" | "autostart" | "opener" | "invalid_change" | "not_confirmed" | "confirmation_expired" | "confirmation_mismatch" | "extra_usage_unavailable" | "extra_usage_not_allowed" | "extra_usage_refused" | "extra_usage_not_verified" | "extra_usage_failed" | "rate_limited" | "settings" | "ledger" | "busy";
+export type ErrorCode = "invalid_cap" | "invalid_settings" | "invalid_snooze" | "reset_unknown" | "invalid_key" | "keychain" | "statusline" | "cli_missing" | "notification" | "autostart" | "opener" | "invalid_change" | "not_confirmed" | "confirmation_expired" | "confirmation_mismatch" | "extra_usage_unavailable" | "extra_usage_not_allowed" | "extra_usage_refused" | "extra_usage_not_verified" | "extra_usage_failed" | "rate_limited" | "extra_usage_off" | "account_changed" | "settings" | "ledger" | "busy";
 
 /**
  * Extra Usage (pay-as-you-go past the limits), as the account reports it.
@@ -178,7 +197,15 @@ export type ExtraUsageSettings = {
  * An invalid cap in the file (hand-edited to -5, say) is reset to none with a warning,
  * like any other wrongly typed field (see `parse`).
  */
-chosen_cap: Cap | null, };
+chosen_cap: Cap | null, 
+/**
+ * The largest cap a script may set without a terminal (`headroom extra-usage … --yes`);
+ * `None`, the default: scripts may not turn Extra Usage on or change its cap at all, and
+ * "no cap" is never a script's. Set from a terminal
+ * (`headroom extra-usage allow-scripts --max-cap 50`) or the settings pane, where a person
+ * is; the reason is audit N4: an agent's shell has no terminal either.
+ */
+scripts_max_cap: Cap | null, };
 
 /**
  * The Extra Usage watch's progress, as the `extra-usage-state` event carries it.
@@ -344,13 +371,18 @@ unpriced_note: string | null, };
  */
 export type Plan = { token: string, action: Action, title: string, 
 /**
- * What will happen, with the amount: the core's confirmation text.
+ * What will happen, with the amount, the currency and the account billed: the core's
+ * question, built from a reading of the account taken just now.
  */
 text: string, confirm_label: string, 
 /**
  * The amount (or "no cap") must be typed again.
  */
-typed_required: boolean, typed_expected: string | null, typed_label: string | null, 
+typed_required: boolean, 
+/**
+ * What to type, in the canonical form the core compares (`1500.00`, `no cap`).
+ */
+typed_expected: string | null, typed_label: string | null, 
 /**
  * What the pane says while the write runs.
  */

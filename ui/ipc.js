@@ -6,8 +6,10 @@
 
 /** @typedef {import("./ipc-types").Action} Action */
 /** @typedef {import("./ipc-types").Applied} Applied */
+/** @typedef {import("./ipc-types").CapCheck} CapCheck */
 /** @typedef {import("./ipc-types").EnableStarted} EnableStarted */
 /** @typedef {import("./ipc-types").ErrorCode} ErrorCode */
+/** @typedef {import("./ipc-types").ExtraUsage} ExtraUsage */
 /** @typedef {import("./ipc-types").ExtraUsageState} ExtraUsageState */
 /** @typedef {import("./ipc-types").InstallResult} InstallResult */
 /** @typedef {import("./ipc-types").KeyState} KeyState */
@@ -33,6 +35,9 @@
  *   open_account_settings: { args: None, result: Opened },
  *   prepare_extra_usage: { args: { action: Action, cap?: string, noCap?: boolean }, result: Plan },
  *   apply_extra_usage: { args: { token: string, typedAmount?: string }, result: Applied },
+ *   check_cap: { args: { input: string }, result: CapCheck },
+ *   check_extra_usage_amount: { args: { token: string, typedAmount: string }, result: boolean },
+ *   read_extra_usage: { args: None, result: ExtraUsage | null },
  *   get_sources: { args: None, result: Sources },
  *   install_statusline: { args: None, result: InstallResult },
  *   set_claude_ai_session_key: { args: { key: string }, result: KeyState },
@@ -75,12 +80,15 @@ export class CommandError extends Error {
    *   app is not there (`no_app`) or answered something else (`error`)
    * @param {string} message
    * @param {string | null} [browserUrl]
+   * @param {boolean} [mayHaveChanged]
    */
-  constructor(code, message, browserUrl = null) {
+  constructor(code, message, browserUrl = null, mayHaveChanged = false) {
     super(message);
     this.code = code;
     // Set when the app could not do it directly and the user's account page can.
     this.browser_url = browserUrl;
+    // Set when a change to the account may or may not have been made.
+    this.may_have_changed = mayHaveChanged;
   }
 }
 
@@ -104,7 +112,7 @@ export async function call(command, ...args) {
   } catch (err) {
     if (err && typeof err === "object" && "message" in err && typeof err.message === "string") {
       const e = /** @type {Partial<import("./ipc-types").CommandError> & { message: string }} */ (err);
-      throw new CommandError(e.code ?? "error", e.message, e.browser_url ?? null);
+      throw new CommandError(e.code ?? "error", e.message, e.browser_url ?? null, e.may_have_changed === true);
     }
     throw new CommandError("error", typeof err === "string" ? err : `${command} failed`);
   }

@@ -52,6 +52,12 @@ pub enum ErrorCode {
     ExtraUsageFailed,
     /// A 429, or the shared cool-down is on: nothing was sent.
     RateLimited,
+    /// A cap change while Extra Usage is off (it would turn it on): the page asks the "Turn
+    /// on" question instead.
+    ExtraUsageOff,
+    /// The account changed between the question and the write: nothing was sent; the page
+    /// asks the new question.
+    AccountChanged,
     /// The settings file cannot be read or written.
     Settings,
     /// The ledger cannot be read.
@@ -71,6 +77,11 @@ pub struct CommandError {
     // Absent rather than null when unset (ts-rs marks it so only with `serde(default)`).
     #[ts(optional)]
     pub browser_url: Option<&'static str>,
+    /// The change may or may not have been made (its answer was lost and no reading could
+    /// tell): the page says so and offers no advice that assumes either.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[ts(as = "Option<bool>", optional)]
+    pub may_have_changed: bool,
 }
 
 impl CommandError {
@@ -79,6 +90,7 @@ impl CommandError {
             code,
             message: message.into(),
             browser_url: None,
+            may_have_changed: false,
         }
     }
 

@@ -1,18 +1,18 @@
 //! The settings pane's direct Extra Usage changes (docs/ipc.md, `prepare_extra_usage`), over
-//! the core's `account::overage`; the commands are adapters in `commands/extra_usage.rs`.
+//! the core's one flow (`account::overage`); the commands are adapters in
+//! `commands/extra_usage.rs`.
 //!
 //! Two steps, so that nothing is written without the dialog:
-//! - `prepare` (after `parse_change`) asks the core whether the direct way is
-//!   available for this login (local files only, no request), and answers with the core's
-//!   confirmation text, whether the amount must be typed again, and a one-time token;
-//! - `apply` writes only with that token (once, within [`TOKEN_LIFETIME_MS`]) and,
-//!   where the core asks for the amount typed again (a cap over $1,000, or no cap), only with
-//!   that amount, checked here by the core's rule rather than trusted from the page. The core
-//!   then writes, reads the account back and records both; the answer is what the account
-//!   now says.
+//! - `prepare` (after `parse_change`) asks the core for a plan: the core reads the account
+//!   just then and builds the question (amount, currency, the account billed) from that
+//!   reading; the pane gets the question and a one-time token;
+//! - `apply` writes only with that token (once, while the plan is good: five minutes) and
+//!   the amount typed again where the plan asks for it, both checked by the core's
+//!   `Plan::confirm`. The core then reads the account again, writes only if nothing the
+//!   person confirmed changed, and settles the outcome by reading it back.
 //!
 //! The token does not defend against a hostile page (the page is ours and could ask for a
-//! token itself); it binds a confirmation to the exact change the dialog showed, so that a
+//! token itself); it binds a confirmation to the exact plan the dialog showed, so that a
 //! page bug, a stale dialog or a second click cannot write something the user did not read.
 //! No token, session key or organization UUID comes near the page.
 
@@ -20,13 +20,12 @@ use std::hash::BuildHasher;
 use std::sync::Mutex;
 
 use headroom_core::account::overage::{
-    self, CapChoice, Change, Confirmation, WriteError, WriteErrorKind,
+    self, CapChoice, Change, Confirmed, ConfirmedBy, Plan as CorePlan, WriteError, WriteErrorKind,
 };
 use headroom_core::account::Refresher;
 use headroom_core::ledger::Ledger;
 use headroom_core::settings::{Cap, Settings};
 use headroom_core::snapshot::ExtraUsage;
-use headroom_core::text;
 use serde::Serialize;
 
 use crate::commands::now_ms;
@@ -36,19 +35,13 @@ use crate::error::{CmdResult, CommandError, ErrorCode};
 use crate::refresh::Request;
 use crate::AppState;
 
-/// How long a dialog's confirmation stays good: longer than anyone reads a dialog, shorter
-/// than a window left open over lunch.
-pub const TOKEN_LIFETIME_MS: i64 = 5 * 60_000;
-
-/// The one confirmation the pane may be showing.
+/// The one plan the pane may be showing.
 struct Pending {
     token: String,
-    change: Change,
-    confirmation: Confirmation,
-    created_ms: i64,
+    plan: CorePlan,
 }
 
-/// The confirmations handed out; one at a time (a new dialog replaces an old one).
+/// The plans handed out; one at a time (a new dialog replaces an old one).
 #[derive(Default)]
 pub struct Confirmations {
     pending: Mutex<Option<Pending>>,
@@ -62,40 +55,67 @@ fn new_token(now_ms: i64) -> String {
     format!("{a:016x}{b:016x}")
 }
 
+fn not_confirmed() -> CommandError {
+    CommandError::new(
+        ErrorCode::NotConfirmed,
+        "Nothing was changed: confirm the change in the dialog first.",
+    )
+}
+
 impl Confirmations {
-    fn issue(&self, change: Change, confirmation: Confirmation, now_ms: i64) -> String {
-        let token = new_token(now_ms);
+    fn issue(&self, plan: CorePlan) -> String {
+        let token = new_token(plan.made_at_ms);
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         *pending = Some(Pending {
             token: token.clone(),
-            change,
-            confirmation,
-            created_ms: now_ms,
+            plan,
         });
         token
     }
 
-    /// The change `token` confirms and its confirmation, used up whatever happens next.
-    fn take(&self, token: &str, now_ms: i64) -> CmdResult<(Change, Confirmation)> {
+    /// The plan `token` names, confirmed by the core with `typed` (the amount typed again, or
+    /// nothing). Used up when confirmed or expired; a wrong amount leaves it in place, so the
+    /// dialog can say so and stay open.
+    fn take(&self, token: &str, typed: Option<&str>, now_ms: i64) -> CmdResult<Confirmed> {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         let found = match pending.take() {
             Some(p) if p.token == token => p,
             other => {
-                // Someone else's token leaves the real dialog's confirmation in place.
+                // Someone else's token leaves the real dialog's plan in place.
                 *pending = other;
-                return Err(CommandError::new(
-                    ErrorCode::NotConfirmed,
-                    "Nothing was changed: confirm the change in the dialog first.",
-                ));
+                return Err(not_confirmed());
             }
         };
-        if now_ms.saturating_sub(found.created_ms) > TOKEN_LIFETIME_MS {
+        if now_ms > found.plan.expires_at_ms {
             return Err(CommandError::new(
                 ErrorCode::ConfirmationExpired,
-                "Nothing was changed: that confirmation is more than five minutes old. Try again.",
+                "Nothing was changed: that question is more than five minutes old. Try again to see your account as it is now.",
             ));
         }
-        Ok((found.change, found.confirmation))
+        match found.plan.clone().confirm(ConfirmedBy::Pane, typed, now_ms) {
+            Ok(confirmed) => Ok(confirmed),
+            Err(e) => {
+                *pending = Some(found);
+                Err(CommandError::new(
+                    ErrorCode::ConfirmationMismatch,
+                    sentence(&e.reason),
+                ))
+            }
+        }
+    }
+
+    /// Whether `typed` confirms the plan `token` names, by the core's rule, without using it
+    /// up: the dialog asks before it closes.
+    fn check(&self, token: &str, typed: Option<&str>, now_ms: i64) -> CmdResult<bool> {
+        let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        match pending.as_ref() {
+            Some(p) if p.token == token => Ok(p
+                .plan
+                .clone()
+                .confirm(ConfirmedBy::Pane, typed, now_ms)
+                .is_ok()),
+            _ => Err(not_confirmed()),
+        }
     }
 }
 
@@ -115,16 +135,25 @@ pub struct Plan {
     pub token: String,
     pub action: Action,
     pub title: String,
-    /// What will happen, with the amount: the core's confirmation text.
+    /// What will happen, with the amount, the currency and the account billed: the core's
+    /// question, built from a reading of the account taken just now.
     pub text: String,
     pub confirm_label: String,
     /// The amount (or "no cap") must be typed again.
     pub typed_required: bool,
+    /// What to type, in the canonical form the core compares (`1500.00`, `no cap`).
     pub typed_expected: Option<String>,
     pub typed_label: Option<String>,
     /// What the pane says while the write runs.
     pub progress: String,
     pub expires_ms: i64,
+}
+
+/// What `check_cap` answers: the amount as the core reads it.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct CapCheck {
+    /// `1250.50`: what the core will use, in the form the field shows.
+    pub canonical: String,
 }
 
 /// What `apply_extra_usage` answers: what the account says after the write.
@@ -135,6 +164,9 @@ pub struct Applied {
     pub message: String,
     /// The account says something other than what was asked, in a sentence; else `None`.
     pub difference: Option<String>,
+    /// The write's own answer was lost (a cut connection, a 5xx, a timeout), so `message` is
+    /// from a reading taken afterwards; why, in a sentence.
+    pub answer_lost: Option<String>,
     /// The account's Extra Usage as read back after the write.
     pub extra_usage: ExtraUsage,
     pub confirmed_at_ms: i64,
@@ -163,19 +195,18 @@ pub(crate) fn parse_change(action: &str, cap: Option<&str>, no_cap: bool) -> Cmd
     }
 }
 
+/// The core's reading of a typed cap, for the field (the pane keeps no parser of its own).
+pub(crate) fn check_cap(input: &str) -> CmdResult<CapCheck> {
+    Ok(CapCheck {
+        canonical: Cap::parse(input)?.plain(),
+    })
+}
+
 fn action_of(change: Change) -> Action {
     match change {
         Change::Enable(_) => Action::Enable,
         Change::Disable => Action::Disable,
         Change::SetCap(_) => Action::Cap,
-    }
-}
-
-/// `$1,500.00` or `no cap`, as the dialog names the amount to type.
-fn amount_words(choice: CapChoice) -> String {
-    match choice {
-        CapChoice::Cap(cap) => text::money(cap.dollars(), "USD"),
-        CapChoice::NoCap => "no cap".to_owned(),
     }
 }
 
@@ -200,7 +231,8 @@ fn sentence(s: &str) -> String {
 }
 
 /// The core's refusal as the page's error: its one sentence (the server's own words when it
-/// gave them, verbatim) and the browser flow when the core offers it.
+/// gave them, verbatim), whether the account may have changed, and the browser flow when the
+/// core offers it and the outcome is not in doubt.
 fn write_error(e: WriteError) -> CommandError {
     let code = match e.kind {
         WriteErrorKind::NoLogin | WriteErrorKind::NoOrganization => {
@@ -210,6 +242,9 @@ fn write_error(e: WriteError) -> CommandError {
         WriteErrorKind::Refused => ErrorCode::ExtraUsageRefused,
         WriteErrorKind::RateLimited => ErrorCode::RateLimited,
         WriteErrorKind::NotVerified => ErrorCode::ExtraUsageNotVerified,
+        WriteErrorKind::IsOff => ErrorCode::ExtraUsageOff,
+        WriteErrorKind::Changed => ErrorCode::AccountChanged,
+        WriteErrorKind::NotConfirmed => ErrorCode::ConfirmationMismatch,
         _ => ErrorCode::ExtraUsageFailed,
     };
     // A server's message is kept exactly as written.
@@ -217,21 +252,23 @@ fn write_error(e: WriteError) -> CommandError {
         Some(m) if *m == e.reason => m.clone(),
         _ => sentence(&e.reason),
     };
-    let error = CommandError::new(code, message);
-    if e.offer_browser {
+    let mut error = CommandError::new(code, message);
+    error.may_have_changed = e.may_have_changed;
+    if e.offer_browser && !e.may_have_changed {
         error.with_browser()
     } else {
         error
     }
 }
 
-/// The dialog's words around the core's confirmation text.
-fn plan(change: Change, confirmation: &Confirmation, token: String, now_ms: i64) -> Plan {
-    let (title, confirm_label, progress) = match change {
+/// The dialog's words around the core's question.
+fn plan(plan: &CorePlan, token: String) -> Plan {
+    let amount = plan.amount().unwrap_or_default();
+    let (title, confirm_label, progress) = match plan.change {
         Change::Enable(c) => (
             "Turn on Extra Usage?".to_owned(),
             match c {
-                CapChoice::Cap(_) => format!("Turn on, cap {}", amount_words(c)),
+                CapChoice::Cap(_) => format!("Turn on, cap {amount}"),
                 CapChoice::NoCap => "Turn on with no cap".to_owned(),
             },
             "Turning Extra Usage on, then reading your account back…",
@@ -244,7 +281,7 @@ fn plan(change: Change, confirmation: &Confirmation, token: String, now_ms: i64)
         Change::SetCap(c) => (
             "Change the monthly cap?".to_owned(),
             match c {
-                CapChoice::Cap(_) => format!("Set cap {}", amount_words(c)),
+                CapChoice::Cap(_) => format!("Set cap {amount}"),
                 CapChoice::NoCap => "Remove the cap".to_owned(),
             },
             "Changing the cap, then reading your account back…",
@@ -252,60 +289,91 @@ fn plan(change: Change, confirmation: &Confirmation, token: String, now_ms: i64)
     };
     Plan {
         token,
-        action: action_of(change),
+        action: action_of(plan.change),
         title,
-        text: confirmation.text.clone(),
+        text: plan.question.clone(),
         confirm_label,
-        typed_required: confirmation.retype.is_some(),
-        typed_expected: confirmation.retype.map(amount_words),
-        typed_label: confirmation.retype_hint.as_deref().map(capitalised),
+        typed_required: plan.retype.is_some(),
+        typed_expected: plan.retype.clone(),
+        typed_label: plan.retype_hint.as_deref().map(capitalised),
         progress: progress.to_owned(),
-        expires_ms: now_ms + TOKEN_LIFETIME_MS,
+        expires_ms: plan.expires_at_ms,
     }
 }
 
-/// The dialog for `change`: refused at once when the direct way is not available for this
-/// login, else the core's confirmation text with a one-time token for `apply`.
-pub(crate) async fn prepare(state: &AppState, change: Change) -> CmdResult<Plan> {
-    let p = latest(state).await?;
-    let now = now_ms();
-    // Nobody confirms a write that cannot happen: no login, no organization, a member whose
-    // admin decides. Local files only.
-    overage::availability(&state.env.account_config(&p.settings), now).map_err(write_error)?;
-    let confirmation = overage::confirmation(&change, p.snapshot.extra_usage.as_ref());
-    let token = state
-        .extra_confirmations
-        .issue(change, confirmation.clone(), now);
-    Ok(plan(change, &confirmation, token, now))
-}
-
-/// Writes the change `token` confirms, when `typed_amount` is what the dialog asked to be
-/// typed again (or the dialog asked for nothing), and answers with what the account says now.
-pub(crate) async fn apply(state: &AppState, token: &str, typed_amount: &str) -> CmdResult<Applied> {
-    let (change, confirmation) = state.extra_confirmations.take(token, now_ms())?;
-    if !overage::amount_confirmed(&confirmation, typed_amount) {
-        return Err(CommandError::new(
-            ErrorCode::ConfirmationMismatch,
-            "Nothing was changed: the amount typed again does not match. Try again.",
-        ));
-    }
+/// Runs `step` with a refresher and the ledger on a thread of its own: the core's blocking
+/// entries hold the ledger (not `Sync`) across their requests.
+async fn with_account<T: Send + 'static>(
+    state: &AppState,
+    step: impl FnOnce(&Refresher, &mut Ledger) -> CmdResult<T> + Send + 'static,
+) -> CmdResult<T> {
     let p = latest(state).await?;
     let config = state.env.account_config(&p.settings);
     let secrets = state.secrets.clone();
     let ledger_path = state.env.state.ledger();
-    let current = p.snapshot.extra_usage.clone();
-    // The core's blocking entry on a thread of its own: the write holds the ledger (not
-    // `Sync`) across its requests.
-    let applied = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let refresher = Refresher::new(config, secrets).map_err(|e| {
             CommandError::new(ErrorCode::ExtraUsageFailed, sentence(&e.to_string()))
         })?;
         let mut ledger = Ledger::open(&ledger_path)?;
-        overage::apply_blocking(&refresher, &mut ledger, &change, current.as_ref(), now_ms)
-            .map_err(|e| CommandError::new(ErrorCode::Ledger, sentence(&e.to_string())))
+        step(&refresher, &mut ledger)
     })
     .await
-    .map_err(|e| CommandError::new(ErrorCode::ExtraUsageFailed, e.to_string()))??;
+    .map_err(|e| CommandError::new(ErrorCode::ExtraUsageFailed, e.to_string()))?
+}
+
+/// The dialog for `change`: refused at once when the direct way is not available for this
+/// login, else the core's question, built from the account read just now, with a one-time
+/// token for `apply`.
+pub(crate) async fn prepare(state: &AppState, change: Change) -> CmdResult<Plan> {
+    let p = latest(state).await?;
+    // Nobody confirms a write that cannot happen: no login, no organization, a member whose
+    // admin decides. Local files only.
+    overage::availability(&state.env.account_config(&p.settings), now_ms()).map_err(write_error)?;
+    let core = with_account(state, move |refresher, ledger| {
+        overage::plan_blocking(refresher, ledger, change, now_ms).map_err(write_error)
+    })
+    .await?;
+    // The reading is in the ledger: the tray and the pane show it on this round.
+    state.refresh.send(Request::Refresh {
+        force: false,
+        reply: None,
+    });
+    let token = state.extra_confirmations.issue(core.clone());
+    Ok(plan(&core, token))
+}
+
+/// The account's Extra Usage read just now (one request, outside the poll cadence, inside the
+/// 429 cool-down), after a change whose outcome was not known: the reading settles it.
+pub(crate) async fn read_now(state: &AppState) -> CmdResult<Option<ExtraUsage>> {
+    let reading = with_account(state, move |refresher, ledger| {
+        overage::read_blocking(refresher, ledger, now_ms).map_err(write_error)
+    })
+    .await?;
+    state.refresh.send(Request::Refresh {
+        force: false,
+        reply: None,
+    });
+    Ok(reading.extra_usage)
+}
+
+/// Whether `typed_amount` confirms the dialog's plan (the core's rule), without writing.
+pub(crate) fn check_amount(state: &AppState, token: &str, typed_amount: &str) -> CmdResult<bool> {
+    let typed = Some(typed_amount).filter(|t| !t.trim().is_empty());
+    state.extra_confirmations.check(token, typed, now_ms())
+}
+
+/// Writes the plan `token` names, when `typed_amount` confirms it (or the dialog asked for
+/// nothing), and answers with what the account says now.
+pub(crate) async fn apply(state: &AppState, token: &str, typed_amount: &str) -> CmdResult<Applied> {
+    let typed = Some(typed_amount).filter(|t| !t.trim().is_empty());
+    let confirmed = state.extra_confirmations.take(token, typed, now_ms())?;
+    let change = confirmed.plan().change;
+    let applied = with_account(state, move |refresher, ledger| {
+        overage::execute_blocking(refresher, ledger, confirmed, now_ms)
+            .map_err(|e| CommandError::new(ErrorCode::Ledger, sentence(&e.to_string())))
+    })
+    .await?;
     // The read-back is in the ledger already: the tray and the pane show it on this round.
     state.refresh.send(Request::Refresh {
         force: false,
@@ -314,7 +382,7 @@ pub(crate) async fn apply(state: &AppState, token: &str, typed_amount: &str) -> 
     let verified = applied.result.map_err(write_error)?;
     // The cap written is the cap chosen, so the pane's mismatch warning compares against it.
     let mut settings = None;
-    if let Some(choice) = change.cap() {
+    if let (true, Some(choice)) = (verified.matches, change.cap()) {
         let chosen = match choice {
             CapChoice::Cap(cap) => Some(cap),
             CapChoice::NoCap => None,
@@ -327,6 +395,7 @@ pub(crate) async fn apply(state: &AppState, token: &str, typed_amount: &str) -> 
     Ok(Applied {
         message: verified.summary,
         difference: verified.difference.as_deref().map(sentence),
+        answer_lost: verified.answer_lost.as_deref().map(sentence),
         extra_usage: verified.account,
         confirmed_at_ms: verified.confirmed_at_ms,
         settings,
@@ -336,24 +405,38 @@ pub(crate) async fn apply(state: &AppState, token: &str, typed_amount: &str) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use headroom_core::account::overage::{Billed, Reading};
+    use serde_json::json;
 
     fn cap(s: &str) -> CapChoice {
         CapChoice::Cap(Cap::parse(s).unwrap())
     }
 
+    fn core_plan(change: Change, made_at_ms: i64) -> CorePlan {
+        let body = json!({"extra_usage": {"is_enabled": change == Change::Disable || matches!(change, Change::SetCap(_)), "monthly_limit": 5000, "currency": "EUR"}});
+        let reading = Reading::from_usage(body.as_object().unwrap(), None, made_at_ms);
+        let billed = Billed {
+            email: Some("dev@example.com".into()),
+            organization_name: None,
+        };
+        overage::plan_from(change, reading, billed, "org".into(), made_at_ms).unwrap()
+    }
+
     fn plan_of(change: Change) -> Plan {
-        plan(change, &overage::confirmation(&change, None), "t".into(), 0)
+        plan(&core_plan(change, 0), "t".into())
     }
 
     #[test]
-    fn the_dialog_asks_for_the_amount_again_only_where_the_core_says() {
+    fn the_dialog_asks_for_the_amount_again_only_where_the_core_says_in_the_accounts_currency() {
         let small = plan_of(Change::Enable(cap("50")));
         assert!(!small.typed_required && small.typed_expected.is_none());
-        assert!(small.text.contains("$50.00"), "{}", small.text);
-        assert_eq!(small.confirm_label, "Turn on, cap $50.00");
+        assert!(small.text.contains("€50.00"), "{}", small.text);
+        assert!(small.text.contains("dev@example.com"), "{}", small.text);
+        // Audit N9: the button said "$50.00" under a question in euros.
+        assert_eq!(small.confirm_label, "Turn on, cap €50.00");
         let big = plan_of(Change::Enable(cap("1500")));
         assert!(big.typed_required);
-        assert_eq!(big.typed_expected.as_deref(), Some("$1,500.00"));
+        assert_eq!(big.typed_expected.as_deref(), Some("1500.00"));
         assert_eq!(big.typed_label.as_deref(), Some("Type 1500.00 to confirm"));
         let none = plan_of(Change::SetCap(CapChoice::NoCap));
         assert!(none.typed_required);
@@ -362,34 +445,36 @@ mod tests {
     }
 
     #[test]
-    fn a_token_confirms_once_and_only_its_own_change() {
+    fn a_token_confirms_once_and_only_its_own_plan() {
         let c = Confirmations::default();
-        let conf = |ch: Change| overage::confirmation(&ch, None);
-        let token = c.issue(Change::Disable, conf(Change::Disable), 1_000);
+        let token = c.issue(core_plan(Change::Disable, 1_000));
         assert_eq!(
-            c.take("made-up", 1_001).unwrap_err().code,
+            c.take("made-up", None, 1_001).unwrap_err().code,
             ErrorCode::NotConfirmed
         );
         // The real one survives a wrong guess, and works once.
-        assert_eq!(c.take(&token, 1_002).unwrap().0, Change::Disable);
         assert_eq!(
-            c.take(&token, 1_003).unwrap_err().code,
+            c.take(&token, None, 1_002).unwrap().plan().change,
+            Change::Disable
+        );
+        assert_eq!(
+            c.take(&token, None, 1_003).unwrap_err().code,
             ErrorCode::NotConfirmed
         );
         // A newer dialog replaces an older one.
         let fifty = Change::Enable(cap("50"));
-        let old = c.issue(Change::Disable, conf(Change::Disable), 2_000);
-        let new = c.issue(fifty, conf(fifty), 2_001);
+        let old = c.issue(core_plan(Change::Disable, 2_000));
+        let new = c.issue(core_plan(fifty, 2_001));
         assert_ne!(old, new);
         assert_eq!(
-            c.take(&old, 2_002).unwrap_err().code,
+            c.take(&old, None, 2_002).unwrap_err().code,
             ErrorCode::NotConfirmed
         );
-        assert_eq!(c.take(&new, 2_003).unwrap().0, fifty);
+        assert_eq!(c.take(&new, None, 2_003).unwrap().plan().change, fifty);
         // And one left too long is refused.
-        let late = c.issue(Change::Disable, conf(Change::Disable), 3_000);
+        let late = c.issue(core_plan(Change::Disable, 3_000));
         assert_eq!(
-            c.take(&late, 3_000 + TOKEN_LIFETIME_MS + 1)
+            c.take(&late, None, 3_001 + overage::PLAN_LIFETIME_MS)
                 .unwrap_err()
                 .code,
             ErrorCode::ConfirmationExpired
@@ -397,11 +482,32 @@ mod tests {
     }
 
     #[test]
+    fn a_wrong_amount_leaves_the_dialog_open_and_the_core_decides() {
+        let c = Confirmations::default();
+        let token = c.issue(core_plan(Change::Enable(cap("1500")), 1_000));
+        assert!(!c.check(&token, Some("150"), 1_001).unwrap());
+        // Audit N3: "1.500,00" or "15,00" never stand for 1500.00.
+        assert!(!c.check(&token, Some("1.500,00"), 1_001).unwrap());
+        assert_eq!(
+            c.take(&token, Some("15,00"), 1_002).unwrap_err().code,
+            ErrorCode::ConfirmationMismatch
+        );
+        assert!(c.check(&token, Some("1,500"), 1_003).unwrap());
+        assert!(c.take(&token, Some("1500.00"), 1_004).is_ok());
+    }
+
+    #[test]
     fn bad_input_is_refused_before_anything_else() {
-        for bad in ["-5", "abc", "1e9", "0.001", ""] {
+        for bad in ["-5", "abc", "1e9", "0.001", "", "12,50", "9,99"] {
             let err = parse_change("enable", Some(bad), false).unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidCap, "{bad:?}");
+            assert_eq!(
+                check_cap(bad).unwrap_err().code,
+                ErrorCode::InvalidCap,
+                "{bad:?}"
+            );
         }
+        assert_eq!(check_cap(" $1,250.5 ").unwrap().canonical, "1250.50");
         assert_eq!(
             parse_change("buy-credits", None, false).unwrap_err().code,
             ErrorCode::InvalidChange
@@ -413,7 +519,7 @@ mod tests {
     }
 
     #[test]
-    fn a_servers_words_are_kept_and_ours_become_a_sentence_with_the_browser_flow() {
+    fn a_servers_words_are_kept_and_an_unknown_outcome_is_said_without_a_way_round() {
         let server = "Your payment method was declined";
         let refused = WriteError {
             kind: WriteErrorKind::Refused,
@@ -433,18 +539,18 @@ mod tests {
             e.browser_url,
             Some(crate::commands::extra_usage::EXTRA_USAGE_URL)
         );
-        let ours = WriteError {
-            kind: WriteErrorKind::Server,
-            reason: "anthropic's server failed (HTTP 500); nothing is known to have changed".into(),
+        assert!(!e.may_have_changed);
+        // Audit N2: the pane never learned that a change may have been made.
+        let unknown = WriteError {
+            kind: WriteErrorKind::NotVerified,
+            reason: "the change may or may not have been made".into(),
             server_message: None,
-            offer_browser: false,
+            may_have_changed: true,
             ..refused
         };
-        let e = write_error(ours);
-        assert_eq!(
-            e.message,
-            "Anthropic's server failed (HTTP 500); nothing is known to have changed."
-        );
+        let e = write_error(unknown);
+        assert_eq!(e.message, "The change may or may not have been made.");
+        assert!(e.may_have_changed);
         assert_eq!(e.browser_url, None);
     }
 }

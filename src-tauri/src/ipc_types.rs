@@ -22,7 +22,7 @@ use crate::commands::extra_usage::{EnableStarted, Opened};
 use crate::commands::settings::SettingsView;
 use crate::commands::sources::{InstallResult, KeyState, Sources};
 use crate::error::CommandError;
-use crate::extra_usage::{Applied, Plan};
+use crate::extra_usage::{Applied, CapCheck, Plan};
 use crate::refresh::ExtraUsageState;
 use crate::view::Overview;
 
@@ -75,6 +75,7 @@ pub fn declarations() -> String {
     collect.visit::<Opened>();
     collect.visit::<Plan>();
     collect.visit::<Applied>();
+    collect.visit::<CapCheck>();
     collect.visit::<InstallResult>();
     collect.visit::<KeyState>();
     collect.visit::<TestNotification>();

@@ -35,6 +35,28 @@ pub struct Account {
     pub profile: Option<Response>,
     /// Writes the server accepted.
     pub writes: u32,
+    /// The account's currency; `None`: the usage response names none.
+    pub currency: Option<&'static str>,
+    /// Readings of the usage response so far.
+    pub reads: u32,
+    /// Right after the usage response was read this many times, someone changes the account
+    /// elsewhere (in the browser): between Headroom's question and its write.
+    pub elsewhere: Option<(u32, fn(&mut Account))>,
+    /// How the PUT answers once it has applied the write.
+    pub after_put: AfterPut,
+}
+
+/// How the PUT answers after the account applied it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterPut {
+    /// As Anthropic does: 200 with the setting.
+    Answer,
+    /// The connection drops halfway through the answer.
+    CutOff,
+    /// A proxy answers with this status (502, 503, 504).
+    Status(u16),
+    /// The answer comes after this long (past the client's timeout).
+    Slow(std::time::Duration),
 }
 
 impl Default for Account {
@@ -52,6 +74,10 @@ impl Default for Account {
             overage_get: None,
             profile: None,
             writes: 0,
+            currency: Some("USD"),
+            reads: 0,
+            elsewhere: None,
+            after_put: AfterPut::Answer,
         }
     }
 }
@@ -97,8 +123,10 @@ fn usage_body(a: &Account) -> String {
         "is_enabled": a.enabled,
         "monthly_limit": cap,
         "used_credits": a.used_cents,
-        "currency": "USD",
     });
+    if let Some(currency) = a.currency {
+        extra["currency"] = json!(currency);
+    }
     if !a.provisioned && !a.hide_not_provisioned {
         extra["disabled_reason"] = json!("overage_not_provisioned");
     }
@@ -120,10 +148,19 @@ fn answer(a: &mut Account, r: &Request) -> Response {
     let overage = overage_path(ORG);
     let setup = setup_path(ORG);
     match (r.method.as_str(), r.path.as_str()) {
-        ("GET", "/api/oauth/usage") => match (&a.usage_after_write, a.writes > 0) {
-            (Some(canned), true) => canned.clone(),
-            _ => Response::json(200, usage_body(a)),
-        },
+        ("GET", "/api/oauth/usage") => {
+            let answer = match (&a.usage_after_write, a.writes > 0) {
+                (Some(canned), true) => canned.clone(),
+                _ => Response::json(200, usage_body(a)),
+            };
+            a.reads += 1;
+            if let Some((after, change)) = a.elsewhere {
+                if a.reads == after {
+                    change(a);
+                }
+            }
+            answer
+        }
         ("GET", "/api/oauth/profile") => a.profile.clone().unwrap_or_else(Response::not_found),
         ("GET", p) if p == overage => a.overage_get.clone().unwrap_or_else(|| {
             Response::json(
@@ -162,12 +199,21 @@ fn answer(a: &mut Account, r: &Request) -> Response {
                 a.cap_cents = limit.as_u64();
             }
             a.writes += 1;
-            Response::json(
+            let answer = Response::json(
                 200,
                 json!({"is_enabled": a.enabled, "monthly_credit_limit": a.cap_cents,
-                       "currency": "USD", "used_credits": a.used_cents, "disabled_until": null})
+                       "currency": a.currency, "used_credits": a.used_cents, "disabled_until": null})
                 .to_string(),
-            )
+            );
+            match a.after_put {
+                AfterPut::Answer => answer,
+                AfterPut::CutOff => answer.cut_off(),
+                AfterPut::Status(status) => Response::json(
+                    status,
+                    r#"{"type":"error","error":{"type":"api_error","message":"upstream"}}"#,
+                ),
+                AfterPut::Slow(delay) => answer.with_delay(delay),
+            }
         }
         _ => Response::not_found(),
     }

@@ -22,7 +22,7 @@ import { renderNow } from "./now.js";
 /**
  * @type {{
  *   busy: boolean, result: Applied | null,
- *   failure: { message: string, browser_url: string | null } | null,
+ *   failure: { message: string, browser_url: string | null, may_have_changed: boolean } | null,
  *   lastChange: Change | null, capTouched: boolean,
  * }}
  */
@@ -41,6 +41,7 @@ function accountExtraUsage() {
 export function renderExtraUsage() {
   const account = accountExtraUsage();
   const cur = account?.currency || "USD";
+  text("cap-currency", fmt.money(0, cur).replace(/[\d.,\s]/g, "") || cur);
   const sw = $input("extra-usage-switch");
   const on = account?.enabled === true;
   if (state.waiting && on) {
@@ -87,6 +88,8 @@ export function renderExtraUsage() {
 
   $("extra-usage-progress").hidden = !eu.busy;
   const result = eu.result;
+  $("extra-usage-answer-lost").hidden = !result?.answer_lost;
+  if (result?.answer_lost) text("extra-usage-answer-lost", `${result.answer_lost} Your account, read again, says:`);
   $("extra-usage-result").hidden = !result?.message;
   if (result?.message) text("extra-usage-result", result.message);
   // The account's word either way; amber when it is not what was asked.
@@ -95,6 +98,8 @@ export function renderExtraUsage() {
   if (result?.difference) text("extra-usage-difference", result.difference);
   $("extra-usage-error").hidden = !eu.failure;
   if (eu.failure) text("extra-usage-error-text", eu.failure.message);
+  // The change may or may not have been made: no advice that assumes either (audit N2).
+  $("extra-usage-may-have-changed").hidden = !eu.failure?.may_have_changed;
   // The account's page, where the app says it can do what the app could not.
   $button("extra-usage-browser").hidden = !eu.failure?.browser_url;
 
@@ -128,12 +133,8 @@ function capError(message) {
 /** Validates and saves the chosen cap locally; returns it in dollars, or null (error shown). */
 async function saveCap() {
   const input = $input("cap-input");
-  const problem = fmt.checkCap(input.value);
-  if (problem) {
-    capError(problem);
-    return null;
-  }
   try {
+    // The core reads the amount (`Cap::parse`); the pane keeps no parser of its own.
     applySettings(await ipc.call("set_spending_cap", { input: input.value }));
     capError(null);
     const cap = chosenCap();
@@ -142,26 +143,26 @@ async function saveCap() {
     renderExtraUsage();
     return cap;
   } catch (e) {
-    // The app's verdict is what counts; the client check only saves a round trip.
     capError(e.message);
     return null;
   }
 }
 
 /**
- * The cap the form asks for: `{cap}` or `{noCap: true}`, or null with the error shown.
- * @returns {{ cap: string } | { noCap: true } | null}
+ * The cap the form asks for, as the core reads it: `{cap}` (canonical, `1250.50`) or
+ * `{noCap: true}`, or null with the core's error shown.
+ * @returns {Promise<{ cap: string } | { noCap: true } | null>}
  */
-function capFromForm() {
+async function capFromForm() {
   if ($input("no-cap").checked) return { noCap: true };
-  const value = $input("cap-input").value;
-  const problem = fmt.checkCap(value);
-  if (problem) {
-    capError(problem);
+  try {
+    const { canonical } = await ipc.call("check_cap", { input: $input("cap-input").value });
+    capError(null);
+    return { cap: canonical };
+  } catch (e) {
+    capError(e.message);
     return null;
   }
-  capError(null);
-  return { cap: value };
 }
 
 /**
@@ -195,13 +196,19 @@ function confirmDialog(plan) {
       done(null);
     };
     const onCancelClick = () => done(null);
-    const onSubmit = (/** @type {Event} */ e) => {
+    const onSubmit = async (/** @type {Event} */ e) => {
       e.preventDefault();
-      if (plan.typed_required && !fmt.sameAmount(typed.value, plan.typed_expected)) {
-        typed.setAttribute("aria-invalid", "true");
-        showError("confirm-amount-error", `Type ${plan.typed_expected} exactly to confirm, or Cancel.`);
-        typed.focus();
-        return;
+      if (plan.typed_required) {
+        // The core decides whether the amount matches (the pane keeps no copy of the rule).
+        const same = await ipc
+          .call("check_extra_usage_amount", { token: plan.token, typedAmount: typed.value })
+          .catch(() => false);
+        if (!same) {
+          typed.setAttribute("aria-invalid", "true");
+          showError("confirm-amount-error", `Type ${plan.typed_expected} exactly to confirm, or Cancel.`);
+          typed.focus();
+          return;
+        }
       }
       done(plan.typed_required ? typed.value : "");
     };
@@ -215,10 +222,20 @@ function confirmDialog(plan) {
 }
 
 /**
- * One change to the account, from prepare through the dialog to the verified answer.
- * @param {Change} change
+ * The failure as the section shows it.
+ * @param {import("../ipc.js").CommandError} e
  */
-async function changeExtraUsage(change) {
+function failure(e) {
+  return { message: e.message, browser_url: e.browser_url, may_have_changed: e.may_have_changed };
+}
+
+/**
+ * One change to the account, from prepare (the core reads the account and asks) through the
+ * dialog to the answer the account gives when read back.
+ * @param {Change} change
+ * @param {number} [asked] how many questions this change has had (the account changed between)
+ */
+async function changeExtraUsage(change, asked = 0) {
   if (eu.busy) return;
   eu.failure = null;
   eu.lastChange = change;
@@ -227,7 +244,11 @@ async function changeExtraUsage(change) {
     plan = await ipc.call("prepare_extra_usage", change);
   } catch (e) {
     if (e.code === "invalid_cap") capError(e.message);
-    else eu.failure = { message: e.message, browser_url: e.browser_url };
+    else if (e.code === "extra_usage_off" && change.action === "cap") {
+      // Changing the cap never turns Extra Usage on: that is its own question, asked now.
+      const { action: _, ...cap } = change;
+      return changeExtraUsage({ action: "enable", ...cap }, asked);
+    } else eu.failure = failure(e);
     renderExtraUsage();
     return;
   }
@@ -253,7 +274,13 @@ async function changeExtraUsage(change) {
       eu.capTouched = false;
     }
   } catch (e) {
-    eu.failure = { message: e.message, browser_url: e.browser_url };
+    eu.failure = failure(e);
+    if (e.code === "account_changed" && asked === 0) {
+      // Nothing was sent: the account changed since the question. Ask the new question.
+      eu.busy = false;
+      renderExtraUsage();
+      return changeExtraUsage(change, asked + 1);
+    }
   } finally {
     eu.busy = false;
   }
@@ -292,12 +319,11 @@ export function setupExtraUsage() {
   $("cap-form").addEventListener("submit", (e) => {
     e.preventDefault();
     if (accountExtraUsage()?.enabled === true) {
-      const cap = capFromForm();
-      if (cap) changeExtraUsage({ action: "cap", ...cap });
+      capFromForm().then((cap) => { if (cap) changeExtraUsage({ action: "cap", ...cap }); });
       return;
     }
     busy($button("cap-save"), async () => {
-      if ((await saveCap()) != null) setStatus("extra-usage-status", `Cap saved: ${fmt.money(chosenCap())} a month, for when Extra Usage is on.`, "ok");
+      if ((await saveCap()) != null) setStatus("extra-usage-status", `Cap saved: ${fmt.money(chosenCap(), accountExtraUsage()?.currency || "USD")} a month, for when Extra Usage is on.`, "ok");
     });
   });
   // Focus counts as touching: WebDriver's clear (and a user's select-all) focuses the field,
@@ -329,8 +355,20 @@ export function setupExtraUsage() {
     state.waiting = false;
     // A cap (or "No cap", confirmed by typing it) is required: enabling pay-as-you-go with no
     // ceiling by accident is how surprise bills happen.
-    const cap = capFromForm();
-    if (cap) changeExtraUsage({ action: "enable", ...cap });
+    capFromForm().then((cap) => { if (cap) changeExtraUsage({ action: "enable", ...cap }); });
+  });
+  $button("extra-usage-recheck").addEventListener("click", () => {
+    busy($button("extra-usage-recheck"), async () => {
+      try {
+        const account = await ipc.call("read_extra_usage");
+        if (state.overview) state.overview.snapshot.extra_usage = account;
+        eu.failure = null;
+      } catch (e) {
+        eu.failure = failure(e);
+      }
+      renderExtraUsage();
+      renderNow();
+    });
   });
   $button("extra-usage-browser").addEventListener("click", () => openInBrowser(true));
   $button("extra-usage-browser-link").addEventListener("click", () => openInBrowser(false));

@@ -138,6 +138,30 @@ pub async fn prepare_extra_usage(
     direct::prepare(&state, change).await
 }
 
+/// The core's reading of a typed cap (`extra_usage::check_cap`): the pane has no parser.
+#[tauri::command]
+pub async fn check_cap(input: String) -> CmdResult<direct::CapCheck> {
+    direct::check_cap(&input)
+}
+
+/// Whether the amount typed in the dialog confirms its plan (`extra_usage::check_amount`).
+#[tauri::command]
+pub async fn check_extra_usage_amount(
+    state: State<'_, AppState>,
+    token: String,
+    typed_amount: String,
+) -> CmdResult<bool> {
+    direct::check_amount(&state, &token, &typed_amount)
+}
+
+/// The account's Extra Usage read now, outside the poll cadence (`extra_usage::read_now`).
+#[tauri::command]
+pub async fn read_extra_usage(
+    state: State<'_, AppState>,
+) -> CmdResult<Option<headroom_core::snapshot::ExtraUsage>> {
+    direct::read_now(&state).await
+}
+
 /// The confirmed direct change (`extra_usage::apply`).
 #[tauri::command]
 pub async fn apply_extra_usage(

@@ -22,9 +22,9 @@ use crate::context::{now_ms, Context, Failure};
 pub(super) fn browser_only(change: Change) -> Result<(), Failure> {
     let url = extra_usage::SETTINGS_URL;
     let what = match change {
-        Change::SetCap(c) => format!("set Extra Usage's monthly cap to {}", c.describe()),
+        Change::SetCap(c) => format!("set Extra Usage's monthly cap to {}", c.canonical()),
         Change::Disable => "turn off Extra Usage".to_owned(),
-        Change::Enable(c) => format!("turn on Extra Usage with {}", c.describe()),
+        Change::Enable(c) => format!("turn on Extra Usage with {}", c.canonical()),
     };
     open_or_print(url, &what, false);
     Ok(())

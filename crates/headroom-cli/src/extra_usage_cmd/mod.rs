@@ -3,11 +3,15 @@
 //! `history`, the record of those changes; and `enable --browser`, the older flow that opens
 //! claude.ai's settings page and watches the account until it reports Extra Usage on.
 //!
-//! A write needs the user's confirmation: on a terminal a prompt (typing the amount again for
-//! a cap over $1,000 or no cap); in scripts `--yes` (and `--confirm-amount`). Without a
-//! terminal and without `--yes` nothing is written: the command says how to confirm and
-//! exits at once. Exit codes: 0 done and verified, 1 refused or failed (the reason and the
-//! browser flow are printed), 2 bad input.
+//! The flow is the core's (`account::overage`: a plan from a fresh reading, the answer checked
+//! against it, the write after a second reading, the outcome settled by a third); this file
+//! shows the question and returns the answer. A write needs a person's confirmation: on a
+//! terminal a prompt (typing the amount again for a cap over 1,000 or no cap). Without a
+//! terminal, `--yes` works only within the maximum cap the user allowed scripts from a
+//! terminal (`allow-scripts`), never for "no cap"; the refusal never spells out a bypass.
+//! Inside Claude Code's shell (`CLAUDECODE` set) nothing is written. Exit codes: 0 done and
+//! verified, 1 refused or failed (nothing changed), 2 bad input, 3 the change may or may not
+//! have been made.
 //!
 //! `browser.rs` has the browser flow (`enable --browser`, `cap --browser`, `disable --browser`).
 
@@ -16,7 +20,9 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use headroom_core::account::extra_usage;
-use headroom_core::account::overage::{self, CapChoice, Change, Confirmation};
+use headroom_core::account::overage::{
+    self, CapChoice, Change, ConfirmedBy, Plan, WriteError, WriteErrorKind,
+};
 use headroom_core::account::status_json::StatusJson;
 use headroom_core::account::Mode;
 use headroom_core::ledger::Ledger;
@@ -54,12 +60,15 @@ pub(crate) enum ExtraUsageAction {
     /// instead and wait until the account reports it on.
     #[command(after_help = EXIT_CODES)]
     Enable(EnableArgs),
-    /// Set Extra Usage's monthly cap (`cap 75`, or `cap --no-cap`); Extra Usage is on after.
+    /// Set the monthly cap of Extra Usage that is on (`cap 75`, or `cap --no-cap`); while it is
+    /// off this is refused (use `enable --cap`).
     #[command(after_help = EXIT_CODES)]
     Cap(CapArgs),
     /// Turn Extra Usage off, after you confirm.
     #[command(after_help = EXIT_CODES)]
     Disable(DisableArgs),
+    /// Allow scripts (no terminal, `--yes`) to set caps up to an amount; only from a terminal.
+    AllowScripts(AllowScriptsArgs),
     /// Every change Headroom made or tried: when, what was asked, what the account said
     /// after, the error.
     History {
@@ -72,27 +81,28 @@ pub(crate) enum ExtraUsageAction {
     },
 }
 
-const EXIT_CODES: &str = "Exit codes: 0 done and confirmed by the account; 1 not confirmed, refused or failed (the reason is printed, with the browser flow); 2 bad input (a cap like \"-5\", \"abc\", \"1e9\" or \"0.001\").\n\nThe endpoint is Anthropic's undocumented OAuth account API (the one Claude Code's /usage-credits uses); if it changes, Headroom says so and the browser flow (--browser, https://claude.ai/settings/usage) still works. Only `PUT overage_spend_limit` and, the first time, `POST setup_overage_billing` are ever written; prepaid credits are never bought.";
+const EXIT_CODES: &str = "Exit codes: 0 done and confirmed by the account; 1 not confirmed, refused or failed, nothing changed (the reason is printed, with the browser flow); 2 bad input (a cap like \"-5\", \"abc\", \"12,50\", \"1e9\" or \"0.001\"); 3 the change may or may not have been made (check the account before trying again).\n\nThe endpoint is Anthropic's undocumented OAuth account API (the one Claude Code's /usage-credits uses); if it changes, Headroom says so and the browser flow (--browser, https://claude.ai/settings/usage) still works. Only `PUT overage_spend_limit` and, the first time, `POST setup_overage_billing` are ever written; prepaid credits are never bought.";
 
 /// How a write is confirmed without a prompt.
 #[derive(Debug, Args)]
 pub(crate) struct ConfirmArgs {
-    /// Confirm without a prompt (for scripts). Never the default.
+    /// Confirm without a prompt. Without a terminal, only within the maximum cap allowed to
+    /// scripts (`allow-scripts`), and never for no cap.
     #[arg(long)]
     pub yes: bool,
-    /// The amount again, for a cap over $1,000 (`--confirm-amount 1500`) or no cap
-    /// (`--confirm-amount "no cap"`).
+    /// The amount again, for a cap over 1,000 (`--confirm-amount 1500`); checked whenever
+    /// given.
     #[arg(long, value_name = "AMOUNT", allow_hyphen_values = true)]
     pub confirm_amount: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct EnableArgs {
-    /// The monthly cap, in dollars (e.g. 50 or 12.50); without it, the cap chosen before in
-    /// Headroom.
+    /// The monthly cap, in your account's currency (e.g. 50 or 12.50: a dot for cents); without
+    /// it, on a terminal, the cap chosen before in Headroom.
     #[arg(long, value_name = "DOLLARS", allow_hyphen_values = true)]
     pub cap: Option<String>,
-    /// No monthly cap at all (needs the amount confirmed: `--confirm-amount "no cap"`).
+    /// No monthly cap at all (on a terminal only, typing "no cap" to confirm).
     #[arg(long, conflicts_with = "cap")]
     pub no_cap: bool,
     #[command(flatten)]
@@ -112,14 +122,14 @@ pub(crate) struct EnableArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct CapArgs {
-    /// The monthly cap, in dollars (e.g. 75 or 12.50).
+    /// The monthly cap, in your account's currency (e.g. 75 or 12.50: a dot for cents).
     #[arg(
         value_name = "DOLLARS",
         allow_hyphen_values = true,
         required_unless_present = "no_cap"
     )]
     pub cap: Option<String>,
-    /// No monthly cap at all (needs `--confirm-amount "no cap"` without a prompt).
+    /// No monthly cap at all (on a terminal only, typing "no cap" to confirm).
     #[arg(long, conflicts_with = "cap")]
     pub no_cap: bool,
     #[command(flatten)]
@@ -127,6 +137,21 @@ pub(crate) struct CapArgs {
     /// Open claude.ai's usage settings instead (nothing is written by Headroom).
     #[arg(long)]
     pub browser: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AllowScriptsArgs {
+    /// The largest cap a script may set (e.g. 50), in your account's currency.
+    #[arg(
+        long,
+        value_name = "AMOUNT",
+        allow_hyphen_values = true,
+        conflicts_with = "off"
+    )]
+    pub max_cap: Option<String>,
+    /// Scripts may not change Extra Usage at all (the default).
+    #[arg(long)]
+    pub off: bool,
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +173,14 @@ pub(crate) fn run(ctx: &Context, args: &ExtraUsageArgs) -> Result<(), Failure> {
             let cap = match (&e.cap, e.no_cap) {
                 (_, true) => CapChoice::NoCap,
                 (Some(text), false) => CapChoice::Cap(parse_cap(text)?),
+                // With --yes the amount must be on the command line a script's author wrote,
+                // never one remembered in the settings (audit N13).
+                (None, false) if e.confirm.yes => {
+                    return Err(Failure::new(
+                        2,
+                        "with --yes, name the cap: `headroom extra-usage enable --cap 50 --yes`",
+                    ))
+                }
                 (None, false) => match ctx.settings()?.extra_usage.chosen_cap {
                     Some(cap) => CapChoice::Cap(cap),
                     None => {
@@ -178,6 +211,7 @@ pub(crate) fn run(ctx: &Context, args: &ExtraUsageArgs) -> Result<(), Failure> {
         }
         Some(ExtraUsageAction::Disable(d)) if d.browser => browser_only(Change::Disable),
         Some(ExtraUsageAction::Disable(d)) => write(ctx, Change::Disable, &d.confirm),
+        Some(ExtraUsageAction::AllowScripts(a)) => allow_scripts(ctx, a),
         Some(ExtraUsageAction::History { json, limit }) => history(ctx, *json, *limit),
     }
 }
@@ -220,9 +254,43 @@ fn browser_offer() -> String {
     )
 }
 
-/// `enable`, `cap`, `disable`: confirm, write, verify, report.
+/// The core's refusal or failure as the CLI says it: its sentence, with the CLI's own advice
+/// where the core leaves the remedy to the front end.
+fn refusal(e: &WriteError, change: Change) -> Failure {
+    let mut message = e.reason.clone();
+    if e.kind == WriteErrorKind::IsOff {
+        let cap = change
+            .cap()
+            .map(CapChoice::canonical)
+            .map_or_else(|| "50".to_owned(), |c| c.replace("no cap", "50"));
+        message = format!(
+            "Extra Usage is off; `headroom extra-usage enable --cap {cap}` turns it on (changing the cap never does)"
+        );
+    }
+    Failure::new(if e.may_have_changed { 3 } else { 1 }, message)
+}
+
+/// `enable`, `cap`, `disable`: the core's plan, the person's answer, the write, the outcome.
 fn write(ctx: &Context, change: Change, confirm: &ConfirmArgs) -> Result<(), Failure> {
+    let agent = std::env::var_os(overage::AGENT_SHELL_VARIABLE);
+    overage::refuse_in_agent_shell(agent.as_deref()).map_err(|e| Failure::new(1, e.reason))?;
+    let terminal = std::io::stdin().is_terminal();
+    if !terminal && !confirm.yes {
+        // No bypass is spelled out (audit N4): whoever reads this without a terminal may be a
+        // script or an agent, and the answer must not teach it how to spend money.
+        return Err(Failure::new(
+            1,
+            "nothing was changed: there is no terminal to ask on. Run it in a terminal, or use Headroom's settings pane",
+        ));
+    }
     let settings = ctx.settings()?;
+    let by = if terminal {
+        ConfirmedBy::Terminal
+    } else {
+        ConfirmedBy::Script {
+            allowed_up_to: settings.extra_usage.scripts_max_cap,
+        }
+    };
     let refresher = ctx.refresher(&settings)?;
     let config = refresher.config().clone();
     if let Err(e) = overage::availability(&config, now_ms()) {
@@ -233,30 +301,61 @@ fn write(ctx: &Context, change: Change, confirm: &ConfirmArgs) -> Result<(), Fai
         ));
     }
     let mut ledger = open_ledger_patiently(ctx)?;
-    // What the account said last decides the question's words and whether the allowance
-    // must be set up first: a routine poll when one is due, else the ledger's reading.
-    let snapshot =
-        patiently(|| Ok(refresher.refresh_blocking(&mut ledger, now_ms(), Mode::Auto)?))?;
-    let current = snapshot.extra_usage.clone();
-    let question = overage::confirmation(&change, current.as_ref());
-    if !confirmed(&question, confirm)? {
-        return Err(Failure::new(1, "nothing was changed"));
+    // One more question when the account changed between the question and the write: the
+    // person then answers the new one (a script does not get a second go).
+    for attempt in 0..2 {
+        let plan =
+            overage::plan_blocking(&refresher, &mut ledger, change, now_ms).map_err(|e| {
+                if e.offer_browser {
+                    println!("{}", browser_offer());
+                }
+                refusal(&e, change)
+            })?;
+        let Some(typed) = answer(&plan, confirm, terminal)? else {
+            return Err(Failure::new(1, "nothing was changed"));
+        };
+        let confirmed = plan
+            .confirm(by, typed.as_deref(), now_ms())
+            .map_err(|e| refusal(&e, change))?;
+        // A busy ledger refuses before anything is sent, so trying again cannot write twice.
+        let applied = patiently(|| {
+            Ok(overage::execute_blocking(
+                &refresher,
+                &mut ledger,
+                confirmed.clone(),
+                now_ms,
+            )?)
+        })?;
+        match &applied.result {
+            Err(e) if e.kind == WriteErrorKind::Changed && terminal && attempt == 0 => {
+                println!("{}.", e.reason);
+                continue;
+            }
+            result => return report(ctx, change, result),
+        }
     }
-    // A busy ledger refuses before anything is sent, so trying again cannot write twice.
-    let applied = patiently(|| {
-        Ok(overage::apply_blocking(
-            &refresher,
-            &mut ledger,
-            &change,
-            current.as_ref(),
-            now_ms,
-        )?)
-    })?;
-    match &applied.result {
+    Err(Failure::new(
+        1,
+        "your account kept changing while Headroom asked; nothing was changed",
+    ))
+}
+
+/// What the account says now, as the CLI prints it; the chosen cap recorded when verified.
+fn report(
+    ctx: &Context,
+    change: Change,
+    result: &Result<overage::Verified, WriteError>,
+) -> Result<(), Failure> {
+    match result {
         Ok(v) => {
+            if let Some(lost) = &v.answer_lost {
+                println!("{lost}; your account, read again, says:");
+            }
             println!("{}", v.summary);
-            if let Change::Enable(CapChoice::Cap(cap)) | Change::SetCap(CapChoice::Cap(cap)) =
-                change
+            if let (
+                true,
+                Change::Enable(CapChoice::Cap(cap)) | Change::SetCap(CapChoice::Cap(cap)),
+            ) = (v.matches, change)
             {
                 // The cap asked for is the one the mismatch warning compares with from now on.
                 if let Err(f) = ctx.update_settings(|s| s.extra_usage.chosen_cap = Some(cap)) {
@@ -278,86 +377,78 @@ fn write(ctx: &Context, change: Change, confirm: &ConfirmArgs) -> Result<(), Fai
             }
         }
         Err(e) => {
-            if e.may_have_changed {
-                println!("Your account may have changed: check with `headroom extra-usage`.");
-            }
-            if e.offer_browser {
+            if e.offer_browser && !e.may_have_changed {
                 println!("{}", browser_offer());
             }
-            Err(Failure::new(1, e.reason.clone()))
+            Err(refusal(e, change))
         }
     }
 }
 
-/// Asks, or reads the flags. `Ok(false)`: the user said no (or could not be asked).
-fn confirmed(question: &Confirmation, flags: &ConfirmArgs) -> Result<bool, Failure> {
-    println!("{}", question.text);
-    let terminal = std::io::stdin().is_terminal();
-    if let Some(typed) = &flags.confirm_amount {
-        if question.retype.is_some() && !overage::amount_confirmed(question, typed) {
-            return Err(Failure::new(
-                2,
-                format!(
-                    "--confirm-amount {typed:?} does not repeat the amount ({}); nothing was changed",
-                    question.retype_hint.as_deref().unwrap_or("")
-                ),
-            ));
-        }
-    }
-    let amount_given = question.retype.is_none() || flags.confirm_amount.is_some();
-    if flags.yes && amount_given {
-        return Ok(true);
-    }
-    if !terminal {
-        let how = match (&question.retype, flags.yes) {
-            (Some(c), _) => format!("--yes --confirm-amount {:?}", retype_text(*c)),
-            (None, _) => "--yes".to_owned(),
-        };
-        println!("Nothing was changed: no terminal to ask on. To confirm, run the command again with {how}.");
-        return Ok(false);
+/// The person's answer to `plan`'s question: `Ok(None)` when they said no; `Ok(Some(typed))`
+/// with the amount typed again (or `--confirm-amount`), which the core checks.
+fn answer(
+    plan: &Plan,
+    flags: &ConfirmArgs,
+    terminal: bool,
+) -> Result<Option<Option<String>>, Failure> {
+    println!("{}", plan.question);
+    if flags.yes || flags.confirm_amount.is_some() && !terminal {
+        return Ok(Some(flags.confirm_amount.clone()));
     }
     let stdin = std::io::stdin();
     let mut line = String::new();
-    match &question.retype {
-        Some(_) => {
-            print!(
-                "{}: ",
-                capitalize(
-                    question
-                        .retype_hint
-                        .as_deref()
-                        .unwrap_or("type the amount to confirm")
-                )
-            );
-            let _ = std::io::stdout().flush();
-            stdin
-                .lock()
-                .read_line(&mut line)
-                .map_err(|e| Failure::new(1, e.to_string()))?;
-            if overage::amount_confirmed(question, &line) {
-                return Ok(true);
-            }
-            println!("That is not the amount; nothing was changed.");
-            Ok(false)
+    let mut ask = |prompt: &str| -> Result<String, Failure> {
+        print!("{prompt}: ");
+        let _ = std::io::stdout().flush();
+        line.clear();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| Failure::new(1, e.to_string()))?;
+        Ok(line.trim().to_owned())
+    };
+    match (&plan.retype_hint, &flags.confirm_amount) {
+        (Some(hint), None) => {
+            let typed = ask(&capitalize(hint))?;
+            Ok(Some(Some(typed)))
         }
-        None => {
-            print!("Type yes to confirm: ");
-            let _ = std::io::stdout().flush();
-            stdin
-                .lock()
-                .read_line(&mut line)
-                .map_err(|e| Failure::new(1, e.to_string()))?;
-            let answer = line.trim().to_ascii_lowercase();
-            Ok(answer == "yes" || answer == "y")
+        (_, given) => {
+            let yes = ask("Type yes to confirm")?.to_ascii_lowercase();
+            Ok((yes == "yes" || yes == "y").then(|| given.clone()))
         }
     }
 }
 
-fn retype_text(c: CapChoice) -> String {
-    match c {
-        CapChoice::Cap(cap) => cap.plain(),
-        CapChoice::NoCap => "no cap".to_owned(),
+/// `headroom extra-usage allow-scripts --max-cap 50 | --off`: only where a person is.
+fn allow_scripts(ctx: &Context, args: &AllowScriptsArgs) -> Result<(), Failure> {
+    let agent = std::env::var_os(overage::AGENT_SHELL_VARIABLE);
+    overage::refuse_in_agent_shell(agent.as_deref()).map_err(|e| Failure::new(1, e.reason))?;
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::new(
+            1,
+            "nothing was changed: what scripts may spend is set only from a terminal or Headroom's settings pane",
+        ));
     }
+    let max = match (&args.max_cap, args.off) {
+        (_, true) => None,
+        (Some(text), false) => Some(parse_cap(text)?),
+        (None, false) => {
+            return Err(Failure::new(
+                2,
+                "give the largest cap scripts may set (`--max-cap 50`), or `--off`",
+            ))
+        }
+    };
+    ctx.update_settings(|s| s.extra_usage.scripts_max_cap = max)?;
+    match max {
+        Some(cap) => println!(
+            "Scripts may now set Extra Usage caps up to {} (never no cap).",
+            cap.plain()
+        ),
+        None => println!("Scripts may not change Extra Usage."),
+    }
+    Ok(())
 }
 
 fn capitalize(s: &str) -> String {
@@ -372,6 +463,10 @@ fn capitalize(s: &str) -> String {
 fn history(ctx: &Context, json: bool, limit: usize) -> Result<(), Failure> {
     let settings = ctx.settings()?;
     let ledger = open_ledger_patiently(ctx)?;
+    // A write left pending by a process that stopped (Ctrl-C, a crash) is not in progress.
+    if let Err(e) = overage::settle_interrupted(&ledger, now_ms()) {
+        eprintln!("note: cannot update the history: {e}");
+    }
     let entries = overage::history(&ledger, limit)?;
     if json {
         let text = serde_json::to_string_pretty(&serde_json::json!({
@@ -392,6 +487,7 @@ fn history(ctx: &Context, json: bool, limit: usize) -> Result<(), Failure> {
     let mut table = Table::new(&[
         ("When", Align::Left),
         ("Asked", Align::Left),
+        ("Organization", Align::Left),
         ("Outcome", Align::Left),
         ("Account said after", Align::Left),
         ("Error", Align::Left),
@@ -400,7 +496,8 @@ fn history(ctx: &Context, json: bool, limit: usize) -> Result<(), Failure> {
         table.row(vec![
             headroom_core::text::clock(e.at_ms, now, zone),
             e.asked.clone(),
-            e.outcome.clone(),
+            e.organization.clone().unwrap_or_default(),
+            e.outcome.words().to_owned(),
             e.account_after.clone().unwrap_or_default(),
             e.error.clone().unwrap_or_default(),
         ]);
@@ -412,13 +509,34 @@ fn history(ctx: &Context, json: bool, limit: usize) -> Result<(), Failure> {
 fn status(ctx: &Context, json: bool) -> Result<(), Failure> {
     let settings = ctx.settings()?;
     let mut ledger = ctx.open_ledger()?;
+    // The account read now, outside the poll cadence (inside the 429 cool-down), so that
+    // right after a change this never shows a reading from before it as current (audit N2).
+    let mut direct_problem = None;
+    let refresher = ctx.refresher(&settings)?;
+    if overage::availability(refresher.config(), now_ms()).is_ok() {
+        if let Err(e) = overage::read_blocking(&refresher, &mut ledger, now_ms) {
+            direct_problem = Some(e.reason);
+        }
+    }
     let snap = ctx.snapshot(&mut ledger, &settings, now_ms(), Mode::Auto)?;
+    let now = now_ms();
+    if let Err(e) = overage::settle_interrupted(&ledger, now) {
+        eprintln!("note: cannot update the history: {e}");
+    }
+    // A change whose outcome is not known, made after the reading shown: the reading is from
+    // before it, so it is not the account's state, and no advice may build on it.
+    let unsettled = overage::unsettled_since(&ledger, now - overage::STALE_PENDING_MS * 12)?
+        .filter(|at| {
+            snap.extra_usage
+                .as_ref()
+                .is_none_or(|eu| eu.enabled.is_none() || eu.observed_at_ms <= *at)
+        });
     let chosen = settings.extra_usage.chosen_cap;
     let mismatch = snap
         .extra_usage
         .as_ref()
         .and_then(|eu| extra_usage::cap_mismatch(chosen, eu));
-    let trap = extra_usage::trap(&snap, &settings.alerts);
+    let trap = extra_usage::trap(&snap, &settings.alerts).filter(|_| unsettled.is_none());
     if json {
         let value = serde_json::json!({
             "schema_version": headroom_core::account::status_json::SCHEMA_VERSION,
@@ -427,6 +545,8 @@ fn status(ctx: &Context, json: bool) -> Result<(), Failure> {
             "cap_mismatch": mismatch,
             "trap": trap,
             "settings_url": extra_usage::SETTINGS_URL,
+            "unsettled_change_at_ms": unsettled,
+            "read_now_problem": direct_problem,
             "errors": snap.errors,
         });
         let text =
@@ -434,11 +554,19 @@ fn status(ctx: &Context, json: bool) -> Result<(), Failure> {
         println!("{text}");
         return Ok(());
     }
-    match &snap.extra_usage {
-        Some(eu) => println!("Extra Usage: {}", describe(eu, snap.taken_at_ms)),
-        None => println!(
+    match (&snap.extra_usage, unsettled) {
+        (_, Some(at)) => println!(
+            "Extra Usage: not known: your change at {} may or may not have been made, and the account has not been read since; check {}",
+            headroom_core::text::clock(at, now, settings.zone()),
+            extra_usage::SETTINGS_URL
+        ),
+        (Some(eu), None) => println!("Extra Usage: {}", describe(eu, now)),
+        (None, None) => println!(
             "Extra Usage: unknown (no account source has reported it; sign in with `claude`, or `headroom claude-ai login`)"
         ),
+    }
+    if let Some(p) = &direct_problem {
+        println!("note: the account could not be read just now: {p}");
     }
     if let Some(cap) = chosen {
         println!("Cap chosen in Headroom: {cap}");

@@ -184,6 +184,10 @@ pub enum FetchError {
     /// No answer within the total timeout (seconds).
     #[error("no answer within {0} s")]
     Timeout(u64),
+    /// The connection broke after the request was sent, or the answer was cut short: unlike
+    /// [`FetchError::Offline`], the server may have received (and carried out) the request.
+    #[error("the connection broke before the answer was complete")]
+    Interrupted,
     /// 401.
     #[error("the login was refused (401)")]
     Unauthorized,
@@ -368,8 +372,12 @@ impl Http {
             FetchError::Timeout(self.timeouts.total.as_secs().max(1))
         } else if e.is_connect() {
             FetchError::Offline(connect_reason(e))
+        } else if e.is_builder() {
+            FetchError::Request(connect_reason(e))
         } else {
-            FetchError::Offline("the connection failed".into())
+            // Connected, so the request may have reached the server: a reset while sending or
+            // reading, a body cut short, a malformed answer.
+            FetchError::Interrupted
         }
     }
 

@@ -122,9 +122,9 @@ impl SourceError {
             | SourceError::NoSessionKey
             | SourceError::NoOrganization
             | SourceError::ChooseOrganization(_) => FailureKind::Auth,
-            SourceError::Fetch(FetchError::Offline(_) | FetchError::Timeout(_)) => {
-                FailureKind::Offline
-            }
+            SourceError::Fetch(
+                FetchError::Offline(_) | FetchError::Timeout(_) | FetchError::Interrupted,
+            ) => FailureKind::Offline,
             SourceError::Fetch(FetchError::RateLimited { .. }) => FailureKind::RateLimited,
             SourceError::Fetch(FetchError::Unauthorized | FetchError::Forbidden { .. }) => {
                 FailureKind::Auth

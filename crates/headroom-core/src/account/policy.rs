@@ -211,9 +211,7 @@ pub(super) fn decide(
     // Times further ahead than the policy could have set mean the clock went backwards:
     // they are ignored rather than obeyed for hours.
     let plausible = |t: i64, max: i64| t > now_ms && t - now_ms <= max;
-    let cooldown = state
-        .cooldown_until_ms
-        .filter(|&u| plausible(u, policy.retry_after_max_ms.max(policy.auth_retry_ms)));
+    let cooldown = active_cooldown(policy, state, now_ms);
     if mode == Mode::Force {
         return match (cooldown, state.last_failure) {
             (Some(until_ms), Some(FailureKind::RateLimited)) => Decision::Wait {
@@ -350,6 +348,16 @@ pub(super) fn after(
 fn doubling(base: i64, n: u32, max: i64) -> i64 {
     let shift = n.saturating_sub(1).min(30);
     base.saturating_mul(1i64 << shift).min(max)
+}
+
+/// The cool-down `state` still imposes at `now_ms`, if any. One further ahead than the policy
+/// could have set means the clock went backwards: it is ignored rather than obeyed for hours
+/// (or days). Polls and the Extra Usage writes (audit N15) both read it here.
+pub(crate) fn active_cooldown(policy: &PollPolicy, state: &PollState, now_ms: i64) -> Option<i64> {
+    let max = policy.retry_after_max_ms.max(policy.auth_retry_ms);
+    state
+        .cooldown_until_ms
+        .filter(|&u| u > now_ms && u - now_ms <= max)
 }
 
 #[cfg(test)]

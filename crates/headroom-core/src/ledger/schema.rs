@@ -35,6 +35,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("schema/005_us_only.sql"),
     include_str!("schema/006_extra_usage_writes.sql"),
     include_str!("schema/007_poll_problem.sql"),
+    include_str!("schema/008_extra_usage_settling.sql"),
 ];
 
 /// How many of [`MIGRATIONS`] the database has; a newer schema is refused.

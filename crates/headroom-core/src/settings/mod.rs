@@ -39,8 +39,11 @@ pub struct Cap {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CapError {
     /// Nothing typed.
-    #[error("enter an amount in dollars, like 50 or 12.50")]
+    #[error("enter an amount, like 50 or 12.50")]
     Empty,
+    /// A comma that is not a thousands separator (`12,50`): cents take a dot.
+    #[error("use a dot for cents: 12.50 (a comma only separates thousands, as in 1,250.00)")]
+    CommaForCents,
     /// Not digits: what was typed.
     #[error("{0:?} is not an amount: use digits, like 50 or 12.50")]
     NotANumber(String),
@@ -51,10 +54,10 @@ pub enum CapError {
     #[error("use at most two decimals (cents)")]
     TooPrecise,
     /// Below [`Cap::MIN_CENTS`].
-    #[error("the cap must be at least $1")]
+    #[error("the cap must be at least 1.00")]
     TooSmall,
     /// Above [`Cap::MAX_CENTS`].
-    #[error("the cap can be at most $100,000")]
+    #[error("the cap can be at most 100,000.00")]
     TooLarge,
 }
 
@@ -64,28 +67,47 @@ impl Cap {
     /// The largest cap: $100,000, far above any plan's spend, so a typo's extra zeros are caught.
     pub const MAX_CENTS: u64 = 10_000_000;
 
-    /// Parses what a person types: `50`, `12.5`, `$1,000.00`. Exponents, signs, `NaN` and
-    /// the like are refused.
+    /// Parses what a person types: `50`, `12.5`, `$1,000.00`, `1,250.50`. Exponents, signs,
+    /// `NaN` and the like are refused.
+    ///
+    /// A comma is read only as a thousands separator, in well-formed groups of three
+    /// (`1,250`, `12,500.50`); anything else with a comma (`9,99`, `12,50`, `1,5`) is refused
+    /// with "use a dot for cents". Much of Europe writes `12,50` for twelve-fifty: reading it
+    /// as 1,250 (as this parser once did) turned a small cap into a hundred times larger one,
+    /// and the "type the amount again" check, which uses this same parser, could not catch it.
     pub fn parse(input: &str) -> Result<Cap, CapError> {
-        let text = input.trim();
-        let text = text
-            .strip_prefix('$')
-            .unwrap_or(text)
-            .trim()
-            .replace(',', "");
+        let trimmed = input.trim();
+        let text = ['$', '€', '£']
+            .iter()
+            .find_map(|sign| trimmed.strip_prefix(*sign))
+            .unwrap_or(trimmed)
+            .trim();
         if text.is_empty() {
             return Err(CapError::Empty);
         }
-        if text.starts_with('-') && text[1..].chars().all(|c| c.is_ascii_digit() || c == '.') {
+        let not_a_number = || CapError::NotANumber(trimmed.to_owned());
+        if text.starts_with('-')
+            && text[1..]
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+        {
             return Err(CapError::NotPositive);
         }
         let (whole, fraction) = match text.split_once('.') {
             Some((w, f)) => (w, f),
-            None => (text.as_str(), ""),
+            None => (text, ""),
         };
         let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-        if (whole.is_empty() && fraction.is_empty()) || !digits(whole) || !digits(fraction) {
-            return Err(CapError::NotANumber(input.trim().to_owned()));
+        if fraction.contains(',') {
+            return Err(CapError::CommaForCents);
+        }
+        let whole = if whole.contains(',') {
+            ungroup(whole).ok_or(CapError::CommaForCents)?
+        } else {
+            whole.to_owned()
+        };
+        if (whole.is_empty() && fraction.is_empty()) || !digits(&whole) || !digits(fraction) {
+            return Err(not_a_number());
         }
         if fraction.len() > 2 {
             return Err(CapError::TooPrecise);
@@ -96,13 +118,11 @@ impl Cap {
         let whole: u64 = if whole.is_empty() {
             0
         } else {
-            whole
-                .parse()
-                .map_err(|_| CapError::NotANumber(input.trim().to_owned()))?
+            whole.parse().map_err(|_| not_a_number())?
         };
         let cents_part: u64 = format!("{fraction:0<2}")
             .parse()
-            .map_err(|_| CapError::NotANumber(input.trim().to_owned()))?;
+            .map_err(|_| not_a_number())?;
         Cap::from_cents(whole * 100 + cents_part)
     }
 
@@ -131,6 +151,25 @@ impl Cap {
     pub fn plain(self) -> String {
         format!("{}.{:02}", self.cents / 100, self.cents % 100)
     }
+}
+
+/// `1,250` → `1250`, when every group after the first has exactly three digits and the first
+/// one to three; `None` for any other use of the comma (`9,99`, `12,50`, `1,5`, `,500`).
+fn ungroup(whole: &str) -> Option<String> {
+    let mut groups = whole.split(',');
+    let first = groups.next()?;
+    let is_digits = |g: &str| g.chars().all(|c| c.is_ascii_digit());
+    if first.is_empty() || first.len() > 3 || !is_digits(first) {
+        return None;
+    }
+    let mut out = first.to_owned();
+    for g in groups {
+        if g.len() != 3 || !is_digits(g) {
+            return None;
+        }
+        out.push_str(g);
+    }
+    Some(out)
 }
 
 impl TryFrom<f64> for Cap {
@@ -296,6 +335,12 @@ pub struct ExtraUsageSettings {
     /// An invalid cap in the file (hand-edited to -5, say) is reset to none with a warning,
     /// like any other wrongly typed field (see [`parse`]).
     pub chosen_cap: Option<Cap>,
+    /// The largest cap a script may set without a terminal (`headroom extra-usage … --yes`);
+    /// `None`, the default: scripts may not turn Extra Usage on or change its cap at all, and
+    /// "no cap" is never a script's. Set from a terminal
+    /// (`headroom extra-usage allow-scripts --max-cap 50`) or the settings pane, where a person
+    /// is; the reason is audit N4: an agent's shell has no terminal either.
+    pub scripts_max_cap: Option<Cap>,
 }
 
 /// Where usage figures come from, and how often the account is asked.

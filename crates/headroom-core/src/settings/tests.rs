@@ -61,6 +61,40 @@ fn caps_people_type() {
     assert_eq!(Cap::parse("50").unwrap().to_string(), "$50.00");
 }
 
+/// Audit N3: `9,99` was read as 999.00 and `12,50` as 1,250.00 (every comma was dropped).
+/// A comma is a thousands separator only in well-formed groups; anything else is refused.
+#[test]
+fn a_comma_is_only_a_thousands_separator() {
+    for (typed, cents) in [
+        ("1,250", 125_000),
+        ("1,250.50", 125_050),
+        ("$12,500.5", 1_250_050),
+        ("€ 1,000", 100_000),
+        ("100,000.00", 10_000_000),
+        ("£9.99", 999),
+    ] {
+        assert_eq!(Cap::parse(typed).map(Cap::cents), Ok(cents), "{typed}");
+    }
+    for typed in [
+        "9,99",
+        "12,50",
+        "1,5",
+        "1,2345",
+        ",500",
+        "1,,000",
+        "1,000,00",
+        "12.50,0",
+        "1,000.5,0",
+        "1234,567",
+    ] {
+        assert_eq!(Cap::parse(typed), Err(CapError::CommaForCents), "{typed}");
+    }
+    assert!(CapError::CommaForCents
+        .to_string()
+        .contains("use a dot for cents: 12.50"));
+    assert_eq!(Cap::parse("-1,000"), Err(CapError::NotPositive));
+}
+
 #[test]
 fn quiet_hours_may_span_midnight() {
     let q = QuietHours {

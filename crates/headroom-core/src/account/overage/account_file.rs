@@ -14,6 +14,10 @@ pub struct AccountFile {
     pub organization_uuid: Option<String>,
     /// `oauthAccount.organizationRole` (`admin`, `user`, ...), as Claude Code wrote it.
     pub organization_role: Option<String>,
+    /// `oauthAccount.organizationName`: whose payment method a write spends, in the question.
+    pub organization_name: Option<String>,
+    /// `oauthAccount.emailAddress`: whose login it is, in the question.
+    pub email: Option<String>,
     /// The file's path, for messages.
     pub origin: String,
 }
@@ -27,7 +31,7 @@ pub fn read_account_file(path: Option<&Path>) -> AccountFile {
     };
     let origin = path.display().to_string();
     // The file holds Claude Code's whole state (projects, history settings): read it only to
-    // this size, and keep nothing but the two fields.
+    // this size, and keep nothing but these fields.
     let bytes = match read_capped(path, 16 << 20) {
         Some(b) => b,
         None => {
@@ -50,8 +54,16 @@ pub fn read_account_file(path: Option<&Path>) -> AccountFile {
     AccountFile {
         organization_uuid: field("organizationUuid").filter(|u| is_uuid(u)),
         organization_role: field("organizationRole"),
+        organization_name: field("organizationName").map(|n| printable(&n)),
+        email: field("emailAddress").map(|e| printable(&e)),
         origin,
     }
+}
+
+/// At most 200 characters, with control characters (a terminal's escape sequences) left out:
+/// these names are printed in the question.
+fn printable(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
 fn read_capped(path: &Path, max: u64) -> Option<Vec<u8>> {

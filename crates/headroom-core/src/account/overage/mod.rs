@@ -1,5 +1,7 @@
-//! Extra Usage switched on or off, and its monthly cap set, from Headroom itself: confirmed
-//! before, verified after, recorded always, and never anything but these two writes.
+//! Extra Usage switched on or off, and its monthly cap set, from Headroom itself: one flow,
+//! owned here, that both front ends (the CLI's `headroom extra-usage enable|cap|disable` and
+//! the settings pane) only drive. They show the question and return the answer; every money
+//! rule below holds in this module.
 //!
 //! Claude Code's own `/usage-credits` (formerly `/extra-usage`) does this with the login
 //! Headroom already reads, through an **undocumented** part of Anthropic's OAuth API (see
@@ -7,64 +9,75 @@
 //! `{anthropic_api}/api/oauth/organizations/{org}/`:
 //!
 //! - `PUT overage_spend_limit` with `{"is_enabled": false}` (off), or
-//!   `{"is_enabled": true, "monthly_credit_limit": <cents or null>, "currency": "USD"}` (on,
-//!   with a cap or with none);
-//! - `POST setup_overage_billing` with `{"org_monthly_spend_limit": <cents>}`, once, for an
-//!   account whose allowance was never set up (`disabled_reason` `overage_not_provisioned`,
+//!   `{"is_enabled": true, "monthly_credit_limit": <minor units or null>, "currency": <the
+//!   account's own>}` (on, with a cap or with none);
+//! - `POST setup_overage_billing` with `{"org_monthly_spend_limit": <minor units>}`, once, for
+//!   an account whose allowance was never set up (`disabled_reason` `overage_not_provisioned`,
 //!   or the PUT says so), followed by the PUT. The two are not atomic.
 //!
-//! plus reads: `GET /api/oauth/usage` and `GET overage_spend_limit` after every write (the
-//! verification), and `GET /api/oauth/profile` only when Claude Code's account file does
-//! not name the organization. Prepaid credits, auto-reload and every other billing path are
+//! The only read is `GET /api/oauth/usage` (its `extra_usage` or `spend`), plus
+//! `GET /api/oauth/profile` when Claude Code's account file does not name the organization.
+//! `GET overage_spend_limit` is not used: public reports say it answers 405 over OAuth, so
+//! nothing may depend on it. Prepaid credits, auto-reload and every other billing path are
 //! never requested (a test proves it from the server's request log).
 //!
-//! Headers: `Authorization: Bearer <Claude Code's token>` (sensitive), `anthropic-beta:
-//! oauth-2025-04-20`, `anthropic-version: 2023-06-01`, `Content-Type: application/json`,
-//! `x-organization-uuid: <org>`. Base URL, timeouts and host rules are the account client's
-//! (`account::client`): only Anthropic's host or loopback ever gets the token.
+//! # The flow
 //!
-//! # API for front ends (CLI `headroom extra-usage enable|cap|disable|history`, the pane)
-//!
-//! ```text
-//! // 1. What the user asks (amounts through `Cap::parse`, the one strict money parser):
-//! let change = Change::Enable(CapChoice::Cap(cap));   // SetCap(CapChoice::NoCap), Disable
-//! // 2. Can Headroom write at all? Local files only, no request (the pane's switch or link):
-//! let where_to = overage::availability(refresher.config(), now_ms);  // Err(e): e.reason, browser
-//! // 3. The confirmation, from what the account said last (`snapshot.extra_usage`):
-//! let c = overage::confirmation(&change, snapshot.extra_usage.as_ref());
-//! //    c.text: the question, naming the amount; c.retype: Some(choice) when the amount must
-//! //    be typed again (cap over $1,000, or no cap): check with `overage::amount_confirmed`.
-//! // 4. Only after the user confirmed (nothing here asks):
-//! let applied = overage::apply_blocking(&refresher, &mut ledger, &change,
-//!                                       snapshot.extra_usage.as_ref(), clock)?;
-//! //    `Err` only for a ledger that cannot record the write first (nothing was sent: safe
-//! //    to try again, e.g. when busy). Otherwise `applied.result` is
-//! //    Ok(Verified { summary, matches, difference, account, .. }): what the account says
-//! //    now ("Extra Usage is on · cap $50.00 · confirmed by your account at 14:05"), or
-//! //    Err(WriteError { kind, reason, offer_browser, may_have_changed, .. }): one sentence
-//! //    (the server's own user-facing message when it gave one) and whether to offer the
-//! //    browser flow (`SETTINGS_URL`, always true today).
-//! // 5. The record of every write: overage::history(&ledger, 50)
+//! ```no_run
+//! # use headroom_core::account::{overage::{self, CapChoice, Change, ConfirmedBy}, Refresher};
+//! # use headroom_core::{ledger::Ledger, settings::Cap};
+//! # fn demo(refresher: &Refresher, ledger: &mut Ledger, now: fn() -> i64) -> Result<(), Box<dyn std::error::Error>> {
+//! let change = Change::Enable(CapChoice::Cap(Cap::parse("50")?));
+//! // 1. A plan from a fresh reading of the account (one GET, outside the poll cadence):
+//! //    the question names the amount, the currency and the account that will be billed.
+//! let plan = overage::plan_blocking(refresher, ledger, change, now)?;
+//! println!("{}", plan.question);
+//! // 2. The person's answer, checked against the plan (expiry, the amount typed again,
+//! //    the limits on scripts):
+//! let confirmed = plan.confirm(ConfirmedBy::Terminal, Some("50"), now())?;
+//! // 3. Read again, write only if nothing the person confirmed has changed, then settle
+//! //    the outcome by reading the account back (also after a lost answer).
+//! let applied = overage::execute_blocking(refresher, ledger, confirmed, now)?;
+//! match &applied.result {
+//!     Ok(settled) => println!("{}", settled.summary),
+//!     Err(e) if e.may_have_changed => println!("may or may not have changed: {}", e.reason),
+//!     Err(e) => println!("nothing changed: {}", e.reason),
+//! }
+//! # Ok(()) }
 //! ```
 //!
-//! A 429 on any of these requests starts the shared cool-down (the Account source's poll
-//! state in the ledger, as a poll's would); while it lasts nothing is sent, and the error
-//! says when to try again. There is no retry loop.
+//! The rules, each kept here:
+//! - The question is built from a reading taken just before it; the write reads again and
+//!   sends nothing when anything the person confirmed changed (on or off, the cap, the
+//!   currency, set up or not): [`WriteErrorKind::Changed`], ask again.
+//! - Changing the cap never turns Extra Usage on: while it is off, a cap change is refused
+//!   ([`WriteErrorKind::IsOff`]) and the front end offers the "Turn on" question.
+//! - Amounts are in the account's own currency; with none stated, nothing is written.
+//! - The question names the account (e-mail) and the organization that will be billed.
+//! - Anything that can happen after a request may have left (a reset, a cut-off body, a 5xx, a
+//!   timeout) is "may or may not have been made": the account is read back after
+//!   [`SETTLE_PAUSE_MS`] and its answer reported; the history keeps `unknown` until a reading
+//!   settles it.
+//! - A script (no terminal) writes only within the user's own limit for scripts, never "no
+//!   cap"; the amount typed again is always checked when given.
+//!
+//! A 429 on any request starts the shared cool-down (the Account source's poll state in the
+//! ledger, as a poll's would); while it lasts nothing is sent, and the error says when to try
+//! again. There is no retry loop.
 //!
 //! claude.ai session-key users keep the browser flow: no public code shows claude.ai's write
 //! (method, path and body) with enough certainty to spend someone's money on it.
 //!
-//! This file holds the API; beside it: `requests` (the HTTP writes, the read-back and what
-//! each answer means), `account_file` (the organization from `.claude.json`), `history` (the
-//! ledger table) and `words` (what the account says after a write).
+//! Beside this file: `reading` (what one direct reading says, strictly), `plan` (the question
+//! and its confirmation), `requests` (the HTTP reads and writes and what each answer means),
+//! `account_file` (the organization and e-mail from `.claude.json`), `history` (the ledger
+//! table) and `words` (what the account says after a write).
 
 use serde::Serialize;
 
 use super::{AccountConfig, AccountError, Refresher};
 use crate::ledger::Ledger;
 use crate::settings::Cap;
-use crate::snapshot::ExtraUsage;
-use crate::text;
 
 pub use crate::alerts::EXTRA_USAGE_SETTINGS_URL as SETTINGS_URL;
 
@@ -78,11 +91,20 @@ pub const NOT_PROVISIONED: &str = "overage_not_provisioned";
 /// Caps above this (in cents), and "no cap", need the amount typed again.
 pub const RETYPE_ABOVE_CENTS: u64 = 100_000;
 /// What `setup_overage_billing` gets when the user chose no cap: Claude Code's own default
-/// ($20.00). The PUT that follows removes the cap; should it fail, the account is left with
+/// (20.00). The PUT that follows removes the cap; should it fail, the account is left with
 /// this small cap rather than none.
 pub const SETUP_DEFAULT_CENTS: u64 = 2_000;
 /// How many writes the history keeps.
 pub const HISTORY_LIMIT: i64 = 500;
+/// How long a question stays good: longer than anyone reads it, short enough that the account
+/// it describes is still the account (the write reads it again anyway).
+pub const PLAN_LIFETIME_MS: i64 = 5 * 60_000;
+/// The pause before reading the account back after a write whose answer was lost: the
+/// account may still be applying it.
+pub const SETTLE_PAUSE_MS: u64 = 1_500;
+/// The environment variable Claude Code sets in the shells it runs commands in: an agent's
+/// shell, where Headroom writes nothing to the account.
+pub const AGENT_SHELL_VARIABLE: &str = "CLAUDECODE";
 
 /// A monthly cap, or none at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -95,10 +117,10 @@ pub enum CapChoice {
 }
 
 impl CapChoice {
-    /// `$50.00`, or `no cap`.
-    pub fn describe(self) -> String {
+    /// `€50.00` in `currency`, or `no cap`.
+    pub fn describe(self, currency: &str) -> String {
         match self {
-            CapChoice::Cap(c) => c.to_string(),
+            CapChoice::Cap(c) => money_cents(c.cents(), currency),
             CapChoice::NoCap => "no cap".to_owned(),
         }
     }
@@ -118,19 +140,52 @@ impl CapChoice {
             CapChoice::NoCap => true,
         }
     }
+
+    /// What a person types to confirm it: `1500.00` (the canonical form [`Cap::parse`] reads
+    /// back), or `no cap`.
+    pub fn canonical(self) -> String {
+        match self {
+            CapChoice::Cap(c) => c.plain(),
+            CapChoice::NoCap => "no cap".to_owned(),
+        }
+    }
 }
 
 /// What the user asks of the account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "action", content = "cap")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "action", content = "cap_cents")]
 pub enum Change {
     /// Turn Extra Usage on with this cap (setting the allowance up first if it never was).
+    #[serde(with = "cap_cents")]
     Enable(CapChoice),
-    /// Set the monthly cap; Extra Usage is on afterwards (the write is the same as `Enable`'s,
-    /// the confirmation differs).
+    /// Set the monthly cap of an Extra Usage that is on (refused while it is off: changing the
+    /// cap never turns it on).
+    #[serde(with = "cap_cents")]
     SetCap(CapChoice),
     /// Turn Extra Usage off.
     Disable,
+}
+
+/// The history stores a change as `{"action": "enable", "cap_cents": 5000}` (`null`: no cap).
+mod cap_cents {
+    use super::{Cap, CapChoice};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(c: &CapChoice, s: S) -> Result<S::Ok, S::Error> {
+        match c.cents() {
+            Some(cents) => s.serialize_some(&cents),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<CapChoice, D::Error> {
+        match Option::<u64>::deserialize(d)? {
+            Some(cents) => Cap::from_cents(cents)
+                .map(CapChoice::Cap)
+                .map_err(serde::de::Error::custom),
+            None => Ok(CapChoice::NoCap),
+        }
+    }
 }
 
 impl Change {
@@ -147,16 +202,21 @@ impl Change {
         }
     }
 
-    /// `turn on, cap $50.00`, `set cap to no cap`, `turn off`: the history's "asked".
-    pub fn describe(self) -> String {
+    /// `turn on, cap €50.00`, `set no cap`, `turn off`: the history's "asked".
+    pub fn describe(self, currency: &str) -> String {
+        let phrase = |c: CapChoice| match c {
+            CapChoice::Cap(_) => format!("cap {}", c.describe(currency)),
+            CapChoice::NoCap => "no cap".to_owned(),
+        };
         match self {
-            Change::Enable(c) => format!("turn on, {}", cap_phrase(c)),
-            Change::SetCap(c) => format!("set {}", cap_phrase(c)),
+            Change::Enable(c) => format!("turn on, {}", phrase(c)),
+            Change::SetCap(c) => format!("set {}", phrase(c)),
             Change::Disable => "turn off".to_owned(),
         }
     }
 
-    fn action(self) -> &'static str {
+    /// `enable`, `cap`, `disable`: the history's action and the CLI's word.
+    pub fn action(self) -> &'static str {
         match self {
             Change::Enable(_) => "enable",
             Change::SetCap(_) => "cap",
@@ -165,118 +225,7 @@ impl Change {
     }
 }
 
-fn cap_phrase(c: CapChoice) -> String {
-    match c {
-        CapChoice::Cap(c) => format!("cap {c}"),
-        CapChoice::NoCap => "no cap".to_owned(),
-    }
-}
-
-/// The question asked before a write.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Confirmation {
-    /// The question, naming what will happen and the amount: "Turn on Extra Usage with a
-    /// monthly cap of $50.00? Usage past your plan's limits is billed to your payment method
-    /// at API rates, up to $50.00 a month."
-    pub text: String,
-    /// When set, the amount must be typed again (a cap over $1,000, or no cap): the pane
-    /// asks for it, the CLI wants `--confirm-amount`. Check with [`amount_confirmed`].
-    pub retype: Option<CapChoice>,
-    /// What to type, in words: "type 1500.00 to confirm" / "type no cap to confirm".
-    pub retype_hint: Option<String>,
-    /// Whether the allowance will be set up first (`setup_overage_billing`).
-    pub sets_up: bool,
-}
-
-/// The confirmation for `change`, given what the account said last (`current`; `None`
-/// when unknown).
-pub fn confirmation(change: &Change, current: Option<&ExtraUsage>) -> Confirmation {
-    let on = current.and_then(|eu| eu.enabled) == Some(true);
-    let sets_up = change.enabled() && not_provisioned(current);
-    let currency = currency_of(current);
-    let billed = |c: CapChoice| {
-        match c {
-        CapChoice::Cap(cap) => format!(
-            "Usage past your plan's limits is billed to your payment method at API rates, up to {} a month.",
-            money_cents(cap.cents(), &currency)
-        ),
-        CapChoice::NoCap => "Usage past your plan's limits is billed to your payment method at API rates, with no monthly limit.".to_owned(),
-    }
-    };
-    let with = |c: CapChoice| match c {
-        CapChoice::Cap(cap) => format!("a monthly cap of {}", money_cents(cap.cents(), &currency)),
-        CapChoice::NoCap => "no monthly cap".to_owned(),
-    };
-    let mut text = match change {
-        Change::Enable(c) => format!("Turn on Extra Usage with {}? {}", with(*c), billed(*c)),
-        Change::SetCap(c) if on => {
-            let from = match current.and_then(|eu| eu.monthly_limit) {
-                Some(limit) => text::money(limit, &currency),
-                None => "no cap".to_owned(),
-            };
-            let to = match c {
-                CapChoice::Cap(cap) => money_cents(cap.cents(), &currency),
-                CapChoice::NoCap => "no cap".to_owned(),
-            };
-            format!(
-                "Change Extra Usage's monthly cap from {from} to {to}? {}",
-                billed(*c)
-            )
-        }
-        // Setting a cap while Extra Usage is off turns it on: say so.
-        Change::SetCap(c) => format!("Turn on Extra Usage with {}? {}", with(*c), billed(*c)),
-        Change::Disable => "Turn off Extra Usage? Work stops when a plan limit is reached, until the window resets, and nothing past your plan's limits is billed.".to_owned(),
-    };
-    if sets_up {
-        text.push_str(
-            " Extra Usage was never set up on this account: Headroom sets it up first (a one-time step), then turns it on.",
-        );
-    }
-    let retype = change.cap().filter(|c| c.needs_retype());
-    Confirmation {
-        text,
-        retype,
-        retype_hint: retype.map(|c| match c {
-            CapChoice::Cap(cap) => format!(
-                "type {}.{:02} to confirm",
-                cap.cents() / 100,
-                cap.cents() % 100
-            ),
-            CapChoice::NoCap => "type no cap to confirm".to_owned(),
-        }),
-        sets_up,
-    }
-}
-
-/// Whether `typed` repeats the amount `confirmation` asks for: the same cap by
-/// [`Cap::parse`] (so `1500`, `1,500.00` and `$1500` all match $1,500.00), or, for no cap,
-/// `no cap` / `none` / `unlimited` in any case. True when no retype is needed.
-pub fn amount_confirmed(confirmation: &Confirmation, typed: &str) -> bool {
-    match confirmation.retype {
-        None => true,
-        Some(CapChoice::Cap(cap)) => Cap::parse(typed).is_ok_and(|t| t == cap),
-        Some(CapChoice::NoCap) => {
-            let t = typed.trim().to_ascii_lowercase();
-            matches!(
-                t.as_str(),
-                "no cap" | "nocap" | "no-cap" | "none" | "unlimited"
-            )
-        }
-    }
-}
-
-/// Where a write would go: the organization and whose login.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Target {
-    /// The organization the write is for.
-    pub organization_uuid: String,
-    /// Where the UUID came from: Claude Code's account file, or the OAuth profile.
-    pub organization_from: String,
-    /// The plan from Claude Code's credentials (`pro`, `max`, `team`, ...), when known.
-    pub subscription_type: Option<String>,
-}
-
-/// Why a write was not made, failed, or could not be verified.
+/// Why a write was not made, failed, or could not be settled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WriteErrorKind {
@@ -286,6 +235,18 @@ pub enum WriteErrorKind {
     NoOrganization,
     /// A Team or Enterprise member: the organization's admin decides (also a 403).
     NotAllowed,
+    /// A cap change asked while Extra Usage is off: it would turn it on, which the person did
+    /// not ask. Nothing sent; the front end offers the "Turn on" question instead.
+    IsOff,
+    /// The account did not state something the question needs (its currency, whether Extra
+    /// Usage is on) or states amounts Headroom does not write (not in cents).
+    NotStated,
+    /// The account changed between the question and the write: nothing sent; ask again.
+    Changed,
+    /// The question is too old, or the amount typed again does not match: nothing sent.
+    NotConfirmed,
+    /// Without a terminal, beyond what the user allowed scripts; or inside an agent's shell.
+    ScriptNotAllowed,
     /// 401: the login was refused.
     Unauthorized,
     /// 404: the endpoint or the organization is not there (the API may have changed).
@@ -298,24 +259,28 @@ pub enum WriteErrorKind {
     Timeout,
     /// No connection.
     Offline,
+    /// The connection broke after the request was sent, or the answer was cut short.
+    Interrupted,
     /// An answer Headroom does not understand (another status, an HTML page, bad JSON).
     UnexpectedAnswer,
     /// 429, or the shared cool-down is still on: nothing sent until `until_ms`.
     RateLimited,
-    /// The write was accepted but the account could not be read back.
+    /// The write may have been made, and the account could not be read back to tell.
     NotVerified,
     /// The ledger could not be read before the write: nothing sent.
     NotRecorded,
+    /// Headroom itself could not run the request (its async runtime would not start).
+    Internal,
 }
 
-/// A write that did not happen, failed, or was not confirmed by the account.
+/// A write that did not happen, failed, or whose outcome is not known.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{reason}")]
 pub struct WriteError {
     /// What kind of failure.
     pub kind: WriteErrorKind,
     /// One sentence for a person: the server's user-facing message verbatim when it gave
-    /// one, else Headroom's. Never a token or a raw body.
+    /// one, else Headroom's. Never a token or a raw body, never a command of one front end.
     pub reason: String,
     /// The server's `error.message` when `error.details.error_visibility` is `user_facing`.
     pub server_message: Option<String>,
@@ -324,15 +289,15 @@ pub struct WriteError {
     /// Offer the browser flow (`SETTINGS_URL`): always, today; a front end may hide it only
     /// when this is false.
     pub offer_browser: bool,
-    /// A write was accepted before the failure (setup done but the PUT failed, or the
-    /// change was accepted but not read back): the account may differ from before.
+    /// The change may or may not have been made (a request may have left and its answer was
+    /// lost, and no reading could settle it): say so, and give no advice that assumes either.
     pub may_have_changed: bool,
     /// For `RateLimited`: no request before this (epoch ms), when known.
     pub retry_at_ms: Option<i64>,
 }
 
 impl WriteError {
-    fn new(kind: WriteErrorKind, reason: impl Into<String>) -> WriteError {
+    pub(crate) fn new(kind: WriteErrorKind, reason: impl Into<String>) -> WriteError {
         WriteError {
             kind,
             reason: reason.into(),
@@ -345,31 +310,34 @@ impl WriteError {
     }
 }
 
-/// What the account says after a write.
+/// What the account says after a write, read back from it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verified {
-    /// The account's Extra Usage as read back (the usage response, with
-    /// `overage_spend_limit`'s on/off and cap when that read answered).
-    pub account: ExtraUsage,
+    /// The account's Extra Usage as read back from the usage response.
+    pub account: crate::snapshot::ExtraUsage,
     /// When it was read (epoch ms).
     pub confirmed_at_ms: i64,
-    /// "Extra Usage is on · cap $50.00 · confirmed by your account at 14:05".
+    /// "Extra Usage is on · cap €50.00 · confirmed by your account at 14:05".
     pub summary: String,
     /// Whether the account now says what was asked.
     pub matches: bool,
-    /// When not: "you asked for a cap of $50.00, but the account reports $20.00".
+    /// When not: "you asked for a cap of €50.00, but the account reports €20.00".
     pub difference: Option<String>,
+    /// When the write's own answer was lost (a cut connection, a 5xx, a timeout), why; the
+    /// outcome then rests on this reading alone.
+    pub answer_lost: Option<String>,
 }
 
-/// The outcome of [`apply`].
+/// The outcome of [`execute`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Applied {
     /// The change asked for.
     pub change: Change,
-    /// The requests sent, in order (`POST setup_overage_billing`, `PUT overage_spend_limit`,
-    /// `GET /api/oauth/usage`, ...), for the history and for a person.
+    /// The requests sent, in order (`GET /api/oauth/usage`, `PUT overage_spend_limit`, ...),
+    /// for the history and for a person.
     pub requests: Vec<String>,
-    /// What the account says after, or why the change failed.
+    /// What the account says after, or why the change was not made (`may_have_changed`
+    /// false: certainly not) or is not known (`may_have_changed` true).
     pub result: Result<Verified, WriteError>,
     /// The history row (see [`history`]).
     pub history_id: Option<i64>,
@@ -383,92 +351,162 @@ pub fn availability(config: &AccountConfig, now_ms: i64) -> Result<Target, Write
     let creds = login(config, now_ms)?;
     let account = read_account_file(config.claude_account_file.as_deref());
     refuse_members(&creds, &account)?;
-    Ok(match account.organization_uuid {
-        Some(org) => Target {
-            organization_uuid: org,
-            organization_from: account.origin,
-            subscription_type: creds.subscription_type,
+    Ok(Target {
+        organization_from: match account.organization_uuid {
+            Some(_) => account.origin,
+            None => "profile".to_owned(),
         },
-        None => Target {
-            organization_uuid: String::new(),
-            organization_from: "profile".to_owned(),
-            subscription_type: creds.subscription_type,
-        },
+        subscription_type: creds.subscription_type,
     })
 }
 
-/// Sends `change` (after the user confirmed it), verifies it and records both in the
-/// ledger. `current` is what the account said last (decides whether the allowance must be
-/// set up first); `clock` gives epoch ms. `Err` only for a ledger that cannot record the
-/// write beforehand (busy past its timeout, damaged): then nothing was sent and the call can
-/// be repeated. Every other failure is in `Applied::result`.
-pub async fn apply(
+/// Where a write would go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Target {
+    /// Where the organization's id comes from: Claude Code's account file, or the profile.
+    pub organization_from: String,
+    /// The plan from Claude Code's credentials (`pro`, `max`, `team`, ...), when known.
+    pub subscription_type: Option<String>,
+}
+
+/// Inside an agent's shell (Claude Code sets [`AGENT_SHELL_VARIABLE`] in the shells it runs
+/// commands in), Headroom writes nothing to the account: a prompt injection the agent read
+/// must not be able to turn on pay-as-you-go billing. `variable` is that variable's value.
+pub fn refuse_in_agent_shell(variable: Option<&std::ffi::OsStr>) -> Result<(), WriteError> {
+    match variable {
+        Some(v) if !v.is_empty() => Err(WriteError {
+            offer_browser: false,
+            ..WriteError::new(
+                WriteErrorKind::ScriptNotAllowed,
+                "Headroom does not change Extra Usage from inside Claude Code's shell (CLAUDECODE is set): an agent must not be able to spend your money. Run it in your own terminal, or use Headroom's settings pane",
+            )
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// [`plan`] for synchronous callers (the CLI, the pane's blocking thread). Do not call it
+/// inside a tokio runtime.
+pub fn plan_blocking(
     refresher: &Refresher,
     ledger: &mut Ledger,
-    change: &Change,
-    current: Option<&ExtraUsage>,
+    change: Change,
+    clock: impl Fn() -> i64,
+) -> Result<Plan, WriteError> {
+    super::runtime()
+        .map_err(|e| WriteError::new(WriteErrorKind::Internal, e.to_string()))?
+        .block_on(plan(refresher, ledger, change, clock))
+}
+
+/// Reads the account (one `GET /api/oauth/usage`, outside the poll cadence, inside the shared
+/// 429 cool-down), records the reading as a poll would, and builds the question for
+/// `change` from it. `Err` when the change cannot be asked at all (no login, off for a cap
+/// change, an unstated currency, a cool-down, ...): nothing was written.
+pub async fn plan(
+    refresher: &Refresher,
+    ledger: &mut Ledger,
+    change: Change,
+    clock: impl Fn() -> i64,
+) -> Result<Plan, WriteError> {
+    let mut session = Session::new(refresher, ledger, &clock)?;
+    let target = session.target().await?;
+    let before = session.reading().await?;
+    plan::build(change, before, target, clock())
+}
+
+/// The plan for `change` on an account as `before` reads it, billed to `billed` in
+/// `organization`: [`plan`]'s pure step, without the request (for tests and front ends that
+/// hold a reading already; the write reads again anyway).
+pub fn plan_from(
+    change: Change,
+    before: Reading,
+    billed: Billed,
+    organization: String,
+    now_ms: i64,
+) -> Result<Plan, WriteError> {
+    plan::build(change, before, (billed, organization), now_ms)
+}
+
+/// [`execute`] for synchronous callers. Do not call it inside a tokio runtime.
+pub fn execute_blocking(
+    refresher: &Refresher,
+    ledger: &mut Ledger,
+    confirmed: Confirmed,
     clock: impl Fn() -> i64,
 ) -> Result<Applied, AccountError> {
+    super::runtime()?.block_on(execute(refresher, ledger, confirmed, clock))
+}
+
+/// Writes a confirmed plan: records it in the history first, reads the account again and
+/// sends nothing when anything the person confirmed changed, then writes and settles the
+/// outcome by reading the account back. `Err` only for a ledger that cannot record the write
+/// beforehand (busy past its timeout, damaged): then nothing was sent and the call can be
+/// repeated with a new plan. Every other outcome is in `Applied::result`.
+pub async fn execute(
+    refresher: &Refresher,
+    ledger: &mut Ledger,
+    confirmed: Confirmed,
+    clock: impl Fn() -> i64,
+) -> Result<Applied, AccountError> {
+    let plan = confirmed.into_plan();
     let started = clock();
     // Nothing is sent that cannot be recorded: a ledger that cannot be written now (busy,
     // damaged) is the caller's `Err`, with no request made, so trying again is safe.
-    let history_id = begin_history(ledger, change, started)?;
-    let mut run = Run {
-        refresher,
-        ledger,
-        requests: Vec::new(),
-        clock: &clock,
+    let history_id = history::begin(ledger, &plan, started)?;
+    let (requests, result) = match Session::new(refresher, ledger, &clock) {
+        Ok(mut session) => {
+            let result = session.write(&plan).await;
+            (session.requests, result)
+        }
+        Err(e) => (Vec::new(), Err(e)),
     };
-    let result = run.go(change, current).await;
-    let requests = run.requests;
     // The request went out: its outcome is the user's to see even if the record fails.
-    if let Err(e) = finish_history(ledger, history_id, &requests, &result) {
+    if let Err(e) = history::finish(ledger, history_id, &requests, &result) {
         tracing::warn!("cannot record the outcome of the Extra Usage change: {e}");
     }
     Ok(Applied {
-        change: *change,
+        change: plan.change,
         requests,
         result,
         history_id: Some(history_id),
     })
 }
 
-/// [`apply`] for synchronous callers (the CLI). Do not call it inside a tokio runtime.
-pub fn apply_blocking(
+/// A direct reading of the account's Extra Usage (one `GET /api/oauth/usage`, outside the poll
+/// cadence, inside the shared cool-down), recorded in the ledger as a poll's would be; it also
+/// settles the history's writes of unknown outcome. `headroom extra-usage` shows this, so
+/// that right after a write it never shows a reading from before it.
+pub fn read_blocking(
     refresher: &Refresher,
     ledger: &mut Ledger,
-    change: &Change,
-    current: Option<&ExtraUsage>,
     clock: impl Fn() -> i64,
-) -> Result<Applied, AccountError> {
-    super::runtime()?.block_on(apply(refresher, ledger, change, current, clock))
-}
-
-fn not_provisioned(current: Option<&ExtraUsage>) -> bool {
-    current
-        .and_then(|eu| eu.disabled_reason.as_deref())
-        .is_some_and(|r| r == NOT_PROVISIONED)
-}
-
-fn currency_of(current: Option<&ExtraUsage>) -> String {
-    current
-        .map(|eu| eu.currency.trim().to_ascii_uppercase())
-        .filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic()))
-        .unwrap_or_else(|| "USD".to_owned())
+) -> Result<Reading, WriteError> {
+    super::runtime()
+        .map_err(|e| WriteError::new(WriteErrorKind::Internal, e.to_string()))?
+        .block_on(async {
+            let mut session = Session::new(refresher, ledger, &clock)?;
+            session.reading().await
+        })
 }
 
 mod account_file;
 mod history;
+mod plan;
+mod reading;
 mod requests;
 #[cfg(test)]
 mod tests;
 mod words;
 
 pub use account_file::{account_file_path, is_uuid, read_account_file, AccountFile};
-pub use history::{history, last_write, HistoryEntry};
+pub use history::{
+    history, last_write, settle_interrupted, unsettled_since, HistoryEntry, Outcome,
+    STALE_PENDING_MS,
+};
+pub use plan::{Billed, Confirmed, ConfirmedBy, Plan};
+pub use reading::{CapState, Reading};
 pub use requests::{put_body, user_facing_message};
 pub use words::{difference, summary, verified};
 
-use history::{begin_history, finish_history};
-use requests::{login, refuse_members, Run};
+use requests::{login, refuse_members, Session};
 use words::money_cents;

@@ -33,6 +33,7 @@ pub fn verified(
         summary,
         account,
         confirmed_at_ms,
+        answer_lost: None,
     }
 }
 
@@ -47,10 +48,8 @@ pub fn summary(eu: &ExtraUsage, at_ms: i64, now_ms: i64, config: &AccountConfig)
             ),
             None => "Extra Usage is on · no monthly cap".to_owned(),
         },
-        Some(false) => match &eu.disabled_reason {
-            Some(why) => format!("Extra Usage is off ({why})"),
-            None => "Extra Usage is off".to_owned(),
-        },
+        // The reason is an API code (`user_disabled`), not words for a person.
+        Some(false) => "Extra Usage is off".to_owned(),
         None => "Extra Usage: the account did not say whether it is on".to_owned(),
     };
     format!(
@@ -70,13 +69,8 @@ pub fn difference(change: &Change, eu: &ExtraUsage) -> Option<String> {
             )
         }
         Some(on) if on != want_on => {
-            let reason = eu
-                .disabled_reason
-                .as_deref()
-                .map(|r| format!(" ({r})"))
-                .unwrap_or_default();
             return Some(if want_on {
-                format!("you asked to turn Extra Usage on, but the account still reports it off{reason}")
+                "you asked to turn Extra Usage on, but the account still reports it off".to_owned()
             } else {
                 "you asked to turn Extra Usage off, but the account still reports it on".to_owned()
             });
