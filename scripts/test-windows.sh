@@ -81,8 +81,8 @@ probe() {
 probe_log=$(mktemp)
 trap 'rm -f "$probe_log"' EXIT
 step "tests not yet shown to pass under Wine (reported, not counted)"
-probe "headroom-service tests/it" 240 -p headroom-service --test it -- --test-threads=2
-probe "the CLI's watch test" 120 -p headroom-cli --test it -- --exact cli::watch_reads_appended_lines_as_claude_code_writes_them
+probe "headroom-service tests/it" 180 -p headroom-service --test it -- --test-threads=2
+probe "the CLI's watch test" 90 -p headroom-cli --test it -- --exact cli::watch_reads_appended_lines_as_claude_code_writes_them
 
 step "headroom.exe on a generated Claude folder, against the Linux build"
 bash scripts/xbuild/compare-cli.sh "$linux_headroom" "$CARGO_TARGET_DIR/$target/debug/headroom.exe"
