@@ -56,8 +56,10 @@ wine_test() {
     timeout "$1" cargo test -Zbuild-std --target "$target" --locked --no-fail-fast "${@:2}"
 }
 # Every test of these crates runs, except the ones below (each named, with its reason).
+# No doc tests (`--lib --bins --tests`): cargo would compile them with rustdoc for the target,
+# against the sysroot's std, which has no Windows std (it is built by -Zbuild-std).
 wine_test 900 -p headroom-core -p headroom-metrics -p headroom-notify -p headroom-cli \
-    -- --test-threads=2 --skip cli::watch_reads_appended_lines_as_claude_code_writes_them
+    --lib --bins --tests -- --test-threads=2 --skip cli::watch_reads_appended_lines_as_claude_code_writes_them
 wine_test 300 -p headroom-service --lib -- --test-threads=2
 
 # Not yet shown to pass under Wine: run, reported, not counted. Each was seen to hang there
