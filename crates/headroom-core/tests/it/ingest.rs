@@ -4,9 +4,13 @@
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+// For the Unix-only cases (FIFOs, devices, links, loops) and their helpers.
+#[cfg(unix)]
 use std::time::Duration;
 
-use headroom_core::ingest::{discover, ingest, IngestError, IngestReport, SkipReason};
+#[cfg(unix)]
+use headroom_core::ingest::SkipReason;
+use headroom_core::ingest::{discover, ingest, IngestError, IngestReport};
 use headroom_core::ledger::Ledger;
 use headroom_core::pricing::PriceTable;
 use headroom_core::report::{self, Period, Query, Zone};
