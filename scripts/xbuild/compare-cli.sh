@@ -3,7 +3,7 @@
 # build: every report, as a table and as JSON, then again after lines are appended to one
 # transcript (the `-v` line says how many bytes were read: an append must be read from where
 # the last run stopped, which is what the file identity is for). The outputs must be equal
-# byte for byte. Usage: compare-cli.sh LINUX_HEADROOM WINDOWS_HEADROOM_EXE
+# byte for byte. Usage: compare-cli.sh LINUX_HEADROOM WINDOWS_EXE
 set -euo pipefail
 linux=$1
 windows=$2
@@ -27,16 +27,16 @@ reports() {
 }
 
 run_linux() {
-    CLAUDE_CONFIG_DIR=$CLAUDE_FOLDER HEADROOM_HOME=$HEADROOM_FOLDER "$linux" "$@"
+    CLAUDE_CONFIG_DIR=$CLAUDE_FOLDER HEADROOM_HOME=$DATA_FOLDER "$linux" "$@"
 }
 run_windows() {
-    CLAUDE_CONFIG_DIR="Z:${CLAUDE_FOLDER//\//\\}" HEADROOM_HOME="Z:${HEADROOM_FOLDER//\//\\}" \
+    CLAUDE_CONFIG_DIR="Z:${CLAUDE_FOLDER//\//\\}" HEADROOM_HOME="Z:${DATA_FOLDER//\//\\}" \
         WINEDEBUG=-all /usr/lib/wine/wine64 "$windows" "$@"
 }
 
 for platform in linux windows; do
-    export CLAUDE_FOLDER=$work/$platform/claude HEADROOM_FOLDER=$work/$platform/home
-    mkdir -p "$HEADROOM_FOLDER"
+    export CLAUDE_FOLDER=$work/$platform/claude DATA_FOLDER=$work/$platform/home
+    mkdir -p "$DATA_FOLDER"
     python3 "$here/make-claude-folder.py" "$CLAUDE_FOLDER"
     TZ=UTC reports "run_$platform" >"$work/$platform.out"
 done
