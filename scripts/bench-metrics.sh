@@ -44,7 +44,7 @@ if [ ! -f "$home/ledger.sqlite3" ]; then
     echo "ingesting the history once ..."
     "$headroom" daily --json >/dev/null
 fi
-echo "ledger: $(du -h "$home/ledger.sqlite3" | cut -f1), $(du -sh "$data" | cut -f1) of transcripts ingested ($profile build)"
+echo "ledger: $(du -h "$home/ledger.sqlite3" | cut -f1), $(du -sh "$data/" | cut -f1) of transcripts ingested ($profile build)"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 log=$work/metrics-serve.log
@@ -53,10 +53,10 @@ serve=$!
 trap 'kill $serve 2>/dev/null || true' EXIT
 url=http://127.0.0.1:$port/metrics
 for _ in $(seq 1 600); do
-    if curl -sf "$url" 2>/dev/null | grep -c headroom_local_tokens_total >/dev/null; then break; fi
+    if curl -sf "$url" 2>/dev/null | grep -c "^headroom_local_tokens{" >/dev/null; then break; fi
     sleep 0.5
 done
-curl -sf "$url" | grep -c headroom_local_tokens_total >/dev/null || { echo "bench: serve never published (see $log)" >&2; exit 1; }
+curl -sf "$url" | grep -c "^headroom_local_tokens{" >/dev/null || { echo "bench: serve never published (see $log)" >&2; exit 1; }
 echo "page: $(curl -sf "$url" | wc -l) lines, $(curl -sf "$url" | wc -c) bytes"
 
 times=$work/metrics-times.txt

@@ -13,8 +13,11 @@ file fetched by `headroom prices update`. Which entry wins for a model is decide
 (`anthropic.…`), else Vertex AI's. Regional entries (`us.`, `eu.`, `us-gov` …) carry
 regional markups and are left out, as are resellers.
 
-ADDITIONS below are rates Anthropic publishes that LiteLLM lacks; each says where it comes
-from. They fill only fields the data does not have.
+The overrides (crates/headroom-core/data/price-overrides.json) are rates Anthropic publishes
+that LiteLLM lacks, each with its public source and date: a model released since LiteLLM's
+data, or a field an entry misses. They are written into the table's header; the loader adds a
+model the data lacks whole and fills only missing fields of one it has, so LiteLLM's own
+entry wins as soon as it has one (this script says so: the override can then go).
 """
 import argparse
 import datetime as dt
@@ -32,19 +35,7 @@ KEEP = re.compile(r"(cost|_tokens$)")
 # Model ids, not `claude-v2` or `claude-instant-v1` (which would match every id by prefix).
 FAMILY = re.compile(r"claude-(\d|opus|sonnet|haiku|fable|mythos)")
 
-ADDITIONS = {
-    # Fast mode: Anthropic's fast-mode documentation prices Opus 4.6 and 4.7 at 6x
-    # (ccusage 20 applies the same); LiteLLM 1.110.2 records `fast` only for Opus 4.8 and later.
-    "claude-opus-4-6": {"provider_specific_entry": {"fast": 6.0}},
-    "claude-opus-4-7": {"provider_specific_entry": {"fast": 6.0}},
-    # Haiku 3: Anthropic's pricing page lists cache writes at $0.30 (5 min) and $0.50 (1 h)
-    # and reads at $0.03 per million; LiteLLM's Vertex entry has no cache rates.
-    "claude-3-haiku": {
-        "cache_creation_input_token_cost": 3e-07,
-        "cache_creation_input_token_cost_above_1hr": 5e-07,
-        "cache_read_input_token_cost": 3e-08,
-    },
-}
+OVERRIDES = OUT.parent / "price-overrides.json"
 
 
 def load(path: pathlib.Path) -> dict:
@@ -87,6 +78,11 @@ def main() -> int:
     args = parser.parse_args()
     data = load(args.input)
     models = {k: slim(v) for k, v in sorted(data.items()) if wanted(k, v)}
+    overrides = json.loads(OVERRIDES.read_text())["models"]
+    for model, entry in overrides.items():
+        if model in data and "input_cost_per_token" in entry:
+            print(f"note: LiteLLM {args.version} has {model}; its override now only fills "
+                  f"fields LiteLLM lacks, and can be removed from {OVERRIDES.name}", file=sys.stderr)
     if len(models) < 10:
         print(f"only {len(models)} Claude entries in {args.input}: not LiteLLM's file?", file=sys.stderr)
         return 1
@@ -95,7 +91,7 @@ def main() -> int:
             "source": f"LiteLLM {args.version} (PyPI wheel), {MEMBER}",
             "version": args.version,
             "date": args.date,
-            "additions": ADDITIONS,
+            "additions": overrides,
         },
         "models": models,
     }

@@ -312,9 +312,10 @@ address: string,
  */
 user: MetricsUser | null, 
 /**
- * Push over OTLP/HTTP to this URL (the whole URL, `…/v1/metrics`), unless the
- * `OTEL_EXPORTER_OTLP_*` variables name a collector. The one request to a host other
- * than Anthropic's that this section sends, and only when set.
+ * Push over OTLP/HTTP to this URL (the whole URL, `…/v1/metrics`). The tray pushes only
+ * here: `OTEL_EXPORTER_OTLP_*` variables in its environment never start a push or move it
+ * (`headroom serve` follows them, and this when they name no collector). The one request
+ * to a host other than Anthropic's that this section sends, and only when set.
  */
 otlp_endpoint: string | null, };
 
@@ -360,8 +361,9 @@ refresh_failure: string | null,
  */
 has_source: boolean, 
 /**
- * What the costs of `daily` (and so of the current block) leave out, as the CLI's
- * report footers say it (`report::unpriced_note`); `None` when every response was priced.
+ * What the costs of `daily` (and so of the current block) leave out or estimate, as the
+ * CLI's report footers say it (`report::estimated_note`, `report::unpriced_note`); `None`
+ * when every response was priced.
  */
 unpriced_note: string | null, };
 

@@ -130,8 +130,9 @@ mod tests {
         );
     }
 
-    /// `ui/ipc.js`'s `Commands` map (what `tsc` checks calls against) and the invoke handler
-    /// name the commands `build.rs` declares, no more, no fewer.
+    /// `ui/ipc.js`'s `Commands` map (what `tsc` checks calls against), the invoke handler and
+    /// the settings window's capability name the commands `build.rs` declares, no more, no
+    /// fewer.
     #[test]
     fn the_panes_command_map_names_every_declared_command() {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -168,12 +169,26 @@ mod tests {
             .filter(|name| !name.is_empty())
             .map(str::to_owned)
             .collect();
+        // And the settings window's capability grants each of them: a declared command the
+        // capability does not grant is refused to the pane (a new command's first symptom
+        // was a dialog that never opened).
+        let capability: serde_json::Value =
+            serde_json::from_str(&read("capabilities/settings.json")).unwrap();
+        let mut granted: Vec<String> = capability["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p.as_str()?.strip_prefix("allow-"))
+            .map(|p| p.replace('-', "_"))
+            .collect();
         declared.sort();
         mapped.sort();
         registered.sort();
+        granted.sort();
         assert!(declared.len() > 10, "{declared:?}");
         assert_eq!(mapped, declared);
         assert_eq!(registered, declared);
+        assert_eq!(granted, declared);
     }
 
     #[test]

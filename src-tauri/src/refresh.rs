@@ -28,8 +28,9 @@ pub struct Hooks {
 /// The app's hooks as the service calls them, with the metrics exposure the rounds feed.
 struct AppHooks {
     hooks: Hooks,
-    /// Only the task's thread locks it, once a round.
-    metrics: Mutex<Exposure>,
+    /// Only the task's thread locks it, once a round. `None` in the settings window's own
+    /// process: the tray exports (see [`Exposure::for_role`]).
+    metrics: Option<Mutex<Exposure>>,
 }
 
 impl headroom_service::Hooks for AppHooks {
@@ -38,8 +39,11 @@ impl headroom_service::Hooks for AppHooks {
     }
 
     fn after_round(&self, ledger: &Ledger, published: &Published) {
+        let Some(metrics) = &self.metrics else {
+            return;
+        };
         // A panic in an earlier round poisoned nothing worth keeping out: go on with it.
-        let mut metrics = self.metrics.lock().unwrap_or_else(|e| e.into_inner());
+        let mut metrics = metrics.lock().unwrap_or_else(|e| e.into_inner());
         metrics.after_round(
             ledger,
             &published.snapshot,
@@ -59,9 +63,10 @@ impl headroom_service::Hooks for AppHooks {
 
 /// Starts the task. `secrets` is the OS keychain in the app, a memory store in tests.
 pub fn start(env: AppEnv, secrets: Arc<dyn SecretStore>, hooks: Hooks) -> Handle {
+    let service = env.service();
     let hooks = AppHooks {
         hooks,
-        metrics: Mutex::new(Exposure::new(OtelEnv::from_process())),
+        metrics: Exposure::for_role(&service.role, OtelEnv::from_process()).map(Mutex::new),
     };
-    headroom_service::start(env.service(), secrets, Arc::new(hooks))
+    headroom_service::start(service, secrets, Arc::new(hooks))
 }

@@ -71,8 +71,9 @@ pub struct Overview {
     /// Some source of limit figures is set up (`first_run::has_source`); without one the
     /// pane says what to connect.
     pub has_source: bool,
-    /// What the costs of `daily` (and so of the current block) leave out, as the CLI's
-    /// report footers say it (`report::unpriced_note`); `None` when every response was priced.
+    /// What the costs of `daily` (and so of the current block) leave out or estimate, as the
+    /// CLI's report footers say it (`report::estimated_note`, `report::unpriced_note`); `None`
+    /// when every response was priced.
     pub unpriced_note: Option<String>,
 }
 
@@ -108,7 +109,16 @@ pub fn overview(env: &AppEnv, p: &Published) -> CmdResult<Overview> {
     };
     let (periods, _) = report::periods(&ledger, Period::Day, &query)?;
     let (from, to) = query.covered_ms();
-    let unpriced_note = report::unpriced_note(&ledger.unpriced(from, to)?);
+    let unpriced = ledger.unpriced(from, to)?;
+    // An estimate (a model newer than the table, at its family's rates) is said first.
+    let notes: Vec<String> = [
+        report::estimated_note(None, &unpriced),
+        report::unpriced_note(&unpriced),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let unpriced_note = (!notes.is_empty()).then(|| notes.join(" "));
     let daily = (0..DAILY_DAYS)
         .filter_map(|i| first.checked_add_days(Days::new(i)))
         .map(|date| {

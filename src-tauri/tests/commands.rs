@@ -70,7 +70,7 @@ fn usage(session: f64) -> String {
     json!({
         "five_hour": {"utilization": session, "resets_at": api_time(now + 2 * 3_600_000)},
         "seven_day": {"utilization": 41.0, "resets_at": api_time(now + 3 * 86_400_000)},
-        "extra_usage": {"is_enabled": false, "monthly_limit": null, "used_credits": null},
+        "extra_usage": {"is_enabled": false, "monthly_limit": null, "used_credits": null, "currency": "USD"},
     })
     .to_string()
 }
@@ -86,6 +86,12 @@ fn fixture() -> Fixture {
         format!(
             r#"{{"claudeAiOauth":{{"accessToken":"{TOKEN}","refreshToken":"sk-ant-ort01-SECRET-refresh","expiresAt":{expires},"scopes":["user:inference","user:profile"]}}}}"#
         ),
+    )
+    .unwrap();
+    // Claude Code's account file: the organization an Extra Usage write is for, and whose.
+    std::fs::write(
+        claude.join(".claude.json"),
+        r#"{"oauthAccount":{"emailAddress":"dev@example.com","organizationName":"Dev","organizationUuid":"4f1c2b3a-5d6e-4f70-8a9b-0c1d2e3f4a5b"}}"#,
     )
     .unwrap();
     let now = now_ms();
@@ -446,6 +452,12 @@ fn no_response_carries_a_secret() {
             json!({"action": "enable", "cap": "30"}),
         ),
         ("apply_extra_usage", json!({"token": "made-up"})),
+        ("check_cap", json!({"input": "1,250.50"})),
+        (
+            "check_extra_usage_amount",
+            json!({"token": "made-up", "typedAmount": "30"}),
+        ),
+        ("read_extra_usage", json!({})),
         (
             "save_settings",
             json!({"settings": {"sources": {"claude_ai": true}}}),
@@ -732,7 +744,24 @@ fn nothing_is_written_without_the_dialogs_token_and_the_amount_typed_again() {
             )
             .unwrap_err();
         assert_eq!(err["code"], "confirmation_mismatch", "{typed}: {err}");
-        // Used up: the same token does not work a second time, even with the right amount.
+        // The dialog stays open on a wrong amount: the core tells it which is right.
+        let check = |typed: &str| {
+            f.call(
+                "check_extra_usage_amount",
+                json!({"token": plan["token"], "typedAmount": typed}),
+            )
+            .unwrap()
+        };
+        assert_eq!(check("15,00"), json!(false));
+        assert_eq!(check("1,500"), json!(true));
+        // A newer dialog replaces it: the old token no longer works, even with the amount.
+        let newer = f
+            .call(
+                "prepare_extra_usage",
+                json!({"action": "enable", "cap": "20"}),
+            )
+            .unwrap();
+        assert_ne!(newer["token"], plan["token"]);
         let again = f
             .call(
                 "apply_extra_usage",
@@ -756,8 +785,8 @@ fn nothing_is_written_without_the_dialogs_token_and_the_amount_typed_again() {
         )
         .unwrap_err();
     assert_eq!(err["code"], "confirmation_mismatch");
-    // Bad caps never get a plan.
-    for bad in ["-5", "abc", "1e9", "0.001"] {
+    // Bad caps never get a plan; a comma is only a thousands separator (audit N3).
+    for bad in ["-5", "abc", "1e9", "0.001", "12,50", "9,99"] {
         let err = f
             .call(
                 "prepare_extra_usage",

@@ -41,10 +41,13 @@ pub struct Account {
     pub reads: u32,
     /// Right after the usage response was read this many times, someone changes the account
     /// elsewhere (in the browser): between Headroom's question and its write.
-    pub elsewhere: Option<(u32, fn(&mut Account))>,
+    pub elsewhere: Option<(u32, Elsewhere)>,
     /// How the PUT answers once it has applied the write.
     pub after_put: AfterPut,
 }
+
+/// A change made to the account elsewhere (in the browser).
+pub type Elsewhere = fn(&mut Account);
 
 /// How the PUT answers after the account applied it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,10 +5,16 @@ definitions (PyPI `opentelemetry-proto`): every POST to /v1/metrics is decoded a
 mapping, plus the request's path and headers), so a Rust test can check names, values,
 units and resource attributes of what really went over the wire.
 
-Usage: receiver.py MODE   (MODE: ok | 503 | hang)
-Prints `listening PORT` first. `503` answers every export with 503; `hang` never answers.
+Usage: receiver.py MODE [ARGS]
+  ok                 decodes and answers every export
+  503                answers every export with 503
+  hang               never answers
+  redirect URL       answers every export with 307 to URL (the API key must not follow)
+  tls CERT KEY       as `ok`, over https with that certificate chain and key (PEM files)
+Prints `{"listening": PORT}` first.
 """
 import json
+import ssl
 import sys
 import threading
 import time
@@ -34,6 +40,14 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length)
+        if MODE == "redirect":
+            emit({"path": self.path, "mode": MODE,
+                  "headers": {k.lower(): v for k, v in self.headers.items()}})
+            self.send_response(307)
+            self.send_header("location", sys.argv[2])
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return
         request = ExportMetricsServiceRequest()
         request.ParseFromString(body)
         emit({
@@ -64,5 +78,9 @@ class Handler(BaseHTTPRequestHandler):
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 server.daemon_threads = True
+if MODE == "tls":
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[2], sys.argv[3])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 emit({"listening": server.server_address[1]})
 server.serve_forever()

@@ -11,7 +11,7 @@
 import * as ipc from "../ipc.js";
 import * as fmt from "../format.js";
 import { $, $button, $input, busy, capitalise, setStatus, showError, text } from "../dom.js";
-import { applySettings, chosenCap, reloadSettings, snapshot, state, zone } from "../state.js";
+import { applySettings, chosenCap, reloadSettings, saveSettings, snapshot, state, zone } from "../state.js";
 import { renderNow } from "./now.js";
 
 /** @typedef {import("../ipc-types").Applied} Applied */
@@ -58,6 +58,8 @@ export function renderExtraUsage() {
     setStatus("extra-usage-status", `Extra Usage is on: your account confirmed it at ${fmt.clock(state.confirmedAt, Date.now(), zone())}.`, "ok");
   } else if (on) {
     setStatus("extra-usage-status", "On in your account.", "ok");
+  } else if (eu.failure?.may_have_changed) {
+    setStatus("extra-usage-status", "Not known: your last change may or may not have been made.", "waiting");
   } else if (account?.enabled === false) {
     setStatus("extra-usage-status", account.disabled_reason ? `Off in your account: ${account.disabled_reason}` : "Off in your account.", "");
   } else {
@@ -73,6 +75,10 @@ export function renderExtraUsage() {
   const save = $button("cap-save");
   save.textContent = on ? "Change cap" : "Save cap";
   save.disabled = eu.busy || (!on && noCap.checked);
+
+  const scripts = $input("scripts-max-cap");
+  const allowed = state.settings?.extra_usage.scripts_max_cap ?? null;
+  if (document.activeElement !== scripts) scripts.value = allowed != null ? allowed.toFixed(2) : "";
 
   const chosen = chosenCap();
   text("chosen-cap", chosen != null ? fmt.money(chosen, cur) : "none");
@@ -356,6 +362,25 @@ export function setupExtraUsage() {
     // A cap (or "No cap", confirmed by typing it) is required: enabling pay-as-you-go with no
     // ceiling by accident is how surprise bills happen.
     capFromForm().then((cap) => { if (cap) changeExtraUsage({ action: "enable", ...cap }); });
+  });
+  // What scripts may set (audit N4): settable here and from a terminal, never by a script.
+  $("scripts-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    busy($button("scripts-save"), async () => {
+      const typed = $input("scripts-max-cap").value.trim();
+      let max = null;
+      if (typed !== "") {
+        try {
+          max = Number((await ipc.call("check_cap", { input: typed })).canonical);
+        } catch (err) {
+          showError("scripts-error", err.message);
+          return;
+        }
+      }
+      if (!state.settings) return;
+      const next = { ...state.settings, extra_usage: { ...state.settings.extra_usage, scripts_max_cap: max } };
+      await saveSettings(next, "scripts-error", "scripts-saved");
+    });
   });
   $button("extra-usage-recheck").addEventListener("click", () => {
     busy($button("extra-usage-recheck"), async () => {

@@ -103,8 +103,9 @@ fn init_logging() {
 fn run(cli: Cli) -> Result<(), Failure> {
     let ctx = Context::from_env()?;
     let ctx = match cli.command {
-        // The statusline never sends a request; `prices update` does its own.
-        Command::Statusline(_) | Command::Prices(_) => ctx,
+        // The statusline never sends a request; `prices update` does its own; `watch` and
+        // `serve` run the service's task, whose round does it (daily while they run).
+        Command::Statusline(_) | Command::Prices(_) | Command::Watch(_) | Command::Serve(_) => ctx,
         _ => prices_cmd::auto_update(ctx),
     };
     match cli.command {

@@ -98,33 +98,36 @@ fn show(table: &PriceTable, as_json: bool) -> Result<(), Failure> {
 }
 
 /// `prices.auto_update`: at most one attempt a day, before the command runs, so that it
-/// prices with the new table. A failure is a warning; the command goes on with the old table.
+/// prices with the new table (the tray's service does the same in its round: both call
+/// `update::auto_update`). A failure is a warning; the command goes on with the old table.
 pub(crate) fn auto_update(mut ctx: Context) -> Context {
     let Ok(loaded) = headroom_core::settings::load(&ctx.state.settings()) else {
         return ctx;
     };
-    let stamp = ctx.state.downloaded_prices().with_extension("attempted");
-    if !loaded.settings.prices.auto_update
-        || !update::auto_update_due(&stamp, std::time::SystemTime::now())
-    {
+    if !loaded.settings.prices.auto_update {
         return ctx;
     }
-    if let Err(e) =
-        std::fs::create_dir_all(&ctx.state.dir).and_then(|()| std::fs::write(&stamp, b""))
-    {
-        tracing::warn!("cannot record the price update attempt: {e}");
-        return ctx;
-    }
-    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let path = ctx.state.downloaded_prices();
-    // HEADROOM_PRICES_URL points it elsewhere (tests: a loopback server).
-    let url = std::env::var("HEADROOM_PRICES_URL").unwrap_or_else(|_| update::DEFAULT_URL.into());
-    match update::fetch_and_install(&url, &path, &today, Duration::from_secs(10)) {
-        Ok(_) => match PriceTable::load(&path, &ctx.state.price_overrides()) {
+    // HEADROOM_PRICES_URL points it elsewhere (tests: a loopback server); checked at start.
+    let url = ctx
+        .account
+        .prices_url
+        .as_ref()
+        .map_or(update::DEFAULT_URL.to_owned(), |u| u.to_string());
+    let attempt = update::auto_update_blocking(
+        &url,
+        &path,
+        &update::auto_update_stamp(&path),
+        std::time::SystemTime::now(),
+        &chrono::Utc::now().format("%Y-%m-%d").to_string(),
+    );
+    match attempt {
+        None => {}
+        Some(Ok(_)) => match PriceTable::load(&path, &ctx.state.price_overrides()) {
             Ok(table) => ctx.prices = table,
             Err(e) => eprintln!("warning: {e}"),
         },
-        Err(e) => eprintln!("warning: automatic price update (prices.auto_update): {e}"),
+        Some(Err(e)) => eprintln!("warning: automatic price update (prices.auto_update): {e}"),
     }
     ctx
 }

@@ -120,8 +120,12 @@ pub(crate) fn periods(ctx: &Context, args: &ReportArgs, period: Period) -> Resul
             .iter()
             .map(|row| with_key(row, item_key, &row.period))
             .collect();
-        print_json(&json!({ list_key: items, "totals": totals }));
-        unpriced_footer(&ledger, query.covered_ms(), true)?;
+        print_json(&with_estimates(
+            json!({ list_key: items, "totals": totals }),
+            &ledger,
+            query.covered_ms(),
+        )?);
+        unpriced_footer(&ledger, query.covered_ms(), true, Some(totals.total_cost))?;
         return Ok(());
     }
     let style = Style::detect(args.no_color);
@@ -132,18 +136,24 @@ pub(crate) fn periods(ctx: &Context, args: &ReportArgs, period: Period) -> Resul
     let labelled: Vec<(String, &PeriodUsage)> =
         rows.iter().map(|r| (r.period.clone(), r)).collect();
     print!("{}", usage_table(title, &labelled, &totals, args, &style));
-    unpriced_footer(&ledger, query.covered_ms(), false)?;
+    unpriced_footer(&ledger, query.covered_ms(), false, Some(totals.total_cost))?;
     Ok(())
 }
 
-/// Says below a report what the costs of its time range (`from_ms..to_ms`) leave out; on
-/// stderr under JSON, whose shape is ccusage's.
+/// Says below a report what the costs of its time range (`from_ms..to_ms`) leave out, and
+/// what part of its `total` is estimated; on stderr under JSON, whose shape is ccusage's.
 fn unpriced_footer(
     ledger: &headroom_core::ledger::Ledger,
     (from, to): (i64, i64),
     json: bool,
+    total: Option<f64>,
 ) -> Result<(), Failure> {
-    if let Some(note) = report::unpriced_note(&ledger.unpriced(from, to)?) {
+    let unpriced = ledger.unpriced(from, to)?;
+    let notes = [
+        report::estimated_note(total, &unpriced),
+        report::unpriced_note(&unpriced),
+    ];
+    for note in notes.into_iter().flatten() {
         if json {
             eprintln!("note: {note}");
         } else {
@@ -151,6 +161,33 @@ fn unpriced_footer(
         }
     }
     Ok(())
+}
+
+/// A report's JSON with what its `totals` hold at estimated rates, when anything: ccusage's
+/// shape is kept, two fields are added (`estimatedCost`, the part of `totalCost` that is an
+/// estimate, and `estimated`, by model: `model`, `reason` ("estimated at Fable 5.2's rates"), `cost`).
+fn with_estimates(
+    mut value: Value,
+    ledger: &headroom_core::ledger::Ledger,
+    (from, to): (i64, i64),
+) -> Result<Value, Failure> {
+    let unpriced = ledger.unpriced(from, to)?;
+    let estimated = report::estimated(&unpriced);
+    if estimated.is_empty() {
+        return Ok(value);
+    }
+    if let Some(totals) = value.get_mut("totals").and_then(Value::as_object_mut) {
+        totals.insert(
+            "estimatedCost".into(),
+            json!(estimated.iter().map(|u| u.cost).sum::<f64>()),
+        );
+        let by_model: Vec<Value> = estimated
+            .iter()
+            .map(|u| json!({ "model": u.model, "reason": u.reason, "cost": u.cost }))
+            .collect();
+        totals.insert("estimated".into(), Value::Array(by_model));
+    }
+    Ok(value)
 }
 
 /// What every report does first: its query (the zone from `-z`, else `general.timezone`,
@@ -327,8 +364,12 @@ pub(crate) fn sessions(ctx: &Context, args: &ReportArgs) -> Result<(), Failure> 
         rows.reverse();
     }
     if args.json {
-        print_json(&json!({ "sessions": rows, "totals": totals }));
-        unpriced_footer(&ledger, query.covered_ms(), true)?;
+        print_json(&with_estimates(
+            json!({ "sessions": rows, "totals": totals }),
+            &ledger,
+            query.covered_ms(),
+        )?);
+        unpriced_footer(&ledger, query.covered_ms(), true, Some(totals.total_cost))?;
         return Ok(());
     }
     let style = Style::detect(args.no_color);
@@ -354,7 +395,7 @@ pub(crate) fn sessions(ctx: &Context, args: &ReportArgs) -> Result<(), Failure> 
         .collect();
     let refs: Vec<(String, &PeriodUsage)> = labelled.iter().map(|(l, u)| (l.clone(), u)).collect();
     print!("{}", usage_table("Session", &refs, &totals, args, &style));
-    unpriced_footer(&ledger, query.covered_ms(), false)?;
+    unpriced_footer(&ledger, query.covered_ms(), false, Some(totals.total_cost))?;
     Ok(())
 }
 
@@ -362,8 +403,12 @@ pub(crate) fn projects(ctx: &Context, args: &ReportArgs) -> Result<(), Failure> 
     let (query, ledger, roots) = prepare(ctx, args)?;
     let (rows, totals) = report::projects(&ledger, &query)?;
     if args.json {
-        print_json(&json!({ "projects": rows, "totals": totals }));
-        unpriced_footer(&ledger, query.covered_ms(), true)?;
+        print_json(&with_estimates(
+            json!({ "projects": rows, "totals": totals }),
+            &ledger,
+            query.covered_ms(),
+        )?);
+        unpriced_footer(&ledger, query.covered_ms(), true, Some(totals.total_cost))?;
         return Ok(());
     }
     let style = Style::detect(args.no_color);
@@ -387,7 +432,7 @@ pub(crate) fn projects(ctx: &Context, args: &ReportArgs) -> Result<(), Failure> 
         .collect();
     let refs: Vec<(String, &PeriodUsage)> = labelled.iter().map(|(l, u)| (l.clone(), u)).collect();
     print!("{}", usage_table("Project", &refs, &totals, args, &style));
-    unpriced_footer(&ledger, query.covered_ms(), false)?;
+    unpriced_footer(&ledger, query.covered_ms(), false, Some(totals.total_cost))?;
     Ok(())
 }
 
@@ -431,7 +476,7 @@ pub(crate) fn blocks(ctx: &Context, args: &BlocksArgs) -> Result<(), Failure> {
     if args.report.json {
         let items: Vec<BlockJson> = all.iter().map(BlockJson::from).collect();
         print_json(&json!({ "blocks": items }));
-        unpriced_footer(&ledger, shown, true)?;
+        unpriced_footer(&ledger, shown, true, None)?;
         return Ok(());
     }
     let style = Style::detect(args.report.no_color);
@@ -519,6 +564,6 @@ pub(crate) fn blocks(ctx: &Context, args: &BlocksArgs) -> Result<(), Failure> {
     if let Some(note) = active_note {
         println!("{}", style.green(&note));
     }
-    unpriced_footer(&ledger, shown, false)?;
+    unpriced_footer(&ledger, shown, false, None)?;
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! `headroom serve`: the round `headroom watch` runs (the same sources, ledger and alert
 //! records; notifications only with `--notify`), with each round's figures served at
-//! `/metrics` for Prometheus and pushed over OTLP when a collector is configured.
+//! `/metrics` for Prometheus and pushed over OTLP when a collector is configured: here an
+//! `OTEL_EXPORTER_OTLP_*` endpoint variable counts as the user's choice, as for any
+//! OpenTelemetry SDK (the tray, which inherits its environment, only follows its setting).
 //!
 //! A scrape is answered from the figures of the last round, so it costs the same at any
 //! history size; it also asks the task to read new transcript lines (at most once a second;
@@ -12,6 +14,7 @@ use std::sync::{mpsc, Arc};
 use clap::Args;
 use headroom_core::alerts::store::PrintedBy;
 use headroom_core::ledger::Ledger;
+use headroom_metrics::otlp::EnvEndpoint;
 use headroom_metrics::{Exporter, Frame, Latest, OtlpConfig, Server};
 use headroom_service::Published;
 
@@ -77,7 +80,7 @@ pub(crate) fn run(ctx: &Context, args: &ServeArgs) -> Result<(), Failure> {
                 })?
             };
             let scraped = events.clone();
-            let on_scrape = Box::new(move || {
+            let on_scrape = Arc::new(move || {
                 let _ = scraped.send(Event::Scraped);
             });
             let server = Server::start(addr, latest.clone(), on_scrape)
@@ -95,6 +98,7 @@ pub(crate) fn run(ctx: &Context, args: &ServeArgs) -> Result<(), Failure> {
         |name| std::env::var(name).ok(),
         settings.metrics.otlp_endpoint.as_deref(),
         settings.metrics.user.as_ref().map(|u| u.as_str()),
+        EnvEndpoint::Counts,
     )
     .map_err(|e| Failure::new(2, e.to_string()))?;
     let _exporter = match &otlp {
@@ -102,10 +106,16 @@ pub(crate) fn run(ctx: &Context, args: &ServeArgs) -> Result<(), Failure> {
             let exporter = Exporter::start(config, latest.clone())
                 .map_err(|e| Failure::new(1, e.to_string()))?;
             eprintln!(
-                "headroom serve: pushing OTLP metrics to {} every {} s",
+                "headroom serve: pushing OTLP metrics to {} ({}) every {} s",
                 headroom_metrics::otlp::redact_url(&config.endpoint),
+                config.named_by,
                 config.interval.as_secs_f64()
             );
+            if config.headers_withheld {
+                eprintln!(
+                    "headroom serve: OTEL_EXPORTER_OTLP_HEADERS not sent: they are for the collector an OTEL_EXPORTER_OTLP_ENDPOINT variable names"
+                );
+            }
             Some(exporter)
         }
         None => None,

@@ -63,7 +63,11 @@ pub(crate) fn run(ctx: &Context, args: &StatusArgs) -> Result<(), Failure> {
     if let Some(report) = &ingested {
         print!("{}", not_read(&report.skipped));
     }
-    if let Some(note) = headroom_core::report::unpriced_note(&unpriced) {
+    let notes = [
+        headroom_core::report::estimated_note(None, &unpriced),
+        headroom_core::report::unpriced_note(&unpriced),
+    ];
+    for note in notes.into_iter().flatten() {
         println!("{note}");
     }
     Ok(())

@@ -12,6 +12,9 @@
 //!   tests that point them at a local server. Each accepts only its official origin
 //!   (`https://api.anthropic.com`, `https://claude.ai`) or a loopback address; anything else
 //!   refuses to start, naming the variable (see `account::client::base_url`).
+//! - `HEADROOM_PRICES_URL`: where `prices.auto_update` fetches LiteLLM's price data from, for
+//!   tests. Accepted only on the default's host over https (`raw.githubusercontent.com`) or on
+//!   loopback; anything else refuses to start, as above.
 //! - `HEADROOM_TEST_POLL_FLOOR_MS`: lowers the one-request-a-minute floor, and only when
 //!   every enabled source is on loopback.
 
@@ -46,6 +49,10 @@ pub struct AccountEnv {
     pub anthropic_api: Option<Url>,
     /// `HEADROOM_CLAUDE_AI`.
     pub claude_ai: Option<Url>,
+    /// `HEADROOM_PRICES_URL`: where the daily price update (`prices.auto_update`) fetches
+    /// from instead of [`crate::pricing::update::DEFAULT_URL`]. Kept here, with the account
+    /// sources' overrides, as every front end carries these.
+    pub prices_url: Option<Url>,
     /// `HEADROOM_TEST_POLL_FLOOR_MS`, when it is a whole number.
     pub test_poll_floor_ms: Option<i64>,
     /// Claude Code's account file (`Environment::claude_account_file`), for Extra Usage
@@ -73,6 +80,36 @@ pub enum EnvironmentError {
         /// The credential it would receive ("Claude Code login", "claude.ai session key").
         credential: &'static str,
     },
+    /// `HEADROOM_PRICES_URL` names a host other than LiteLLM's file's, or plain http off
+    /// this machine: a price table from there could make every cost wrong.
+    #[error("HEADROOM_PRICES_URL is set to {value:?}, which Headroom refuses: {why}. Unset it (it is meant for tests on this machine)")]
+    RefusedPricesUrl {
+        /// What it is set to.
+        value: String,
+        /// Why it is refused.
+        why: String,
+    },
+}
+
+/// `HEADROOM_PRICES_URL`'s rule: https on the default source's host, or loopback.
+fn prices_url(value: &str) -> Result<Url, EnvironmentError> {
+    let refused = |why: String| EnvironmentError::RefusedPricesUrl {
+        value: value.to_owned(),
+        why,
+    };
+    let url = Url::parse(value.trim()).map_err(|e| refused(format!("not a URL ({e})")))?;
+    crate::pricing::update::check_url(&url).map_err(refused)?;
+    let default_host = Url::parse(crate::pricing::update::DEFAULT_URL)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned));
+    if is_loopback(&url) || url.host_str().map(str::to_owned) == default_host {
+        Ok(url)
+    } else {
+        Err(refused(format!(
+            "only {} or a loopback address is accepted",
+            default_host.unwrap_or_default()
+        )))
+    }
 }
 
 impl Edge {
@@ -141,6 +178,10 @@ impl Edge {
                     Service::ClaudeAi,
                     "claude.ai session key",
                 )?,
+                prices_url: text("HEADROOM_PRICES_URL")
+                    .filter(|v| !v.trim().is_empty())
+                    .map(|v| prices_url(&v))
+                    .transpose()?,
                 test_poll_floor_ms: text("HEADROOM_TEST_POLL_FLOOR_MS")
                     .and_then(|v| v.trim().parse::<i64>().ok()),
                 claude_account_file,
@@ -380,5 +421,39 @@ mod tests {
             ),
             250
         );
+    }
+
+    #[test]
+    fn the_prices_url_is_litellms_host_or_loopback() {
+        let edge = read(&[("HEADROOM_PRICES_URL", "http://127.0.0.1:9/p.json")]).unwrap();
+        assert_eq!(
+            edge.account.prices_url.unwrap().as_str(),
+            "http://127.0.0.1:9/p.json"
+        );
+        let edge = read(&[(
+            "HEADROOM_PRICES_URL",
+            "https://raw.githubusercontent.com/BerriAI/litellm/v1/model_prices_and_context_window.json",
+        )])
+        .unwrap();
+        assert!(edge.account.prices_url.is_some());
+        assert_eq!(
+            read(&[("HEADROOM_PRICES_URL", " ")])
+                .unwrap()
+                .account
+                .prices_url,
+            None
+        );
+        for bad in [
+            "https://evil.example/p.json",
+            "http://raw.githubusercontent.com/p.json",
+            "http://localhost:9/p.json",
+            "file:///tmp/p.json",
+        ] {
+            let err = read(&[("HEADROOM_PRICES_URL", bad)]).unwrap_err();
+            assert!(
+                matches!(err, EnvironmentError::RefusedPricesUrl { .. }),
+                "{bad}: {err}"
+            );
+        }
     }
 }

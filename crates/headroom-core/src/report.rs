@@ -273,6 +273,52 @@ fn is_real_model(model: &str) -> bool {
     model != "<synthetic>" && model != "unknown"
 }
 
+/// The `unpriced_models` reason of a model priced at `basis`'s rates (see
+/// [`crate::pricing::Priced::Estimated`]): "estimated at Fable 5.2's rates".
+pub fn estimated_reason(basis: &str) -> String {
+    format!(
+        "{ESTIMATED_PREFIX}{}'s rates",
+        crate::pricing::display_name(basis)
+    )
+}
+
+const ESTIMATED_PREFIX: &str = "estimated at ";
+
+/// The responses of `unpriced` whose cost is an estimate, and their cost.
+pub fn estimated(unpriced: &[crate::ledger::Unpriced]) -> Vec<&crate::ledger::Unpriced> {
+    unpriced
+        .iter()
+        .filter(|u| u.reason.starts_with(ESTIMATED_PREFIX))
+        .collect()
+}
+
+/// What part of a cost is estimated, in a sentence, or `None` when none is: "Total $12.30,
+/// of which $4.10 estimated at Fable 5.2's rates for claude-fable-5-3; run `headroom prices
+/// update`". Without `total` (a report with no single total): "Costs include $4.10 …".
+pub fn estimated_note(total: Option<f64>, unpriced: &[crate::ledger::Unpriced]) -> Option<String> {
+    let parts: Vec<String> = estimated(unpriced)
+        .iter()
+        .map(|u| format!("{} {} for {}", dollars(u.cost), u.reason, u.model))
+        .collect();
+    let (last, rest) = parts.split_last()?;
+    let list = if rest.is_empty() {
+        last.clone()
+    } else {
+        format!("{} and {last}", rest.join(", "))
+    };
+    Some(match total {
+        Some(total) => format!(
+            "Total {}, of which {list}; run `headroom prices update`",
+            dollars(total)
+        ),
+        None => format!("Costs include {list}; run `headroom prices update`"),
+    })
+}
+
+fn dollars(amount: f64) -> String {
+    crate::text::money(amount, "USD")
+}
+
 /// What a cost leaves out, in a sentence, or `None` when every response was priced:
 /// "Costs leave out 1,204 responses of claude-foo-6 with no known price: run `headroom prices
 /// update`". Fast responses of a model without a known multiplier are counted at standard

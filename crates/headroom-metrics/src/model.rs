@@ -3,13 +3,13 @@
 //!
 //! One catalogue ([`FAMILIES`]) feeds both outputs, so `/metrics` and OTLP can never name or
 //! scale a figure differently. Names follow Prometheus's conventions: base units (seconds,
-//! ratios 0–1), the unit stated in the name, `_total` on counters (the Prometheus encoder adds
-//! it, OTLP leaves it to the collector's translation, as the OTel spec says).
+//! ratios 0–1), the unit stated in the name, and no counters (see [`Kind`]).
 //!
 //! Labels carry only what is safe to show a team: window kinds, model names, source names,
 //! failure kinds, currencies and the `user` name the user chose. Never a token, a key, an
 //! email, an organisation id or a project path: the ledger's session rows name projects, and
-//! those names are dropped here, summed per model.
+//! those names are dropped here, summed per model. Every label value is bounded and free of
+//! control characters ([`label_value`]); the Prometheus page escapes what its format needs.
 
 use std::collections::BTreeMap;
 
@@ -17,11 +17,21 @@ use headroom_core::account::{self, FailureKind};
 use headroom_core::ledger::{Ledger, LedgerError};
 use headroom_core::snapshot::{Source, UsageSnapshot, WindowKind};
 
-/// Whether a family only goes up (across restarts too: the ledger keeps the history).
+/// What a family's value is, which decides its type in each output.
+///
+/// There is no counter: a Prometheus counter must never go down, and none of Headroom's
+/// figures can promise that. The local totals are sums kept in the ledger, and they are
+/// restated: `prices update` reprices every stored cost (down as well as up), and
+/// `ledger rebuild` starts again from the transcripts still on disk. A counter that steps
+/// down reads as a reset, and `increase()` would then count the whole total as new spend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// A state or a level at one moment.
     Gauge,
-    Counter,
+    /// A running total kept in the ledger, which a reprice or a rebuild can restate. A
+    /// gauge for Prometheus (no `_total`); a non-monotonic cumulative sum for OTLP, so a
+    /// collector still knows it adds up across models.
+    Total,
 }
 
 /// A family's unit, as each output spells it.
@@ -77,16 +87,12 @@ pub struct Family {
 }
 
 impl Family {
-    /// The name as Prometheus shows it in a query: with the unit suffix and, for counters,
-    /// `_total`.
+    /// The name as Prometheus shows it in a query: with the unit suffix.
     pub fn prometheus_name(&self) -> String {
         let mut name = self.name.to_owned();
         if let Some(suffix) = self.unit.prometheus_suffix() {
             name.push('_');
             name.push_str(suffix);
-        }
-        if self.kind == Kind::Counter {
-            name.push_str("_total");
         }
         name
     }
@@ -120,12 +126,12 @@ families! {
         "The prepaid credit balance, where the account gives it.";
     ForecastFullIn = "headroom_session_forecast_full_in", Gauge, Seconds,
         "Forecast: seconds until the session window reaches 100 % at the current pace; absent when it would not fill before it resets.";
-    LocalTokens = "headroom_local_tokens", Counter, Count,
+    LocalTokens = "headroom_local_tokens", Total, Count,
         "Tokens in the local transcripts Headroom has read, by kind (input, output, cache_write, cache_read) and model; kept in the ledger, so it survives restarts and transcript clean-up.";
-    LocalResponses = "headroom_local_responses", Counter, Count,
+    LocalResponses = "headroom_local_responses", Total, Count,
         "API responses in the local transcripts, by model.";
-    LocalCost = "headroom_local_cost", Counter, Usd,
-        "Cost of the local responses at API prices (Claude Code's own costUSD where it gave one), by model.";
+    LocalCost = "headroom_local_cost", Total, Usd,
+        "Cost of the local responses at API prices (Claude Code's own costUSD where it gave one), by model; restated when prices are updated.";
     UnpricedResponses = "headroom_unpriced_responses", Gauge, Count,
         "Responses of models without a complete price (their cost counts as 0, or at standard rates), by model and reason.";
     BlockTokensRate = "headroom_active_block_burn_rate", Gauge, TokensPerSecond,
@@ -207,6 +213,12 @@ impl Frame {
         // A NaN or infinity (a corrupt figure) is left out rather than exported: a scrape
         // would accept it, but every sum over it would be poisoned.
         if value.is_finite() {
+            // Every value is bounded here, whatever its origin (a transcript, the account's
+            // answer, the settings), so no label can be long or carry a control character.
+            let labels = labels
+                .into_iter()
+                .map(|(k, v)| (k, label_value(&v)))
+                .collect();
             self.samples[id as usize].push(Sample { labels, value });
         }
     }
@@ -283,7 +295,9 @@ impl Frame {
     fn local(&mut self, ledger: &Ledger) -> Result<(), LedgerError> {
         let mut models: BTreeMap<String, ModelTotals> = BTreeMap::new();
         for row in ledger.sessions()? {
-            let t = models.entry(row.model).or_default();
+            // Summed under the label the model gets, so two names that only differ past the
+            // bound (or in a control character) make one series, never two with one name.
+            let t = models.entry(label_value(&row.model)).or_default();
             t.responses = t.responses.saturating_add(row.sums.entries);
             t.input = t.input.saturating_add(row.sums.input);
             t.output = t.output.saturating_add(row.sums.output);
@@ -308,11 +322,18 @@ impl Frame {
             self.push(Id::LocalResponses, model_label.clone(), t.responses as f64);
             self.push(Id::LocalCost, model_label, t.cost_usd);
         }
+        let mut unpriced: BTreeMap<(String, String), u64> = BTreeMap::new();
         for u in ledger.unpriced(i64::MIN, i64::MAX)? {
+            let n = unpriced
+                .entry((label_value(&u.model), label_value(&u.reason)))
+                .or_default();
+            *n = n.saturating_add(u.responses);
+        }
+        for ((model, reason), responses) in unpriced {
             self.push(
                 Id::UnpricedResponses,
-                vec![("model", u.model), ("reason", u.reason)],
-                u.responses as f64,
+                vec![("model", model), ("reason", reason)],
+                responses as f64,
             );
         }
         Ok(())
@@ -355,6 +376,32 @@ impl Frame {
     }
 }
 
+/// The longest label value, in characters. Model names are about 30; anything past this is a
+/// corrupt or hostile transcript line, which must not put kilobytes into every sample.
+pub const MAX_LABEL_CHARS: usize = 128;
+
+/// `raw` as a label value: at most [`MAX_LABEL_CHARS`] characters, with every control
+/// character (a newline, an escape sequence that would reach a terminal showing the page)
+/// replaced by U+FFFD. A longer value keeps its start and ends in a hash of the whole, so
+/// two long names stay two series. The same input always gives the same label (the hash is
+/// FNV-1a, not a per-process random one), and a label is its own label.
+pub fn label_value(raw: &str) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+            .collect()
+    };
+    if raw.chars().count() <= MAX_LABEL_CHARS {
+        return clean(raw);
+    }
+    let hash = raw.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let suffix = format!("~{hash:016x}");
+    let head: String = raw.chars().take(MAX_LABEL_CHARS - suffix.len()).collect();
+    clean(&head) + &suffix
+}
+
 /// An ISO currency code as a label: upper case letters only (what the account sends), so a
 /// surprising value can never carry anything else into a label.
 fn currency_label(currency: &str) -> String {
@@ -385,8 +432,8 @@ mod tests {
     fn names_follow_prometheus_conventions() {
         let names: Vec<String> = FAMILIES.iter().map(Family::prometheus_name).collect();
         assert!(names.contains(&"headroom_window_utilization_ratio".to_owned()));
-        assert!(names.contains(&"headroom_local_tokens_total".to_owned()));
-        assert!(names.contains(&"headroom_local_cost_usd_total".to_owned()));
+        assert!(names.contains(&"headroom_local_tokens".to_owned()));
+        assert!(names.contains(&"headroom_local_cost_usd".to_owned()));
         assert!(names.contains(&"headroom_window_resets_at_seconds".to_owned()));
         for (family, name) in FAMILIES.iter().zip(&names) {
             assert!(name.starts_with("headroom_"), "{name}");
@@ -395,11 +442,9 @@ mod tests {
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
                 "{name}"
             );
-            assert_eq!(
-                family.kind == Kind::Counter,
-                name.ends_with("_total"),
-                "{name}"
-            );
+            // `_total` is a counter's suffix, and no family is a counter (see [`Kind`]).
+            assert!(!name.ends_with("_total"), "{name}");
+            let _ = family;
         }
         let mut unique = names.clone();
         unique.sort();
@@ -415,6 +460,21 @@ mod tests {
         assert!(!valid_user_label("alice@example.com"));
         assert!(!valid_user_label("a b"));
         assert!(!valid_user_label(&"x".repeat(65)));
+    }
+
+    #[test]
+    fn label_values_are_bounded_and_free_of_control_characters() {
+        assert_eq!(label_value("claude-sonnet-4-5"), "claude-sonnet-4-5");
+        assert_eq!(label_value("a\nb\x1b[2J"), "a\u{FFFD}b\u{FFFD}[2J");
+        let long = "m".repeat(5_000_000);
+        let label = label_value(&long);
+        assert_eq!(label.chars().count(), MAX_LABEL_CHARS);
+        assert_eq!(label_value(&label), label, "a label is its own label");
+        let other = label_value(&("m".repeat(4_999_999) + "n"));
+        assert_eq!(other.chars().count(), MAX_LABEL_CHARS);
+        assert_ne!(label, other, "two long names stay two series");
+        let wide = "é".repeat(200);
+        assert_eq!(label_value(&wide).chars().count(), MAX_LABEL_CHARS);
     }
 
     #[test]

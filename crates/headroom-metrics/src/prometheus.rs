@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use std::fmt::Write as _;
+
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit as PromUnit};
 
@@ -36,28 +38,80 @@ impl prometheus_client::collector::Collector for FrameCollector {
                 .unit
                 .prometheus_suffix()
                 .map(|s| PromUnit::Other(s.to_owned()));
+            // A restatable total is a gauge here: see [`Kind`].
             let metric_type = match family.kind {
-                Kind::Gauge => MetricType::Gauge,
-                Kind::Counter => MetricType::Counter,
+                Kind::Gauge | Kind::Total => MetricType::Gauge,
             };
             let mut metric =
                 encoder.encode_descriptor(family.name, family.help, unit.as_ref(), metric_type)?;
             for sample in samples {
-                let labels: Vec<(&str, &str)> = sample
+                let labels: Vec<(&str, Escaped)> = sample
                     .labels
                     .iter()
                     .chain(&self.0.common)
-                    .map(|(k, v)| (*k, v.as_str()))
+                    .map(|(k, v)| (*k, Escaped(v)))
                     .collect();
                 let mut one = metric.encode_family(&labels)?;
-                match family.kind {
-                    Kind::Gauge => one.encode_gauge(&sample.value)?,
-                    Kind::Counter => {
-                        one.encode_counter::<NoLabelSet, f64, f64>(&sample.value, None)?
-                    }
-                }
+                one.encode_gauge(&sample.value)?;
             }
         }
         Ok(())
+    }
+}
+
+/// A label value as the exposition format spells it: `\\`, `\"` and `\n` escaped.
+/// prometheus-client 0.24 writes a `&str` value verbatim, so a model name with a quote and a
+/// newline (from any transcript) could close the label, add samples of its own and end the
+/// page with `# EOF`. The model bounds values and replaces control characters already
+/// ([`crate::model::label_value`]); this escapes what the format itself needs, whatever the
+/// value.
+struct Escaped<'a>(&'a str);
+
+impl EncodeLabelValue for Escaped<'_> {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        for c in self.0.chars() {
+            match c {
+                '\\' => encoder.write_str("\\\\")?,
+                '"' => encoder.write_str("\\\"")?,
+                '\n' => encoder.write_str("\\n")?,
+                c => encoder.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Sample;
+
+    /// A frame whose one local-token sample carries `model` as given (as a frame built from
+    /// another source than [`Frame::collect`] could).
+    fn page_with_model(model: &str) -> String {
+        let mut frame = Frame::default();
+        frame.samples[crate::model::Id::LocalTokens as usize].push(Sample {
+            labels: vec![("kind", "input".to_owned()), ("model", model.to_owned())],
+            value: 1.0,
+        });
+        render(Arc::new(frame))
+    }
+
+    #[test]
+    fn label_values_are_escaped_so_a_model_name_cannot_add_samples() {
+        let hostile = "claude-x\"} 1\nheadroom_extra_usage_enabled{injected=\"yes\"} 1\n# EOF\n";
+        let page = page_with_model(hostile);
+        assert_eq!(page.lines().filter(|l| *l == "# EOF").count(), 1, "{page}");
+        assert!(page.ends_with("# EOF\n"), "{page}");
+        assert!(
+            !page.contains("\nheadroom_extra_usage_enabled{injected"),
+            "{page}"
+        );
+        assert!(
+            page.contains(r#"model="claude-x\"} 1\nheadroom_extra_usage_enabled{injected=\"yes\"} 1\n# EOF\n""#),
+            "{page}"
+        );
+        let page = page_with_model(r"C:\models\x");
+        assert!(page.contains(r#"model="C:\\models\\x""#), "{page}");
     }
 }

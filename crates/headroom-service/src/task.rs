@@ -23,7 +23,7 @@ use headroom_core::account::extra_usage::{EnableWatch, WatchStep};
 use headroom_core::account::{self, AccountError, Mode, Refresher, SecretStore};
 use headroom_core::ingest;
 use headroom_core::ledger::{Ledger, LedgerError};
-use headroom_core::pricing::PriceTable;
+use headroom_core::pricing::{update, PriceTable};
 use headroom_core::settings::{self, Settings};
 use headroom_core::snapshot::UsageSnapshot;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -268,6 +268,12 @@ impl Task {
                 state.settings(),
                 &self.wake,
             );
+            // prices.auto_update, as the CLI does before a command (the same core function):
+            // at most one attempt a day; a new table is read, and the ledger repriced, by this
+            // round's ingest.
+            if settings.prices.auto_update && self.update_prices().await {
+                ingest_due = true;
+            }
             if ledger.is_none() {
                 match Ledger::open(&self.env.edge.state.ledger()) {
                     Ok(l) => ledger = Some(l),
@@ -405,6 +411,41 @@ impl Task {
                     }
                 }
                 _ = tokio::time::sleep(sleep) => {}
+            }
+        }
+    }
+
+    /// The daily price update (`prices.auto_update`), when due; whether a new table was kept.
+    /// A failure is logged and waits a day, as in the CLI.
+    async fn update_prices(&self) -> bool {
+        let path = self.env.edge.state.downloaded_prices();
+        let url = self
+            .env
+            .edge
+            .account
+            .prices_url
+            .as_ref()
+            .map_or(update::DEFAULT_URL.to_owned(), |u| u.to_string());
+        let attempt = update::auto_update(
+            &url,
+            &path,
+            &update::auto_update_stamp(&path),
+            std::time::SystemTime::now(),
+            &chrono::Utc::now().format("%Y-%m-%d").to_string(),
+        )
+        .await;
+        match attempt {
+            None => false,
+            Some(Ok(file)) => {
+                tracing::info!(
+                    "prices updated from {url}: {} Claude models",
+                    file.models.len()
+                );
+                true
+            }
+            Some(Err(e)) => {
+                tracing::warn!("automatic price update (prices.auto_update): {e}");
+                false
             }
         }
     }

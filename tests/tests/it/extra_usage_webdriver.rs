@@ -2,7 +2,9 @@
 //! `settings_webdriver`: the built app under `tauri-driver` and WebKitWebDriver, inside Xvfb
 //! and a D-Bus session): the confirmation dialog, the write, the account read back and the
 //! requests the loopback account saw, for each answer the account can give (a refusal in
-//! its own words, 403, 500, 429, never set up, slower than the timeout, another cap).
+//! its own words, 403, 404, 429, never set up, another cap; a lost answer settled by a reading,
+//! slower than the timeout, an outcome not known; the account changed under the dialog; the
+//! account's currency; a comma for cents).
 //!
 //! `#[ignore]`d in a plain `cargo test`; run by `scripts/ci-gui.sh`. The benchmark here
 //! (`bench_*`) is `scripts/bench-enable.sh`'s, not a test.
@@ -15,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use headroom_tests::account::extra_usage::{
-    account_server, overage_path, setup_path, user_facing, Account, ORG,
+    account_server, overage_path, setup_path, user_facing, Account, AfterPut, ORG,
 };
 use headroom_tests::account::{authorized, clock_texts, now_ms, Response, Server};
 use headroom_tests::pane::*;
@@ -436,7 +438,8 @@ fn a_cap_over_1000_is_typed_again_before_anything_is_written() {
     let shown =
         p.s.wait_text("#confirm-amount-error", WAIT, |t| !t.is_empty())
             .unwrap();
-    assert!(shown.contains("$1,500.00"), "{shown}");
+    // The canonical form the core compares (audit N3): what the hint says to type.
+    assert!(shown.contains("Type 1500.00 exactly"), "{shown}");
     assert_eq!(dialog_open(&p.s), json!(true));
     assert!(p.writes().is_empty(), "{:?}", p.writes());
     p.shot("extra-usage-typed-again");
@@ -549,10 +552,10 @@ fn a_refusal_shows_the_accounts_words_and_the_browser_flow() {
 
 #[test]
 #[ignore = "needs Xvfb, a D-Bus session, tauri-driver and WebKitWebDriver: run scripts/ci-gui.sh"]
-fn a_403_and_a_500_each_fall_back_to_the_browser_with_a_reason() {
+fn a_403_and_a_404_each_fall_back_to_the_browser_with_a_reason() {
     let p = open_pane("fallback", Account::default());
     let mut reasons = Vec::new();
-    for status in [403, 404, 500] {
+    for status in [403, 404] {
         p.account.lock().unwrap().put = Some(Response::json(
             status,
             r#"{"type":"error","error":{"type":"api_error","message":"Internal server error"}}"#,
@@ -577,8 +580,181 @@ fn a_403_and_a_500_each_fall_back_to_the_browser_with_a_reason() {
         assert_eq!(p.switch_on(), json!(false));
         reasons.push(shown);
     }
-    assert_eq!(p.writes().len(), 3, "a retry loop? {:?}", p.writes());
+    assert_eq!(p.writes().len(), 2, "a retry loop? {:?}", p.writes());
     p.assert_nothing_else_asked();
+}
+
+/// Audit N2: the pane never learned that a change may have been made. A 502 after the account
+/// applied the write, then a cut connection: each settled by reading the account, and said so.
+#[test]
+#[ignore = "needs Xvfb, a D-Bus session, tauri-driver and WebKitWebDriver: run scripts/ci-gui.sh"]
+fn a_lost_answer_is_settled_by_reading_the_account_and_said_so() {
+    let p = open_pane(
+        "lost",
+        Account {
+            after_put: AfterPut::Status(502),
+            ..Account::default()
+        },
+    );
+    p.type_cap("50");
+    p.click_switch();
+    p.dialog();
+    let from = now_ms();
+    p.s.find("#confirm-ok").unwrap().click().unwrap();
+    let result = p.wait_result(from);
+    assert!(
+        result.starts_with("Extra Usage is on · cap $50.00 · "),
+        "{result}"
+    );
+    let lost =
+        p.s.wait_text("#extra-usage-answer-lost", WAIT, |t| !t.is_empty())
+            .unwrap();
+    assert!(
+        lost.contains("HTTP 502") && lost.contains("may or may not have been made"),
+        "{lost}"
+    );
+    assert!(lost.ends_with("Your account, read again, says:"), "{lost}");
+    assert_eq!(p.switch_on(), json!(true));
+    assert_eq!(p.writes().len(), 1, "{:?}", p.writes());
+    p.shot("extra-usage-answer-lost");
+    p.assert_nothing_else_asked();
+}
+
+/// Audit N2 and N12: when no reading can settle a lost answer, the pane says the change may
+/// or may not have been made, offers no way round that assumes either, and reads the account
+/// again when asked.
+#[test]
+#[ignore = "needs Xvfb, a D-Bus session, tauri-driver and WebKitWebDriver: run scripts/ci-gui.sh"]
+fn an_outcome_not_known_is_said_and_a_new_reading_settles_it() {
+    let p = open_pane(
+        "unknown",
+        Account {
+            after_put: AfterPut::CutOff,
+            usage_after_write: Some(Response::json(503, r#"{"type":"error"}"#)),
+            ..Account::default()
+        },
+    );
+    p.type_cap("50");
+    p.click_switch();
+    p.dialog();
+    p.s.find("#confirm-ok").unwrap().click().unwrap();
+    let shown =
+        p.s.wait_text("#extra-usage-error-text", WAIT, |t| !t.is_empty())
+            .unwrap();
+    assert!(shown.contains("may or may not have been made"), "{shown}");
+    assert!(
+        shown.contains("https://claude.ai/settings/usage"),
+        "{shown}"
+    );
+    assert_ne!(
+        p.s.text_of("#extra-usage-may-have-changed")
+            .unwrap()
+            .as_deref(),
+        Some(""),
+        "the pane does not say the account may have changed"
+    );
+    assert_eq!(
+        p.s.text_of("#extra-usage-browser").unwrap().as_deref(),
+        Some(""),
+        "a browser flow that assumes nothing was made"
+    );
+    p.shot("extra-usage-unknown");
+    // The account answers again; reading it settles what the pane shows.
+    p.account.lock().unwrap().usage_after_write = None;
+    p.s.find("#extra-usage-recheck").unwrap().click().unwrap();
+    p.s.wait_text("#account-cap", WAIT, |t| t == "$50.00")
+        .unwrap();
+    assert_eq!(p.switch_on(), json!(true));
+    assert_eq!(
+        p.s.text_of("#extra-usage-error").unwrap().as_deref(),
+        Some("")
+    );
+    assert_eq!(p.writes().len(), 1, "{:?}", p.writes());
+}
+
+/// Audit N1: the dialog's question was built from the tray's last snapshot, and the write went
+/// ahead whatever the account had become. Turned off elsewhere while the dialog is open: nothing
+/// is written, and the new question (turning it on, not "changing the cap") is asked.
+#[test]
+#[ignore = "needs Xvfb, a D-Bus session, tauri-driver and WebKitWebDriver: run scripts/ci-gui.sh"]
+fn an_account_changed_under_the_dialog_gets_nothing_written_and_a_new_question() {
+    let p = open_pane(
+        "changed",
+        Account {
+            enabled: true,
+            cap_cents: Some(5000),
+            ..Account::default()
+        },
+    );
+    p.s.wait_text("#account-cap", WAIT, |t| t == "$50.00")
+        .unwrap();
+    p.type_cap("75");
+    p.s.find("#cap-save").unwrap().click().unwrap();
+    let text = p.dialog();
+    assert!(text.contains("from $50.00 to $75.00"), "{text}");
+    // Turned off in the browser while the dialog is open.
+    p.account.lock().unwrap().enabled = false;
+    p.s.find("#confirm-ok").unwrap().click().unwrap();
+    // The new question: turning it on is its own question, never a side effect of a cap.
+    p.s.wait_for("the new question", WAIT, |s| {
+        let t = s.text_of("#confirm-text")?.unwrap_or_default();
+        Ok(
+            (dialog_open(s) == json!(true) && t.starts_with("Turn on Extra Usage for"))
+                .then_some(t),
+        )
+    })
+    .unwrap();
+    assert!(p.writes().is_empty(), "{:?}", p.writes());
+    p.s.find("#confirm-cancel").unwrap().click().unwrap();
+    assert!(p.writes().is_empty(), "{:?}", p.writes());
+    assert!(!p.account.lock().unwrap().enabled);
+}
+
+/// Audit N3 and N9: `12,50` is refused with the reason, not read as 1,250.00; the dialog, its
+/// button and the result are in the account's currency, naming the account billed.
+#[test]
+#[ignore = "needs Xvfb, a D-Bus session, tauri-driver and WebKitWebDriver: run scripts/ci-gui.sh"]
+fn amounts_are_read_as_people_write_them_in_the_accounts_currency() {
+    let p = open_pane(
+        "currency",
+        Account {
+            currency: Some("EUR"),
+            ..Account::default()
+        },
+    );
+    p.type_cap("12,50");
+    p.click_switch();
+    let error =
+        p.s.wait_text("#cap-error", WAIT, |t| !t.is_empty())
+            .unwrap();
+    assert!(error.contains("Use a dot for cents: 12.50"), "{error}");
+    assert_eq!(dialog_open(&p.s), json!(false));
+    p.type_cap("12.50");
+    p.click_switch();
+    let text = p.dialog();
+    assert!(
+        text.starts_with("Turn on Extra Usage for dev@example.com (organization “Example”) with a monthly cap of €12.50?"),
+        "{text}"
+    );
+    assert_eq!(
+        p.s.text_of("#confirm-ok").unwrap().as_deref(),
+        Some("Turn on, cap €12.50")
+    );
+    let from = now_ms();
+    p.s.find("#confirm-ok").unwrap().click().unwrap();
+    let result = p.wait_result(from);
+    assert!(
+        result.starts_with("Extra Usage is on · cap €12.50 · "),
+        "{result}"
+    );
+    assert_eq!(
+        p.writes(),
+        vec![(
+            "PUT".to_owned(),
+            overage_path(ORG),
+            json!({"is_enabled": true, "monthly_credit_limit": 1250, "currency": "EUR"})
+        )]
+    );
 }
 
 #[test]
@@ -662,27 +838,25 @@ fn a_429_says_when_to_try_again_and_sends_nothing_more_until_then() {
     assert_eq!(p.switch_on(), json!(false));
     assert_eq!(p.writes().len(), 1);
 
-    // Asked again at once: the cool-down answers, the account is not asked.
-    p.click_switch();
-    p.dialog();
+    // Asked again at once: the cool-down answers before any question (the question needs a
+    // reading of the account, and none is made while it lasts), and the account is not asked.
     let before = p.api.requests().len();
-    p.s.find("#confirm-ok").unwrap().click().unwrap();
-    p.s.wait_for("the cool-down's answer", WAIT, |s| {
-        let busy = s.execute(
-            "return document.getElementById('extra-usage-progress').hidden",
-            json!([]),
-        )?;
-        Ok((busy == json!(true)).then_some(()))
-    })
+    p.s.execute(
+        "document.getElementById('extra-usage-error-text').textContent = ''",
+        json!([]),
+    )
     .unwrap();
+    p.click_switch();
     let again =
-        p.s.text_of("#extra-usage-error-text")
-            .unwrap()
-            .unwrap_or_default();
+        p.s.wait_text("#extra-usage-error-text", WAIT, |t| !t.is_empty())
+            .unwrap();
     assert!(again.contains("try again after"), "{again}");
+    assert_eq!(dialog_open(&p.s), json!(false));
     assert_eq!(p.writes().len(), 1, "retried: {:?}", p.writes());
     assert!(
-        p.api.requests()[before..].iter().all(|r| r.method == "GET"),
+        p.api.requests()[before..]
+            .iter()
+            .all(|r| r.method == "GET" && r.path != "/api/oauth/usage"),
         "{:?}",
         &p.api.requests()[before..]
     );
@@ -691,7 +865,7 @@ fn a_429_says_when_to_try_again_and_sends_nothing_more_until_then() {
 
 #[test]
 #[ignore = "needs Xvfb, a D-Bus session, tauri-driver and WebKitWebDriver: run scripts/ci-gui.sh"]
-fn an_answer_slower_than_the_timeout_may_have_changed_the_account_and_says_so() {
+fn an_answer_slower_than_the_timeout_is_settled_by_reading_the_account_and_says_so() {
     let p = open_pane(
         "slow",
         Account {
@@ -714,21 +888,22 @@ fn an_answer_slower_than_the_timeout_may_have_changed_the_account_and_says_so() 
         json!(false)
     );
     let shown =
-        p.s.wait_text("#extra-usage-error-text", Duration::from_secs(35), |t| {
+        p.s.wait_text("#extra-usage-answer-lost", Duration::from_secs(40), |t| {
             !t.is_empty()
         })
         .unwrap();
     assert!(
-        started.elapsed() < Duration::from_secs(35),
+        started.elapsed() < Duration::from_secs(40),
         "{:?}",
         started.elapsed()
     );
     assert!(shown.contains("did not answer within 20 s"), "{shown}");
     assert!(shown.contains("may or may not have been made"), "{shown}");
-    assert_ne!(
-        p.s.text_of("#extra-usage-browser").unwrap().as_deref(),
-        Some("")
-    );
+    // The canned answer never applied the write: the reading says so.
+    let difference =
+        p.s.wait_text("#extra-usage-difference", WAIT, |t| !t.is_empty())
+            .unwrap();
+    assert!(difference.contains("still reports it off"), "{difference}");
     assert_eq!(p.writes().len(), 1, "{:?}", p.writes());
     p.assert_nothing_else_asked();
 }

@@ -664,7 +664,7 @@ fn an_outcome_no_reading_can_settle_is_unknown_until_one_does() {
     assert_eq!(code, 3, "{out}\n{err}");
     assert!(
         err.contains(
-            "The change may or may not have been made (anthropic's server failed (HTTP 502)"
+            "Anthropic's server failed (HTTP 502) after the change was sent, so it may or may not have been made, and Headroom could not read your account back to tell (Anthropic's server failed (HTTP 503))"
         ),
         "{err}"
     );

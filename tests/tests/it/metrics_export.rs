@@ -215,16 +215,16 @@ fn prometheus_scrapes_the_accounts_and_the_transcripts_figures_and_new_lines() {
         50.0,
     );
     prometheus_value(prom, "headroom_extra_usage_enabled", 1.0);
-    let input = format!(r#"headroom_local_tokens_total{{kind="input",model="{SONNET}"}}"#);
+    let input = format!(r#"headroom_local_tokens{{kind="input",model="{SONNET}"}}"#);
     prometheus_value(prom, &input, 150.0);
     prometheus_value(
         prom,
-        &format!(r#"headroom_local_tokens_total{{kind="cache_read",model="{SONNET}"}}"#),
+        &format!(r#"headroom_local_tokens{{kind="cache_read",model="{SONNET}"}}"#),
         1000.0,
     );
     prometheus_value(
         prom,
-        &format!(r#"headroom_local_responses_total{{model="{SONNET}"}}"#),
+        &format!(r#"headroom_local_responses{{model="{SONNET}"}}"#),
         2.0,
     );
 
@@ -258,7 +258,7 @@ fn the_metrics_page_names_each_family_once_with_help_and_unit_and_no_secret() {
     assert!(get(&format!("http://127.0.0.1:{port}/metrics"), None).is_some());
 }
 
-/// The family names as the OpenMetrics `# TYPE` lines give them (counters without `_total`).
+/// The family names as the OpenMetrics `# TYPE` lines give them.
 fn headroom_metrics_names() -> Vec<&'static str> {
     vec![
         "headroom_window_utilization_ratio",
@@ -299,8 +299,9 @@ fn serve_refuses_a_bad_address_and_having_nothing_to_serve() {
     );
 }
 
-/// The loopback OTLP receiver in `mode`, its decoded requests arriving on the channel.
-fn receiver(mode: &str) -> (Running, u16, mpsc::Receiver<Value>) {
+/// The loopback OTLP receiver in `mode` (with its arguments: see `receiver.py`), its decoded
+/// requests arriving on the channel.
+fn receiver(mode: &[&str]) -> (Running, u16, mpsc::Receiver<Value>) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("support_otlp/receiver.py");
     let check = Command::new("python3")
         .args([
@@ -316,7 +317,7 @@ fn receiver(mode: &str) -> (Running, u16, mpsc::Receiver<Value>) {
     );
     let mut child = Command::new("python3")
         .arg(script)
-        .arg(mode)
+        .args(mode)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -385,7 +386,7 @@ fn has_attr(p: &Value, key: &str, value: &str) -> bool {
 
 #[test]
 fn otlp_pushes_the_same_figures_with_units_and_resource_attributes() {
-    let (_receiver, port, requests) = receiver("ok");
+    let (_receiver, port, requests) = receiver(&["ok"]);
     let api = usage_server(fixture("legacy_only.json"));
     let home = Home::new();
     std::fs::create_dir_all(home.headroom_home()).unwrap();
@@ -460,9 +461,11 @@ fn otlp_pushes_the_same_figures_with_units_and_resource_attributes() {
     assert!((point_value(&spent[0]) - 12.34).abs() < 1e-9);
     let resets = find("headroom_window_resets_at");
     assert_eq!(resets["unit"], "s");
+    // A total the ledger can restate (a reprice, a rebuild): a sum, but not monotonic.
     let tokens = find("headroom_local_tokens");
+    assert!(tokens["sum"].is_object(), "{tokens}");
     assert!(
-        tokens["sum"]["isMonotonic"].as_bool().unwrap_or(false),
+        !tokens["sum"]["isMonotonic"].as_bool().unwrap_or(false),
         "{tokens}"
     );
     let input = points(&tokens)
@@ -480,7 +483,7 @@ fn otlp_pushes_the_same_figures_with_units_and_resource_attributes() {
 #[test]
 fn a_collector_that_fails_or_hangs_does_not_slow_the_round() {
     for mode in ["503", "hang"] {
-        let (_receiver, port, requests) = receiver(mode);
+        let (_receiver, port, requests) = receiver(&[mode]);
         let api = usage_server(fixture("legacy_only.json"));
         let home = Home::new();
         let file = transcript(&home);
@@ -504,11 +507,11 @@ fn a_collector_that_fails_or_hangs_does_not_slow_the_round() {
             .unwrap_or_else(|_| panic!("{mode}: no export attempt"));
         // ...while the round has published its figures,
         let page = first_page(metrics_port);
-        assert!(page.contains("headroom_local_tokens_total"), "{page}");
+        assert!(page.contains("headroom_local_tokens"), "{page}");
         // and a new transcript line reaches /metrics within seconds, scrape after scrape.
         append(&file, &response_line(2, 11, 1, 0));
         let url = format!("http://127.0.0.1:{metrics_port}/metrics");
-        let needle = format!(r#"headroom_local_tokens_total{{kind="input",model="{SONNET}"}} 111"#);
+        let needle = format!(r#"headroom_local_tokens{{kind="input",model="{SONNET}"}} 111"#);
         wait_for(
             &format!("{mode}: the new line in /metrics"),
             Duration::from_secs(10),
@@ -524,18 +527,324 @@ fn a_collector_that_fails_or_hangs_does_not_slow_the_round() {
             requests
                 .recv_timeout(Duration::from_secs(15))
                 .expect("a retry after the 503");
-            let log = wait_for(
+            // (Not just "export": serve's own first line names OTEL_EXPORTER_OTLP_ENDPOINT.)
+            wait_for(
                 "the failed export's log line",
                 Duration::from_secs(15),
                 || {
                     let log = std::fs::read_to_string(&log).ok()?;
-                    log.to_lowercase().contains("export").then_some(log)
+                    (log.contains("503") || log.to_lowercase().contains("fail")).then_some(())
                 },
-            );
-            assert!(
-                log.contains("503") || log.to_lowercase().contains("fail"),
-                "{log}"
             );
         }
     }
+}
+
+/// One response of `model` (any string: it is JSON-escaped into the line).
+fn response_line_of(model: &str, i: u32) -> String {
+    let quoted = serde_json::to_string(model).unwrap();
+    response_line(i, 10, 1, 0).replace(SONNET, &quoted[1..quoted.len() - 1])
+}
+
+#[test]
+fn a_hostile_model_name_neither_breaks_the_scrape_nor_adds_series() {
+    let api = usage_server(fixture("legacy_only.json"));
+    let home = Home::new();
+    let file = transcript(&home);
+    // The audit's name (with newlines: refused at ingestion, or escaped here), and the same
+    // without newlines (a quote and a brace are a model name's right: escaped here).
+    let with_newlines = "claude-x\"} 1\nheadroom_extra_usage_enabled{injected=\"yes\"} 1\n# EOF\n";
+    let one_line = "claude-y\"} 1 headroom_extra_usage_enabled{injected=\"yes\"} 1 # EOF \\";
+    append(&file, &response_line(1, 100, 20, 0));
+    append(&file, &response_line_of(with_newlines, 2));
+    append(&file, &response_line_of(one_line, 3));
+    let (_serve, _log, port) = serve_metrics(&home, &api.base);
+    let page = first_page(port);
+    assert_eq!(page.lines().filter(|l| *l == "# EOF").count(), 1, "{page}");
+    assert!(
+        !page
+            .lines()
+            .any(|l| l.starts_with("headroom_extra_usage_enabled{injected")),
+        "{page}"
+    );
+    let (_prometheus, prom) = prometheus(home.dir.path(), port);
+
+    // Every scrape succeeds (an invalid page would make `up` 0 and drop all samples),
+    prometheus_value(prom, r#"up{job="headroom"}"#, 1.0);
+    prometheus_value(
+        prom,
+        &format!(r#"headroom_local_responses{{model="{SONNET}"}}"#),
+        1.0,
+    );
+    // the quoted name is one label value, as written,
+    prometheus_value(
+        prom,
+        r#"headroom_local_responses{model="claude-y\"} 1 headroom_extra_usage_enabled{injected=\"yes\"} 1 # EOF \\"}"#,
+        1.0,
+    );
+    // and the injected series does not exist.
+    let url = format!("http://127.0.0.1:{prom}/api/v1/query");
+    let answer = get(
+        &url,
+        Some(r#"headroom_extra_usage_enabled{injected="yes"}"#),
+    )
+    .unwrap();
+    let j: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(j["data"]["result"], serde_json::json!([]), "{answer}");
+    prometheus_value(prom, "count(headroom_extra_usage_enabled)", 1.0);
+}
+
+/// A raw HTTP/1.1 exchange: sends `request`, returns the status line.
+fn status_of(port: u16, request: &str) -> String {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    answer.lines().next().unwrap_or("").to_owned()
+}
+
+#[test]
+fn the_endpoint_answers_only_to_its_own_names() {
+    let api = usage_server(fixture("legacy_only.json"));
+    let home = Home::new();
+    append(&transcript(&home), &response_line(1, 100, 20, 0));
+    let (_serve, _log, port) = serve_metrics(&home, &api.base);
+    // A page that rebinds its own name to 127.0.0.1 still sends that name.
+    let evil = status_of(
+        port,
+        "GET /metrics HTTP/1.1\r\nHost: evil.example:9464\r\n\r\n",
+    );
+    assert!(evil.starts_with("HTTP/1.1 421"), "{evil}");
+    for host in [
+        format!("127.0.0.1:{port}"),
+        "localhost".to_owned(),
+        format!("[::1]:{port}"),
+    ] {
+        let ok = status_of(
+            port,
+            &format!("GET /metrics HTTP/1.1\r\nHost: {host}\r\n\r\n"),
+        );
+        assert!(ok.starts_with("HTTP/1.1 200"), "{host}: {ok}");
+    }
+    let post = status_of(
+        port,
+        &format!("POST /metrics HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\ncontent-length: 0\r\n\r\n"),
+    );
+    assert!(post.starts_with("HTTP/1.1 405"), "{post}");
+}
+
+#[test]
+fn a_slow_client_does_not_delay_a_scrape() {
+    let api = usage_server(fixture("legacy_only.json"));
+    let home = Home::new();
+    append(&transcript(&home), &response_line(1, 100, 20, 0));
+    let (_serve, _log, port) = serve_metrics(&home, &api.base);
+    // One byte every 0.5 s: its head would take 20 s to arrive.
+    let head = format!("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    let slow_head_takes = Duration::from_millis(500) * head.len() as u32;
+    let slow = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let started = Instant::now();
+        for b in head.bytes() {
+            if s.write_all(&[b]).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        // Cut off by the server: the write failed, or the answer is the end of the stream.
+        let mut rest = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut s, &mut rest);
+        (started.elapsed(), rest)
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let started = Instant::now();
+    let page = get(&url, None).expect("the scrape answers");
+    let took = started.elapsed();
+    assert!(page.contains("headroom_local_tokens"), "{page}");
+    // A correctness bound, not a benchmark: the scrape did not queue behind the slow head.
+    assert!(
+        took < slow_head_takes / 4,
+        "the scrape took {took:?} beside a client whose head takes {slow_head_takes:?}"
+    );
+    let (slow_took, answer) = slow.join().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&answer).contains("200 OK"),
+        "the slow client was served"
+    );
+    assert!(
+        slow_took < slow_head_takes,
+        "the slow client held on for {slow_took:?}"
+    );
+}
+
+#[test]
+fn the_api_key_does_not_follow_a_redirect_to_another_collector() {
+    let (_second, second_port, second_requests) = receiver(&["ok"]);
+    let elsewhere = format!("http://127.0.0.1:{second_port}/collect");
+    let (_first, first_port, first_requests) = receiver(&["redirect", &elsewhere]);
+    let api = usage_server(fixture("legacy_only.json"));
+    let home = Home::new();
+    append(&transcript(&home), &response_line(1, 100, 20, 0));
+    let endpoint = format!("http://127.0.0.1:{first_port}");
+    let (_serve, _log) = serve(
+        &home,
+        &api.base,
+        &[],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=SECRETKEY"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "1000"),
+        ],
+    );
+    // The named collector gets the pushes (with the key), twice over,
+    for _ in 0..2 {
+        let r = first_requests
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a push to the named collector");
+        assert_eq!(r["headers"]["x-api-key"], "SECRETKEY");
+    }
+    // and the host it redirects to gets nothing at all.
+    if let Ok(r) = second_requests.recv_timeout(Duration::from_secs(2)) {
+        panic!("the redirect was followed: {r}");
+    }
+}
+
+/// A CA and a certificate for 127.0.0.1 signed by it, made with the openssl command line:
+/// (ca.pem, cert.pem, key.pem).
+fn test_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs (scripts/setup.sh)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &[
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Headroom test CA",
+        ],
+    ]
+    .concat());
+    run(&[
+        &["req"][..],
+        &ec,
+        &[
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    ]
+    .concat());
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "basicConstraints=critical,CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "cert.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    )
+}
+
+#[test]
+fn an_https_collector_receives_the_push_when_its_ca_is_trusted() {
+    let home = Home::new();
+    let (ca, cert, key) = test_certificates(home.dir.path());
+    let (_receiver, port, requests) =
+        receiver(&["tls", cert.to_str().unwrap(), key.to_str().unwrap()]);
+    let api = usage_server(fixture("legacy_only.json"));
+    append(&transcript(&home), &response_line(1, 100, 20, 0));
+    let endpoint = format!("https://127.0.0.1:{port}");
+    let (_serve, _log) = serve(
+        &home,
+        &api.base,
+        &[],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca.to_str().unwrap()),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=over-tls"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "1000"),
+        ],
+    );
+    let request = requests
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a push over https");
+    assert_eq!(request["path"], "/v1/metrics");
+    assert_eq!(request["headers"]["x-api-key"], "over-tls");
+}
+
+#[test]
+fn an_https_collector_with_an_unknown_ca_gets_nothing() {
+    let home = Home::new();
+    let (_ca, cert, key) = test_certificates(home.dir.path());
+    let (_receiver, port, requests) =
+        receiver(&["tls", cert.to_str().unwrap(), key.to_str().unwrap()]);
+    let api = usage_server(fixture("legacy_only.json"));
+    append(&transcript(&home), &response_line(1, 100, 20, 0));
+    let endpoint = format!("https://127.0.0.1:{port}");
+    let (_serve, log) = serve(
+        &home,
+        &api.base,
+        &[],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "1000"),
+            ("HEADROOM_LOG", "warn"),
+        ],
+    );
+    // Pushes are tried (and fail, logged) but none is delivered.
+    wait_for(
+        "a failed export in the log",
+        Duration::from_secs(30),
+        || {
+            let log = std::fs::read_to_string(&log).ok()?;
+            log.to_lowercase().contains("fail").then_some(())
+        },
+    );
+    assert!(requests.recv_timeout(Duration::from_secs(1)).is_err());
 }

@@ -74,7 +74,7 @@ impl Sums {
 }
 
 /// Responses of one model whose cost is not (fully) known.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Unpriced {
     /// The model id.
     pub model: String,
@@ -84,6 +84,8 @@ pub struct Unpriced {
     pub responses: u64,
     /// Their tokens.
     pub tokens: u64,
+    /// Their calculated cost in dollars (nonzero for an estimate or standard-rate fast mode).
+    pub cost: f64,
 }
 
 /// One quarter hour of one model.
@@ -221,7 +223,7 @@ impl Ledger {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT m.name, u.reason, sum(q.entries),
-                        sum(q.input + q.output + q.cache_write + q.cache_read)
+                        sum(q.input + q.output + q.cache_write + q.cache_read), sum(q.calc_cost)
                  FROM quarter_hours q JOIN unpriced_models u ON u.model = q.model
                  JOIN models m ON m.id = q.model
                  WHERE q.start >= ?1 AND q.start < ?2
@@ -233,6 +235,7 @@ impl Ledger {
                     reason: row.get(1)?,
                     responses: row.get::<_, i64>(2)? as u64,
                     tokens: row.get::<_, i64>(3)? as u64,
+                    cost: row.get::<_, Option<f64>>(4)?.unwrap_or(0.0),
                 })
             })?;
             rows.collect()

@@ -102,8 +102,12 @@ impl Ledger {
                 }
                 let reason = match prices.resolve(&name) {
                     crate::pricing::Priced::Known(_) => continue,
-                    crate::pricing::Priced::FastUnknown(_) => "no fast-mode multiplier",
-                    crate::pricing::Priced::Unknown => "no known price",
+                    crate::pricing::Priced::FastUnknown(_) => "no fast-mode multiplier".to_owned(),
+                    crate::pricing::Priced::Unknown => "no known price".to_owned(),
+                    // Counted, at the family's newest rates: said as an estimate.
+                    crate::pricing::Priced::Estimated(_) => {
+                        crate::report::estimated_reason(prices.estimate_basis(&name).unwrap_or("?"))
+                    }
                 };
                 insert.execute(params![id, reason]).map_err(sql)?;
             }

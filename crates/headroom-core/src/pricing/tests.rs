@@ -58,6 +58,8 @@ fn every_model_on_anthropics_pricing_page_is_priced() {
         ("claude-haiku-5-5", [0.1, 0.5, 0.125, 0.2, 0.01]),
         ("claude-haiku-4-5-20251001", [1.0, 5.0, 1.25, 2.0, 0.1]),
         ("claude-3-5-haiku-20241022", [0.8, 4.0, 1.0, 1.6, 0.08]),
+        ("claude-fable-5-2", [8.0, 40.0, 10.0, 16.0, 0.2]),
+        ("claude-mythos-5-2", [8.0, 40.0, 10.0, 16.0, 0.2]),
         ("claude-fable-5-1", [10.0, 50.0, 12.5, 20.0, 0.25]),
         ("claude-fable-5", [10.0, 50.0, 12.5, 20.0, 1.0]),
         ("claude-mythos-5-1", [10.0, 50.0, 12.5, 20.0, 0.25]),
@@ -277,7 +279,7 @@ fn overrides_add_and_replace_models() {
     );
     std::fs::write(
         &path,
-        r#"{"models":{"claude-next-5":{"input":2,"output":10,"fast_multiplier":3},"claude-opus-4-5":{"input":1,"output":1,"cache_read":0}}}"#,
+        r#"{"models":{"claude-next-5":{"input":2,"output":10,"fast_multiplier":3},"claude-opus-4-5":{"input":1,"output":1,"cache_read":0.05}}}"#,
     )
     .unwrap();
     let table = PriceTable::with_overrides(&path).unwrap();
@@ -298,17 +300,29 @@ fn overrides_add_and_replace_models() {
         table
             .cost("claude-opus-4-5", &one("read", 1_000_000))
             .unwrap(),
-        0.0
+        0.05
     ));
     assert!(table
         .origin("claude-opus-4-5")
         .unwrap()
         .starts_with("override"));
-    std::fs::write(&path, r#"{"models":{"x":{"input":-5,"output":1}}}"#).unwrap();
-    assert!(matches!(
-        PriceTable::with_overrides(&path),
-        Err(PricingError::BadRate { .. })
-    ));
+    // The user's overrides are held to the bounds of a downloaded table: negative, zero, a
+    // long-context rate of 1e-300 per million, a cache rate 100 times input.
+    for bad in [
+        r#"{"x":{"input":-5,"output":1}}"#,
+        r#"{"x":{"input":1,"output":5,"cache_read":0}}"#,
+        r#"{"x":{"input":1,"output":5,"long_context":{"input":1e-300,"output":10,"cache_write_5m":2.5,"cache_write_1h":4,"cache_read":0.2}}}"#,
+        r#"{"x":{"input":1,"output":5,"cache_write_1h":100}}"#,
+    ] {
+        std::fs::write(&path, format!(r#"{{"models":{bad}}}"#)).unwrap();
+        assert!(
+            matches!(
+                PriceTable::with_overrides(&path),
+                Err(PricingError::Implausible { .. })
+            ),
+            "{bad} was accepted"
+        );
+    }
     std::fs::write(&path, "not json").unwrap();
     assert!(matches!(
         PriceTable::with_overrides(&path),
@@ -378,4 +392,251 @@ fn bad_downloads_are_refused() {
     ] {
         assert!(update::extract("u", bad.as_bytes(), "d").is_err(), "{bad}");
     }
+}
+
+/// Issue 25: Fable 5.2 and Opus 5.5 in fast mode at 2x, with US-only inference's 1.1x on top.
+#[test]
+fn fast_mode_and_us_only_multiply_on_the_new_models() {
+    let table = PriceTable::embedded();
+    let t = Tokens {
+        input: 1_000,
+        output: 2_000,
+        cache_read: 10_000,
+        cache_write: 1_000,
+        cache_write_1h: 1_000,
+        ..Tokens::default()
+    };
+    // Fable 5.2: 1,000 x $8 + 2,000 x $40 + 10,000 x $0.20 + 1,000 x $16 per million
+    // = 0.008 + 0.08 + 0.002 + 0.016 = 0.106; fast 0.212; fast and US-only 0.2332.
+    assert!(close(
+        table.response_cost("claude-fable-5-2", &t, false).unwrap(),
+        0.106
+    ));
+    assert!(close(
+        table
+            .response_cost("claude-fable-5-2-fast", &t, false)
+            .unwrap(),
+        0.212
+    ));
+    assert!(close(
+        table
+            .response_cost("claude-fable-5-2-fast", &t, true)
+            .unwrap(),
+        0.2332
+    ));
+    // Opus 5.5: 0.004 + 0.04 + 0.002 + 0.008 = 0.054; fast 0.108; fast and US-only 0.1188.
+    assert!(close(
+        table
+            .response_cost("claude-opus-5-5-fast", &t, false)
+            .unwrap(),
+        0.108
+    ));
+    assert!(close(
+        table
+            .response_cost("claude-opus-5-5-fast", &t, true)
+            .unwrap(),
+        0.1188
+    ));
+    assert!(table.resolve("claude-fable-5-2-fast").is_complete());
+    // Mythos 5.2 has no fast mode in Claude Code's list: standard rates, flagged.
+    assert!(matches!(
+        table.resolve("claude-mythos-5-2-fast"),
+        Priced::FastUnknown(_)
+    ));
+    // The overrides name their source.
+    assert!(table
+        .origin("claude-fable-5-2")
+        .unwrap()
+        .starts_with("Headroom's overrides (https://"));
+}
+
+/// The overrides file in the repository is what the embedded table carries (the script
+/// copies it; a hand edit of one without the other fails here).
+#[test]
+fn the_embedded_table_carries_the_repository_overrides() {
+    let overrides: serde_json::Value =
+        serde_json::from_str(include_str!("../../data/price-overrides.json")).unwrap();
+    let file: TableFile = serde_json::from_str(EMBEDDED_JSON).unwrap();
+    let carried = serde_json::to_value(&file.headroom.additions).unwrap();
+    assert_eq!(carried, overrides["models"]);
+    for (model, entry) in overrides["models"].as_object().unwrap() {
+        assert!(
+            entry["source"].as_str().unwrap().contains("https://"),
+            "{model}"
+        );
+        assert_eq!(entry["date"].as_str().unwrap().len(), 10, "{model}");
+    }
+}
+
+#[test]
+fn a_newer_model_of_a_known_family_is_estimated_at_its_newest_rates() {
+    let table = PriceTable::embedded();
+    assert_eq!(
+        table.estimate_basis("claude-fable-5-3"),
+        Some("claude-fable-5-2")
+    );
+    assert_eq!(
+        table.estimate_basis("claude-fable-5-3-20270101"),
+        Some("claude-fable-5-2")
+    );
+    assert_eq!(
+        table.estimate_basis("claude-opus-6"),
+        Some("claude-opus-5-5")
+    );
+    assert_eq!(
+        table.estimate_basis("claude-fable-6-fast"),
+        Some("claude-fable-5-2")
+    );
+    let Priced::Estimated(fable) = table.resolve("claude-fable-5-3") else {
+        panic!("{:?}", table.resolve("claude-fable-5-3"));
+    };
+    assert_eq!(Some(fable), table.lookup("claude-fable-5-2"));
+    assert!(!table.resolve("claude-fable-5-3").is_complete());
+    // Fast mode of the estimate: the newest Fable's multiplier (2).
+    assert!(close(
+        table
+            .cost("claude-fable-5-3-fast", &one("input", 1_000_000))
+            .unwrap(),
+        16.0
+    ));
+    assert!(matches!(
+        table.resolve("claude-fable-5-3-fast"),
+        Priced::Estimated(_)
+    ));
+    // Known models, older unknown versions, unknown families and other shapes: no estimate.
+    for model in [
+        "claude-fable-5-2",
+        "claude-opus-4-9",
+        "claude-haiku-4-6",
+        "claude-foo-6",
+        "claude-fable-preview",
+        "gpt-6",
+    ] {
+        assert_eq!(table.estimate_basis(model), None, "{model}");
+        assert!(
+            !matches!(table.resolve(model), Priced::Estimated(_)),
+            "{model}"
+        );
+    }
+    assert_eq!(display_name("claude-fable-5-2"), "Fable 5.2");
+    assert_eq!(display_name("claude-opus-5"), "Opus 5");
+    assert_eq!(display_name("claude-3-haiku"), "claude-3-haiku");
+}
+
+/// A LiteLLM file whose `claude-opus-4-6` entry has `extra` fields (JSON members text).
+fn litellm_with(extra: &str) -> String {
+    let good = litellm_file("1e-05");
+    good.replace(
+        r#""claude-opus-4-6":{"input_cost_per_token":1e-05,"#,
+        &format!(r#""claude-opus-4-6":{{{extra},"input_cost_per_token":1e-05,"#),
+    )
+}
+
+/// Audit N8: every field is checked, the long-context and one-hour ones included.
+#[test]
+fn every_rate_of_a_download_is_checked() {
+    let tier = r#""input_cost_per_token_above_200k_tokens":2e-05,"output_cost_per_token_above_200k_tokens":1e-04"#;
+    assert!(update::extract("u", litellm_with(tier).as_bytes(), "d").is_ok());
+    for extra in [
+        // The audit's: a negative long-context cache rate (its ledger showed -$809.95).
+        format!(r#"{tier},"cache_read_input_token_cost_above_200k_tokens":-0.001"#),
+        format!(r#"{tier},"cache_creation_input_token_cost_above_1hr_above_200k_tokens":0"#),
+        r#""cache_creation_input_token_cost_above_1hr":1e-300"#.to_owned(),
+        r#""cache_read_input_token_cost":1e-300"#.to_owned(),
+        // Out of proportion: a cache read 50 times input, a tier at 1/1000 of the standard.
+        r#""cache_read_input_token_cost":5e-04"#.to_owned(),
+        r#""input_cost_per_token_above_200k_tokens":1e-08,"output_cost_per_token_above_200k_tokens":1e-04"#.to_owned(),
+        // Half a tier: long requests would silently cost the standard rates.
+        r#""input_cost_per_token_above_200k_tokens":2e-05"#.to_owned(),
+        r#""output_cost_per_token_above_100k_tokens":2e-05"#.to_owned(),
+        // Not finite (1e400 is beyond f64).
+        r#""cache_read_input_token_cost_above_200k_tokens":1e400"#.to_owned(),
+        r#""provider_specific_entry":{"fast":0.5}"#.to_owned(),
+    ] {
+        let err = update::extract("u", litellm_with(&extra).as_bytes(), "d");
+        assert!(err.is_err(), "{extra} was accepted");
+    }
+}
+
+/// Audit N11: only the Claude entries are built; a 30 MiB array elsewhere is skipped unread
+/// (memory is measured by scripts/bench-prices.sh, not here).
+#[test]
+fn other_entries_of_a_download_are_skipped_unread() {
+    let zeros = vec!["0"; 1 << 20].join(",");
+    let good = litellm_file("1e-05");
+    let with_junk = format!(r#"{{"x":[{zeros}],{}"#, &good[1..]);
+    let file = update::extract("u", with_junk.as_bytes(), "d").unwrap();
+    assert!(!file.models.contains_key("x"));
+    // A kept entry keeps only the fields Headroom reads.
+    let junk_inside = litellm_with(&format!(r#""junk":[{zeros}],"mode":"chat""#));
+    let file = update::extract("u", junk_inside.as_bytes(), "d").unwrap();
+    let opus = file.models["claude-opus-4-6"].as_object().unwrap();
+    assert!(!opus.contains_key("junk") && !opus.contains_key("mode"));
+    // Nothing but the junk: refused (no Claude model), having built nothing.
+    let bomb = format!(r#"{{"x":[{zeros}]}}"#);
+    assert!(update::extract("u", bomb.as_bytes(), "d").is_err());
+}
+
+/// A download that has a model the overrides add wins over the override; one that lacks it
+/// keeps the override's.
+#[test]
+fn a_download_keeps_the_overrides_unless_it_has_the_model() {
+    let lacking = update::extract("u", litellm_file("1e-05").as_bytes(), "d").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kept = dir.path().join("prices-litellm.json");
+    update::install(&kept, &lacking).unwrap();
+    let table = PriceTable::load(&kept, &dir.path().join("none.json")).unwrap();
+    assert!(close(
+        table
+            .cost("claude-fable-5-2", &one("input", 1_000_000))
+            .unwrap(),
+        8.0
+    ));
+    let having = litellm_file("1e-05").replacen(
+        "{",
+        r#"{"claude-fable-5-2":{"input_cost_per_token":9e-06,"output_cost_per_token":4.5e-05,"litellm_provider":"anthropic"},"#,
+        1,
+    );
+    let file = update::extract("u", having.as_bytes(), "d").unwrap();
+    update::install(&kept, &file).unwrap();
+    let table = PriceTable::load(&kept, &dir.path().join("none.json")).unwrap();
+    assert!(close(
+        table
+            .cost("claude-fable-5-2", &one("input", 1_000_000))
+            .unwrap(),
+        9.0
+    ));
+    assert_eq!(table.origin("claude-fable-5-2"), Some("claude-fable-5-2"));
+    // The override still fills what the data lacks: its fast multiplier.
+    assert!(close(
+        table
+            .cost("claude-fable-5-2-fast", &one("input", 1_000_000))
+            .unwrap(),
+        18.0
+    ));
+}
+
+#[test]
+fn sources_are_https_or_loopback_http() {
+    let url = |s: &str| reqwest::Url::parse(s).unwrap();
+    assert!(update::check_url(&url(update::DEFAULT_URL)).is_ok());
+    assert!(update::check_url(&url("http://127.0.0.1:8080/p.json")).is_ok());
+    assert!(update::check_url(&url("http://[::1]/p.json")).is_ok());
+    for bad in [
+        "http://raw.githubusercontent.com/p.json",
+        "http://localhost/p.json",
+        "ftp://example.com/p.json",
+        "file:///etc/passwd",
+    ] {
+        assert!(update::check_url(&url(bad)).is_err(), "{bad}");
+    }
+    let first = url("https://raw.githubusercontent.com/a.json");
+    assert_eq!(
+        update::redirect_refusal(&first, &url("https://raw.githubusercontent.com/b.json")),
+        None
+    );
+    assert!(
+        update::redirect_refusal(&first, &url("http://raw.githubusercontent.com/b.json")).is_some()
+    );
+    assert!(update::redirect_refusal(&first, &url("https://evil.example/b.json")).is_some());
 }

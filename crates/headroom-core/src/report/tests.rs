@@ -143,6 +143,7 @@ mod unpriced_tests {
             reason: reason.into(),
             responses,
             tokens: 10,
+            cost: 0.0,
         }
     }
 
@@ -163,6 +164,37 @@ mod unpriced_tests {
             "Costs leave out 2 responses of claude-foo-6 and 1 response of claude-bar-1 with no known price; \
              Costs count 3 responses of claude-sonnet-4-6-fast at standard rates (no fast-mode multiplier known): \
              run `headroom prices update`"
+        );
+    }
+
+    #[test]
+    fn the_estimated_part_of_a_total_is_said_with_its_rates() {
+        use super::super::{estimated_note, estimated_reason};
+        let estimate = |model: &str, basis: &str, cost: f64| Unpriced {
+            cost,
+            ..u(model, &estimated_reason(basis), 3)
+        };
+        assert_eq!(estimated_note(Some(12.3), &[]), None);
+        // An unpriced model is the other note's, not this one's.
+        assert_eq!(
+            estimated_note(Some(12.3), &[u("claude-foo-6", "no known price", 1)]),
+            None
+        );
+        let fable = estimate("claude-fable-5-3", "claude-fable-5-2", 4.1);
+        assert_eq!(
+            estimated_note(Some(12.3), std::slice::from_ref(&fable)).unwrap(),
+            "Total $12.30, of which $4.10 estimated at Fable 5.2's rates for claude-fable-5-3; run `headroom prices update`"
+        );
+        let opus = estimate("claude-opus-6", "claude-opus-5-5", 1.0);
+        assert_eq!(
+            estimated_note(None, &[fable, opus]).unwrap(),
+            "Costs include $4.10 estimated at Fable 5.2's rates for claude-fable-5-3 and \
+             $1.00 estimated at Opus 5.5's rates for claude-opus-6; run `headroom prices update`"
+        );
+        // The estimated note leaves the unpriced one alone.
+        assert_eq!(
+            unpriced_note(&[estimate("claude-fable-5-3", "claude-fable-5-2", 4.1)]),
+            None
         );
     }
 }

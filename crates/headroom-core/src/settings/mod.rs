@@ -467,9 +467,10 @@ pub struct MetricsSettings {
     /// A `user` label on every metric (and `user.name` on OTLP), to tell machines or people
     /// apart on a team's dashboard: letters, digits, `.`, `-`, `_`, at most 64.
     pub user: Option<MetricsUser>,
-    /// Push over OTLP/HTTP to this URL (the whole URL, `…/v1/metrics`), unless the
-    /// `OTEL_EXPORTER_OTLP_*` variables name a collector. The one request to a host other
-    /// than Anthropic's that this section sends, and only when set.
+    /// Push over OTLP/HTTP to this URL (the whole URL, `…/v1/metrics`). The tray pushes only
+    /// here: `OTEL_EXPORTER_OTLP_*` variables in its environment never start a push or move it
+    /// (`headroom serve` follows them, and this when they name no collector). The one request
+    /// to a host other than Anthropic's that this section sends, and only when set.
     pub otlp_endpoint: Option<String>,
 }
 

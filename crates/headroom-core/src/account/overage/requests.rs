@@ -265,7 +265,9 @@ impl<'a, C: Fn() -> i64> Session<'a, C> {
     /// advice) until the next reading.
     fn unsettled(&self, lost: Option<&WriteError>, why: &str) -> WriteError {
         forget_extra_usage(self.ledger, self.now());
+        // Each lost answer's reason says "so the change may or may not have been made" already.
         let head = match lost {
+            Some(e) if e.may_have_changed => e.reason.clone(),
             Some(e) => format!(
                 "The change may or may not have been made ({})",
                 lower_first(&e.reason)
@@ -278,9 +280,7 @@ impl<'a, C: Fn() -> i64> Session<'a, C> {
             ..WriteError::new(
                 WriteErrorKind::NotVerified,
                 format!(
-                    "{head}, and Headroom could not read your account back to tell ({}); check {} before trying again",
-                    lower_first(why),
-                    SETTINGS_URL
+                    "{head}, and Headroom could not read your account back to tell ({why}); check {SETTINGS_URL} before trying again"
                 ),
             )
         }
