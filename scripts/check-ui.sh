@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== ui/ipc-types.d.ts is the generated one"
-cargo run -q -p headroom-app --bin gen-ipc-types --locked
+cargo run -q -p headroom-app --example gen-ipc-types --locked
 if ! git diff --exit-code -- ui/ipc-types.d.ts; then
     echo "check-ui: ui/ipc-types.d.ts was out of date with the Rust types; it is regenerated now: review and commit it" >&2
     exit 1

@@ -14,8 +14,9 @@ packages=(
     python3 hyperfine time sqlite3 curl
     # scripts/test-clock.sh runs the tests again with the wall clock at 23:30 and 00:30.
     faketime
-    # The keychain crate links libdbus (Secret Service); its tests run a real gnome-keyring.
-    libdbus-1-dev gnome-keyring
+    # The keychain crate's tests run a real gnome-keyring (Secret Service; the crate itself
+    # speaks D-Bus in Rust, no libdbus).
+    gnome-keyring
     # The metrics tests scrape `headroom serve --metrics` with a real Prometheus server, and
     # decode OTLP pushes with PyPI's opentelemetry-proto (installed with pip below).
     prometheus python3-pip
@@ -85,3 +86,7 @@ if [ "$("$tsc" --version 2>/dev/null)" != "Version $typescript" ]; then
     echo "setup: installing typescript $typescript (npm, into target/ui-tools)"
     npm install --prefix target/ui-tools --no-audit --no-fund --silent "typescript@$typescript" >/dev/null
 fi
+
+# Windows and macOS, cross-checked by hand (scripts/test-windows.sh, scripts/check-macos.sh;
+# not yet in scripts/test.sh): each runs scripts/setup-xbuild.sh (Debian's rustc-web with its
+# std source, mingw-w64, Wine, zig's macOS headers) itself.

@@ -138,6 +138,16 @@ fn fixture() -> Fixture {
     }
 }
 
+/// The origin the pane is served from, as Tauri serves its own scheme on this platform
+/// (`tauri::protocol::origin`, crate-private): the ACL allows the settings commands from that
+/// local origin only. On Windows (and Android) WebView2 cannot serve a custom scheme, so it is
+/// `http://tauri.localhost`; a request from `tauri://localhost` is refused there.
+const PANE_ORIGIN: &str = if cfg!(any(windows, target_os = "android")) {
+    "http://tauri.localhost"
+} else {
+    "tauri://localhost"
+};
+
 fn call(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
     get_ipc_response(
         window,
@@ -145,7 +155,7 @@ fn call(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<V
             cmd: cmd.into(),
             callback: CallbackFn(0),
             error: CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
+            url: PANE_ORIGIN.parse().unwrap(),
             body: InvokeBody::Json(args),
             headers: Default::default(),
             invoke_key: INVOKE_KEY.to_string(),

@@ -133,7 +133,7 @@ pub(crate) fn install(state: &AppState) -> CmdResult<InstallResult> {
             "cannot find Claude Code's folder: set CLAUDE_CONFIG_DIR or HOME",
         )
     })?;
-    let command = cli_command()?;
+    let command = cli_command(&state.env.state.dir)?;
     // The same file the CLI keeps a replaced status line in, so `headroom statusline
     // --uninstall` undoes what the app did.
     let saved = state.env.state.dir.join("statusline-previous.json");

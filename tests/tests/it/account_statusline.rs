@@ -6,6 +6,7 @@
 //! payload builder; each test reads alone.
 
 use headroom_tests::account::*;
+#[cfg(unix)]
 use headroom_tests::EnvClearKeepClock;
 use serde_json::Value;
 
@@ -465,6 +466,7 @@ fn uninstall(home: &Home) -> std::process::Output {
 }
 
 /// The top-level keys of a JSON object text, in the order written.
+#[cfg(unix)]
 fn key_order(text: &str) -> Vec<String> {
     let v: Value = serde_json::from_str(text).unwrap();
     v.as_object().unwrap().keys().cloned().collect()

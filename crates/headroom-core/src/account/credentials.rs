@@ -192,12 +192,15 @@ pub fn load(
 }
 
 /// Whether credentials seem to be there, without reading the secret (for "configured").
+/// On macOS the Keychain item is looked up by its attributes only: reading its password
+/// (`-w`), as `load` does, can make macOS ask the user for permission, and this runs on every
+/// round of the tray (about once a minute) just to learn whether a login exists.
 pub fn present(claude_dir: Option<&Path>, keychain: Option<KeychainItem>) -> bool {
     let _ = keychain;
     claude_dir.is_some_and(|d| d.join(FILE_NAME).is_file()) || {
         #[cfg(target_os = "macos")]
         {
-            keychain.is_some_and(|item| keychain_text(&item.service()).is_some())
+            keychain.is_some_and(|item| keychain_has_item(&item.service()))
         }
         #[cfg(not(target_os = "macos"))]
         {
@@ -206,12 +209,36 @@ pub fn present(claude_dir: Option<&Path>, keychain: Option<KeychainItem>) -> boo
     }
 }
 
+/// `security find-generic-password`'s arguments for the item `service`: with `-w` to print
+/// its password, without to look it up by its attributes alone (no password is read, so the
+/// item's access list is not consulted and no prompt is raised).
+#[cfg(any(target_os = "macos", test))]
+fn security_args(service: &str, with_password: bool) -> Vec<&str> {
+    let mut args = vec!["find-generic-password", "-s", service];
+    if with_password {
+        args.push("-w");
+    }
+    args
+}
+
+/// Whether the Keychain has the item (its attributes only; see `security_args`).
+#[cfg(target_os = "macos")]
+fn keychain_has_item(service: &str) -> bool {
+    std::process::Command::new("/usr/bin/security")
+        .args(security_args(service, false))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
 /// The Keychain item's password, through Apple's `security` tool (no keychain crate in the
 /// core: it must build and test anywhere). `None` when absent or denied.
 #[cfg(target_os = "macos")]
 fn keychain_text(service: &str) -> Option<String> {
     let out = std::process::Command::new("/usr/bin/security")
-        .args(["find-generic-password", "-s", service, "-w"])
+        .args(security_args(service, true))
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .output()
@@ -274,6 +301,21 @@ pub fn parse(bytes: &[u8], origin: &str) -> Result<OAuthCredentials, Credentials
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // `present` ran `security … -w` (the password) once a minute just to say "configured",
+    // which can raise Keychain prompts; only `load` may read the password.
+    #[test]
+    fn the_keychain_is_asked_for_the_password_only_when_it_is_read() {
+        let service = "Claude Code-credentials";
+        assert_eq!(
+            security_args(service, false),
+            ["find-generic-password", "-s", service]
+        );
+        assert_eq!(
+            security_args(service, true),
+            ["find-generic-password", "-s", service, "-w"]
+        );
+    }
 
     #[test]
     fn the_keychain_item_follows_claude_codes_config_folder() {

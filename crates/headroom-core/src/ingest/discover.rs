@@ -7,6 +7,7 @@ use std::fs::Metadata;
 use std::io;
 use std::path::{Path, PathBuf};
 
+#[cfg(unix)]
 use super::read::identity;
 use super::{Discovery, IngestError, SkipReason, SkippedEntry, TranscriptFile};
 
@@ -53,8 +54,8 @@ type FolderId = (u64, u64);
 type FolderId = PathBuf;
 
 #[cfg(unix)]
-fn folder_id(_path: &Path, meta: &Metadata) -> Option<FolderId> {
-    Some(identity(meta))
+fn folder_id(path: &Path, meta: &Metadata) -> Option<FolderId> {
+    identity(path, None, meta).ok()
 }
 
 #[cfg(not(unix))]

@@ -288,8 +288,15 @@ pub fn ingest(
             });
             continue;
         }
-        let (device, inode) = identity(&meta);
-        if cfg!(unix) {
+        let (device, inode) = match identity(&file.path, None, &meta) {
+            Ok(id) => id,
+            Err(err) => {
+                report.unreadable.push((file.path.clone(), err.to_string()));
+                continue;
+            }
+        };
+        // Hard links share the identity on Unix and on Windows; elsewhere it is not one.
+        if cfg!(any(unix, windows)) {
             if let Some(first) = taken.insert((device, inode), &file.path) {
                 // Keep the first path (in byte order): the same one every run.
                 taken.insert((device, inode), first);

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::sync::Arc;
+use std::path::Path;
 
 use memchr::memmem;
 
@@ -18,21 +19,56 @@ use crate::transcript::{
     parse_line, parse_line_from, InvalidLine, LineOutcome, UsageLine, USAGE_KEY,
 };
 
+/// A file's identity, `(device, inode)` or its equivalent: a file renamed or replaced under
+/// the same path gets another one, a file appended to keeps it. `file` is the file opened,
+/// when the caller has it open; `meta` is its metadata (or the path's, when it is not open).
+///
+/// On Unix, `st_dev` and `st_ino`.
 #[cfg(unix)]
-pub(super) fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
+pub(super) fn identity(
+    _path: &Path,
+    _file: Option<&File>,
+    meta: &std::fs::Metadata,
+) -> io::Result<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
-    (meta.dev(), meta.ino())
+    Ok((meta.dev(), meta.ino()))
 }
 
-#[cfg(not(unix))]
-pub(super) fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
-    // Without inodes, a file's creation time stands for its identity.
+/// On Windows, the volume's serial number and the file's index, from
+/// `GetFileInformationByHandle` (through `winapi-util`'s safe wrapper; std's
+/// `MetadataExt::volume_serial_number` is unstable): NTFS's inode. The creation time,
+/// used before, is no identity: NTFS "tunnelling" gives a file recreated under the same name
+/// within 15 s its predecessor's creation time, FAT and some shares keep none, and Wine
+/// reports the change time there, so every append looked like a new file read from byte 0.
+/// (ReFS has 128-bit file ids; its 64-bit index is still unique within a volume in practice.)
+#[cfg(windows)]
+pub(super) fn identity(
+    path: &Path,
+    file: Option<&File>,
+    _meta: &std::fs::Metadata,
+) -> io::Result<(u64, u64)> {
+    let info = match file {
+        Some(file) => winapi_util::file::information(file)?,
+        // std opens files shared for reading, writing and deleting: Claude Code appending to
+        // or replacing the file is never in the way (nor the other way round).
+        None => winapi_util::file::information(File::open(path)?)?,
+    };
+    Ok((info.volume_serial_number(), info.file_index()))
+}
+
+/// Elsewhere (no inodes, no file index): the creation time stands for the identity.
+#[cfg(not(any(unix, windows)))]
+pub(super) fn identity(
+    _path: &Path,
+    _file: Option<&File>,
+    meta: &std::fs::Metadata,
+) -> io::Result<(u64, u64)> {
     let created = meta
         .created()
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos() as u64);
-    (0, created)
+    Ok((0, created))
 }
 
 pub(super) fn read_task(
@@ -82,7 +118,7 @@ fn open_regular(task: &Task<'_>) -> Result<File, ReadFailure> {
         let kind = kind_name(&meta.file_type());
         return Err(ReadFailure::Skipped(SkipReason::NotRegular { kind }));
     }
-    if identity(&meta) != (task.device, task.inode) {
+    if identity(&task.file.path, Some(&file), &meta).map_err(io)? != (task.device, task.inode) {
         return Err(ReadFailure::Io(
             "replaced while being read; it is read again next time".to_owned(),
         ));
@@ -581,7 +617,46 @@ fn hash_key(parts: &[&[u8]]) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::usage_digest;
+    use std::fs::{self, File, OpenOptions};
+    use std::io::Write;
+    use std::path::Path;
+
+    use super::{identity, usage_digest};
+
+    fn identity_at(path: &Path) -> (u64, u64) {
+        let meta = fs::metadata(path).unwrap();
+        identity(path, None, &meta).unwrap()
+    }
+
+    // Windows' identity was the creation time, which Wine moves on every append: an appended
+    // transcript was read again from byte 0 (`scripts/test-windows.sh` runs this under Wine).
+    #[test]
+    fn a_file_keeps_its_identity_when_appended_to_and_a_file_put_in_its_place_gets_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("session.jsonl");
+        fs::write(&path, "{\"first\":1}\n").unwrap();
+        let first = identity_at(&path);
+
+        let mut appender = OpenOptions::new().append(true).open(&path).unwrap();
+        appender.write_all(b"{\"second\":2}\n").unwrap();
+        appender.sync_all().unwrap();
+        drop(appender);
+        assert_eq!(identity_at(&path), first, "appended");
+        let open = File::open(&path).unwrap();
+        let meta = open.metadata().unwrap();
+        assert_eq!(
+            identity(&path, Some(&open), &meta).unwrap(),
+            first,
+            "through the open file"
+        );
+        drop(open);
+
+        // Written beside it and renamed over it, as an editor or a rewrite does.
+        let replacement = dir.path().join("session.jsonl.new");
+        fs::write(&replacement, "{\"first\":1}\n").unwrap();
+        fs::rename(&replacement, &path).unwrap();
+        assert_ne!(identity_at(&path), first, "replaced");
+    }
 
     #[test]
     fn a_usage_digest_covers_the_object_to_its_closing_brace() {

@@ -4,9 +4,13 @@
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+// For the Unix-only cases (FIFOs, devices, links, loops) and their helpers.
+#[cfg(unix)]
 use std::time::Duration;
 
-use headroom_core::ingest::{discover, ingest, IngestError, IngestReport, SkipReason};
+#[cfg(unix)]
+use headroom_core::ingest::SkipReason;
+use headroom_core::ingest::{discover, ingest, IngestError, IngestReport};
 use headroom_core::ledger::Ledger;
 use headroom_core::pricing::PriceTable;
 use headroom_core::report::{self, Period, Query, Zone};
@@ -247,6 +251,10 @@ fn an_unreadable_file_is_named_and_the_rest_still_count() {
     // A dangling symlink is listed but cannot be opened.
     #[cfg(unix)]
     std::os::unix::fs::symlink("/nonexistent/file", f.root.join("projects/p/gone.jsonl")).unwrap();
+    #[cfg_attr(
+        not(unix),
+        expect(unused_variables, reason = "only the Unix link is looked for in it")
+    )]
     let report = f.run();
     assert_eq!(f.total_output(), 15);
     #[cfg(unix)]
@@ -287,6 +295,7 @@ fn sessions_and_projects_come_from_the_path() {
     assert_eq!(totals.output_tokens, 15);
 }
 
+#[cfg(unix)]
 /// Runs `work` on another thread and fails the test if it takes longer than `limit`: a hang
 /// (a FIFO opened for reading, `/dev/zero` read to its end) fails instead of blocking CI.
 fn within<T: Send + 'static>(limit: Duration, work: impl FnOnce() -> T + Send + 'static) -> T {
@@ -300,6 +309,7 @@ fn within<T: Send + 'static>(limit: Duration, work: impl FnOnce() -> T + Send + 
     }
 }
 
+#[cfg(unix)]
 /// A fixture's ingest run under a time limit (the fixture comes back with the report).
 fn run_within(f: Fixture, limit: Duration) -> (Fixture, IngestReport) {
     within(limit, move || {
@@ -309,6 +319,7 @@ fn run_within(f: Fixture, limit: Duration) -> (Fixture, IngestReport) {
     })
 }
 
+#[cfg(unix)]
 fn skipped_reason(report: &IngestReport, name: &str) -> Option<SkipReason> {
     let found: Vec<_> = report
         .skipped

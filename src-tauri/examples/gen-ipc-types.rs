@@ -1,5 +1,7 @@
 //! Writes `ui/ipc-types.d.ts`, the settings pane's generated contract (see
-//! `headroom_app::ipc_types`). `scripts/test.sh` runs it and fails when the file changed.
+//! `headroom_app::ipc_types`). `scripts/check-ui.sh` runs it and fails when the file changed.
+//! An example, not a `src/bin` target: Tauri's bundler ships every bin target of the app's
+//! package, and this is a developer's tool.
 
 fn main() {
     let path = headroom_app::ipc_types::path();
