@@ -6,8 +6,8 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
-use std::sync::Arc;
 use std::path::Path;
+use std::sync::Arc;
 
 use memchr::memmem;
 
