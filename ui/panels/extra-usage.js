@@ -61,7 +61,9 @@ export function renderExtraUsage() {
   } else if (eu.failure?.may_have_changed) {
     setStatus("extra-usage-status", "Not known: your last change may or may not have been made.", "waiting");
   } else if (account?.enabled === false) {
-    setStatus("extra-usage-status", account.disabled_reason ? `Off in your account: ${account.disabled_reason}` : "Off in your account.", "");
+    // The core's words for the account's reason (`extra_usage_off_reason`), never its API code.
+    const why = state.overview?.extra_usage_off_reason;
+    setStatus("extra-usage-status", why ? `Off in your account: ${why}` : "Off in your account.", "");
   } else {
     setStatus("extra-usage-status", "Your account has not reported Extra Usage yet.", "");
   }
