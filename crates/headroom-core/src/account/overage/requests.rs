@@ -542,7 +542,14 @@ pub fn user_facing_message(body: &[u8], token: &Secret) -> Option<String> {
     if line.is_empty() || (!token.is_empty() && line.contains(token.expose())) {
         return None;
     }
-    Some(line.chars().take(MAX_SERVER_MESSAGE).collect())
+    // Shown on terminals and stored in the history: no escape sequences or bidi overrides
+    // from a server reach either (audit N18).
+    Some(
+        crate::text::printable(line)
+            .chars()
+            .take(MAX_SERVER_MESSAGE)
+            .collect(),
+    )
 }
 
 /// A request that got no usable answer. For a write, anything after the request may have

@@ -363,6 +363,11 @@ fn user_facing_messages_only() {
         user_facing_message(long.as_bytes(), &token).unwrap().len(),
         300
     );
+    // Audit N18: a server's escape sequences never reach a terminal or the history.
+    let escapes = br#"{"error":{"message":"declined\u001b]0;pwned\u0007\u001b[2J","details":{"error_visibility":"user_facing"}}}"#;
+    let shown = user_facing_message(escapes, &token).unwrap();
+    assert!(!shown.chars().any(char::is_control), "{shown:?}");
+    assert!(shown.starts_with("declined"), "{shown:?}");
 }
 
 #[test]
