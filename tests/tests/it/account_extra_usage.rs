@@ -115,7 +115,9 @@ fn bad_caps_exit_2_and_save_nothing() {
         ("", "enter an amount"),
         ("0", "more than zero"),
         ("12.345", "two decimals"),
-        ("1000000", "at most $100,000"),
+        ("1000000", "at most 100,000.00"),
+        // Audit N3: a comma is a thousands separator only; `12,50` is not 1,250.00.
+        ("12,50", "use a dot for cents: 12.50"),
     ] {
         let out = output(enable(&home, &server, &["--cap", cap]));
         assert_eq!(out.status.code(), Some(2), "{cap:?}: {}", stderr(&out));
