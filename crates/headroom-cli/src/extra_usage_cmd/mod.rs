@@ -513,12 +513,16 @@ fn status(ctx: &Context, json: bool) -> Result<(), Failure> {
     // right after a change this never shows a reading from before it as current (audit N2).
     let mut direct_problem = None;
     let refresher = ctx.refresher(&settings)?;
+    // One request to the account, not two: after the direct reading (answered or not), the
+    // snapshot is built from the ledger without another poll.
+    let mut mode = Mode::Auto;
     if overage::availability(refresher.config(), now_ms()).is_ok() {
+        mode = Mode::Never;
         if let Err(e) = overage::read_blocking(&refresher, &mut ledger, now_ms) {
             direct_problem = Some(e.reason);
         }
     }
-    let snap = ctx.snapshot(&mut ledger, &settings, now_ms(), Mode::Auto)?;
+    let snap = ctx.snapshot(&mut ledger, &settings, now_ms(), mode)?;
     let now = now_ms();
     if let Err(e) = overage::settle_interrupted(&ledger, now) {
         eprintln!("note: cannot update the history: {e}");
