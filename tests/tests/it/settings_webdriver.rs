@@ -25,7 +25,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use headroom_tests::account::{authorized, TOKEN};
+use headroom_tests::account::authorized;
 use headroom_tests::pane::*;
 use headroom_tests::webdriver::Session;
 use headroom_tests::{app_bin, free_port, metrics_page};
@@ -198,19 +198,14 @@ fn settings_pane_end_to_end() {
         .map(|png| std::fs::write(artefacts.join("settings-cap-error.png"), png).unwrap())
         .unwrap();
 
-    // 50 and the switch, confirmed. This login has no organization on record (no
-    // `.claude.json`) and the OAuth profile does not name one either (404 here), so the
-    // direct way fails before anything is written: the pane says why and offers the
-    // browser flow, which still works: the cap is on disk, the account page opened, the
-    // pane waits.
+    // 50 and the switch. This login has no organization on record (no `.claude.json`) and
+    // the OAuth profile does not name one either (404 here), so the direct way fails before
+    // any question is asked (the question names the organization billed, and there is none
+    // to name): no dialog, the pane says why and offers the browser flow, which still works:
+    // the cap is on disk, the account page opened, the pane waits.
     input.clear().unwrap();
     input.send_keys("50").unwrap();
     s.find("label.switch").unwrap().click().unwrap();
-    s.wait_for("the confirmation dialog", WAIT, |s| {
-        Ok((dialog_open(s) == json!(true)).then_some(()))
-    })
-    .unwrap();
-    s.find("#confirm-ok").unwrap().click().unwrap();
     let why = s
         .wait_text("#extra-usage-error-text", WAIT, |t| !t.is_empty())
         .unwrap();
@@ -399,7 +394,11 @@ fn the_pane_opens_at_sources_and_says_what_to_connect() {
 
 #[test]
 #[ignore = "needs Xvfb, a D-Bus session, tauri-driver and WebKitWebDriver: run scripts/ci-gui.sh"]
-fn serve_metrics_in_general_starts_and_stops_the_page() {
+/// The pane saves **Serve metrics**; the tray's process serves the page (tray_desktop's
+/// `the_tray_serves_metrics_once_the_settings_say_so_and_stops_when_they_do_not`). The settings
+/// window's own process never does (audit N7: only one process exports), which this shows: after
+/// the save, and after the window's process has seen it, nothing listens on the address.
+fn serve_metrics_in_general_is_saved_and_the_window_itself_serves_nothing() {
     let home = Home::new();
     let port = free_port();
     std::fs::create_dir_all(home.path("headroom")).unwrap();
@@ -442,29 +441,21 @@ fn serve_metrics_in_general_starts_and_stops_the_page() {
         )
     })
     .unwrap();
-    let page = s
-        .wait_for("/metrics served", WAIT, |_| {
-            Ok(metrics_page(port).filter(|p| p.contains("headroom_window_utilization_ratio{")))
-        })
-        .unwrap();
+    // The window's process reloads the settings on the save; give it rounds to (wrongly) start.
+    std::thread::sleep(Duration::from_secs(3));
     assert!(
-        page.lines()
-            .any(|l| l.starts_with("headroom_window_utilization_ratio{")
-                && l.contains("window=\"session\"")
-                && l.ends_with(" 0.62")),
-        "{page}"
+        metrics_page(port).is_none(),
+        "the settings window's process serves /metrics"
     );
-    assert!(!page.contains(TOKEN), "the token on the metrics page");
 
-    // Off again: no longer served.
+    // Off again: saved.
     s.find("#metrics-serve").unwrap().click().unwrap();
-    s.wait_for("/metrics no longer served", WAIT, |_| {
-        Ok(metrics_page(port).is_none().then_some(()))
+    s.wait_for("the setting saved off", WAIT, |_| {
+        Ok(
+            (settings_json(&home).map(|v| v["metrics"]["serve"].clone()) == Some(json!(false)))
+                .then_some(()),
+        )
     })
     .unwrap();
-    assert_eq!(
-        settings_json(&home).map(|v| v["metrics"]["serve"].clone()),
-        Some(json!(false))
-    );
     let _ = s.close();
 }
