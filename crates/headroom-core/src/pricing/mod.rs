@@ -7,7 +7,7 @@
 //! copy into the data folder ([`update`]); it is then used over the embedded table, the overrides
 //! still filling what it lacks. A user override file (JSON, see [`PriceTable::load`]) can still
 //! add models or replace prices. Every rate read, from any of these, is held to
-//! [`ModelPrice::check`]'s bounds. A model newer than the table, of a family it knows, is
+//! `ModelPrice::check`'s bounds. A model newer than the table, of a family it knows, is
 //! priced at that family's newest rates and reported as estimated ([`Priced::Estimated`]).
 //!
 //! Model ids are matched with their date, provider prefix or `[1m]` suffix removed, so

@@ -49,7 +49,7 @@ pub struct Reading {
 
 impl Reading {
     /// Reads the usage response's Extra Usage: the newer `spend` object wins over the legacy
-    /// `extra_usage` (as [`crate::account::usage`] does for polls).
+    /// `extra_usage` (as the poll's parser, `account::usage`, does).
     pub fn from_usage(
         object: &Map<String, Value>,
         extra_usage: Option<ExtraUsage>,
