@@ -168,7 +168,11 @@ fn settings_pane_end_to_end() {
             input.send_keys(bad).unwrap();
         }
         s.find("#cap-save").unwrap().click().unwrap();
-        let shown = s.wait_text("#cap-error", WAIT, |t| !t.is_empty()).unwrap();
+        // The core reads the amount (`set_spending_cap`), so its answer arrives after the
+        // click: wait for this amount's words, not for the last one's.
+        let shown = s
+            .wait_text("#cap-error", WAIT, |t| t.to_lowercase().contains(expected))
+            .unwrap();
         assert!(shown.to_lowercase().contains(expected), "{bad:?}: {shown}");
         assert_eq!(
             std::fs::read(home.settings_file()).ok(),
