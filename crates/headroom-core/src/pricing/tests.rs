@@ -640,3 +640,24 @@ fn sources_are_https_or_loopback_http() {
     );
     assert!(update::redirect_refusal(&first, &url("https://evil.example/b.json")).is_some());
 }
+
+/// The daily attempt is counted on the process's own clock, not the stamp file's modification
+/// time (the kernel's): under a faked or corrected clock the mtime made every run look a day
+/// late (the 00:30 run of `scripts/test-clock.sh` fetched twice).
+#[test]
+fn the_daily_price_attempt_is_timed_by_the_clock_that_made_it() {
+    use std::time::{Duration, UNIX_EPOCH};
+    let dir = tempfile::tempdir().unwrap();
+    let stamp = dir.path().join("prices.attempted");
+    // A clock years away from the file system's.
+    let then = UNIX_EPOCH + Duration::from_secs(1_900_000_000);
+    assert!(update::auto_update_due(&stamp, then), "no stamp: due");
+    crate::fs::write_atomic(&stamp, b"1900000000000").unwrap();
+    let hour = Duration::from_secs(3600);
+    assert!(!update::auto_update_due(&stamp, then + hour));
+    assert!(!update::auto_update_due(&stamp, then + 23 * hour));
+    assert!(update::auto_update_due(&stamp, then + 24 * hour));
+    // Set back by less than a day: wait; by more: not for ever.
+    assert!(!update::auto_update_due(&stamp, then - hour));
+    assert!(update::auto_update_due(&stamp, then - 25 * hour));
+}

@@ -371,13 +371,32 @@ pub fn install(path: &Path, file: &TableFile) -> Result<PriceTable, UpdateError>
 /// Whether an automatic update is due: none was attempted in the last day. `stamp` is a file
 /// touched at every attempt, successful or not, so a failing network costs one try a day.
 pub fn auto_update_due(stamp: &Path, now: std::time::SystemTime) -> bool {
-    let Ok(modified) = std::fs::metadata(stamp).and_then(|m| m.modified()) else {
-        return true;
+    const DAY_MS: i64 = 24 * 3600 * 1000;
+    let now_ms = epoch_ms(now);
+    // The attempt's time as this process's clock saw it, written into the stamp: a file's
+    // modification time is the kernel's clock, which a faked or corrected process clock does
+    // not move (a stamp then looked a day old, or in the future, on every run). An older
+    // stamp without it falls back to its modification time.
+    let written = std::fs::read_to_string(stamp)
+        .ok()
+        .and_then(|text| text.trim().parse::<i64>().ok());
+    let last_ms = match written {
+        Some(ms) => ms,
+        None => match std::fs::metadata(stamp).and_then(|m| m.modified()) {
+            Ok(modified) => epoch_ms(modified),
+            Err(_) => return true,
+        },
     };
-    // A stamp in the future (clock set back) is not a reason to wait forever.
-    match now.duration_since(modified) {
-        Ok(age) => age >= Duration::from_secs(24 * 3600),
-        Err(_) => true,
+    let age = now_ms.saturating_sub(last_ms);
+    // A stamp more than a day in the future (the clock was set back) is not a reason to wait
+    // for ever; one less than a day ahead waits as any other.
+    age >= DAY_MS || age <= -DAY_MS
+}
+
+fn epoch_ms(t: std::time::SystemTime) -> i64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
     }
 }
 
@@ -413,7 +432,7 @@ pub async fn auto_update(
     if !auto_update_due(stamp, now) {
         return None;
     }
-    if let Err(e) = crate::fs::write_atomic(stamp, b"") {
+    if let Err(e) = crate::fs::write_atomic(stamp, epoch_ms(now).to_string().as_bytes()) {
         tracing::warn!(
             "cannot record the price update attempt in {}: {e}",
             stamp.display()
