@@ -516,16 +516,22 @@ fn status(ctx: &Context, json: bool) -> Result<(), Failure> {
     // One request to the account, not two: after the direct reading (answered or not), the
     // snapshot is built from the ledger without another poll.
     let mut mode = Mode::Auto;
+    let mut read_now = false;
     if overage::availability(refresher.config(), now_ms()).is_ok() {
         mode = Mode::Never;
-        if let Err(e) = overage::read_blocking(&refresher, &mut ledger, now_ms) {
-            direct_problem = Some(e.reason);
+        match overage::read_blocking(&refresher, &mut ledger, now_ms) {
+            Ok(_) => read_now = true,
+            Err(e) => direct_problem = Some(e.reason),
         }
     }
     let snap = ctx.snapshot(&mut ledger, &settings, now_ms(), mode)?;
     let now = now_ms();
-    if let Err(e) = overage::settle_interrupted(&ledger, now) {
-        eprintln!("note: cannot update the history: {e}");
+    // A reading settles the history itself (interrupted writes included); without one, the
+    // interrupted writes are marked here.
+    if !read_now {
+        if let Err(e) = overage::settle_interrupted(&ledger, now) {
+            eprintln!("note: cannot update the history: {e}");
+        }
     }
     // A change whose outcome is not known, made after the reading shown: the reading is from
     // before it, so it is not the account's state, and no advice may build on it.

@@ -60,10 +60,10 @@ pub fn read_account_file(path: Option<&Path>) -> AccountFile {
     }
 }
 
-/// At most 200 characters, with control characters (a terminal's escape sequences) left out:
-/// these names are printed in the question.
+/// At most 200 characters, without control characters or bidi overrides (the one rule,
+/// `text::printable`): these names are printed in the question.
 fn printable(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(200).collect()
+    crate::text::printable(s).chars().take(200).collect()
 }
 
 fn read_capped(path: &Path, max: u64) -> Option<Vec<u8>> {
